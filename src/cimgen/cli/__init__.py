@@ -1,0 +1,1 @@
+"""The ``cimgen`` command line: parsing only; the work is done by library functions."""

@@ -1,0 +1,55 @@
+"""Entry point of the ``cimgen`` command: the table of subcommands and the one error handler."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cimgen import __version__
+from cimgen.cli import data, demo, manipulate, train
+from cimgen.errors import CimgenError
+
+app = typer.Typer(
+    name="cimgen",
+    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, edit maps, blend, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(data.app, name="data")
+app.command("train")(train.train_cmd)
+app.command("finetune")(train.finetune_cmd)
+app.command("manipulate")(manipulate.manipulate_cmd)
+app.command("demo")(demo.demo_cmd)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the cimgen version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status; a ``CimgenError`` becomes one line on stderr and status 2."""
+    try:
+        app(args=argv, prog_name="cimgen", standalone_mode=True)
+    except SystemExit as e:  # typer ends every run, and reports usage errors, this way
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except CimgenError as e:
+        print(f"cimgen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cimgen: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,32 @@
+"""Masks of the edited region: the pixels whose label changed, dilated by a radius."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cimgen.errors import CimgenError
+
+
+def disk(radius: int) -> np.ndarray:
+    """A (2r+1)x(2r+1) uint8 disk structuring element."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Dilate a bool mask by a disk of ``radius`` pixels (0 returns a copy)."""
+    if radius < 0:
+        raise CimgenError(f"the dilation radius must be 0 or more, got {radius}")
+    if radius == 0:
+        return mask.copy()
+    return cv2.dilate(mask.astype(np.uint8), disk(radius)) > 0
+
+
+def edit_mask(original: np.ndarray, edited: np.ndarray, *, radius: int = 8) -> np.ndarray:
+    """Bool HxW mask of pixels whose label changed, dilated by ``radius``; an empty change is an error."""
+    if original.shape != edited.shape:
+        raise CimgenError(f"the edited map is {edited.shape[1]}x{edited.shape[0]} but the original is {original.shape[1]}x{original.shape[0]}")
+    changed = original != edited
+    if not changed.any():
+        raise CimgenError("the edited map equals the original; there is nothing to manipulate")
+    return dilate(changed, radius)

@@ -1,0 +1,121 @@
+"""Checkpoints as data: ``config.json`` + ``weights.safetensors``, and ``train_state.pt`` for resuming.
+
+A checkpoint folder is written under a temporary name and renamed into place when it is
+complete, so a folder that exists is never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from cimgen.errors import CimgenError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "weights.safetensors"
+STATE_NAME = "train_state.pt"
+FORMAT = "cimgen-checkpoint"
+
+
+def save_checkpoint(folder: str | Path, config: dict, tensors: dict[str, torch.Tensor], train_state: dict | None = None) -> Path:
+    """Write a checkpoint folder atomically; an existing folder of that name is replaced."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        (tmp / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, **config}, indent=2))
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / WEIGHTS_NAME))
+        if train_state is not None:
+            torch.save(train_state, tmp / STATE_NAME)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder (its newest checkpoint)."""
+    path = Path(path)
+    if not path.exists():
+        raise CimgenError(f"checkpoint {path} does not exist")
+    if (path / CONFIG_NAME).is_file():
+        return path
+    ckpts = sorted((path / "checkpoints").glob("epoch-*")) if (path / "checkpoints").is_dir() else []
+    ckpts = [c for c in ckpts if (c / CONFIG_NAME).is_file() and (c / WEIGHTS_NAME).is_file()]
+    if not ckpts:
+        raise CimgenError(f"{path} is neither a checkpoint folder ({CONFIG_NAME} + {WEIGHTS_NAME}) nor a run folder with checkpoints")
+    return ckpts[-1]
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read a checkpoint's config and tensors, without unpickling anything."""
+    folder = resolve_checkpoint(path)
+    try:
+        config = json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        raise CimgenError(f"{folder / CONFIG_NAME} is not a readable JSON file") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CimgenError(f"{folder} is not a cimgen checkpoint (its {CONFIG_NAME} lacks \"format\": \"{FORMAT}\")")
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CimgenError(f"checkpoint {folder} has no {WEIGHTS_NAME}")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CimgenError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
+    return config, tensors
+
+
+def load_train_state(path: str | Path) -> dict:
+    """Read ``train_state.pt`` with ``weights_only=True``, so it cannot run code."""
+    folder = resolve_checkpoint(path)
+    f = folder / STATE_NAME
+    if not f.is_file():
+        raise CimgenError(f"checkpoint {folder} has no {STATE_NAME} to resume from")
+    try:
+        return torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt or unsafe files
+        raise CimgenError(f"{f} cannot be loaded safely ({e.__class__.__name__}); it is corrupt or holds more than tensors") from None
+
+
+def state_dict_with_prefix(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
+    """A module's tensors with ``prefix.`` in front of each name."""
+    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+
+
+def load_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, *, source: str) -> None:
+    """Load ``prefix.*`` tensors into a module, naming the first mismatch in one sentence."""
+    own = module.state_dict()
+    given = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    missing = sorted(set(own) - set(given))
+    extra = sorted(set(given) - set(own))
+    if missing or extra:
+        what = f"lacks '{prefix}.{missing[0]}'" if missing else f"has unexpected '{prefix}.{extra[0]}'"
+        raise CimgenError(f"checkpoint {source} does not match the model: it {what} ({len(missing)} missing, {len(extra)} unexpected)")
+    for k, v in own.items():
+        if given[k].shape != v.shape:
+            raise CimgenError(
+                f"checkpoint {source} does not match the model: '{prefix}.{k}' has shape {tuple(given[k].shape)}, "
+                f"the model expects {tuple(v.shape)}"
+            )
+    module.load_state_dict(given, strict=True)

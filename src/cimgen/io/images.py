@@ -1,0 +1,152 @@
+"""Image and label-map files, and the conversions between uint8 arrays and model tensors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from cimgen.data.palette import Palette, colors_to_labels
+from cimgen.errors import CimgenError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _open(path: str | Path) -> Image.Image:
+    path = Path(path)
+    if not path.exists():
+        raise CimgenError(f"{path} does not exist")
+    if not path.is_file():
+        raise CimgenError(f"{path} is not a file")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise CimgenError(f"{path} cannot be read as an image ({e.__class__.__name__})") from None
+    except Image.DecompressionBombError:
+        raise CimgenError(f"{path} declares more pixels than cimgen will decode; it may be a decompression bomb") from None
+    return img
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as an HxWx3 uint8 RGB array, honouring EXIF orientation."""
+    img = ImageOps.exif_transpose(_open(path))
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.clip(arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Composite on black so transparent pixels do not carry stale colour.
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(black, rgba)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def read_label_map(path: str | Path, *, palette: Palette | None = None, color_tolerance: float = 0.0) -> np.ndarray:
+    """Read a semantic map file as an integer HxW label array.
+
+    Single-channel files (8- or 16-bit, or palette-indexed PNGs) hold label ids directly.
+    Colour files are mapped to labels through ``palette``.
+
+    Args:
+        path: the map file.
+        palette: classes and colours, needed for colour maps.
+        color_tolerance: largest RGB distance to a palette colour accepted for colour maps.
+    """
+    img = _open(path)
+    if img.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+        if img.mode == "P" and palette is not None and _palette_image_is_colour(img, palette):
+            return colors_to_labels(np.asarray(img.convert("RGB")), palette, tolerance=color_tolerance, source=str(path))
+        return np.asarray(img).astype(np.int64)
+    if palette is None:
+        raise CimgenError(f"{path} is a colour map ({img.mode}); name a palette to turn its colours into labels")
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return colors_to_labels(rgb, palette, tolerance=color_tolerance, source=str(path))
+
+
+def _palette_image_is_colour(img: Image.Image, palette: Palette) -> bool:
+    # A P-mode PNG whose own palette matches ours holds label ids; any other P image is a colour picture.
+    pal = img.getpalette() or []
+    ours = [v for c in palette.colors for v in c]
+    return pal[: len(ours)] != ours
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write an HxWx3 (or HxW) uint8 array atomically; the format follows the suffix."""
+    path = Path(path)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise CimgenError(f"write_image needs a uint8 HxW or HxWx3 array, got {image.dtype} {image.shape}")
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
+    _atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format=fmt))
+    return path
+
+
+def write_label_map(path: str | Path, labels: np.ndarray) -> Path:
+    """Write an integer label map as an 8-bit (or 16-bit when needed) single-channel PNG, atomically."""
+    path = Path(path)
+    if labels.ndim != 2 or labels.min(initial=0) < 0:
+        raise CimgenError("a label map must be a non-negative integer HxW array")
+    arr = labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.uint16)
+    _atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"))
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a text file atomically."""
+    path = Path(path)
+
+    def _w(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _atomic_write(path, _w)
+    return path
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 array -> 3xHxW float tensor in [-1, 1]."""
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise CimgenError(f"expected an HxWx3 uint8 image, got {image.dtype} {image.shape}")
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div(127.5).sub(1.0)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """3xHxW (or 1x3xHxW) float tensor in [-1, 1] -> HxWx3 uint8 array, rounded."""
+    t = tensor.detach().float().cpu()
+    if t.ndim == 4:
+        if t.shape[0] != 1:
+            raise CimgenError(f"tensor_to_image takes one image, got a batch of {t.shape[0]}")
+        t = t[0]
+    arr = ((t.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return np.ascontiguousarray(arr)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly inside a folder, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CimgenError(f"{folder} is not a folder")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))

@@ -1,0 +1,1 @@
+"""Losses as plain callables: adversarial objectives and feature matching."""

@@ -1,0 +1,1 @@
+"""Image-quality metrics as small pure functions."""

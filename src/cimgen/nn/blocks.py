@@ -1,0 +1,42 @@
+"""Small building blocks shared by the architectures."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cimgen.errors import CimgenError
+
+NORMS = {
+    "instance": lambda ch: nn.InstanceNorm2d(ch, affine=False),
+    "batch": lambda ch: nn.BatchNorm2d(ch, affine=True),
+    "none": lambda ch: nn.Identity(),
+}
+
+PADDINGS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d}
+
+
+def make_norm(name: str, channels: int) -> nn.Module:
+    """A normalisation layer by name (see ``NORMS``)."""
+    if name not in NORMS:
+        raise CimgenError(f"unknown norm '{name}'; choose one of {', '.join(NORMS)}")
+    return NORMS[name](channels)
+
+
+class ResnetBlock(nn.Module):
+    """Two 3x3 convolutions with normalisation and a skip connection (pad, conv, norm, ReLU, pad, conv, norm)."""
+
+    def __init__(self, channels: int, *, norm: str = "instance", padding: str = "reflect"):
+        super().__init__()
+        if padding not in (*PADDINGS, "zeros"):
+            raise CimgenError(f"unknown padding '{padding}'; choose reflect, replicate or zeros")
+
+        def pad_conv() -> list[nn.Module]:
+            if padding == "zeros":
+                return [nn.Conv2d(channels, channels, 3, padding=1)]
+            return [PADDINGS[padding](1), nn.Conv2d(channels, channels, 3)]
+
+        self.block = nn.Sequential(*pad_conv(), make_norm(norm, channels), nn.ReLU(True), *pad_conv(), make_norm(norm, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)

@@ -1,0 +1,1 @@
+"""Reports: an HTML page of a manipulation with its pictures and figures."""

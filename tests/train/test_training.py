@@ -1,0 +1,132 @@
+"""Training: the files a run writes, exact resume, fine-tuning, schedules, and checkpoint errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from cimgen.config import merge
+from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import load_checkpoint, save_checkpoint
+from cimgen.train.loop import LoopConfig, learning_rate
+from cimgen.train.pix2pixhd import finetune_config, generate, load_generator, resolve_config, run_pix2pixhd
+from tests.conftest import tiny_train_config
+
+
+def _run(cfg_dict, out, **kw):
+    return run_pix2pixhd(resolve_config(cfg_dict), out, echo=None, progress=False, **kw)
+
+
+def test_tiny_run_writes_its_folder(tiny_world, tmp_path):
+    last = _run(tiny_train_config(tiny_world), tmp_path / "run")
+    run = tmp_path / "run"
+    assert last == run / "checkpoints" / "epoch-0002"
+    assert {p.name for p in last.iterdir()} == {"config.json", "weights.safetensors", "train_state.pt"}
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["generator"]["in_channels"] == 6 and cfg["discriminator"]["in_channels"] == 9
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [s["epoch"] for s in stats] == [1, 2] and {"d_real", "d_fake", "g_gan", "g_feat", "lr"} <= set(stats[0])
+    assert (run / "log.txt").read_text().count("epoch") >= 2
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    tensors = load_file(str(last / "weights.safetensors"))
+    assert any(k.startswith("generator.") for k in tensors) and any(k.startswith("discriminator.") for k in tensors)
+    state = torch.load(last / "train_state.pt", weights_only=True)
+    assert state["epoch"] == 2 and set(state["optimizers"]) == {"generator", "discriminator"}
+
+
+def test_resume_equals_an_uninterrupted_run(tiny_world, tmp_path):
+    full = _run(tiny_train_config(tiny_world, epochs=2, decay_epochs=1), tmp_path / "full")
+    first = tiny_train_config(tiny_world, epochs=2, decay_epochs=1)
+    # Stop after the first epoch by running a shorter schedule's first checkpoint, then resume the full schedule.
+    part_dir = tmp_path / "part"
+    _run(merge(first, {"loop": {"epochs": 1, "decay_epochs": 0}}), part_dir)
+    # The resumed run uses the full schedule; epoch 1 had lr 2e-4 in both.
+    resumed = run_pix2pixhd(resolve_config(first), part_dir, resume=True, echo=None, progress=False)
+    a, b = load_file(str(full / "weights.safetensors")), load_file(str(resumed / "weights.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    stats = [json.loads(line) for line in (part_dir / "stats.jsonl").read_text().splitlines()]
+    assert [s["epoch"] for s in stats] == [1, 2, 3]
+
+
+def test_resume_without_checkpoints_and_overwriting_a_run_are_refused(tiny_world, tmp_path):
+    with pytest.raises(CimgenError, match="no checkpoints to resume"):
+        _run(tiny_train_config(tiny_world), tmp_path / "none", resume=True)
+    _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "r")
+    with pytest.raises(CimgenError, match="already holds a run"):
+        _run(tiny_train_config(tiny_world), tmp_path / "r")
+
+
+def test_finetune_starts_from_the_checkpoint(tiny_world, tmp_path):
+    pre = _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "pre")
+    ckpt_cfg, _ = load_checkpoint(pre)
+    cfg = finetune_config(ckpt_cfg, {"data": {"root": str(tiny_world), "crop_size": 0}, "loop": {"epochs": 0, "decay_epochs": 1, "batch_size": 4}})
+    assert cfg.generator.base_channels == 4
+    last = run_pix2pixhd(cfg, tmp_path / "ft", init_from=pre, echo=None, progress=False)
+    gen_pre, _ = load_generator(pre)
+    gen_ft, meta = load_generator(last)
+    assert meta["label_nc"] == 6 and meta["palette"]["names"][2] == "building"
+    changed = [not torch.equal(p, q) for p, q in zip(gen_pre.parameters(), gen_ft.parameters())]
+    assert any(changed)
+    with pytest.raises(CimgenError, match="keeps the checkpoint's generator"):
+        finetune_config(ckpt_cfg, {"generator": {"base_channels": 8}})
+    with pytest.raises(CimgenError, match="checkpoint has 6 classes but data.label_nc is 7"):
+        finetune_config(ckpt_cfg, {"data": {"label_nc": 7}})
+
+
+def test_generate_renders_any_size(tiny_world, tmp_path):
+    last = _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "r")
+    gen, meta = load_generator(last)
+    out = generate(gen, np.random.default_rng(0).integers(0, 6, (30, 21)), 6)
+    assert out.shape == (30, 21, 3) and out.dtype == np.uint8
+
+
+def test_checkpoint_that_does_not_match_the_model(tiny_world, tmp_path):
+    last = _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "r")
+    cfg, tensors = load_checkpoint(last)
+    cfg["generator"]["num_blocks"] = 2
+    save_checkpoint(tmp_path / "bad", cfg, tensors)
+    with pytest.raises(CimgenError, match="does not match the model: it lacks 'generator.model"):
+        load_generator(tmp_path / "bad")
+    cfg["generator"]["num_blocks"] = 1
+    cfg["generator"]["base_channels"] = 8
+    save_checkpoint(tmp_path / "bad2", cfg, tensors)
+    with pytest.raises(CimgenError, match="has shape .* the model expects"):
+        load_generator(tmp_path / "bad2")
+    (tmp_path / "trunc").mkdir()
+    (tmp_path / "trunc" / "config.json").write_text(json.dumps({"format": "cimgen-checkpoint", "model": "pix2pixhd"}))
+    (tmp_path / "trunc" / "weights.safetensors").write_bytes((last / "weights.safetensors").read_bytes()[:100])
+    with pytest.raises(CimgenError, match="not a valid safetensors file"):
+        load_generator(tmp_path / "trunc")
+
+
+def test_unknown_or_mistyped_options_are_rejected(tiny_world):
+    with pytest.raises(CimgenError, match="unknown key 'epoch'"):
+        resolve_config(merge(tiny_train_config(tiny_world), {"loop": {"epoch": 3}}))
+    with pytest.raises(CimgenError, match="loop.batch_size must be an integer"):
+        resolve_config(merge(tiny_train_config(tiny_world), {"loop": {"batch_size": "two"}}))
+    with pytest.raises(CimgenError, match="crop_size must be a multiple of 4"):
+        resolve_config(merge(tiny_train_config(tiny_world), {"data": {"crop_size": 30}}))
+
+
+def test_linear_decay_schedule_follows_pix2pixhd():
+    cfg = LoopConfig(epochs=3, decay_epochs=4)
+    lrs = [learning_rate(1.0, e, cfg) for e in range(7)]
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+
+
+def test_nan_loss_stops_with_the_step_named(tiny_world, tmp_path, monkeypatch):
+    from cimgen.train import pix2pixhd
+
+    def nan_step(self, batch):
+        return {"g_gan": float("nan")}
+
+    monkeypatch.setattr(pix2pixhd.Pix2PixHDRecipe, "g_step", nan_step)
+    with pytest.raises(CimgenError, match="loss g_gan became nan at epoch 1, step 1"):
+        _run(tiny_train_config(tiny_world), tmp_path / "nan")
