@@ -15,10 +15,9 @@ from cimgen.config import to_dict
 from cimgen.data.palette import SYNTH_PALETTE
 from cimgen.data.synth import BUILDING, SynthConfig, write_world
 from cimgen.edit.ops import RemoveClass
-from cimgen.edit.pipeline import manipulate
+from cimgen.edit.pipeline import manipulate, manipulation_metrics
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_image, read_label_map, write_text
-from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
 from cimgen.report.html import write_report
 
 PRETRAINED_NAME = "synth-pix2pixhd-small"
@@ -38,7 +37,7 @@ class DemoConfig:
     size: int = 256
     """Tile side in pixels (a multiple of 8)."""
     tiles: int = 4
-    """Tiles in the fine-tuning set; tile 0 is the one manipulated."""
+    """Tiles in the fine-tuning set; the one with most buildings is manipulated."""
     seed: int = 1
     """Seed of the demo's world (the shipped model was pretrained on seed 0)."""
     checkpoint: str = ""
@@ -49,6 +48,8 @@ class DemoConfig:
     """Fine-tuning epochs with linear decay."""
     crop_size: int = 128
     """Random crops for fine-tuning (0 = whole tiles)."""
+    lambda_l1: float = 100.0
+    """Weight of the L1 reconstruction term in fine-tuning (pix2pix's 100)."""
     radius: int = 8
     """Dilation of the changed pixels."""
     feather: float = 6.0
@@ -71,8 +72,8 @@ def busiest_box(mask: np.ndarray, side: int) -> tuple[int, int, int, int]:
 
 def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: bool = True) -> Path:
     """Run every stage and return the path of ``report.html``."""
-    from cimgen.train.pix2pixhd import finetune_config, generate, load_generator, run_pix2pixhd
     from cimgen.io.checkpoints import load_checkpoint
+    from cimgen.train.pix2pixhd import finetune_config, load_generator, renderer, run_pix2pixhd
 
     if cfg.size % 8 or cfg.size < 32:
         raise CimgenError(f"the demo tile size must be a multiple of 8 and at least 32, got {cfg.size}")
@@ -99,6 +100,7 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     t0 = time.perf_counter()
     overrides = {
         "data": {"root": str(data_dir), "crop_size": cfg.crop_size, "flip": True},
+        "loss": {"lambda_l1": cfg.lambda_l1},
         "loop": {
             "epochs": cfg.finetune_epochs,
             "decay_epochs": cfg.finetune_decay_epochs,
@@ -114,11 +116,15 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     last = run_pix2pixhd(ft_cfg, out / "finetune", init_from=ckpt, echo=echo, progress=progress)
     stage("finetune", t0)
 
-    echo("[3/5] removing the buildings in the busiest region of tile 0")
     t0 = time.perf_counter()
-    name = "tile_00000.png"
-    labels = read_label_map(data_dir / "labels" / name)
-    image = read_image(data_dir / "images" / name)
+    label_files = sorted((data_dir / "labels").iterdir())
+    counts = [int((read_label_map(p) == BUILDING).sum()) for p in label_files]
+    target = label_files[int(np.argmax(counts))]
+    if max(counts) == 0:
+        raise CimgenError("no tile of the demo world has a building to remove; try another --seed or more --tiles")
+    echo(f"[3/5] removing the buildings in the busiest region of {target.name}")
+    labels = read_label_map(target)
+    image = read_image(data_dir / "images" / target.name)
     box = busiest_box(labels == BUILDING, int(cfg.box_fraction * cfg.size))
     generator, gen_cfg = load_generator(last)
     edits = [RemoveClass(cls=BUILDING, box=box)]
@@ -130,7 +136,7 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
         image,
         labels,
         edits,
-        lambda lab: generate(generator, lab, gen_cfg["label_nc"]),
+        renderer(generator, gen_cfg["label_nc"]),
         num_classes=gen_cfg["label_nc"],
         radius=cfg.radius,
         feather=cfg.feather,
@@ -139,16 +145,10 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
 
     echo("[5/5] measuring and writing the report")
     t0 = time.perf_counter()
-    ssim = ssim_outside(m.generated, m.original, m.mask)
-    outside = ~m.mask
     metrics = {
-        "ssim_outside_mask": round(ssim["ssim"], 4),
-        "ssim_settings": {**SSIM_SETTINGS, "compared": "generated vs original, mean of the SSIM map over pixels outside the mask"},
-        "pixels_outside_mask": ssim["pixels"],
-        "mask_area_pixels": int(m.mask.sum()),
-        "mask_area_fraction": round(float(m.mask.mean()), 4),
+        **manipulation_metrics(m),
+        "target": target.name,
         "edit": {"op": "remove", "class": "building", "box": list(box)},
-        "outside_mask_identical": bool(np.array_equal(m.result[outside], m.original[outside])),
         "config": to_dict(cfg),
         "checkpoint": str(last),
         "timings_seconds": timings,

@@ -85,3 +85,19 @@ def test_fill_of_a_hole_with_no_ring_uses_nearest():
     hole[0, 0] = False
     out = fill_from_surroundings(lab, hole)
     assert (out == 1).all()
+
+
+def test_remove_buildings_from_a_real_footprint_mask():
+    from cimgen.io.images import read_label_map
+    from tests.conftest import shared
+
+    labels = read_label_map(shared("airtiler-samples/images/mask1.png"))
+    out = RemoveClass(cls=1, box=(0, 0, 128, 128)).apply(labels)
+    assert (out == 1).sum() < (labels == 1).sum()
+    assert set(np.unique(out[labels != out]).tolist()) == {0}  # removed roofs become background
+    # Buildings entirely outside the box are kept.
+    from scipy import ndimage
+
+    parts, n = ndimage.label(labels == 1)
+    outside = [i for i in range(1, n + 1) if not (parts[:128, :128] == i).any()]
+    assert outside and all((out[parts == i] == 1).all() for i in outside)

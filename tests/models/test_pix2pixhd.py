@@ -47,7 +47,7 @@ def test_multiscale_discriminator_outputs(layers, scales):
     d = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(in_channels=7, base_channels=4, num_layers=layers, num_discriminators=scales))
     outs = d(torch.randn(2, 7, 64, 64))
     assert len(outs) == scales
-    for i, scale in enumerate(outs):
+    for scale in outs:
         assert len(scale) == layers + 2  # stride-2 layers, one stride-1 layer, the score map
         assert scale[-1].shape[1] == 1
     # Each scale sees a 2x smaller input.

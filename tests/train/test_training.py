@@ -130,3 +130,11 @@ def test_nan_loss_stops_with_the_step_named(tiny_world, tmp_path, monkeypatch):
     monkeypatch.setattr(pix2pixhd.Pix2PixHDRecipe, "g_step", nan_step)
     with pytest.raises(CimgenError, match="loss g_gan became nan at epoch 1, step 1"):
         _run(tiny_train_config(tiny_world), tmp_path / "nan")
+
+
+def test_optional_l1_term_is_logged_and_off_by_default(tiny_world, tmp_path):
+    _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "plain")
+    assert "g_l1" not in json.loads((tmp_path / "plain" / "stats.jsonl").read_text().splitlines()[0])
+    _run(merge(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), {"loss": {"lambda_l1": 100.0}}), tmp_path / "l1")
+    record = json.loads((tmp_path / "l1" / "stats.jsonl").read_text().splitlines()[0])
+    assert record["g_l1"] > 0

@@ -10,12 +10,13 @@ import typer
 def demo_cmd(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the data, the fine-tuning run and the report."),
     size: int = typer.Option(256, "--size", help="Tile side in pixels (multiple of 8)."),
-    tiles: int = typer.Option(4, "--tiles", help="Tiles in the fine-tuning set (tile 0 is manipulated)."),
+    tiles: int = typer.Option(4, "--tiles", help="Tiles in the fine-tuning set (the one with most buildings is manipulated)."),
     epochs: int = typer.Option(150, "--epochs", help="Fine-tuning epochs at the full learning rate."),
     decay_epochs: int = typer.Option(50, "--decay-epochs", help="Fine-tuning epochs with linear decay."),
     crop_size: int = typer.Option(128, "--crop-size", help="Fine-tuning crop size (0 = whole tiles)."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Pretrained checkpoint to fine-tune (default: the shipped one)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the demo world."),
+    lambda_l1: float = typer.Option(100.0, "--lambda-l1", help="L1 reconstruction weight in fine-tuning (0 = pix2pixHD's GAN + feature matching only)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Synthesise a world, fine-tune the shipped pretrained generator, remove buildings, blend, and report.
@@ -33,6 +34,7 @@ def demo_cmd(
         finetune_epochs=epochs,
         finetune_decay_epochs=decay_epochs,
         crop_size=crop_size,
+        lambda_l1=lambda_l1,
     )
     report = run_demo(cfg, progress=not quiet)
     typer.echo(f"report: {report.resolve()}")

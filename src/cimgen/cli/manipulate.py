@@ -39,15 +39,12 @@ def manipulate_cmd(
 
     Example: cimgen manipulate --checkpoint runs/demo/finetune --image img.png --map map.png --remove building --box 40,40,140,140 --out runs/edit
     """
-    import numpy as np
-
     from cimgen.data.palette import Palette
     from cimgen.edit.ops import RemoveClass, ReplaceClass
-    from cimgen.edit.pipeline import manipulate
+    from cimgen.edit.pipeline import manipulate, manipulation_metrics
     from cimgen.io.images import read_image, read_label_map
-    from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
     from cimgen.report.html import write_report
-    from cimgen.train.pix2pixhd import generate, load_generator
+    from cimgen.train.pix2pixhd import load_generator, renderer
 
     if (remove is None) == (replace is None):
         raise CimgenError("give exactly one of --remove CLASS or --replace SRC:DST")
@@ -77,19 +74,14 @@ def manipulate_cmd(
         img,
         labels,
         edits,
-        lambda lab: generate(generator, lab, gcfg["label_nc"]),
+        renderer(generator, gcfg["label_nc"]),
         num_classes=gcfg["label_nc"],
         radius=radius,
         blend_mode=blend_mode,
         feather=feather,
     )
-    ssim = ssim_outside(m.generated, m.original, m.mask) if (~m.mask).any() else {"ssim": None, "pixels": 0}
     metrics = {
-        "ssim_outside_mask": ssim["ssim"],
-        "ssim_settings": SSIM_SETTINGS,
-        "mask_area_pixels": int(m.mask.sum()),
-        "mask_area_fraction": round(float(m.mask.mean()), 4),
-        "outside_mask_identical": bool(np.array_equal(m.result[~m.mask], m.original[~m.mask])),
+        **manipulation_metrics(m),
         "checkpoint": str(checkpoint),
         "image": str(image),
         "map": str(map_path),

@@ -65,3 +65,25 @@ def manipulate(
     kwargs = {"feather": feather} if blend_mode == "feather" else {}
     result = blend(image, generated, mask, mode=blend_mode, **kwargs)
     return Manipulation(original=image, labels=labels, edited_labels=edited, mask=mask, generated=generated, result=result)
+
+
+def manipulation_metrics(m: Manipulation) -> dict:
+    """What every manipulation reports: SSIM of generated vs original outside the mask, and the mask's size.
+
+    ``ssim_outside_mask`` is None when the mask leaves no pixel to compare.
+    """
+    from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
+
+    outside = ~m.mask
+    try:
+        ssim = ssim_outside(m.generated, m.original, m.mask)
+    except CimgenError:  # the mask covers everything but the border
+        ssim = {"ssim": None, "pixels": 0}
+    return {
+        "ssim_outside_mask": None if ssim["ssim"] is None else round(ssim["ssim"], 4),
+        "ssim_settings": {**SSIM_SETTINGS, "compared": "generated vs original, mean of the SSIM map over pixels outside the mask"},
+        "pixels_outside_mask": ssim["pixels"],
+        "mask_area_pixels": int(m.mask.sum()),
+        "mask_area_fraction": round(float(m.mask.mean()), 4),
+        "outside_mask_identical": bool(np.array_equal(m.result[outside], m.original[outside])),
+    }

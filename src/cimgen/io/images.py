@@ -55,8 +55,9 @@ def read_image(path: str | Path) -> np.ndarray:
 def read_label_map(path: str | Path, *, palette: Palette | None = None, color_tolerance: float = 0.0) -> np.ndarray:
     """Read a semantic map file as an integer HxW label array.
 
-    Single-channel files (8- or 16-bit, or palette-indexed PNGs) hold label ids directly.
-    Colour files are mapped to labels through ``palette``.
+    Single-channel files (8- or 16-bit) and palette-indexed PNGs hold label ids directly (for an
+    indexed PNG the index is the label, as in VOC-style label files, whatever colours its own
+    palette shows). RGB files are colour maps, mapped to labels through ``palette``.
 
     Args:
         path: the map file.
@@ -65,20 +66,11 @@ def read_label_map(path: str | Path, *, palette: Palette | None = None, color_to
     """
     img = _open(path)
     if img.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
-        if img.mode == "P" and palette is not None and _palette_image_is_colour(img, palette):
-            return colors_to_labels(np.asarray(img.convert("RGB")), palette, tolerance=color_tolerance, source=str(path))
         return np.asarray(img).astype(np.int64)
     if palette is None:
         raise CimgenError(f"{path} is a colour map ({img.mode}); name a palette to turn its colours into labels")
     rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
     return colors_to_labels(rgb, palette, tolerance=color_tolerance, source=str(path))
-
-
-def _palette_image_is_colour(img: Image.Image, palette: Palette) -> bool:
-    # A P-mode PNG whose own palette matches ours holds label ids; any other P image is a colour picture.
-    pal = img.getpalette() or []
-    ours = [v for c in palette.colors for v in c]
-    return pal[: len(ours)] != ours
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -37,6 +37,18 @@ def zoom(images: list[np.ndarray], mask: np.ndarray, *, margin: int = 16, scale:
     return np.concatenate(parts[:-1], 1)
 
 
+def overview(images: list[np.ndarray], captions: list[str], *, gap: int = 6, caption_height: int = 22) -> np.ndarray:
+    """One strip of equally sized images with a caption above each, on white."""
+    h, w = images[0].shape[:2]
+    sheet = np.full((h + caption_height, len(images) * (w + gap) - gap, 3), 255, np.uint8)
+    scale = max(0.35, min(0.5, w / 520))
+    for i, (img, cap) in enumerate(zip(images, captions)):
+        x = i * (w + gap)
+        sheet[caption_height:, x : x + w] = img
+        cv2.putText(sheet, cap, (x + 2, caption_height - 7), cv2.FONT_HERSHEY_SIMPLEX, scale, (30, 30, 30), 1, cv2.LINE_AA)
+    return sheet
+
+
 def write_report(out: str | Path, m: Manipulation, palette: Palette, metrics: dict, *, title: str = "cimgen manipulation") -> Path:
     """Write the pictures and ``report.html`` into ``out``; returns the HTML path."""
     out = Path(out)
@@ -51,6 +63,9 @@ def write_report(out: str | Path, m: Manipulation, palette: Palette, metrics: di
     }
     for name, (_, img) in pictures.items():
         write_image(out / name, img)
+    strip = ["original.png", "map.png", "edited_map.png", "mask.png", "generated.png", "result.png"]
+    short = ["original", "map", "edited map", "mask", "generated", "manipulated"]
+    write_image(out / "overview.png", overview([pictures[n][1] for n in strip], short))
     write_image(out / "mask_raw.png", (m.mask.astype(np.uint8) * 255))
     legend = "".join(
         f'<span class="sw" style="background:rgb{tuple(c)}"></span>{html.escape(n)} ' for n, c in zip(palette.names, palette.colors)

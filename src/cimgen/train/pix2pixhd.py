@@ -2,12 +2,12 @@
 
 Losses follow NVIDIA/pix2pixHD (``models/pix2pixHD_model.py``): D sees (label, image) pairs;
 D loss = 0.5 * (fake + real); G loss = GAN + lambda_feat * feature matching (lambda_feat 10);
-Adam with lr 2e-4 and beta1 0.5. The VGG perceptual term comes with the model-zoo work.
+Adam with lr 2e-4 and beta1 0.5. The VGG perceptual term comes with the model-zoo work; until
+then an optional L1 reconstruction term (``loss.lambda_l1``, pix2pix's) can stand in for it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from cimgen.config import from_dict, to_dict
-from cimgen.data.paired import DataConfig, PairedDataset, one_hot, resolve_palette
+from cimgen.data.paired import DataConfig, PairedDataset, one_hot
 from cimgen.data.palette import Palette
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
@@ -50,6 +50,8 @@ class LossConfig:
     """Adversarial loss: lsgan (pix2pixHD default) or vanilla."""
     lambda_feat: float = 10.0
     """Weight of discriminator feature matching."""
+    lambda_l1: float = 0.0
+    """Weight of an L1 reconstruction term (pix2pix uses 100); 0 keeps pix2pixHD's objective."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class Pix2PixHDRecipe:
             "generator": torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
-        self._fake: torch.Tensor | None = None
+        self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         label = one_hot(batch["label"].to(self.device), self.cfg.data.label_nc)
@@ -115,11 +117,11 @@ class Pix2PixHDRecipe:
 
     def d_step(self, batch: dict) -> dict[str, float]:
         label, real = self._inputs(batch)
-        with torch.no_grad():
-            fake = self.generator(label)
-        self._fake = fake
+        # One generator forward serves both steps: D trains on it detached, G backpropagates through it.
+        fake = self.generator(label)
+        self._step_cache = (label, real, fake)
         mode = self.cfg.loss.gan
-        pred_fake = self.discriminator(torch.cat([label, fake], 1))
+        pred_fake = self.discriminator(torch.cat([label, fake.detach()], 1))
         pred_real = self.discriminator(torch.cat([label, real], 1))
         loss_fake, loss_real = gan_loss(pred_fake, False, mode=mode), gan_loss(pred_real, True, mode=mode)
         loss = 0.5 * (loss_fake + loss_real)
@@ -130,19 +132,30 @@ class Pix2PixHDRecipe:
         return {"d_real": loss_real.item(), "d_fake": loss_fake.item()}
 
     def g_step(self, batch: dict) -> dict[str, float]:
-        label, real = self._inputs(batch)
-        fake = self.generator(label)
-        pred_fake = self.discriminator(torch.cat([label, fake], 1))
-        with torch.no_grad():
-            pred_real = self.discriminator(torch.cat([label, real], 1))
-        loss_gan = gan_loss(pred_fake, True, mode=self.cfg.loss.gan)
-        loss_feat = feature_matching_loss(pred_fake, pred_real) * self.cfg.loss.lambda_feat
-        loss = loss_gan + loss_feat
-        opt = self.optimizers["generator"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"g_gan": loss_gan.item(), "g_feat": loss_feat.item()}
+        if self._step_cache is None:
+            raise RuntimeError("g_step runs after d_step on the same batch")
+        label, real, fake = self._step_cache
+        self._step_cache = None
+        self.discriminator.requires_grad_(False)  # G's loss needs no gradients for D's weights
+        try:
+            pred_fake = self.discriminator(torch.cat([label, fake], 1))
+            with torch.no_grad():
+                pred_real = self.discriminator(torch.cat([label, real], 1))
+            loss_gan = gan_loss(pred_fake, True, mode=self.cfg.loss.gan)
+            loss_feat = feature_matching_loss(pred_fake, pred_real) * self.cfg.loss.lambda_feat
+            loss = loss_gan + loss_feat
+            losses = {"g_gan": loss_gan.item(), "g_feat": loss_feat.item()}
+            if self.cfg.loss.lambda_l1:
+                loss_l1 = torch.nn.functional.l1_loss(fake, real) * self.cfg.loss.lambda_l1
+                loss = loss + loss_l1
+                losses["g_l1"] = loss_l1.item()
+            opt = self.optimizers["generator"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        finally:
+            self.discriminator.requires_grad_(True)
+        return losses
 
     def phases(self) -> list[Callable[[dict], dict[str, float]]]:
         return [self.d_step, self.g_step]
@@ -280,11 +293,6 @@ def generate(generator: GlobalGenerator, labels: np.ndarray, label_nc: int, devi
     return tensor_to_image(out)
 
 
-def config_fields_help(cls=Pix2PixHDConfig, prefix: str = "") -> list[str]:
-    """One line per option (for docs)."""
-    lines = []
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(f.type) or (isinstance(f.type, str) and f.type.endswith("Config")):
-            continue
-        lines.append(f"{prefix}{f.name}")
-    return lines
+def renderer(generator: GlobalGenerator, label_nc: int, device: str | torch.device = "cpu") -> Callable[[np.ndarray], np.ndarray]:
+    """A labels -> image callable for ``cimgen.edit.pipeline.manipulate``."""
+    return lambda labels: generate(generator, labels, label_nc, device)
