@@ -1,0 +1,1 @@
+"""Datasets: the synthetic world, paired folders and side-by-side images, label palettes."""

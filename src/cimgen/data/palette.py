@@ -1,0 +1,124 @@
+"""Label palettes: class names and colours, and conversion between colour maps and label maps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cimgen.errors import CimgenError
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Class names and their RGB colours, indexed by label id."""
+
+    names: tuple[str, ...]
+    """Class name of each label id."""
+    colors: tuple[tuple[int, int, int], ...]
+    """RGB colour of each label id in the colour rendering of a map."""
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.colors):
+            raise CimgenError(f"a palette needs one colour per class, got {len(self.names)} names and {len(self.colors)} colours")
+        if len(set(self.names)) != len(self.names):
+            raise CimgenError("palette class names must be unique")
+        for c in self.colors:
+            if len(c) != 3 or not all(0 <= int(v) <= 255 for v in c):
+                raise CimgenError(f"palette colour {c} is not an RGB triple in 0..255")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def class_id(self, name_or_id: str | int) -> int:
+        """Resolve a class given by name or by integer id (as text or int)."""
+        if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
+            idx = int(name_or_id)
+            if not 0 <= idx < self.num_classes:
+                raise CimgenError(f"class id {idx} is outside 0..{self.num_classes - 1}")
+            return idx
+        if name_or_id not in self.names:
+            raise CimgenError(f"unknown class '{name_or_id}'; the classes are: {', '.join(self.names)}")
+        return self.names.index(name_or_id)
+
+    def to_dict(self) -> dict:
+        return {"names": list(self.names), "colors": [list(c) for c in self.colors]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Palette:
+        try:
+            return cls(names=tuple(str(n) for n in d["names"]), colors=tuple(tuple(int(v) for v in c) for c in d["colors"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise CimgenError(f"a palette must have 'names' and 'colors' lists ({e})") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Palette:
+        path = Path(path)
+        if not path.is_file():
+            raise CimgenError(f"palette file {path} does not exist")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as e:
+            raise CimgenError(f"palette file {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+# The synthetic world's classes, coloured like a web street map.
+SYNTH_PALETTE = Palette(
+    names=("ground", "road", "building", "water", "vegetation", "tree"),
+    colors=((242, 239, 233), (255, 255, 255), (217, 208, 201), (170, 211, 223), (200, 230, 180), (163, 204, 150)),
+)
+
+
+def labels_to_colors(labels: np.ndarray, palette: Palette) -> np.ndarray:
+    """Render an integer HxW label map as an HxWx3 uint8 colour map."""
+    check_labels(labels, palette.num_classes)
+    lut = np.asarray(palette.colors, dtype=np.uint8)
+    return lut[labels]
+
+
+def colors_to_labels(rgb: np.ndarray, palette: Palette, *, tolerance: float = 0.0, source: str = "colour map") -> np.ndarray:
+    """Map an HxWx3 colour map to labels by the nearest palette colour.
+
+    Args:
+        rgb: HxWx3 uint8 colour map.
+        palette: the classes and their colours.
+        tolerance: largest Euclidean RGB distance accepted between a pixel and its nearest
+            palette colour; 0 asks for exact colours.
+        source: how to name the map in an error message.
+
+    Raises:
+        CimgenError: naming the first colour that is farther than ``tolerance`` from every
+            class colour, with a pixel where it occurs.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise CimgenError(f"{source} must be an HxWx3 uint8 RGB image, got shape {rgb.shape} and dtype {rgb.dtype}")
+    flat = rgb.reshape(-1, 3)
+    uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
+    pal = np.asarray(palette.colors, dtype=np.float32)
+    dist = np.linalg.norm(uniq[:, None, :].astype(np.float32) - pal[None], axis=2)
+    nearest = dist.argmin(axis=1)
+    bad = dist[np.arange(len(uniq)), nearest] > tolerance
+    if bad.any():
+        colour = uniq[np.flatnonzero(bad)[0]]
+        where = np.flatnonzero(np.all(flat == colour, axis=1))[0]
+        y, x = divmod(int(where), rgb.shape[1])
+        raise CimgenError(
+            f"{source} has colour {tuple(int(v) for v in colour)} at pixel (x={x}, y={y}), which is not within "
+            f"{tolerance:g} of any palette colour"
+        )
+    return nearest[inverse.reshape(-1)].reshape(rgb.shape[:2]).astype(np.int64)
+
+
+def check_labels(labels: np.ndarray, num_classes: int, *, source: str = "label map") -> None:
+    """Raise a clear error if a label map is not integer HxW with values in 0..num_classes-1."""
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise CimgenError(f"{source} must be an integer HxW array, got shape {labels.shape} and dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = int(labels.max()) if labels.max() >= num_classes else int(labels.min())
+        y, x = np.argwhere(labels == bad)[0]
+        raise CimgenError(
+            f"{source} has label {bad} at pixel (x={x}, y={y}), outside the configured {num_classes} classes (0..{num_classes - 1})"
+        )
