@@ -94,6 +94,13 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     echo(f"[1/5] synthesising {cfg.tiles} tiles of {cfg.size}x{cfg.size} (seed {cfg.seed}) -> {out / 'data'}")
     t0 = time.perf_counter()
     data_dir = write_world(out / "data", cfg.tiles, SynthConfig(height=cfg.size, width=cfg.size, seed=cfg.seed))
+    # The manipulated tile is the one with most buildings; chosen now so a world without any fails early.
+    label_files = sorted((data_dir / "labels").iterdir())
+    counts = [int((read_label_map(p) == BUILDING).sum()) for p in label_files]
+    if max(counts) == 0:
+        raise CimgenError("no tile of the demo world has a building to remove; try another --seed or more --tiles")
+    target = label_files[int(np.argmax(counts))]
+    labels = read_label_map(target)
     stage("synth", t0)
 
     echo(f"[2/5] fine-tuning {ckpt} on the {cfg.tiles} tiles -> {out / 'finetune'}")
@@ -116,14 +123,8 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     last = run_pix2pixhd(ft_cfg, out / "finetune", init_from=ckpt, echo=echo, progress=progress)
     stage("finetune", t0)
 
-    t0 = time.perf_counter()
-    label_files = sorted((data_dir / "labels").iterdir())
-    counts = [int((read_label_map(p) == BUILDING).sum()) for p in label_files]
-    target = label_files[int(np.argmax(counts))]
-    if max(counts) == 0:
-        raise CimgenError("no tile of the demo world has a building to remove; try another --seed or more --tiles")
     echo(f"[3/5] removing the buildings in the busiest region of {target.name}")
-    labels = read_label_map(target)
+    t0 = time.perf_counter()
     image = read_image(data_dir / "images" / target.name)
     box = busiest_box(labels == BUILDING, int(cfg.box_fraction * cfg.size))
     generator, gen_cfg = load_generator(last)
