@@ -141,6 +141,13 @@ def train(
         raise CimgenError("epochs + decay_epochs must be at least 1")
     if len(dataset) < 1:
         raise CimgenError("the dataset is empty")
+    if echo is not None and progress:
+        plain_echo = echo
+
+        def echo(text: str) -> None:  # print above the progress bar instead of through it
+            with tqdm.external_write_mode():
+                plain_echo(text)
+
     log = RunLog(run_dir, echo)
     start_epoch, step = 0, 0
     if resume:
