@@ -138,3 +138,16 @@ def test_optional_l1_term_is_logged_and_off_by_default(tiny_world, tmp_path):
     _run(merge(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), {"loss": {"lambda_l1": 100.0}}), tmp_path / "l1")
     record = json.loads((tmp_path / "l1" / "stats.jsonl").read_text().splitlines()[0])
     assert record["g_l1"] > 0
+
+
+def test_resume_records_changed_options_and_refuses_another_architecture(tiny_world, tmp_path):
+    base = tiny_train_config(tiny_world, epochs=1, decay_epochs=0)
+    _run(base, tmp_path / "r")
+    longer = merge(base, {"loop": {"epochs": 2}})
+    _run(longer, tmp_path / "r", resume=True)
+    assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["loop"]["epochs"] == 2
+    before = (tmp_path / "r" / "config.yaml").read_text()
+    wider = merge(longer, {"generator": {"base_channels": 8}, "loop": {"epochs": 3}})
+    with pytest.raises(CimgenError, match="hold another generator"):
+        _run(wider, tmp_path / "r", resume=True)
+    assert (tmp_path / "r" / "config.yaml").read_text() == before

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import yaml
 
 from cimgen.config import from_dict, to_dict
 from cimgen.data.paired import DataConfig, PairedDataset, one_hot
@@ -184,26 +185,26 @@ class Pix2PixHDRecipe:
         }
 
 
-def _dump_yaml(cfg: Pix2PixHDConfig) -> str:
-    import yaml
-
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
-
-
 def prepare_run(cfg: Pix2PixHDConfig, run_dir: str | Path, *, resume: bool, extra: dict | None = None) -> Path:
-    """Check the run folder and write the resolved config (not when resuming)."""
+    """Check the run folder and write the resolved config into it.
+
+    When resuming, the run's newest checkpoint must hold the same networks; the config is then
+    rewritten, so that options changed on resume (for example more epochs) are on record.
+    """
     run_dir = Path(run_dir)
     if resume:
         if not (run_dir / "checkpoints").is_dir():
             raise CimgenError(f"{run_dir} has no checkpoints to resume from")
-        return run_dir
-    if (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists():
+        saved, _ = load_checkpoint(run_dir)
+        check_compatible(saved, cfg, str(run_dir))
+        for key, ours in (("generator", cfg.generator), ("discriminator", cfg.discriminator)):
+            if saved.get(key) != to_dict(ours):
+                raise CimgenError(f"the checkpoints in {run_dir} hold another {key} than the options given; resume with the run's own settings")
+    elif (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists():
         raise CimgenError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out folder")
     run_dir.mkdir(parents=True, exist_ok=True)
-    text = _dump_yaml(cfg)
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     if extra:
-        import yaml
-
         text += yaml.safe_dump(extra, sort_keys=False)
     write_text(run_dir / "config.yaml", text)
     return run_dir
