@@ -96,11 +96,12 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     data_dir = write_world(out / "data", cfg.tiles, SynthConfig(height=cfg.size, width=cfg.size, seed=cfg.seed))
     # The manipulated tile is the one with most buildings; chosen now so a world without any fails early.
     label_files = sorted((data_dir / "labels").iterdir())
-    counts = [int((read_label_map(p) == BUILDING).sum()) for p in label_files]
+    maps = [read_label_map(p) for p in label_files]
+    counts = [int((lab == BUILDING).sum()) for lab in maps]
     if max(counts) == 0:
         raise CimgenError("no tile of the demo world has a building to remove; try another --seed or more --tiles")
-    target = label_files[int(np.argmax(counts))]
-    labels = read_label_map(target)
+    best = int(np.argmax(counts))
+    target, labels = label_files[best], maps[best]
     stage("synth", t0)
 
     echo(f"[2/5] fine-tuning {ckpt} on the {cfg.tiles} tiles -> {out / 'finetune'}")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cimgen.data.palette import SYNTH_PALETTE, Palette, check_labels
+from cimgen.data.palette import SYNTH_PALETTE, Palette, check_labels, colors_to_labels
 from cimgen.errors import CimgenError
 from cimgen.io.images import image_to_tensor, list_images, read_image, read_label_map
 
@@ -104,8 +104,6 @@ class PairedDataset(Dataset):
                 raise CimgenError(f"{img_path} has odd width {both.shape[1]}; an AB image is two equal halves side by side")
             left, right = both[:, :half], both[:, half:]
             map_rgb, image = (left, right) if self.cfg.map_side == "left" else (right, left)
-            from cimgen.data.palette import colors_to_labels
-
             labels = colors_to_labels(map_rgb, self.palette, tolerance=self.cfg.color_tolerance, source=f"map half of {img_path}")
         else:
             labels = read_label_map(lab_path, palette=self.palette, color_tolerance=self.cfg.color_tolerance)
