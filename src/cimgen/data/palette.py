@@ -122,3 +122,22 @@ def check_labels(labels: np.ndarray, num_classes: int, *, source: str = "label m
         raise CimgenError(
             f"{source} has label {bad} at pixel (x={x}, y={y}), outside the configured {num_classes} classes (0..{num_classes - 1})"
         )
+
+
+# Cityscapes label ids 0..33 with their names and colours as defined in cityscapesScripts
+# (helpers/labels.py); id 34 pads the set to pix2pixHD's --label_nc 35 and never occurs in labelIds files.
+CITYSCAPES_PALETTE = Palette(
+    names=(
+        "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "ground", "road",
+        "sidewalk", "parking", "rail track", "building", "wall", "fence", "guard rail", "bridge", "tunnel", "pole",
+        "polegroup", "traffic light", "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck",
+        "bus", "caravan", "trailer", "train", "motorcycle", "bicycle", "unused-34",
+    ),
+    colors=(
+        (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0), (111, 74, 0), (81, 0, 81), (128, 64, 128),
+        (244, 35, 232), (250, 170, 160), (230, 150, 140), (70, 70, 70), (102, 102, 156), (190, 153, 153), (180, 165, 180),
+        (150, 100, 100), (150, 120, 90), (153, 153, 153), (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35),
+        (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 0, 90),
+        (0, 0, 110), (0, 80, 100), (0, 0, 230), (119, 11, 32), (0, 0, 0),
+    ),
+)  # fmt: skip
