@@ -61,3 +61,17 @@ def test_foreign_or_incomplete_folders(tmp_path):
     (tmp_path / "y").mkdir()
     with pytest.raises(CimgenError, match="neither a checkpoint folder"):
         load_checkpoint(tmp_path / "y")
+
+
+def test_checkpoints_with_the_old_block_names_still_load(tmp_path):
+    """cimgen 0.1.0 saved residual blocks as ``.block.``; they load into today's ``.conv_block.`` names."""
+    from cimgen.io.checkpoints import load_module
+    from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig
+
+    g = GlobalGenerator(GlobalGeneratorConfig(in_channels=6, base_channels=4, num_downsamplings=1, num_blocks=1))
+    old = {f"generator.{k.replace('.conv_block.', '.block.')}": v + 1 for k, v in g.state_dict().items()}
+    assert any(".block." in k for k in old)
+    fresh = GlobalGenerator(GlobalGeneratorConfig(in_channels=6, base_channels=4, num_downsamplings=1, num_blocks=1))
+    load_module(fresh, old, "generator", source="old")
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, g.state_dict()[k] + 1)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 from cimgen.errors import CimgenError
 from cimgen.losses.adversarial import gan_loss
 from cimgen.losses.feature_matching import feature_matching_loss
-from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig, MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+from cimgen.models.pix2pixhd import (
+    GlobalGenerator,
+    GlobalGeneratorConfig,
+    LocalEnhancer,
+    LocalEnhancerConfig,
+    MultiscaleDiscriminator,
+    MultiscaleDiscriminatorConfig,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +73,134 @@ def test_losses_follow_pix2pixhd_weights():
     assert gan_loss(fake, False).item() == pytest.approx(2.0)
     with pytest.raises(CimgenError, match="unknown GAN loss"):
         gan_loss(fake, True, mode="hinge2")
+
+
+def _shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def test_global_generator_keys_match_official():
+    # label2city_512p: netG global, ngf 64, 35 labels + 1 instance edge channel (NVIDIA/pix2pixHD, models/networks.py).
+    with torch.device("meta"):
+        shapes = _shapes(GlobalGenerator(GlobalGeneratorConfig(in_channels=36)))
+    assert len(shapes) == 56 and sum(math.prod(s) for s in shapes.values()) == 182_546_755
+    assert shapes["model.1.weight"] == (64, 36, 7, 7)
+    assert shapes["model.16.conv_block.1.weight"] == shapes["model.24.conv_block.5.weight"] == (1024, 1024, 3, 3)
+    assert shapes["model.25.weight"] == (1024, 512, 3, 3)  # ConvTranspose2d weights are (in, out, k, k)
+    assert shapes["model.38.weight"] == (3, 64, 7, 7)
+
+
+def test_local_enhancer_matches_official_1024p_layout():
+    # label2city_1024p: --netG local --ngf 32, 36 input channels, 4 global downsamplings, 9 + 3 blocks.
+    with torch.device("meta"):
+        shapes = _shapes(LocalEnhancer(LocalEnhancerConfig(in_channels=36)))
+    assert len(shapes) == 74 and sum(math.prod(s) for s in shapes.values()) == 182_857_059
+    assert shapes["model.1.weight"] == (64, 36, 7, 7)
+    assert shapes["model.16.conv_block.1.weight"] == (1024, 1024, 3, 3)
+    assert shapes["model.34.weight"] == (128, 64, 3, 3)
+    assert "model.38.weight" not in shapes  # the global generator's output conv is dropped
+    assert shapes["model1_1.1.weight"] == (32, 36, 7, 7)
+    assert shapes["model1_1.4.weight"] == (64, 32, 3, 3)
+    assert shapes["model1_2.0.conv_block.1.weight"] == shapes["model1_2.2.conv_block.5.weight"] == (64, 64, 3, 3)
+    assert shapes["model1_2.3.weight"] == (64, 32, 3, 3)
+    assert shapes["model1_2.7.weight"] == (3, 32, 7, 7)
+
+
+def _tiny_enhancer_config(**kw) -> LocalEnhancerConfig:
+    return LocalEnhancerConfig(
+        **{"in_channels": 5, "base_channels": 4, "num_downsamplings_global": 2, "num_blocks_global": 1, "num_blocks_local": 1, **kw}
+    )
+
+
+@pytest.mark.parametrize("enhancers,size", [(1, (64, 64)), (2, (32, 48))])
+def test_local_enhancer_shapes_and_checks(enhancers, size):
+    g = LocalEnhancer(_tiny_enhancer_config(num_local_enhancers=enhancers))
+    y = g(torch.randn(2, 5, *size))
+    assert y.shape == (2, 3, *size) and y.abs().max() <= 1
+    m = 2 ** (2 + enhancers)
+    with pytest.raises(CimgenError, match=f"multiples of {m}"):
+        g(torch.randn(1, 5, m + 4, m))
+    with pytest.raises(CimgenError, match="expects N x 5"):
+        g(torch.randn(1, 3, m, m))
+
+
+def _reference_local_enhancer(sd: dict[str, torch.Tensor], x: torch.Tensor, *, downs: int, blocks_global: int, blocks_local: int):
+    """One-enhancer pix2pixHD G2 written from the official key layout with torch.nn.functional only."""
+    used: set[str] = set()
+
+    def conv(h, key, stride=1, padding=0):
+        used.update((f"{key}.weight", f"{key}.bias"))
+        return F.conv2d(h, sd[f"{key}.weight"], sd[f"{key}.bias"], stride=stride, padding=padding)
+
+    def up(h, key):
+        used.update((f"{key}.weight", f"{key}.bias"))
+        y = F.conv_transpose2d(h, sd[f"{key}.weight"], sd[f"{key}.bias"], stride=2, padding=1, output_padding=1)
+        return F.relu(F.instance_norm(y))
+
+    def reflect(h, p):
+        return F.pad(h, (p, p, p, p), mode="reflect")
+
+    def res(h, key):
+        y = F.relu(F.instance_norm(conv(reflect(h, 1), f"{key}.conv_block.1")))
+        return h + F.instance_norm(conv(reflect(y, 1), f"{key}.conv_block.5"))
+
+    # Global part on the 2x average-pooled input: layer 1 is the 7x7 conv, then 3 layers per down/up step.
+    h = F.relu(F.instance_norm(conv(reflect(F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), 3), "model.1")))
+    i = 4
+    for _ in range(downs):
+        h = F.relu(F.instance_norm(conv(h, f"model.{i}", stride=2, padding=1)))
+        i += 3
+    for _ in range(blocks_global):
+        h = res(h, f"model.{i}")
+        i += 1
+    for _ in range(downs):
+        h = up(h, f"model.{i}")
+        i += 3
+    # Enhancer: encode the full-size input, add the global features, refine, upsample, output conv.
+    e = F.relu(F.instance_norm(conv(reflect(x, 3), "model1_1.1")))
+    h = h + F.relu(F.instance_norm(conv(e, "model1_1.4", stride=2, padding=1)))
+    for j in range(blocks_local):
+        h = res(h, f"model1_2.{j}")
+    h = up(h, f"model1_2.{blocks_local}")
+    out = torch.tanh(conv(reflect(h, 3), f"model1_2.{blocks_local + 4}"))
+    assert used == set(sd), f"reference skipped {sorted(set(sd) - used)}"
+    return out
+
+
+def test_local_enhancer_matches_functional_reference():
+    torch.manual_seed(0)
+    g = LocalEnhancer(_tiny_enhancer_config()).eval()
+    with torch.no_grad():
+        for p in g.parameters():  # larger than the default init, so that every layer matters
+            p.normal_(0, 0.3)
+        x = torch.randn(2, 5, 32, 40)
+        ref = _reference_local_enhancer(g.state_dict(), x, downs=2, blocks_global=1, blocks_local=1)
+        assert torch.allclose(g(x), ref, atol=1e-5)
+
+
+def test_local_enhancer_takes_a_trained_global_generator():
+    torch.manual_seed(0)
+    enh = LocalEnhancer(_tiny_enhancer_config())
+    trained = GlobalGenerator(enh.config.global_config)  # 8 channels = base_channels * 2
+    enh.load_global_generator(trained)
+    x = torch.randn(1, 5, 16, 24)
+    with torch.no_grad():
+        assert torch.equal(enh.model(x), trained.model[:-3](x))
+    with pytest.raises(CimgenError, match="does not match"):
+        enh.load_global_generator(GlobalGenerator(GlobalGeneratorConfig(in_channels=5, base_channels=4, num_downsamplings=2, num_blocks=1)))
+
+
+def test_local_enhancer_freezes_the_global_part():
+    enh = LocalEnhancer(_tiny_enhancer_config())
+    enh.set_global_trainable(False)
+    frozen = {name for name, p in enh.named_parameters() if not p.requires_grad}
+    assert frozen == {name for name, _ in enh.model.named_parameters(prefix="model")}
+    enh(torch.randn(1, 5, 16, 16)).mean().backward()
+    assert all(p.grad is None for p in enh.model.parameters())
+    assert all(p.grad is not None for name, p in enh.named_parameters() if name.startswith("model1_"))
+    enh.set_global_trainable(True)
+    assert all(p.requires_grad for p in enh.parameters())
+    # With two enhancers, the official niter_fix_global trains only the finest one (model2_*).
+    two = LocalEnhancer(_tiny_enhancer_config(num_local_enhancers=2))
+    two.set_global_trainable(False)
+    assert {name.split(".")[0] for name, p in two.named_parameters() if p.requires_grad} == {"model2_1", "model2_2"}

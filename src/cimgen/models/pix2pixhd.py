@@ -1,10 +1,13 @@
-"""pix2pixHD's global generator and multi-scale PatchGAN discriminator (Wang et al., CVPR 2018).
+"""pix2pixHD's global generator, local enhancer and multi-scale PatchGAN discriminator (Wang et al., CVPR 2018).
 
 Defaults follow the official NVIDIA/pix2pixHD options: ngf=64, n_downsample_global=4,
-n_blocks_global=9, instance norm, reflect padding; ndf=64, n_layers_D=3, num_D=2.
+n_blocks_global=9, instance norm, reflect padding; ndf=64, n_layers_D=3, num_D=2;
+for the local enhancer ngf=32, n_local_enhancers=1, n_blocks_local=3.
 Code names map to the official option names as: base_channels (ngf / ndf),
-num_downsamplings (n_downsample_global), num_blocks (n_blocks_global),
-num_layers (n_layers_D), num_discriminators (num_D).
+num_downsamplings and num_downsamplings_global (n_downsample_global), num_blocks and
+num_blocks_global (n_blocks_global), num_local_enhancers (n_local_enhancers),
+num_blocks_local (n_blocks_local), num_layers (n_layers_D), num_discriminators (num_D).
+Paper names: G1 is the global generator, G2 the local enhancer.
 """
 
 from __future__ import annotations
@@ -81,6 +84,163 @@ class GlobalGenerator(nn.Module):
         if x.shape[2] % m or x.shape[3] % m:
             raise CimgenError(f"the generator needs height and width that are multiples of {m}, got {x.shape[3]}x{x.shape[2]}")
         return self.model(x)
+
+
+@dataclass(frozen=True)
+class LocalEnhancerConfig:
+    """Options of the local enhancer generator (G2 wrapped around a global generator G1)."""
+
+    in_channels: int = 35
+    """Input channels: label classes (one-hot), plus 1 when an instance edge map is given."""
+    out_channels: int = 3
+    """Output image channels."""
+    base_channels: int = 32
+    """Channels of the finest enhancer's first convolution (ngf); the global part uses base_channels * 2**num_local_enhancers."""
+    num_downsamplings_global: int = 4
+    """Stride-2 convolutions in the global part (n_downsample_global)."""
+    num_blocks_global: int = 9
+    """Residual blocks of the global part (n_blocks_global)."""
+    num_local_enhancers: int = 1
+    """Enhancers stacked around the global part, each doubling the resolution (n_local_enhancers)."""
+    num_blocks_local: int = 3
+    """Residual blocks of each enhancer (n_blocks_local)."""
+    norm: str = "instance"
+    """Normalisation layer: instance, batch or none."""
+    padding: str = "reflect"
+    """Padding mode of the residual blocks: reflect, replicate or zeros."""
+
+    @property
+    def global_config(self) -> GlobalGeneratorConfig:
+        """The configuration of the global generator whose layers (all but the last three) form the global part."""
+        return GlobalGeneratorConfig(
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            base_channels=self.base_channels * 2**self.num_local_enhancers,
+            num_downsamplings=self.num_downsamplings_global,
+            num_blocks=self.num_blocks_global,
+            norm=self.norm,
+            padding=self.padding,
+        )
+
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this."""
+        return 2 ** (self.num_downsamplings_global + self.num_local_enhancers)
+
+
+class LocalEnhancer(nn.Module):
+    """pix2pixHD's coarse-to-fine generator: a global generator on a downsampled input, refined by enhancers.
+
+    The input is average-pooled ``num_local_enhancers`` times. The global part runs on the
+    coarsest copy; enhancer ``n`` (1 = coarsest) encodes its own copy of the input with a
+    stride-2 front end, adds the previous output (same size and channels), and decodes the
+    sum with residual blocks and a transposed convolution; the finest one ends in a 7x7
+    convolution and tanh.
+
+    State-dict keys are exactly those of the official ``LocalEnhancer`` (NVIDIA/pix2pixHD,
+    models/networks.py), so an official ``--netG local`` checkpoint loads as is:
+
+    - ``model.<i>``: layer ``i`` of a global generator with ``base_channels * 2**N`` channels,
+      without its last three layers (pad, 7x7 conv, tanh). With 4 downsamplings and 9 blocks the
+      global generator has layers 0-39 and ``model`` keeps 0-36 (convs at 1, 4, 7, 10, 13,
+      blocks at 16-24, transposed convs at 25, 28, 31, 34), so ``model.38`` does not exist.
+      A ``GlobalGenerator``'s ``model.<i>`` key is the same key here for every ``i`` that is kept.
+    - ``model<n>_1.1`` (7x7 conv, in_channels -> c) and ``model<n>_1.4`` (3x3 stride-2 conv,
+      c -> 2c), with c = base_channels * 2**(N - n).
+    - ``model<n>_2.<j>.conv_block.1`` and ``.conv_block.5`` for residual block j < num_blocks_local,
+      ``model<n>_2.<B>`` the transposed conv (2c -> c, B = num_blocks_local) and, for n = N only,
+      ``model<N>_2.<B + 4>`` the final 7x7 conv (c -> out_channels).
+
+    Norm layers carry no tensors with instance norm (affine=False, no running statistics).
+    """
+
+    def __init__(self, config: LocalEnhancerConfig):
+        super().__init__()
+        c = config
+        if c.num_local_enhancers < 1 or c.num_blocks_local < 0:
+            raise CimgenError("the local enhancer needs at least one enhancer and a non-negative number of local blocks")
+        self.config = c
+        # Slicing keeps the original child names, so the keys stay model.0 ... model.<len - 4>.
+        self.model = GlobalGenerator(c.global_config).model[:-3]
+        n_enh = c.num_local_enhancers
+        for n in range(1, n_enh + 1):
+            ch = c.base_channels * 2 ** (n_enh - n)
+            front = nn.Sequential(
+                nn.ReflectionPad2d(3),
+                nn.Conv2d(c.in_channels, ch, kernel_size=7),
+                make_norm(c.norm, ch),
+                nn.ReLU(True),
+                nn.Conv2d(ch, ch * 2, kernel_size=3, stride=2, padding=1),
+                make_norm(c.norm, ch * 2),
+                nn.ReLU(True),
+            )
+            back: list[nn.Module] = [ResnetBlock(ch * 2, norm=c.norm, padding=c.padding) for _ in range(c.num_blocks_local)]
+            back += [
+                nn.ConvTranspose2d(ch * 2, ch, kernel_size=3, stride=2, padding=1, output_padding=1),
+                make_norm(c.norm, ch),
+                nn.ReLU(True),
+            ]
+            if n == n_enh:
+                back += [nn.ReflectionPad2d(3), nn.Conv2d(ch, c.out_channels, kernel_size=7), nn.Tanh()]
+            # Official attribute names (model<n>_1 / model<n>_2) so that checkpoint keys match.
+            setattr(self, f"model{n}_1", front)
+            setattr(self, f"model{n}_2", nn.Sequential(*back))
+        self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+
+    def enhancer(self, n: int) -> tuple[nn.Sequential, nn.Sequential]:
+        """Front end and back end of enhancer ``n`` (1 = coarsest, ``num_local_enhancers`` = finest)."""
+        if not 1 <= n <= self.config.num_local_enhancers:
+            raise CimgenError(f"enhancer {n} does not exist; choose 1 to {self.config.num_local_enhancers}")
+        return getattr(self, f"model{n}_1"), getattr(self, f"model{n}_2")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.config.size_multiple
+        if x.ndim != 4 or x.shape[1] != self.config.in_channels:
+            raise CimgenError(f"the local enhancer expects N x {self.config.in_channels} x H x W input, got {tuple(x.shape)}")
+        if x.shape[2] % m or x.shape[3] % m:
+            raise CimgenError(f"the local enhancer needs height and width that are multiples of {m}, got {x.shape[3]}x{x.shape[2]}")
+        pyramid = [x]  # finest first
+        for _ in range(self.config.num_local_enhancers):
+            pyramid.append(self.downsample(pyramid[-1]))
+        out = self.model(pyramid[-1])
+        for n in range(1, self.config.num_local_enhancers + 1):
+            front, back = self.enhancer(n)
+            out = back(front(pyramid[-1 - n]) + out)
+        return out
+
+    def load_global_generator(self, generator: GlobalGenerator) -> None:
+        """Copy a trained global generator into the global part (pix2pixHD's "train G1, then G1 and G2 jointly").
+
+        The generator must have this enhancer's ``global_config``: the same input, output,
+        depth and norm options and ``base_channels * 2**num_local_enhancers`` channels (64 for
+        the official 32-channel enhancer). Its last three layers (pad, 7x7 conv, tanh) are not
+        used; every other ``model.<i>`` tensor is copied to the same key here.
+
+        Args:
+            generator: the trained global generator; it is not modified.
+        """
+        want = self.config.global_config
+        if generator.config != want:
+            raise CimgenError(f"the global generator's config {generator.config} does not match the enhancer's global part {want}")
+        kept = {k: v for k, v in generator.model.state_dict().items() if int(k.split(".", 1)[0]) < len(self.model)}
+        self.model.load_state_dict(kept, strict=True)
+
+    def global_parameters(self) -> list[nn.Parameter]:
+        """Parameters outside the finest enhancer: the global part and any coarser enhancers.
+
+        This is the set the official ``--niter_fix_global`` leaves out of the optimiser (it trains
+        only parameters named ``model<N>_*``); with one enhancer it is exactly the global part.
+        """
+        finest = f"model{self.config.num_local_enhancers}_"
+        return [p for name, p in self.named_parameters() if not name.startswith(finest)]
+
+    def set_global_trainable(self, trainable: bool) -> None:
+        """Freeze (``False``) or unfreeze (``True``) ``global_parameters()``, for the first epochs of joint training.
+
+        Frozen parameters get no gradients, so an optimiser built over all parameters leaves them unchanged.
+        """
+        for p in self.global_parameters():
+            p.requires_grad_(trainable)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ class ResnetBlock(nn.Module):
                 return [nn.Conv2d(channels, channels, 3, padding=1)]
             return [PADDINGS[padding](1), nn.Conv2d(channels, channels, 3)]
 
-        self.block = nn.Sequential(*pad_conv(), make_norm(norm, channels), nn.ReLU(True), *pad_conv(), make_norm(norm, channels))
+        # Named conv_block as in NVIDIA/pix2pixHD and junyanz/pytorch-CycleGAN-and-pix2pix (models/networks.py),
+        # so that official checkpoints load without renaming (keys ``<i>.conv_block.1.weight`` / ``.5.weight``).
+        self.conv_block = nn.Sequential(*pad_conv(), make_norm(norm, channels), nn.ReLU(True), *pad_conv(), make_norm(norm, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
+        return x + self.conv_block(x)
