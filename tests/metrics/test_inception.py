@@ -93,7 +93,7 @@ def test_wrong_shape_is_named(tmp_path, inception_weights):
     sd["Mixed_5b.branch1x1.conv.weight"] = torch.zeros(8, 192, 1, 1)
     path = tmp_path / "bad.pth"
     torch.save(sd, path)
-    with pytest.raises(CimgenError, match=r"Mixed_5b.branch1x1.conv.weight: \(8, 192, 1, 1\) instead of \(64, 192, 1, 1\)"):
+    with pytest.raises(CimgenError, match=r"Mixed_5b.branch1x1.conv.weight is \(8, 192, 1, 1\), expected \(64, 192, 1, 1\)"):
         build_inception(path)
 
 

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from cimgen import __version__
-from cimgen.cli import data, demo, evaluate, inpainting, manipulate, train
+from cimgen.cli import data, demo, evaluate, inpainting, manipulate, official, train
 from cimgen.errors import CimgenError
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.command("finetune")(train.finetune_cmd)
 app.command("manipulate")(manipulate.manipulate_cmd)
 app.command("evaluate")(evaluate.evaluate_cmd)
 app.command("evaluate-inpainting")(inpainting.evaluate_inpainting_cmd)
+app.command("import-official")(official.import_cmd)
+app.command("export-official")(official.export_cmd)
 app.command("demo")(demo.demo_cmd)
 
 

@@ -103,6 +103,21 @@ def state_dict_with_prefix(prefix: str, module: nn.Module) -> dict[str, torch.Te
     return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
 
 
+def state_dict_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str | None:
+    """How ``given`` differs from ``expected`` (counts and first key of each kind), or None when names and shapes agree."""
+    missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+    wrong = [k for k in sorted(set(expected) & set(given)) if tuple(expected[k].shape) != tuple(given[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (first: {missing[0]})")
+    if extra:
+        parts.append(f"{len(extra)} unexpected (first: {extra[0]})")
+    if wrong:
+        k = wrong[0]
+        parts.append(f"{len(wrong)} of another shape (first: {k} is {tuple(given[k].shape)}, expected {tuple(expected[k].shape)})")
+    return ", ".join(parts) or None
+
+
 def load_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, *, source: str) -> None:
     """Load ``prefix.*`` tensors into a module, naming the first mismatch in one sentence."""
     own = module.state_dict()

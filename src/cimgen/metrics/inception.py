@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import state_dict_mismatch
 
 FEATURE_DIM = 2048
 INPUT_SIZE = 299
@@ -369,19 +370,9 @@ def build_inception(path: str | Path, *, fuse: bool = True) -> tuple[FIDInceptio
     model = FIDInceptionV3()
     # Batch-norm step counters only matter in training; no file needs to carry them.
     expected = {k: v for k, v in model.state_dict().items() if not k.endswith(_UNUSED_SUFFIXES)}
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(tensors) if tuple(expected[k].shape) != tuple(tensors[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} of another shape (e.g. {k}: {tuple(tensors[k].shape)} instead of {tuple(expected[k].shape)})")
-        raise CimgenError(f"{path} is not FID Inception-v3 weights: " + ", ".join(parts))
+    problem = state_dict_mismatch(expected, tensors)
+    if problem:
+        raise CimgenError(f"{path} is not FID Inception-v3 weights: {problem}")
     full = {k: v.float() for k, v in tensors.items()}
     full.update({k: v for k, v in model.state_dict().items() if k.endswith(_UNUSED_SUFFIXES)})
     model.load_state_dict(full, strict=True)

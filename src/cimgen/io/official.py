@@ -1,0 +1,208 @@
+"""Import and export of the official pix2pixHD and junyanz CycleGAN/pix2pix generator files (``latest_net_G.pth``).
+
+The official projects save a generator as ``torch.save(net.state_dict(), path)``: a plain dict of
+tensors with the module's own names (NVIDIA/pix2pixHD and junyanz/pytorch-CycleGAN-and-pix2pix,
+``models/base_model.py``). cimgen's modules use the same names, so importing is: read without
+unpickling code, unwrap, drop what the official loaders also drop, infer the architecture from
+tensor shapes, and load strictly. Exporting writes the state dict back in that format.
+
+What is dropped: a ``module.`` prefix (files saved from a ``DataParallel`` wrapper by third-party
+code), a ``state_dict`` wrapper, and instance-norm ``running_mean`` / ``running_var`` /
+``num_batches_tracked``, which files written with PyTorch before 0.4 carry although instance norm
+has no statistics (the junyanz loader removes them the same way, ``__patch_instance_norm_state_dict``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import state_dict_mismatch
+from cimgen.models.cyclegan import ResnetGenerator, ResnetGeneratorConfig, UnetGenerator, UnetGeneratorConfig
+from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig, LocalEnhancer, LocalEnhancerConfig
+
+PIX2PIXHD_GLOBAL = "pix2pixhd-global"
+PIX2PIXHD_LOCAL = "pix2pixhd-local"
+CYCLEGAN_RESNET = "junyanz-resnet"
+CYCLEGAN_UNET = "junyanz-unet"
+KINDS = (PIX2PIXHD_GLOBAL, PIX2PIXHD_LOCAL, CYCLEGAN_RESNET, CYCLEGAN_UNET)
+_STATS = (".running_mean", ".running_var", ".num_batches_tracked")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of an official ``.pth`` file, loaded with ``weights_only=True`` and unwrapped."""
+    path = Path(path)
+    if not path.is_file():
+        raise CimgenError(f"checkpoint file {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure to read is the file's problem
+        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise CimgenError(f"{path} cannot be loaded without executing code or is damaged (weights_only load failed: {first})") from None
+    for wrapper in ("state_dict", "model", "netG", "generator"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CimgenError(f"{path} does not hold a dictionary of tensors (a generator's state dict)")
+    return {k.removeprefix("module."): v for k, v in obj.items() if k != "_metadata"}
+
+
+def _indices(keys, pattern: str) -> list[int]:
+    rx = re.compile(pattern)
+    return sorted({int(m.group(1)) for k in keys if (m := rx.fullmatch(k))})
+
+
+def _norm_of(sd: dict[str, torch.Tensor], norm_prefix: str, conv_prefix: str) -> str:
+    """batch when the norm layer has affine weights and statistics, instance when the conv has a bias, else none."""
+    if f"{norm_prefix}.running_mean" in sd and f"{norm_prefix}.weight" in sd:
+        return "batch"
+    if f"{conv_prefix}.bias" in sd:
+        return "instance"
+    return "none"
+
+
+def detect_kind(sd: dict[str, torch.Tensor]) -> str:
+    """Which official generator a state dict is, from its key names and shapes.
+
+    A pix2pixHD global generator with 2 downsamplings and a junyanz ResNet generator have the same
+    layout; a 3-channel input then means an image-to-image (CycleGAN/pix2pix) ResNet, more channels a
+    one-hot label map (pix2pixHD). Pass ``kind`` explicitly to override.
+    """
+    keys = set(sd)
+    if any(k.startswith("model1_1.") for k in keys):
+        return PIX2PIXHD_LOCAL
+    if "model.model.0.weight" in keys:
+        return CYCLEGAN_UNET
+    if "model.1.weight" in keys and any(".conv_block." in k for k in keys):
+        blocks = _indices(keys, r"model\.(\d+)\.conv_block\.\d+\.weight")
+        downs = (blocks[0] - 4) // 3
+        in_ch = sd["model.1.weight"].shape[1]
+        return CYCLEGAN_RESNET if downs == 2 and in_ch == 3 else PIX2PIXHD_GLOBAL
+    raise CimgenError("the state dict is not a pix2pixHD (global or local) or junyanz ResNet / U-Net generator")
+
+
+def infer_config(sd: dict[str, torch.Tensor], kind: str):
+    """The cimgen config that reproduces the file's tensors (checked afterwards by a strict load)."""
+    keys = set(sd)
+    if kind in (PIX2PIXHD_GLOBAL, CYCLEGAN_RESNET):
+        w = sd["model.1.weight"]
+        blocks = _indices(keys, r"model\.(\d+)\.conv_block\.\d+\.weight")
+        if not blocks:
+            raise CimgenError("the generator has no residual blocks (model.N.conv_block.*), which cimgen's import expects")
+        downs = (blocks[0] - 4) // 3
+        conv_idx = 5 if any(".conv_block.5." in k for k in keys) else (6 if any(".conv_block.6." in k for k in keys) else 3)
+        padding = "reflect" if conv_idx in (5, 6) else "zero"
+        last = max(_indices(keys, r"model\.(\d+)\.weight"))
+        out_ch = sd[f"model.{last}.weight"].shape[0]
+        if kind == PIX2PIXHD_GLOBAL:
+            return GlobalGeneratorConfig(
+                in_channels=w.shape[1], out_channels=out_ch, base_channels=w.shape[0], num_downsamplings=downs,
+                num_blocks=len(blocks), norm=_norm_of(sd, "model.2", "model.1"), padding="reflect" if padding == "reflect" else "zeros",
+            )  # fmt: skip
+        if downs != 2:
+            raise CimgenError(f"a junyanz ResNet generator has 2 downsamplings, this file has {downs}")
+        return ResnetGeneratorConfig(
+            in_channels=w.shape[1], out_channels=out_ch, base_channels=w.shape[0], num_blocks=len(blocks),
+            norm=_norm_of(sd, "model.2", "model.1"), dropout=conv_idx == 6, padding=padding,
+        )  # fmt: skip
+    if kind == PIX2PIXHD_LOCAL:
+        n = max(_indices(keys, r"model(\d+)_1\.1\.weight"))
+        front = sd[f"model{n}_1.1.weight"]
+        blocks = _indices(keys, r"model\.(\d+)\.conv_block\.\d+\.weight")
+        local_blocks = _indices(keys, rf"model{n}_2\.(\d+)\.conv_block\.\d+\.weight")
+        last = max(_indices(keys, rf"model{n}_2\.(\d+)\.weight"))
+        return LocalEnhancerConfig(
+            in_channels=front.shape[1], out_channels=sd[f"model{n}_2.{last}.weight"].shape[0], base_channels=front.shape[0],
+            num_downsamplings_global=(blocks[0] - 4) // 3, num_blocks_global=len(blocks), num_local_enhancers=n,
+            num_blocks_local=len(local_blocks), norm=_norm_of(sd, f"model{n}_1.2", f"model{n}_1.1"),
+        )  # fmt: skip
+    if kind == CYCLEGAN_UNET:
+        # Level 2 sits at model.model.1, each deeper level at .model.3 of its parent, and every level's
+        # down-convolution at .model.1 of its own block: the innermost down-conv's key gives the depth.
+        downconvs = [k for k in keys if k.startswith("model.model.1.") and k.endswith(".model.1.weight")]
+        num_downs = 2 + max(k.count(".model.3") for k in downconvs)
+        first = sd["model.model.0.weight"]
+        # The outermost block's transposed conv is the last layer of model.model: (inner*2, out, 4, 4).
+        up = max(_indices(keys, r"model\.model\.(\d+)\.weight"))
+        has_bn = any(k.endswith("running_mean") for k in keys)
+        norm = "batch" if has_bn else ("instance" if "model.model.1.model.1.bias" in keys else "none")
+        # The U-Net's dropout layers come last in their blocks and hold no tensors, so a file cannot
+        # show whether it was trained with them; they only matter when training further.
+        return UnetGeneratorConfig(
+            in_channels=first.shape[1], out_channels=sd[f"model.model.{up}.weight"].shape[1], num_downs=num_downs,
+            base_channels=first.shape[0], norm=norm, dropout=False,
+        )  # fmt: skip
+    raise CimgenError(f"unknown generator kind '{kind}'; choose one of {', '.join(KINDS)}")
+
+
+def build(kind: str, config) -> nn.Module:
+    """The cimgen module for ``kind`` and its config."""
+    return {
+        PIX2PIXHD_GLOBAL: GlobalGenerator,
+        PIX2PIXHD_LOCAL: LocalEnhancer,
+        CYCLEGAN_RESNET: ResnetGenerator,
+        CYCLEGAN_UNET: UnetGenerator,
+    }[kind](config)
+
+
+def config_class(kind: str):
+    """The config dataclass of ``kind``."""
+    return {
+        PIX2PIXHD_GLOBAL: GlobalGeneratorConfig, PIX2PIXHD_LOCAL: LocalEnhancerConfig,
+        CYCLEGAN_RESNET: ResnetGeneratorConfig, CYCLEGAN_UNET: UnetGeneratorConfig,
+    }[kind]  # fmt: skip
+
+
+def strict_load(module: nn.Module, sd: dict[str, torch.Tensor], *, source: str) -> list[str]:
+    """Load ``sd`` into ``module`` after dropping stale norm statistics; any other difference is one sentence.
+
+    Returns the keys that were dropped.
+    """
+    own = module.state_dict()
+    dropped = sorted(k for k in sd if k not in own and k.endswith(_STATS))
+    given = {k: v for k, v in sd.items() if k not in dropped}
+    problem = state_dict_mismatch(own, given)
+    if problem:
+        raise CimgenError(f"{source} does not match the inferred architecture: {problem}")
+    module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in given.items()}, strict=True)
+    return dropped
+
+
+def import_generator(path: str | Path, *, kind: str | None = None) -> tuple[nn.Module, str, object, list[str]]:
+    """An official generator file as a cimgen module: (module, kind, config, dropped keys)."""
+    sd = read_state_dict(path)
+    kind = kind or detect_kind(sd)
+    if kind not in KINDS:
+        raise CimgenError(f"unknown generator kind '{kind}'; choose one of {', '.join(KINDS)}")
+    try:
+        config = infer_config(sd, kind)
+    except (KeyError, ValueError, IndexError):
+        raise CimgenError(f"{path} does not have the layout of a {kind} generator") from None
+    module = build(kind, config)
+    dropped = strict_load(module, sd, source=str(path))
+    return module.eval(), kind, config, dropped
+
+
+def export_generator(module: nn.Module, path: str | Path) -> Path:
+    """Write ``module``'s state dict as an official-format ``.pth`` (plain dict of tensors, official names)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def config_dict(kind: str, config) -> dict:
+    """The import's description for a cimgen checkpoint's ``config.json``."""
+    return {"model": kind, "generator": asdict(config), "imported": True}
