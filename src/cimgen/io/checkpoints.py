@@ -124,7 +124,10 @@ def load_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str
     given = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
     # cimgen 0.1.0 named residual blocks' inner layers ``block``; they are ``conv_block`` now, as in
     # the official pix2pixHD and CycleGAN code, so checkpoints from either side load by the same names.
-    given = {(k.replace(".block.", ".conv_block.") if k not in own and k.replace(".block.", ".conv_block.") in own else k): v for k, v in given.items()}
+    for old in [k for k in given if k not in own]:
+        new = old.replace(".block.", ".conv_block.")
+        if new in own:
+            given[new] = given.pop(old)
     missing = sorted(set(own) - set(given))
     extra = sorted(set(given) - set(own))
     if missing or extra:

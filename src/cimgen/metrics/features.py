@@ -14,9 +14,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from cimgen.errors import CimgenError
 from cimgen.metrics.inception import FEATURE_DIM, INPUT_SIZE, FIDInceptionV3, InceptionWeights, build_inception, find_inception_weights
 from cimgen.metrics.patches import crop_patches
-from cimgen.metrics.resize import DEFAULT_POLICY, resize_for_inception
+from cimgen.metrics.resize import DEFAULT_POLICY, RESIZE_POLICIES, resize_for_inception
 
 
 def default_cache_dir() -> Path:
@@ -62,13 +63,14 @@ def load_extractor(
     weights: str | Path | None = None, *, policy: str = DEFAULT_POLICY, batch_size: int = 32, device: str | None = None
 ) -> FeatureExtractor:
     """The feature extractor with weights found by :func:`find_inception_weights` (GPU when available)."""
+    if policy not in RESIZE_POLICIES:  # before the network is loaded
+        raise CimgenError(f"unknown resize policy '{policy}'; choose one of {', '.join(RESIZE_POLICIES)}")
     path = find_inception_weights(weights)
     model, info = build_inception(path)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     # channels_last: 1.5x the patches per second of the default layout on this project's 2-core CPU
     # (benchmarks/metrics.py), and the layout cuDNN prefers on GPUs.
     model = model.to(dev).to(memory_format=torch.channels_last)
-    resize_for_inception(np.zeros((1, 8, 8, 3), np.uint8), policy=policy)  # rejects an unknown policy before any work
     return FeatureExtractor(model=model, weights=info, weights_digest=file_digest(path), policy=policy, batch_size=batch_size, device=dev)
 
 

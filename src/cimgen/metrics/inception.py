@@ -321,13 +321,11 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     """Tensors of a TorchScript archive or of a ``.pth`` state dict, read without unpickling arbitrary objects."""
     if not path.is_file():
         raise CimgenError(f"Inception weights file {path} does not exist")
-    is_zip = zipfile.is_zipfile(path)
-    if is_zip:
+    is_script = False
+    if zipfile.is_zipfile(path):
+        # torch.save archives hold data.pkl and data/; TorchScript archives add a code/ folder.
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-        is_script = any(n.endswith("/code/__torch__.py") or "/code/" in n for n in names)
-    else:
-        is_script = False
+            is_script = any("/code/" in n for n in zf.namelist())
     if is_script:
         try:
             # TorchScript archives carry TorchScript code, not Python pickles of arbitrary classes; loading one

@@ -25,27 +25,15 @@ import torch
 from torch import nn
 
 from cimgen.errors import CimgenError
-from cimgen.nn.blocks import NORMS, make_norm
+from cimgen.nn.blocks import check_input, check_norm, make_norm
 
 # The official ResnetBlock names its zero padding 'zero' (padding_type), not 'zeros'.
 RESNET_PADDINGS = ("reflect", "replicate", "zero")
 
 
-def _check_norm(norm: str) -> None:
-    if norm not in NORMS:
-        raise CimgenError(f"unknown norm '{norm}'; choose one of {', '.join(NORMS)}")
-
-
 def _conv_bias(norm: str) -> bool:
     # Official rule (networks.py, use_bias): True only when the layer after the conv is InstanceNorm2d.
     return norm == "instance"
-
-
-def _check_input(x: torch.Tensor, channels: int, multiple: int, what: str) -> None:
-    if x.ndim != 4 or x.shape[1] != channels:
-        raise CimgenError(f"the {what} expects N x {channels} x H x W input, got {tuple(x.shape)}")
-    if x.shape[2] % multiple or x.shape[3] % multiple:
-        raise CimgenError(f"the {what} needs height and width that are multiples of {multiple}, got {x.shape[3]}x{x.shape[2]}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,7 +95,7 @@ class ResnetGenerator(nn.Module):
     def __init__(self, config: ResnetGeneratorConfig):
         super().__init__()
         c = config
-        _check_norm(c.norm)
+        check_norm(c.norm)
         if c.num_blocks < 0 or c.base_channels < 1 or c.in_channels < 1 or c.out_channels < 1:
             raise CimgenError("generator sizes must be positive (num_blocks may be 0)")
         self.config = c
@@ -143,7 +131,7 @@ class ResnetGenerator(nn.Module):
         Returns:
             N x out_channels x H x W in [-1, 1].
         """
-        _check_input(x, self.config.in_channels, 2**self.num_downsamplings, "ResNet generator")
+        check_input(x, self.config.in_channels, 2**self.num_downsamplings, "ResNet generator")
         return self.model(x)
 
 
@@ -242,7 +230,7 @@ class UnetGenerator(nn.Module):
     def __init__(self, config: UnetGeneratorConfig):
         super().__init__()
         c = config
-        _check_norm(c.norm)
+        check_norm(c.norm)
         # The official loop runs num_downs - 5 times, so fewer than 5 levels cannot be expressed.
         if c.num_downs < 5:
             raise CimgenError(f"the U-Net needs num_downs of at least 5, got {c.num_downs}")
@@ -268,7 +256,7 @@ class UnetGenerator(nn.Module):
         Returns:
             N x out_channels x H x W in [-1, 1].
         """
-        _check_input(x, self.config.in_channels, self.config.size_multiple, "U-Net generator")
+        check_input(x, self.config.in_channels, self.config.size_multiple, "U-Net generator")
         return self.model(x)
 
 
@@ -296,7 +284,7 @@ class NLayerDiscriminator(nn.Module):
     def __init__(self, config: NLayerDiscriminatorConfig):
         super().__init__()
         c = config
-        _check_norm(c.norm)
+        check_norm(c.norm)
         if c.num_layers < 1 or c.base_channels < 1 or c.in_channels < 1:
             raise CimgenError("discriminator sizes must be positive")
         self.config = c
@@ -325,7 +313,7 @@ class NLayerDiscriminator(nn.Module):
         Returns:
             N x 1 x h x w raw scores (no sigmoid; the loss applies it).
         """
-        _check_input(x, self.config.in_channels, 1, "PatchGAN discriminator")
+        check_input(x, self.config.in_channels, 1, "PatchGAN discriminator")
         return self.model(x)
 
 
@@ -347,7 +335,7 @@ class PixelDiscriminator(nn.Module):
     def __init__(self, config: PixelDiscriminatorConfig):
         super().__init__()
         c = config
-        _check_norm(c.norm)
+        check_norm(c.norm)
         if c.base_channels < 1 or c.in_channels < 1:
             raise CimgenError("discriminator sizes must be positive")
         self.config = c
@@ -372,7 +360,7 @@ class PixelDiscriminator(nn.Module):
         Returns:
             N x 1 x H x W raw scores.
         """
-        _check_input(x, self.config.in_channels, 1, "pixel discriminator")
+        check_input(x, self.config.in_channels, 1, "pixel discriminator")
         return self.net(x)
 
 

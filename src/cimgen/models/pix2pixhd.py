@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from cimgen.errors import CimgenError
-from cimgen.nn.blocks import ResnetBlock, make_norm
+from cimgen.nn.blocks import ResnetBlock, check_input, make_norm
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,7 @@ class GlobalGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.config.size_multiple
-        if x.ndim != 4 or x.shape[1] != self.config.in_channels:
-            raise CimgenError(f"the generator expects N x {self.config.in_channels} x H x W input, got {tuple(x.shape)}")
-        if x.shape[2] % m or x.shape[3] % m:
-            raise CimgenError(f"the generator needs height and width that are multiples of {m}, got {x.shape[3]}x{x.shape[2]}")
+        check_input(x, self.config.in_channels, self.config.size_multiple, "generator")
         return self.model(x)
 
 
@@ -194,11 +190,7 @@ class LocalEnhancer(nn.Module):
         return getattr(self, f"model{n}_1"), getattr(self, f"model{n}_2")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.config.size_multiple
-        if x.ndim != 4 or x.shape[1] != self.config.in_channels:
-            raise CimgenError(f"the local enhancer expects N x {self.config.in_channels} x H x W input, got {tuple(x.shape)}")
-        if x.shape[2] % m or x.shape[3] % m:
-            raise CimgenError(f"the local enhancer needs height and width that are multiples of {m}, got {x.shape[3]}x{x.shape[2]}")
+        check_input(x, self.config.in_channels, self.config.size_multiple, "local enhancer")
         pyramid = [x]  # finest first
         for _ in range(self.config.num_local_enhancers):
             pyramid.append(self.downsample(pyramid[-1]))
@@ -298,8 +290,7 @@ class MultiscaleDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Per scale (finest first), the list of layer outputs; the last one is the patch score map."""
-        if x.ndim != 4 or x.shape[1] != self.config.in_channels:
-            raise CimgenError(f"the discriminator expects N x {self.config.in_channels} x H x W input, got {tuple(x.shape)}")
+        check_input(x, self.config.in_channels, 1, "discriminator")
         outs = []
         for i, d in enumerate(self.discriminators):
             if i:

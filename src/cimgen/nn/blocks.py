@@ -16,11 +16,24 @@ NORMS = {
 PADDINGS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d}
 
 
-def make_norm(name: str, channels: int) -> nn.Module:
-    """A normalisation layer by name (see ``NORMS``)."""
+def check_norm(name: str) -> None:
+    """Raise one sentence unless ``name`` is a key of ``NORMS``."""
     if name not in NORMS:
         raise CimgenError(f"unknown norm '{name}'; choose one of {', '.join(NORMS)}")
+
+
+def make_norm(name: str, channels: int) -> nn.Module:
+    """A normalisation layer by name (see ``NORMS``)."""
+    check_norm(name)
     return NORMS[name](channels)
+
+
+def check_input(x, channels: int, multiple: int, what: str) -> None:
+    """Raise one sentence unless ``x`` is N x channels x H x W with H and W multiples of ``multiple``."""
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise CimgenError(f"the {what} expects N x {channels} x H x W input, got {tuple(x.shape)}")
+    if x.shape[2] % multiple or x.shape[3] % multiple:
+        raise CimgenError(f"the {what} needs height and width that are multiples of {multiple}, got {x.shape[3]}x{x.shape[2]}")
 
 
 class ResnetBlock(nn.Module):
