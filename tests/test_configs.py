@@ -30,3 +30,50 @@ def test_finetuning_presets_resolve_against_the_shipped_model(name, tmp_path):
     cfg = finetune_config(ckpt_cfg, merge(load_yaml(CONFIGS / name), {"data": {"root": str(tmp_path)}}))
     assert cfg.generator.base_channels == ckpt_cfg["generator"]["base_channels"]
     assert cfg.loop.epochs + cfg.loop.decay_epochs > 0
+
+
+TRAINING_PRESETS = [
+    "pix2pixhd_cityscapes_512p.yaml",
+    "pix2pixhd_cityscapes_1024p_local.yaml",
+    "pix2pixhd_1024x512_local_8gb.yaml",
+    "pix2pixhd_building2sat_tiles.yaml",
+    "pix2pix_map2sat.yaml",
+    "cyclegan_maps.yaml",
+]
+
+
+@pytest.mark.parametrize("name", TRAINING_PRESETS)
+def test_training_presets_resolve_with_their_recipe(name, tmp_path):
+    from cimgen.train.recipes import get_recipe
+
+    (tmp_path / "train_inst").mkdir()  # pix2pixHD layout: instance maps present, as in its datasets/cityscapes
+    raw = merge(load_yaml(CONFIGS / name), {"data": {"root": str(tmp_path)}})
+    model = raw.pop("model")
+    cfg = get_recipe(model).resolve_config(raw)
+    assert cfg.loop.epochs + cfg.loop.decay_epochs > 0
+    if name.startswith("pix2pixhd_cityscapes") or name.startswith("pix2pixhd_1024x512"):
+        # 35 label ids + the instance-edge channel, as the official label2city models.
+        gen = cfg.local_enhancer if cfg.generator_type == "local" else cfg.generator
+        assert gen.in_channels == 36 and cfg.discriminator.in_channels == 39
+
+
+def test_every_preset_is_tested():
+    tested = set(TRAINING_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
+
+
+def test_small_set_finetuning_preset_resolves_against_a_cityscapes_checkpoint(tmp_path):
+    from cimgen.train.pix2pixhd import finetune_config
+
+    ckpt_cfg = {
+        "model": "pix2pixhd",
+        "label_nc": 35,
+        "edge_channels": 1,
+        "generator_type": "global",
+        "generator": {"in_channels": 36, "base_channels": 64, "num_downsamplings": 4, "num_blocks": 9},
+        "discriminator": {"in_channels": 39},
+    }
+    (tmp_path / "train_inst").mkdir()  # a pix2pixHD-layout small set with instance maps
+    cfg = finetune_config(ckpt_cfg, merge(load_yaml(CONFIGS / "pix2pixhd_finetune_small.yaml"), {"data": {"root": str(tmp_path)}}))
+    assert cfg.generator.in_channels == 36 and cfg.discriminator.in_channels == 39
+    assert cfg.data.crop_size == 256 and cfg.loss.lambda_vgg == 10.0

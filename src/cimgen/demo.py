@@ -108,7 +108,8 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     t0 = time.perf_counter()
     overrides = {
         "data": {"root": str(data_dir), "crop_size": cfg.crop_size, "flip": True},
-        "loss": {"lambda_l1": cfg.lambda_l1},
+        # No VGG term: the measured demo figures must not depend on a VGG19 file in the user's cache.
+        "loss": {"lambda_l1": cfg.lambda_l1, "lambda_vgg": 0.0},
         "loop": {
             "epochs": cfg.finetune_epochs,
             "decay_epochs": cfg.finetune_decay_epochs,

@@ -134,3 +134,46 @@ def test_cli_import_and_export_round_trip(tmp_path, capsys):
     torch.save({"fc.weight": torch.zeros(2)}, tmp_path / "x.pth")
     assert main(["import-official", str(tmp_path / "x.pth"), "--out", str(tmp_path / "never")]) == 2
     assert not (tmp_path / "never").exists()
+
+
+def test_imported_label2city_style_generator_drives_manipulate(tmp_path, capsys, tiny_world):
+    """An official global generator with label_nc + 1 inputs (instance edges), imported with its classes, renders edits."""
+    from cimgen.cli.main import main
+
+    torch.manual_seed(0)
+    official = GlobalGenerator(GlobalGeneratorConfig(in_channels=7, base_channels=4, num_downsamplings=2, num_blocks=1))
+    torch.save({"state_dict": official.state_dict()}, tmp_path / "latest_net_G.pth")
+    palette = tiny_world / "palette.json"
+    argv = [
+        "import-official",
+        str(tmp_path / "latest_net_G.pth"),
+        "--out",
+        str(tmp_path / "ckpt"),
+        "--label-nc",
+        "6",
+        "--palette",
+        str(palette),
+    ]
+    assert main(argv) == 0
+    capsys.readouterr()
+    manip = ["manipulate", "--checkpoint", str(tmp_path / "ckpt"), "--image", str(tiny_world / "images" / "tile_00000.png")]
+    manip += ["--map", str(tiny_world / "labels" / "tile_00000.png"), "--replace", "building:vegetation", "--box", "0,0,48,48"]
+    assert main([*manip, "--out", str(tmp_path / "edit")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "edit" / "result.png").is_file()
+    # Without the classes the import still works for export, and manipulate says what is missing.
+    assert main(["import-official", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "bare")]) == 0
+    assert "needs them" in capsys.readouterr().out
+    assert main([*manip[:2], str(tmp_path / "bare"), *manip[3:], "--out", str(tmp_path / "e2")]) == 2
+    assert "imported without --label-nc" in capsys.readouterr().err
+    # Wrong class counts are one sentence.
+    bad = [
+        "import-official",
+        str(tmp_path / "latest_net_G.pth"),
+        "--out",
+        str(tmp_path / "bad"),
+        "--label-nc",
+        "4",
+        "--palette",
+        str(palette),
+    ]
+    assert main(bad) == 2 and "--label-nc must be 7 or 6" in capsys.readouterr().err

@@ -7,12 +7,12 @@ import sys
 import typer
 
 from cimgen import __version__
-from cimgen.cli import data, demo, evaluate, inpainting, manipulate, official, train
+from cimgen.cli import data, demo, evaluate, inpainting, manipulate, official, train, translate
 from cimgen.errors import CimgenError
 
 app = typer.Typer(
     name="cimgen",
-    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, edit maps, blend, report.",
+    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, pix2pix and CycleGAN, edit maps, blend, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.command("train")(train.train_cmd)
 app.command("finetune")(train.finetune_cmd)
+app.command("translate")(translate.translate_cmd)
 app.command("manipulate")(manipulate.manipulate_cmd)
 app.command("evaluate")(evaluate.evaluate_cmd)
 app.command("evaluate-inpainting")(inpainting.evaluate_inpainting_cmd)
@@ -47,7 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cimgen: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _leave_process_group()
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, leave the process group cleanly (PyTorch warns when a program exits without it)."""
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def entry() -> None:

@@ -1,4 +1,4 @@
-"""``cimgen train`` and ``cimgen finetune``: pix2pixHD pretraining and fine-tuning runs."""
+"""``cimgen train`` and ``cimgen finetune``: training and fine-tuning runs of every recipe (pix2pixHD, pix2pix, CycleGAN)."""
 
 from __future__ import annotations
 
@@ -27,61 +27,142 @@ def _overrides(
     return raw
 
 
+# Keys a run writes into its config.yaml beside the typed options, which are not options themselves.
+RUN_NOTES = ("model", "init_from", "vgg_loss", "target")
+
+
+def _saved_options(out: Path) -> dict:
+    saved = load_yaml(out / "config.yaml") if (out / "config.yaml").is_file() else {}
+    return {k: v for k, v in saved.items() if k not in RUN_NOTES}
+
+
+def _say(text: str) -> None:
+    from cimgen.train.runtime import is_main_process
+
+    if is_main_process():  # under torchrun, one process speaks
+        typer.echo(text)
+
+
 def train_cmd(
-    out: Path = typer.Option(..., "--out", help="Run folder to create (config, log, stats, samples, checkpoints)."),
-    config: Path = typer.Option(None, "--config", help="YAML config (see configs/)."),
+    out: Path = typer.Option(..., "--out", help="Run folder to create (config, log, stats, TensorBoard, samples, checkpoints)."),
+    config: Path = typer.Option(None, "--config", help="YAML config (see configs/); its 'model' key picks the recipe."),
+    model: str = typer.Option(None, "--model", help="Recipe: pix2pixhd (default), pix2pix or cyclegan."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (overrides data.root)."),
     sets: list[str] = typer.Option([], "--set", help="Override one option, e.g. --set loop.batch_size=4 (repeatable)."),
     epochs: int = typer.Option(None, "--epochs", help="Epochs at the initial learning rate."),
-    decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of linear learning-rate decay."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+    decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of learning-rate decay."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its newest checkpoint (weights, optimisers, epoch, random state)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Train a pix2pixHD model from scratch on paired (map, image) data.
+    """Train a model from scratch: pix2pixHD on (map, image) pairs, pix2pix on aligned pairs, CycleGAN on unpaired folders.
+
+    Multi-GPU or multi-process: launch the same command with torchrun, e.g.
+    torchrun --nproc_per_node 4 -m cimgen train --config configs/pix2pixhd_cityscapes_512p.yaml --out runs/city
 
     Example: cimgen train --config configs/synth_pretrain.yaml --out runs/synth-pretrain
     """
-    from cimgen.train.pix2pixhd import resolve_config, run_pix2pixhd
+    from cimgen.io.checkpoints import load_checkpoint
+    from cimgen.train.recipes import get_recipe
 
-    saved = load_yaml(out / "config.yaml") if resume and (out / "config.yaml").is_file() else None
-    cfg = resolve_config(_overrides(config, sets, data, epochs, decay_epochs, base=saved))
+    saved = _saved_options(out) if resume else None
+    raw = _overrides(config, sets, data, epochs, decay_epochs, base=saved)
+    name = model or raw.pop("model", None)
+    raw.pop("model", None)
+    if resume and (out / "checkpoints").is_dir():
+        ckpt_model = load_checkpoint(out)[0].get("model")
+        if name and name != ckpt_model:
+            raise CimgenError(f"{out} holds a {ckpt_model} run, not {name}")
+        name = ckpt_model
+    recipe = get_recipe(name or "pix2pixhd")
+    cfg = recipe.resolve_config(raw)
     if dry_run:
-        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False), nl=False)
+        typer.echo(yaml.safe_dump({"model": name or "pix2pixhd", **to_dict(cfg)}, sort_keys=False), nl=False)
         return
-    last = run_pix2pixhd(cfg, out, resume=resume, progress=not quiet)
-    typer.echo(f"done; newest checkpoint: {last}; run folder: {out}")
+    last = recipe.run(cfg, out, resume=resume, progress=not quiet)
+    _say(f"done; newest checkpoint: {last}; run folder: {out}")
 
 
 def finetune_cmd(
     init: Path = typer.Option(..., "--from", help="Checkpoint folder (or run folder) to start from."),
     out: Path = typer.Option(..., "--out", help="Run folder to create."),
     data: Path = typer.Option(None, "--data", help="The small dataset folder (overrides data.root)."),
-    config: Path = typer.Option(None, "--config", help="YAML with data/optim/loss/loop options; the architecture comes from the checkpoint."),
+    target_image: Path = typer.Option(
+        None, "--target-image", help="Fine-tune on this one image (with --target-map): the manipulation use case."
+    ),
+    target_map: Path = typer.Option(None, "--target-map", help="The label map of --target-image (ids or palette colours)."),
+    config: Path = typer.Option(
+        None, "--config", help="YAML with data/optim/loss/loop options; the architecture comes from the checkpoint."
+    ),
     sets: list[str] = typer.Option([], "--set", help="Override one option, e.g. --set loop.epochs=50 (repeatable)."),
     epochs: int = typer.Option(None, "--epochs", help="Epochs at the initial learning rate."),
-    decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of linear learning-rate decay."),
+    decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of learning-rate decay."),
     resume: bool = typer.Option(False, "--resume", help="Continue the fine-tuning run in --out."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Fine-tune a pretrained pix2pixHD checkpoint on a small set (the paper's "smalldata").
+    """Fine-tune a pretrained checkpoint of any recipe on a small set (the paper's "smalldata"), or on one target pair.
+
+    With --target-image and --target-map (pix2pixHD), every step trains on a new random crop of
+    that one pair (data.crop_size, default 256 or the image size), so that the generator
+    reproduces the region around an edit faithfully.
 
     Example: cimgen finetune --from runs/synth-pretrain --data data/small --out runs/small --epochs 100
     """
     from cimgen.io.checkpoints import load_checkpoint
-    from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
+    from cimgen.train.recipes import get_recipe
 
     ckpt_cfg, _ = load_checkpoint(init)
+    recipe = get_recipe(ckpt_cfg.get("model", "?"))
     saved = None
     if resume and (out / "config.yaml").is_file():
-        saved = {k: v for k, v in load_yaml(out / "config.yaml").items() if k not in ("init_from", "generator", "discriminator")}
+        saved = {
+            k: v for k, v in _saved_options(out).items() if k not in ("generator", "local_enhancer", "discriminator", "generator_type")
+        }
     raw = _overrides(config, sets, data, epochs, decay_epochs, base=saved)
+    raw.pop("model", None)
+    if (target_image is None) != (target_map is None):
+        raise CimgenError("give both --target-image and --target-map, or neither")
+    if target_image is not None:
+        if ckpt_cfg.get("model") != "pix2pixhd":
+            raise CimgenError("--target-image/--target-map fine-tune pix2pixHD checkpoints; for other models use --data")
+        if data is not None:
+            raise CimgenError("give either --data or --target-image/--target-map, not both")
+        raw = merge(
+            raw, {"data": _target_data(ckpt_cfg, target_image, target_map, out, raw.get("data", {}), write=not dry_run and not resume)}
+        )
     if not raw.get("data", {}).get("root"):
-        raise CimgenError("name the small dataset with --data (or data.root in --config)")
-    cfg = finetune_config(ckpt_cfg, raw)
+        raise CimgenError("name the small dataset with --data (or data.root in --config), or a pair with --target-image/--target-map")
+    cfg = recipe.finetune_config(ckpt_cfg, raw)
     if dry_run:
-        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False), nl=False)
+        typer.echo(yaml.safe_dump({"model": ckpt_cfg["model"], **to_dict(cfg)}, sort_keys=False), nl=False)
         return
-    last = run_pix2pixhd(cfg, out, resume=resume, init_from=init, progress=not quiet)
-    typer.echo(f"done; newest checkpoint: {last}; run folder: {out}")
+    last = recipe.run(cfg, out, resume=resume, init_from=init, progress=not quiet)
+    _say(f"done; newest checkpoint: {last}; run folder: {out}")
+
+
+def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, data: dict, *, write: bool) -> dict:
+    """Data options for fine-tuning on one (image, map) pair, copied into ``out/target`` so the run folder records it."""
+    import json
+
+    from cimgen.data.palette import Palette, check_labels
+    from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+
+    if (out / "config.yaml").exists() or (out / "checkpoints").exists():
+        raise CimgenError(f"{out} already holds a run; pass --resume to continue it or choose another --out folder")
+    palette = Palette.from_dict(ckpt_cfg["palette"])
+    image = read_image(image_path)
+    labels = read_label_map(map_path, palette=palette)
+    if labels.shape != image.shape[:2]:
+        raise CimgenError(f"the target image is {image.shape[1]}x{image.shape[0]} but its map is {labels.shape[1]}x{labels.shape[0]}")
+    check_labels(labels, ckpt_cfg["label_nc"], source=f"map {map_path}")
+    side = min(labels.shape)
+    crop = data.get("crop_size", min(256, side - side % 16))
+    root = out / "target"
+    if write:
+        write_image(root / "images" / f"{image_path.stem}.png", image)
+        write_label_map(root / "labels" / f"{image_path.stem}.png", labels)
+        (root / "palette.json").write_text(json.dumps(palette.to_dict()))
+    return {"root": str(root), "format": "folders", "crop_size": crop}

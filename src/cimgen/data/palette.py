@@ -112,6 +112,18 @@ def colors_to_labels(rgb: np.ndarray, palette: Palette, *, tolerance: float = 0.
     return nearest[inverse.reshape(-1)].reshape(rgb.shape[:2]).astype(np.int64)
 
 
+def canonical_ids(palette: Palette) -> np.ndarray:
+    """For each label id, the id that its colour maps back to: the smallest id with the same colour.
+
+    ``colors_to_labels(labels_to_colors(labels, p), p)`` equals ``canonical_ids(p)[labels]``; it is
+    the identity only when every class has its own colour (not so for Cityscapes, see below).
+    """
+    first: dict[tuple[int, int, int], int] = {}
+    for i, colour in enumerate(palette.colors):
+        first.setdefault(tuple(colour), i)
+    return np.array([first[tuple(c)] for c in palette.colors], dtype=np.int64)
+
+
 def check_labels(labels: np.ndarray, num_classes: int, *, source: str = "label map") -> None:
     """Raise a clear error if a label map is not integer HxW with values in 0..num_classes-1."""
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
@@ -126,6 +138,8 @@ def check_labels(labels: np.ndarray, num_classes: int, *, source: str = "label m
 
 # Cityscapes label ids 0..33 with their names and colours as defined in cityscapesScripts
 # (helpers/labels.py); id 34 pads the set to pix2pixHD's --label_nc 35 and never occurs in labelIds files.
+# Colours are shared, as in labels.py: ids 0-4 (and the padding id 34) are all black and pole (17) and
+# polegroup (18) both grey, so a colour map reads black back as 0 (unlabeled) and that grey as 17 (pole).
 CITYSCAPES_PALETTE = Palette(
     names=(
         "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "ground", "road",

@@ -73,6 +73,36 @@ def read_label_map(path: str | Path, *, palette: Palette | None = None, color_to
     return colors_to_labels(rgb, palette, tolerance=color_tolerance, source=str(path))
 
 
+def read_id_map(path: str | Path) -> np.ndarray:
+    """Read a single-channel file of integer ids (an instance map, a mask) losslessly.
+
+    The values are kept in the file's own integer type: 8-bit and palette-indexed files give
+    uint8, 16-bit files (Cityscapes ``*_instanceIds.png``) uint16, 32-bit files int32; a
+    1-bit file gives 0/1 uint8. Nothing is scaled.
+    """
+    img = _open(path)
+    if img.mode not in ("1", "L", "P", "I;16", "I;16B", "I;16L", "I"):
+        raise CimgenError(f"{path} has {img.mode} pixels; an id map must be a single-channel 8-, 16- or 32-bit file")
+    arr = np.asarray(img)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """The (height, width) of an image file, read from its header without decoding the pixels."""
+    path = Path(path)
+    if not path.is_file():
+        raise CimgenError(f"{path} does not exist")
+    try:
+        with Image.open(path) as img:
+            return img.height, img.width
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise CimgenError(f"{path} cannot be read as an image ({e.__class__.__name__})") from None
+    except Image.DecompressionBombError:
+        raise CimgenError(f"{path} declares more pixels than cimgen will decode; it may be a decompression bomb") from None
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

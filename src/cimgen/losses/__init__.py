@@ -1,1 +1,1 @@
-"""Losses as plain callables: adversarial objectives and feature matching."""
+"""Losses as plain callables: adversarial objectives, gradient penalty, feature matching, cycle/identity, VGG perceptual."""

@@ -18,5 +18,5 @@ def feature_matching_loss(fake: list[list[torch.Tensor]], real: list[list[torch.
         # A scale returns num_layers + 2 outputs; all but the score map (num_layers + 1) are matched.
         layer_weight = 4.0 / (len(f_scale) - 1)
         for f, r in zip(f_scale[:-1], r_scale[:-1]):
-            loss = loss + layer_weight / num_scales * F.l1_loss(f, r.detach())
+            loss = loss + layer_weight / num_scales * F.l1_loss(f.float(), r.detach().float())
     return loss

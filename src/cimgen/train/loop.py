@@ -1,8 +1,10 @@
-"""One generic training loop: epochs with a linear-decay phase, phases from a recipe, logging, samples, checkpoints, exact resume.
+"""One generic training loop: schedules, phases from a recipe, logging, samples, checkpoints, exact resume, DDP.
 
 A recipe owns its networks, optimizers and update steps; the loop owns time: the order of
 data (seeded by (seed, epoch), so a resumed run sees the same batches as an uninterrupted
-one), the learning-rate schedule, progress, the run folder and checkpoints.
+one), the learning-rate schedule, progress, the run folder, checkpoints and the random
+state saved with them. Under ``torchrun`` each process takes its share of every batch and
+only rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tqdm.auto import tqdm
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.images import write_image
+from cimgen.train.runtime import Runtime, barrier, init_distributed, resolve_device  # noqa: F401  (resolve_device re-exported)
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,49 @@ class LoopConfig:
     num_workers: int = 0
     """Data-loading worker processes."""
     device: str = "auto"
-    """cpu, cuda, cuda:N or auto."""
+    """cpu, cuda, cuda:N or auto (under torchrun on GPUs, each process takes cuda:LOCAL_RANK)."""
     threads: int = 0
     """CPU threads for torch; 0 leaves torch's default."""
+    schedule: str = "linear"
+    """Learning-rate schedule: linear (constant, then linear decay: pix2pixHD/CycleGAN), cosine, step or constant."""
+    step_every: int = 50
+    """For the step schedule: epochs between learning-rate drops."""
+    step_gamma: float = 0.1
+    """For the step schedule: factor applied at each drop."""
+    precision: str = "fp32"
+    """fp32; bf16 (autocast, CPU or GPU); fp16 (autocast with loss scaling, GPU only)."""
+    channels_last: bool = False
+    """Run convolutions in NHWC memory format."""
+    compile: bool = False
+    """torch.compile the networks (slow first steps, faster afterwards)."""
+    tensorboard: bool = True
+    """Write TensorBoard event files (losses, learning rate, sample grids) to the run's tensorboard/ folder."""
+
+
+SCHEDULES = ("linear", "cosine", "step", "constant")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam settings; the defaults are pix2pixHD's and junyanz's (lr 2e-4, beta1 0.5, beta2 0.999)."""
+
+    lr: float = 2e-4
+    """Initial learning rate of the generators and discriminators."""
+    beta1: float = 0.5
+    """Adam beta1."""
+    beta2: float = 0.999
+    """Adam beta2."""
 
 
 class Recipe(Protocol):
-    """What the loop needs from a training method."""
+    """What the loop needs from a training method.
 
+    Optional methods, used when present: ``on_epoch_start(epoch)`` (e.g. unfreezing part of
+    a network after some epochs), ``extra_state()`` / ``load_extra_state(state)`` (state
+    outside networks and optimisers that exact resume needs, e.g. image pools).
+    """
+
+    runtime: Runtime
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     base_lr: float
@@ -68,24 +106,46 @@ class Recipe(Protocol):
         """What a checkpoint needs to rebuild the networks (JSON-serialisable)."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; anything else must name an available device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise CimgenError(f"unknown device '{name}'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CimgenError(f"device '{name}' was asked for but CUDA is not available")
-    return dev
+def make_runtime(cfg: LoopConfig) -> Runtime:
+    """The runtime a loop config asks for, joining torchrun's process group when launched by it."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device, rank, world = init_distributed(cfg.device)
+    return Runtime(device, precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile, rank=rank, world_size=world)
+
+
+def check_loop_config(cfg: LoopConfig) -> None:
+    """Fail in one sentence on loop options that cannot work, before anything is written."""
+    if cfg.schedule not in SCHEDULES:
+        raise CimgenError(f"loop.schedule must be one of {', '.join(SCHEDULES)}, got '{cfg.schedule}'")
+    if cfg.epochs < 0 or cfg.decay_epochs < 0 or cfg.epochs + cfg.decay_epochs < 1:
+        raise CimgenError("loop.epochs and loop.decay_epochs must be non-negative with at least 1 epoch in all")
+    if cfg.batch_size < 1:
+        raise CimgenError("loop.batch_size must be at least 1")
+    if cfg.schedule == "step" and cfg.step_every < 1:
+        raise CimgenError("loop.step_every must be at least 1")
+    if cfg.checkpoint_every < 1 or cfg.sample_every < 1:
+        raise CimgenError("loop.checkpoint_every and loop.sample_every must be at least 1")
 
 
 def learning_rate(base_lr: float, epoch: int, cfg: LoopConfig) -> float:
-    """pix2pixHD's schedule: constant for ``epochs``, then linear decay over ``decay_epochs`` (0-based epoch)."""
+    """The learning rate of a (0-based) epoch.
+
+    ``linear`` is pix2pixHD's and CycleGAN's: constant for ``epochs``, then linear decay to
+    zero over ``decay_epochs`` (niter / niter_decay). ``cosine`` keeps the constant part and
+    decays along a half cosine; ``step`` multiplies by ``step_gamma`` every ``step_every``
+    epochs; ``constant`` never changes.
+    """
+    if cfg.schedule == "constant":
+        return base_lr
+    if cfg.schedule == "step":
+        return base_lr * cfg.step_gamma ** (epoch // cfg.step_every)
     if cfg.decay_epochs <= 0 or epoch < cfg.epochs:
         return base_lr
-    return base_lr * (1.0 - (epoch - cfg.epochs) / cfg.decay_epochs)
+    t = (epoch - cfg.epochs) / cfg.decay_epochs
+    if cfg.schedule == "cosine":
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * t))
+    return base_lr * (1.0 - t)
 
 
 def tensors_of(recipe: Recipe) -> dict[str, torch.Tensor]:
@@ -95,14 +155,39 @@ def tensors_of(recipe: Recipe) -> dict[str, torch.Tensor]:
     return out
 
 
-class RunLog:
-    """Appends to ``log.txt`` and ``stats.jsonl`` in the run folder, and echoes log lines."""
+def rng_state(device: torch.device) -> dict:
+    """Torch's CPU (and this process's CUDA) random state, as tensors that load with weights_only."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
-    def __init__(self, run_dir: Path, echo: Callable[[str], None] | None):
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class RunLog:
+    """Appends to ``log.txt``, ``stats.jsonl`` and TensorBoard in the run folder, and echoes log lines (rank 0 only)."""
+
+    def __init__(self, run_dir: Path, echo: Callable[[str], None] | None, *, active: bool = True, tensorboard: bool = False):
         self.run_dir = run_dir
-        self.echo = echo
+        self.echo = echo if active else None
+        self.active = active
+        self.writer = None
+        if active and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a dependency, but a trimmed install may lack it
+                self.line("TensorBoard logging is off: the tensorboard package is not installed (pip install tensorboard)")
+            else:
+                self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
     def line(self, text: str) -> None:
+        if not self.active:
+            return
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with open(self.run_dir / "log.txt", "a", encoding="utf-8") as f:
             f.write(f"[{stamp}] {text}\n")
@@ -110,8 +195,37 @@ class RunLog:
             self.echo(text)
 
     def stats(self, record: dict) -> None:
+        if not self.active:
+            return
         with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for k, v in record.items():
+                if k not in ("epoch", "step") and isinstance(v, (int, float)):
+                    self.writer.add_scalar(f"train/{k}", v, record["step"])
+            self.writer.flush()
+
+    def image(self, tag: str, picture: np.ndarray, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_image(tag, picture, step, dataformats="HWC")
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def epoch_indices(n: int, batch_size: int, seed: int, epoch: int, rank: int, world_size: int) -> list[int]:
+    """This process's dataset indices for an epoch: a (seed, epoch)-seeded permutation cut into global batches.
+
+    Each step's global batch holds ``batch_size * world_size`` items; process ``rank`` takes
+    its contiguous ``batch_size`` share. The remainder that does not fill a global batch is
+    dropped, so every process runs the same number of steps.
+    """
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
+    per_step = batch_size * world_size
+    steps = n // per_step
+    return [order[s * per_step + rank * batch_size + j] for s in range(steps) for j in range(batch_size)]
 
 
 def train(
@@ -127,7 +241,7 @@ def train(
     """Run a recipe over a dataset, writing into ``run_dir``; returns the last checkpoint folder.
 
     Args:
-        recipe: networks, optimizers and update phases.
+        recipe: networks, optimizers, update phases and the runtime they run on.
         dataset: a dataset with ``set_epoch(epoch)``; its items are dicts of tensors.
         run_dir: the run folder (it must already hold the resolved config).
         cfg: schedule and bookkeeping.
@@ -136,11 +250,12 @@ def train(
         progress: show a progress bar with losses and ETA.
     """
     run_dir = Path(run_dir)
+    rt = recipe.runtime
+    check_loop_config(cfg)
     total_epochs = cfg.epochs + cfg.decay_epochs
-    if total_epochs < 1:
-        raise CimgenError("epochs + decay_epochs must be at least 1")
     if len(dataset) < 1:
         raise CimgenError("the dataset is empty")
+    progress = progress and rt.is_main
     if echo is not None and progress:
         plain_echo = echo
 
@@ -148,7 +263,10 @@ def train(
             with tqdm.external_write_mode():
                 plain_echo(text)
 
-    log = RunLog(run_dir, echo)
+    batch_size = min(cfg.batch_size, len(dataset) // rt.world_size)
+    if batch_size < 1:
+        raise CimgenError(f"{len(dataset)} items cannot feed {rt.world_size} processes; use fewer processes or more data")
+    log = RunLog(run_dir, echo, active=rt.is_main, tensorboard=cfg.tensorboard)
     start_epoch, step = 0, 0
     if resume:
         ckpt_dir = run_dir / "checkpoints"
@@ -158,14 +276,21 @@ def train(
             load_module(net, tensors, name, source=str(ckpt_dir))
         for name, opt in recipe.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+        rt.load_scaler_states(recipe.optimizers, state.get("scalers", {}))
+        if "rng" in state:
+            set_rng_state(state["rng"], rt.device)
+        if hasattr(recipe, "load_extra_state") and "extra" in state:
+            recipe.load_extra_state(state["extra"])
         start_epoch, step = int(state["epoch"]), int(state["step"])
         log.line(f"resumed from epoch {start_epoch} (step {step})")
         if start_epoch >= total_epochs:
             log.line(f"nothing to do: the run already finished its {total_epochs} epochs")
+            log.close()
             return _latest(run_dir)
 
-    batch_size = min(cfg.batch_size, len(dataset))
-    steps_per_epoch = len(dataset) // batch_size
+    steps_per_epoch = len(dataset) // (batch_size * rt.world_size)
+    if rt.distributed:
+        log.line(f"DDP: {rt.world_size} processes, {batch_size} item(s) each per step, {steps_per_epoch} steps per epoch")
     bar = tqdm(
         total=(total_epochs - start_epoch) * steps_per_epoch,
         disable=not progress,
@@ -180,13 +305,16 @@ def train(
             lr = learning_rate(recipe.base_lr, epoch, cfg)
             for opt in recipe.optimizers.values():
                 for group in opt.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
+            if hasattr(recipe, "on_epoch_start"):
+                note = recipe.on_epoch_start(epoch)
+                if note:
+                    log.line(note)
             dataset.set_epoch(epoch)
-            order = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
             loader = DataLoader(
                 dataset,
                 batch_size=batch_size,
-                sampler=torch.randperm(len(dataset), generator=order).tolist(),
+                sampler=epoch_indices(len(dataset), batch_size, cfg.seed, epoch, rt.rank, rt.world_size),
                 drop_last=True,
                 num_workers=cfg.num_workers,
             )
@@ -199,32 +327,50 @@ def train(
                 for phase in phases:
                     losses.update(phase(batch))
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                if rt.distributed:  # every process must stop together, or the others wait forever
+                    bad = bad or (["on another process"] if rt.all_reduce_mean({"bad": float(bool(bad))})["bad"] > 0 else [])
                 if bad:
-                    raise CimgenError(f"loss {bad[0]} became {losses[bad[0]]} at epoch {epoch + 1}, step {step + 1}; the last good checkpoint is kept")
+                    value = losses.get(bad[0], float("nan"))
+                    raise CimgenError(
+                        f"loss {bad[0]} became {value} at epoch {epoch + 1}, step {step + 1}; the last good checkpoint is kept"
+                    )
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
                 step += 1
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
                 bar.set_description(f"epoch {epoch + 1}/{total_epochs}", refresh=False)
-            means = {k: v / steps_per_epoch for k, v in sums.items()}
+            means = rt.all_reduce_mean({k: v / steps_per_epoch for k, v in sums.items()})
             record = {"epoch": epoch + 1, "step": step, "lr": lr, "seconds": round(time.perf_counter() - t0, 3), **means}
             log.stats(record)
             done = epoch + 1 == total_epochs
-            if (epoch + 1) % cfg.sample_every == 0 or done:
-                write_image(run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", recipe.sample_grid(first_batch))
+            if rt.is_main and ((epoch + 1) % cfg.sample_every == 0 or done):
+                grid = recipe.sample_grid(first_batch)
+                write_image(run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
+                log.image("samples", grid, step)
             if (epoch + 1) % cfg.checkpoint_every == 0 or done:
-                state = {"epoch": epoch + 1, "step": step, "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()}}
-                cfg_json = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": step}
-                last = save_checkpoint(run_dir / "checkpoints" / f"epoch-{epoch + 1:04d}", cfg_json, tensors_of(recipe), state)
-                _prune(run_dir, cfg.keep_checkpoints)
-                log.line(
-                    f"epoch {epoch + 1}/{total_epochs} lr {lr:.2e} "
-                    + " ".join(f"{k} {v:.4f}" for k, v in means.items())
-                    + f" -> {last.relative_to(run_dir)}"
-                )
+                if rt.is_main:
+                    state = {
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
+                        "scalers": rt.scaler_states(recipe.optimizers),
+                        "rng": rng_state(rt.device),
+                    }
+                    if hasattr(recipe, "extra_state"):
+                        state["extra"] = recipe.extra_state()
+                    cfg_json = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": step}
+                    last = save_checkpoint(run_dir / "checkpoints" / f"epoch-{epoch + 1:04d}", cfg_json, tensors_of(recipe), state)
+                    _prune(run_dir, cfg.keep_checkpoints)
+                    log.line(
+                        f"epoch {epoch + 1}/{total_epochs} lr {lr:.2e} "
+                        + " ".join(f"{k} {v:.4f}" for k, v in means.items())
+                        + f" -> {last.relative_to(run_dir)}"
+                    )
+                barrier()  # other ranks may read the checkpoint only once it is complete
     finally:
         bar.close()
+        log.close()
     return last or _latest(run_dir)
 
 

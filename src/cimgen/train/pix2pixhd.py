@@ -1,9 +1,15 @@
-"""The pix2pixHD recipe: conditional multi-scale LSGAN with feature matching, pretraining and fine-tuning.
+"""The pix2pixHD recipe: conditional multi-scale GAN with feature matching and VGG loss; global or local generator.
 
 Losses follow NVIDIA/pix2pixHD (``models/pix2pixHD_model.py``): D sees (label, image) pairs;
-D loss = 0.5 * (fake + real); G loss = GAN + lambda_feat * feature matching (lambda_feat 10);
-Adam with lr 2e-4 and beta1 0.5. The VGG perceptual term comes with the model-zoo work; until
-then an optional L1 reconstruction term (``loss.lambda_l1``, pix2pix's) can stand in for it.
+D loss = 0.5 * (fake + real); G loss = GAN + lambda_feat * feature matching + lambda_feat *
+VGG (both weights 10 in the official options); Adam with lr 2e-4 and beta1 0.5. The generator
+input is the one-hot label map, plus the instance-boundary edge map when the data has
+instance maps (35 + 1 = 36 channels for Cityscapes). The local enhancer is trained as in the
+paper: a global generator first, then both jointly, with the global part frozen for the first
+``fix_global_epochs`` epochs (the official ``--niter_fix_global``). VGG19 weights are not
+shipped: they are read from a file the user names (or the standard cache places); without
+them the VGG term is off, which the run says once and records in its ``config.yaml``. An
+optional L1 term (``loss.lambda_l1``, pix2pix's) can stand in for it.
 """
 
 from __future__ import annotations
@@ -18,29 +24,25 @@ import torch
 import yaml
 
 from cimgen.config import from_dict, to_dict
-from cimgen.data.paired import DataConfig, PairedDataset, one_hot
+from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, one_hot
 from cimgen.data.palette import Palette
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import tensor_to_image, write_text
-from cimgen.losses.adversarial import GAN_LOSSES, gan_loss
+from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
-from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig, MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
-from cimgen.train.loop import LoopConfig, resolve_device, train
+from cimgen.models.pix2pixhd import (
+    GlobalGenerator,
+    GlobalGeneratorConfig,
+    LocalEnhancer,
+    LocalEnhancerConfig,
+    MultiscaleDiscriminator,
+    MultiscaleDiscriminatorConfig,
+)
+from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, make_runtime, train
+from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "pix2pixhd"
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Adam settings (pix2pixHD: lr 2e-4, beta1 0.5)."""
-
-    lr: float = 2e-4
-    """Initial learning rate of G and D."""
-    beta1: float = 0.5
-    """Adam beta1."""
-    beta2: float = 0.999
-    """Adam beta2."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,13 @@ class LossConfig:
     """Loss terms and weights."""
 
     gan: str = "lsgan"
-    """Adversarial loss: lsgan (pix2pixHD default) or vanilla."""
+    """Adversarial loss: lsgan (pix2pixHD default), vanilla (its --no_lsgan) or hinge."""
     lambda_feat: float = 10.0
     """Weight of discriminator feature matching."""
+    lambda_vgg: float = 10.0
+    """Weight of the VGG19 perceptual loss (pix2pixHD uses lambda_feat, 10); 0 turns it off."""
+    vgg_weights: str = ""
+    """torchvision VGG19 weights file (vgg19-dcbb9e9d.pth); empty searches $CIMGEN_VGG19_WEIGHTS and the torch/cimgen caches."""
     lambda_l1: float = 0.0
     """Weight of an L1 reconstruction term (pix2pix uses 100); 0 keeps pix2pixHD's objective."""
 
@@ -61,10 +67,18 @@ class Pix2PixHDConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     """The paired dataset."""
+    generator_type: str = "global"
+    """global (G1 alone) or local (the local enhancer G2 around a global part)."""
     generator: GlobalGeneratorConfig = field(default_factory=GlobalGeneratorConfig)
-    """Generator sizes; in_channels is set from data.label_nc."""
+    """Global generator sizes (generator_type global); in_channels is derived from the data."""
+    local_enhancer: LocalEnhancerConfig = field(default_factory=LocalEnhancerConfig)
+    """Local enhancer sizes (generator_type local); in_channels is derived from the data."""
+    init_global: str = ""
+    """For generator_type local: a global-generator checkpoint (or run) copied into the global part before training."""
+    fix_global_epochs: int = 0
+    """For generator_type local: epochs at the start with the global part frozen (niter_fix_global)."""
     discriminator: MultiscaleDiscriminatorConfig = field(default_factory=MultiscaleDiscriminatorConfig)
-    """Discriminator sizes; in_channels is set from data.label_nc and the image channels."""
+    """Discriminator sizes; in_channels is the generator's plus the image channels."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Optimiser."""
     loss: LossConfig = field(default_factory=LossConfig)
@@ -73,87 +87,162 @@ class Pix2PixHDConfig:
     """Schedule and bookkeeping."""
 
 
+GENERATOR_TYPES = ("global", "local")
+# Official generators imported by `cimgen import-official`, and the generator type each one is.
+IMPORTED_KINDS = {"pix2pixhd-global": "global", "pix2pixhd-local": "local"}
+PIX2PIXHD_GAN_LOSSES = ("lsgan", "vanilla", "hinge")
+
+
 def resolve_config(raw: dict) -> Pix2PixHDConfig:
     """Build the typed config from a nested dict and derive the network input channels."""
     raw = json.loads(json.dumps(raw))  # deep copy
-    label_nc = raw.get("data", {}).get("label_nc", DataConfig().label_nc)
-    for key, want in (("generator", label_nc), ("discriminator", label_nc + 3)):
+    data = from_dict(DataConfig, raw.get("data", {}), where="config.data")
+    in_ch = data.label_nc + edge_channels(data)
+    for key, want in (("generator", in_ch), ("local_enhancer", in_ch), ("discriminator", in_ch + 3)):
         given = raw.get(key, {}).get("in_channels")
         if given is not None and given != want:
-            raise CimgenError(f"{key}.in_channels is derived from data.label_nc ({want}); remove it or set it to {want}")
+            raise CimgenError(
+                f"{key}.in_channels is derived from the data (label_nc plus an edge channel when there are instance maps: {want}); "
+                f"remove it or set it to {want}"
+            )
         raw.setdefault(key, {})["in_channels"] = want
     cfg = from_dict(Pix2PixHDConfig, raw)
-    if cfg.loss.gan not in GAN_LOSSES:
-        raise CimgenError(f"loss.gan must be one of {', '.join(GAN_LOSSES)}, got '{cfg.loss.gan}'")
-    m = cfg.generator.size_multiple
+    if cfg.loss.gan not in PIX2PIXHD_GAN_LOSSES:
+        raise CimgenError(f"loss.gan must be one of {', '.join(PIX2PIXHD_GAN_LOSSES)}, got '{cfg.loss.gan}'")
+    if cfg.generator_type not in GENERATOR_TYPES:
+        raise CimgenError(f"generator_type must be global or local, got '{cfg.generator_type}'")
+    if cfg.fix_global_epochs < 0:
+        raise CimgenError("fix_global_epochs must be non-negative")
+    if cfg.generator_type == "global" and (cfg.init_global or cfg.fix_global_epochs):
+        raise CimgenError("init_global and fix_global_epochs apply to generator_type local only")
+    m = generator_config(cfg).size_multiple
     if cfg.data.crop_size and cfg.data.crop_size % m:
         raise CimgenError(f"data.crop_size must be a multiple of {m} for this generator, got {cfg.data.crop_size}")
     if cfg.data.label_nc < 1:
         raise CimgenError("data.label_nc must be at least 1")
+    check_loop_config(cfg.loop)
     return cfg
+
+
+def generator_config(cfg: Pix2PixHDConfig) -> GlobalGeneratorConfig | LocalEnhancerConfig:
+    """The config of the generator the run trains."""
+    return cfg.local_enhancer if cfg.generator_type == "local" else cfg.generator
+
+
+def build_generator(generator_type: str, gcfg: GlobalGeneratorConfig | LocalEnhancerConfig) -> GlobalGenerator | LocalEnhancer:
+    return LocalEnhancer(gcfg) if generator_type == "local" else GlobalGenerator(gcfg)
+
+
+def perceptual_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
+    """The VGG19 loss module when its weights can be found, else None; and a sentence for the log and config."""
+    if cfg.lambda_vgg == 0:
+        return None, "off (loss.lambda_vgg is 0)"
+    from cimgen.losses.perceptual import PerceptualLoss
+    from cimgen.models.vgg import find_vgg19_weights, load_vgg19
+
+    found = find_vgg19_weights(cfg.vgg_weights or None)  # an explicitly named file that is missing is an error
+    if found is None:
+        return None, (
+            "off: no VGG19 weights found (name torchvision's vgg19-dcbb9e9d.pth with loss.vgg_weights or "
+            "$CIMGEN_VGG19_WEIGHTS, or put it in $TORCH_HOME/hub/checkpoints); the VGG term is left out"
+        )
+    return PerceptualLoss(load_vgg19(found)), f"on, weights {found}"
 
 
 class Pix2PixHDRecipe:
     """Networks, optimizers and the D and G update phases of pix2pixHD."""
 
-    def __init__(self, cfg: Pix2PixHDConfig, palette: Palette, device: torch.device):
+    def __init__(self, cfg: Pix2PixHDConfig, palette: Palette, runtime: Runtime, *, vgg: torch.nn.Module | None = None):
         self.cfg = cfg
         self.palette = palette
-        self.device = device
+        self.runtime = rt = runtime
+        self.device = rt.device
         torch.manual_seed(cfg.loop.seed)
-        self.generator = GlobalGenerator(cfg.generator).to(device)
-        self.discriminator = MultiscaleDiscriminator(cfg.discriminator).to(device)
+        self.generator = rt.prepare(build_generator(cfg.generator_type, generator_config(cfg)))
+        self.discriminator = rt.prepare(MultiscaleDiscriminator(cfg.discriminator))
+        self.vgg = rt.prepare(vgg) if vgg is not None else None
         self.networks = {"generator": self.generator, "discriminator": self.discriminator}
         betas = (cfg.optim.beta1, cfg.optim.beta2)
         self.base_lr = cfg.optim.lr
+        # Frozen (global-part) parameters get no gradients, so Adam leaves them alone until they are unfrozen.
         self.optimizers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
+        self._global_trainable: bool | None = None
+        self._set_global_trainable(cfg.fix_global_epochs <= 0)
+        self.d_train = rt.wrap(self.discriminator)
+        # G's loss needs no gradients for D's weights: it calls D without DDP (its replicas are identical anyway).
+        self.d_frozen = rt.wrap(self.discriminator, ddp=False)
         self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
+    def _set_global_trainable(self, trainable: bool) -> bool:
+        """Freeze or unfreeze the local enhancer's global part; (re)wrap G when that changes. Returns whether it changed."""
+        if self.cfg.generator_type != "local" or trainable == self._global_trainable:
+            if self._global_trainable is None:
+                self._global_trainable = trainable
+                self.g_train = self.runtime.wrap(self.generator)
+            return False
+        first = self._global_trainable is None
+        self._global_trainable = trainable
+        self.generator.set_global_trainable(trainable)
+        # DDP registers the parameters that need gradients when it wraps, so a change needs a new wrapper.
+        self.g_train = self.runtime.wrap(self.generator)
+        return not first
+
+    def on_epoch_start(self, epoch: int) -> str | None:
+        if self.cfg.generator_type == "local" and self._set_global_trainable(epoch >= self.cfg.fix_global_epochs):
+            return f"epoch {epoch + 1}: the global generator is now trained jointly with the local enhancer"
+        return None
+
     def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        rt = self.runtime
         label = one_hot(batch["label"].to(self.device), self.cfg.data.label_nc)
-        return label, batch["image"].to(self.device)
+        if "edge" in batch:
+            label = torch.cat([label, batch["edge"].to(self.device, label.dtype)], 1)
+        return rt.input(label), rt.input(batch["image"])
 
     def d_step(self, batch: dict) -> dict[str, float]:
+        rt = self.runtime
         label, real = self._inputs(batch)
-        # One generator forward serves both steps: D trains on it detached, G backpropagates through it.
-        fake = self.generator(label)
-        self._step_cache = (label, real, fake)
         mode = self.cfg.loss.gan
-        pred_fake = self.discriminator(torch.cat([label, fake.detach()], 1))
-        pred_real = self.discriminator(torch.cat([label, real], 1))
-        loss_fake, loss_real = gan_loss(pred_fake, False, mode=mode), gan_loss(pred_real, True, mode=mode)
-        loss = 0.5 * (loss_fake + loss_real)
-        opt = self.optimizers["discriminator"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        with rt.autocast():
+            # One generator forward serves both steps: D trains on it detached, G backpropagates through it.
+            fake = self.g_train(label)
+            self._step_cache = (label, real, fake)
+            pred_fake = self.d_train(torch.cat([label, fake.detach()], 1))
+            pred_real = self.d_train(torch.cat([label, real], 1))
+        loss_fake = discriminator_loss(pred_fake, False, mode=mode)
+        loss_real = discriminator_loss(pred_real, True, mode=mode)
+        rt.step(0.5 * (loss_fake + loss_real), self.optimizers["discriminator"])
         return {"d_real": loss_real.item(), "d_fake": loss_fake.item()}
 
     def g_step(self, batch: dict) -> dict[str, float]:
+        rt = self.runtime
         if self._step_cache is None:
             raise RuntimeError("g_step runs after d_step on the same batch")
         label, real, fake = self._step_cache
         self._step_cache = None
-        self.discriminator.requires_grad_(False)  # G's loss needs no gradients for D's weights
+        loss_cfg = self.cfg.loss
+        self.discriminator.requires_grad_(False)
         try:
-            pred_fake = self.discriminator(torch.cat([label, fake], 1))
-            with torch.no_grad():
-                pred_real = self.discriminator(torch.cat([label, real], 1))
-            loss_gan = gan_loss(pred_fake, True, mode=self.cfg.loss.gan)
-            loss_feat = feature_matching_loss(pred_fake, pred_real) * self.cfg.loss.lambda_feat
-            loss = loss_gan + loss_feat
-            losses = {"g_gan": loss_gan.item(), "g_feat": loss_feat.item()}
-            if self.cfg.loss.lambda_l1:
-                loss_l1 = torch.nn.functional.l1_loss(fake, real) * self.cfg.loss.lambda_l1
-                loss = loss + loss_l1
-                losses["g_l1"] = loss_l1.item()
-            opt = self.optimizers["generator"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            with rt.autocast():
+                pred_fake = self.d_frozen(torch.cat([label, fake], 1))
+                with torch.no_grad():
+                    pred_real = self.d_frozen(torch.cat([label, real], 1))
+                loss_gan = generator_loss(pred_fake, mode=loss_cfg.gan)
+                loss_feat = feature_matching_loss(pred_fake, pred_real) * loss_cfg.lambda_feat
+                loss = loss_gan + loss_feat
+                losses = {"g_gan": loss_gan.item(), "g_feat": loss_feat.item()}
+                if self.vgg is not None:
+                    loss_vgg = self.vgg(fake, real) * loss_cfg.lambda_vgg
+                    loss = loss + loss_vgg
+                    losses["g_vgg"] = loss_vgg.item()
+                if loss_cfg.lambda_l1:
+                    loss_l1 = torch.nn.functional.l1_loss(fake.float(), real.float()) * loss_cfg.lambda_l1
+                    loss = loss + loss_l1
+                    losses["g_l1"] = loss_l1.item()
+            rt.step(loss, self.optimizers["generator"])
         finally:
             self.discriminator.requires_grad_(True)
         return losses
@@ -164,29 +253,30 @@ class Pix2PixHDRecipe:
     @torch.no_grad()
     def sample_grid(self, batch: dict) -> np.ndarray:
         """Rows of (colour map | generated | real) for up to four images of the batch."""
-        self.generator.eval()
         label, real = self._inputs(batch)
-        fake = self.generator(label)
-        self.generator.train()
+        with eval_mode(self.generator), self.runtime.autocast():
+            fake = self.generator(label).float()
         lut = np.asarray(self.palette.colors, np.uint8)
         rows = []
         for i in range(min(4, label.shape[0])):
             cmap = lut[np.clip(batch["label"][i].numpy(), 0, len(lut) - 1)]
-            rows.append(np.concatenate([cmap, tensor_to_image(fake[i]), tensor_to_image(real[i])], 1))
+            rows.append(np.concatenate([cmap, tensor_to_image(fake[i]), tensor_to_image(real[i].float())], 1))
         return np.concatenate(rows, 0)
 
     def checkpoint_config(self) -> dict:
         return {
             "model": MODEL_NAME,
             "label_nc": self.cfg.data.label_nc,
+            "edge_channels": edge_channels(self.cfg.data),
             "palette": self.palette.to_dict(),
-            "generator": to_dict(self.cfg.generator),
+            "generator_type": self.cfg.generator_type,
+            "generator": to_dict(generator_config(self.cfg)),
             "discriminator": to_dict(self.cfg.discriminator),
         }
 
 
 def prepare_run(cfg: Pix2PixHDConfig, run_dir: str | Path, *, resume: bool, extra: dict | None = None) -> Path:
-    """Check the run folder and write the resolved config into it.
+    """Check the run folder and write the resolved config into it (rank 0 only under DDP).
 
     When resuming, the run's newest checkpoint must hold the same networks; the config is then
     rewritten, so that options changed on resume (for example more epochs) are on record.
@@ -197,16 +287,25 @@ def prepare_run(cfg: Pix2PixHDConfig, run_dir: str | Path, *, resume: bool, extr
             raise CimgenError(f"{run_dir} has no checkpoints to resume from")
         saved, _ = load_checkpoint(run_dir)
         check_compatible(saved, cfg, str(run_dir))
-        for key, ours in (("generator", cfg.generator), ("discriminator", cfg.discriminator)):
-            if saved.get(key) != to_dict(ours):
-                raise CimgenError(f"the checkpoints in {run_dir} hold another {key} than the options given; resume with the run's own settings")
+        ours = {
+            "generator_type": cfg.generator_type,
+            "generator": to_dict(generator_config(cfg)),
+            "discriminator": to_dict(cfg.discriminator),
+        }
+        for key, value in ours.items():
+            if saved.get(key, "global" if key == "generator_type" else None) != value:
+                raise CimgenError(
+                    f"the checkpoints in {run_dir} hold another {key} than the options given; resume with the run's own settings"
+                )
     elif (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists():
         raise CimgenError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
-    if extra:
-        text += yaml.safe_dump(extra, sort_keys=False)
-    write_text(run_dir / "config.yaml", text)
+    barrier()  # under DDP every process checks the folder before rank 0 writes into it
+    if is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+        if extra:
+            text += yaml.safe_dump(extra, sort_keys=False)
+        write_text(run_dir / "config.yaml", text)
     return run_dir
 
 
@@ -219,42 +318,66 @@ def run_pix2pixhd(
     echo: Callable[[str], None] | None = print,
     progress: bool = True,
 ) -> Path:
-    """Train (or fine-tune, with ``init_from``) a pix2pixHD model; returns the last checkpoint folder."""
-    device = resolve_device(cfg.loop.device)
-    if cfg.loop.threads:
-        torch.set_num_threads(cfg.loop.threads)
+    """Train (or fine-tune, with ``init_from``) a pix2pixHD model; returns the last checkpoint folder.
+
+    Under ``torchrun`` every process calls this; rank 0 writes the run folder.
+    """
+    runtime = make_runtime(cfg.loop)
     dataset = PairedDataset(cfg.data, training=True, seed=cfg.loop.seed)
+    if dataset.palette.num_classes != cfg.data.label_nc:
+        raise CimgenError(
+            f"the palette has {dataset.palette.num_classes} classes but data.label_nc is {cfg.data.label_nc}; name a palette with one colour per class"
+        )
     dataset.check_all()  # bad pairs fail here, before any output is written
     init = None
     if init_from is not None and not resume:
         init = load_checkpoint(init_from)
         check_compatible(init[0], cfg, str(init_from))
-    recipe = Pix2PixHDRecipe(cfg, dataset.palette, device)
+    global_init = None
+    if cfg.init_global and not resume and init is None:
+        global_init, _ = load_generator(cfg.init_global)
+        if not isinstance(global_init, GlobalGenerator):
+            raise CimgenError(f"init_global {cfg.init_global} holds a local enhancer; name a global-generator checkpoint")
+    vgg, vgg_note = perceptual_loss(cfg.loss)
+    recipe = Pix2PixHDRecipe(cfg, dataset.palette, runtime, vgg=vgg)
     if init is not None:
         for name, net in recipe.networks.items():
             load_module(net, init[1], name, source=str(init_from))
-    extra = {"init_from": str(init_from)} if init_from is not None else None
+    if global_init is not None:
+        recipe.generator.load_global_generator(global_init)
+    extra: dict = {"vgg_loss": vgg_note}
+    if init_from is not None:
+        extra["init_from"] = str(init_from)
     run_dir = prepare_run(cfg, run_dir, resume=resume, extra=extra)
-    if echo:
-        echo(f"training pix2pixHD on {len(dataset)} pairs from {cfg.data.root} on {device} -> {run_dir}")
+    if echo and runtime.is_main:
+        what = "pix2pixHD (local enhancer)" if cfg.generator_type == "local" else "pix2pixHD"
+        echo(f"training {what} on {len(dataset)} pairs from {cfg.data.root} on {runtime.device} ({cfg.loop.precision}) -> {run_dir}")
+        echo(f"VGG loss: {vgg_note}")
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)
 
 
 def check_compatible(ckpt_cfg: dict, cfg: Pix2PixHDConfig, source: str) -> None:
-    """Fail in one sentence when a checkpoint was made for another model or class count."""
+    """Fail in one sentence when a checkpoint was made for another model, class count or input."""
     if ckpt_cfg.get("model") != MODEL_NAME:
         raise CimgenError(f"checkpoint {source} holds a '{ckpt_cfg.get('model')}' model, not {MODEL_NAME}")
     if ckpt_cfg.get("label_nc") != cfg.data.label_nc:
-        raise CimgenError(f"checkpoint {source} was trained with {ckpt_cfg.get('label_nc')} classes but data.label_nc is {cfg.data.label_nc}")
+        raise CimgenError(
+            f"checkpoint {source} was trained with {ckpt_cfg.get('label_nc')} classes but data.label_nc is {cfg.data.label_nc}"
+        )
+    if ckpt_cfg.get("edge_channels", 0) != edge_channels(cfg.data):
+        has = "with" if ckpt_cfg.get("edge_channels", 0) else "without"
+        raise CimgenError(f"checkpoint {source} was trained {has} instance edge maps; give the data the same way")
 
 
 def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
     """A fine-tuning config: the checkpoint's architecture and classes, the rest from ``overrides``."""
-    for key in ("generator", "discriminator"):
+    for key in ("generator", "local_enhancer", "discriminator", "generator_type"):
         if key in overrides:
             raise CimgenError(f"fine-tuning keeps the checkpoint's {key}; remove '{key}' from the options")
     raw = dict(overrides)
-    raw["generator"] = {k: v for k, v in ckpt_cfg["generator"].items() if k != "in_channels"}
+    gtype = ckpt_cfg.get("generator_type", "global")
+    raw["generator_type"] = gtype
+    raw["local_enhancer" if gtype == "local" else "generator"] = {k: v for k, v in ckpt_cfg["generator"].items() if k != "in_channels"}
     raw["discriminator"] = {k: v for k, v in ckpt_cfg["discriminator"].items() if k != "in_channels"}
     data = dict(raw.get("data", {}))
     given_nc = data.get("label_nc")
@@ -265,35 +388,77 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
     return resolve_config(raw)
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[GlobalGenerator, dict]:
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[GlobalGenerator | LocalEnhancer, dict]:
     """A generator ready for inference, and its checkpoint config (which holds label_nc and the palette)."""
     config, tensors = load_checkpoint(path)
-    if config.get("model") != MODEL_NAME:
-        raise CimgenError(f"checkpoint {path} holds a '{config.get('model')}' model, not {MODEL_NAME}")
+    model = config.get("model")
+    if model in IMPORTED_KINDS:  # written by `cimgen import-official`
+        if "label_nc" not in config:
+            raise CimgenError(f"checkpoint {path} was imported without --label-nc; import it again with the number of classes")
+        config = {**config, "model": MODEL_NAME, "generator_type": IMPORTED_KINDS[model]}
+    elif model != MODEL_NAME:
+        raise CimgenError(f"checkpoint {path} holds a '{model}' model, not {MODEL_NAME}")
+    gtype = config.get("generator_type", "global")
+    if gtype not in GENERATOR_TYPES:
+        raise CimgenError(f"checkpoint {path} names an unknown generator_type '{gtype}'")
     try:
-        gcfg = from_dict(GlobalGeneratorConfig, config["generator"], where="checkpoint generator config")
+        cls = LocalEnhancerConfig if gtype == "local" else GlobalGeneratorConfig
+        gcfg = from_dict(cls, config["generator"], where="checkpoint generator config")
     except KeyError:
         raise CimgenError(f"checkpoint {path} has no generator config") from None
-    gen = GlobalGenerator(gcfg)
+    gen = build_generator(gtype, gcfg)
     load_module(gen, tensors, "generator", source=str(path))
     return gen.to(device).eval(), config
 
 
 @torch.no_grad()
-def generate(generator: GlobalGenerator, labels: np.ndarray, label_nc: int, device: str | torch.device = "cpu") -> np.ndarray:
-    """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple."""
+def generate(
+    generator: GlobalGenerator | LocalEnhancer,
+    labels: np.ndarray,
+    label_nc: int,
+    device: str | torch.device = "cpu",
+    *,
+    instances: np.ndarray | None = None,
+) -> np.ndarray:
+    """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
+
+    Args:
+        generator: a global generator or local enhancer.
+        labels: HxW class ids in 0..label_nc-1.
+        label_nc: the number of classes the generator was trained with.
+        device: where to run.
+        instances: HxW instance ids, for a generator trained with instance edge maps; without
+            them (and for such a generator) the label map itself stands in, so class
+            boundaries become the edges.
+    """
+    from cimgen.data.paired import instance_edges
     from cimgen.data.palette import check_labels
 
     check_labels(labels, label_nc)
+    want_edges = generator.config.in_channels - label_nc
+    if want_edges not in (0, 1):
+        raise CimgenError(f"the generator takes {generator.config.in_channels} input channels, which does not fit {label_nc} classes")
+    if instances is not None and instances.shape != labels.shape:
+        raise CimgenError(
+            f"the instance map is {instances.shape[1]}x{instances.shape[0]} but the label map is {labels.shape[1]}x{labels.shape[0]}"
+        )
     m = generator.config.size_multiple
     h, w = labels.shape
     ph, pw = (-h) % m, (-w) % m
-    lab = np.pad(labels, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else labels
-    x = one_hot(torch.from_numpy(np.ascontiguousarray(lab)).long()[None].to(device), label_nc)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.pad(a, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else a
+
+    x = one_hot(torch.from_numpy(np.ascontiguousarray(pad(labels))).long()[None].to(device), label_nc)
+    if want_edges:
+        edges = instance_edges(pad(instances if instances is not None else labels))
+        x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
     out = generator(x)[..., :h, :w]
     return tensor_to_image(out)
 
 
-def renderer(generator: GlobalGenerator, label_nc: int, device: str | torch.device = "cpu") -> Callable[[np.ndarray], np.ndarray]:
+def renderer(
+    generator: GlobalGenerator | LocalEnhancer, label_nc: int, device: str | torch.device = "cpu"
+) -> Callable[[np.ndarray], np.ndarray]:
     """A labels -> image callable for ``cimgen.edit.pipeline.manipulate``."""
     return lambda labels: generate(generator, labels, label_nc, device)

@@ -1,0 +1,202 @@
+"""Where and how the update steps run: device, mixed precision, channels_last, torch.compile and DDP.
+
+A recipe builds its networks, hands each to ``Runtime.prepare`` (device and memory format)
+and keeps the prepared module for checkpoints; it calls the module ``Runtime.wrap`` returns
+(DDP and/or compiled) in its update steps. Forward passes run under ``Runtime.autocast()``
+and each optimiser step goes through ``Runtime.step`` so fp16 loss scaling is handled in one
+place. Distributed training follows PyTorch's DDP as launched by ``torchrun``: the process
+group comes from the environment variables torchrun sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from cimgen.errors import CimgenError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available; anything else must name an available device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise CimgenError(f"unknown device '{name}'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CimgenError(f"device '{name}' was asked for but CUDA is not available")
+    return dev
+
+
+def launched_by_torchrun() -> bool:
+    """Whether this process is one of several started by ``torchrun`` (WORLD_SIZE > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_distributed(device_name: str) -> tuple[torch.device, int, int]:
+    """Join the process group torchrun describes (gloo on CPU, NCCL on GPU); returns (device, rank, world size).
+
+    Without torchrun this is a single process: rank 0 of 1 on the configured device.
+    """
+    if not launched_by_torchrun():
+        return resolve_device(device_name), 0, 1
+    if not dist.is_available():
+        raise CimgenError("this PyTorch build has no torch.distributed; DDP training is not possible")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    base = resolve_device(device_name)
+    device = torch.device("cuda", local_rank) if base.type == "cuda" else base
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return device, dist.get_rank(), dist.get_world_size()
+
+
+def is_main_process() -> bool:
+    """Rank 0 writes the run folder; other ranks only compute."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+class Runtime:
+    """Device, precision, memory format, compilation and data parallelism of one training process.
+
+    Args:
+        device: where tensors live.
+        precision: ``fp32``; ``bf16`` (autocast, CPU or GPU); ``fp16`` (autocast with dynamic
+            loss scaling, GPU only).
+        channels_last: keep 4-D activations and weights in NHWC, which oneDNN and cuDNN prefer.
+        compile: ``torch.compile`` the networks the update steps call.
+        rank: this process's rank; ``world_size`` processes share each step's batch under DDP.
+        world_size: number of DDP processes (1 = no DDP).
+    """
+
+    def __init__(
+        self,
+        device: torch.device,
+        *,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        if precision not in PRECISIONS:
+            raise CimgenError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        if precision == "fp16" and device.type != "cuda":
+            raise CimgenError("precision fp16 needs a GPU (its loss scaling is CUDA-only); use bf16 on CPU")
+        self.device = device
+        self.precision = precision
+        self.channels_last = channels_last
+        self.compile = compile
+        self.rank = rank
+        self.world_size = world_size
+        self._scalers: dict[int, torch.amp.GradScaler] = {}
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def prepare(self, module: nn.Module) -> nn.Module:
+        """Move a network to the device (and memory format); the returned module is the one to checkpoint."""
+        module = module.to(self.device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        return module
+
+    def wrap(self, module: nn.Module, *, ddp: bool = True) -> nn.Module:
+        """The callable the update steps use: DDP around the module when distributed (and ``ddp``), compiled when asked.
+
+        Under DDP the wrapper averages gradients across processes on backward; call the
+        prepared (unwrapped) module instead where no weight gradients are wanted (e.g. the
+        discriminator inside the generator's loss), so DDP does not wait for gradients that
+        never come.
+        """
+        if ddp and self.distributed and any(p.requires_grad for p in module.parameters()):
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            module = nn.parallel.DistributedDataParallel(module, device_ids=ids)
+        if self.compile:
+            module = torch.compile(module)
+        return module
+
+    def input(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch tensor on the device, NHWC when channels_last is on."""
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed-precision context for forward passes (a no-op in fp32)."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _scaler(self, optimizer: torch.optim.Optimizer) -> torch.amp.GradScaler | None:
+        if self.precision != "fp16":
+            return None
+        key = id(optimizer)
+        if key not in self._scalers:
+            self._scalers[key] = torch.amp.GradScaler("cuda")
+        return self._scalers[key]
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Zero the optimiser's gradients, backpropagate ``loss`` (scaled in fp16) and take one step."""
+        optimizer.zero_grad(set_to_none=True)
+        scaler = self._scaler(optimizer)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+    def scaler_states(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, dict]:
+        """The fp16 loss scalers' states by optimiser name (empty unless fp16), for exact resume."""
+        return {name: self._scaler(opt).state_dict() for name, opt in optimizers.items() if self._scaler(opt) is not None}
+
+    def load_scaler_states(self, optimizers: dict[str, torch.optim.Optimizer], states: dict[str, dict]) -> None:
+        for name, opt in optimizers.items():
+            scaler = self._scaler(opt)
+            if scaler is not None and name in states:
+                scaler.load_state_dict(states[name])
+
+    def all_reduce_mean(self, values: dict[str, float]) -> dict[str, float]:
+        """Average a dict of numbers over all processes (identity without DDP)."""
+        if not self.distributed or not values:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return {k: float(v) / self.world_size for k, v in zip(keys, t.tolist())}
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put modules in eval mode for a block and restore their previous modes."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, was in zip(modules, modes):
+            m.train(was)

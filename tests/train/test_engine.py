@@ -1,0 +1,134 @@
+"""The training engine: schedules, data sharding, precision and memory format, TensorBoard, torch.compile and DDP with gloo."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cimgen.config import merge
+from cimgen.errors import CimgenError
+from cimgen.train.loop import LoopConfig, epoch_indices, learning_rate
+from cimgen.train.pix2pixhd import resolve_config, run_pix2pixhd
+from cimgen.train.runtime import Runtime
+from tests.conftest import tiny_train_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(cfg_dict, out, **kw):
+    return run_pix2pixhd(resolve_config(cfg_dict), out, echo=None, progress=False, **kw)
+
+
+def test_schedules():
+    lin = LoopConfig(epochs=2, decay_epochs=4)
+    assert [learning_rate(1.0, e, lin) for e in range(6)] == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    cos = LoopConfig(epochs=1, decay_epochs=2, schedule="cosine")
+    assert [round(learning_rate(1.0, e, cos), 6) for e in range(3)] == [1.0, 1.0, 0.5]
+    step = LoopConfig(schedule="step", step_every=2, step_gamma=0.5)
+    assert [learning_rate(1.0, e, step) for e in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    assert learning_rate(3.0, 99, LoopConfig(schedule="constant")) == 3.0
+
+
+def test_bad_loop_options_fail_before_anything_is_written(tiny_world, tmp_path):
+    for loop, words in (({"schedule": "exp"}, "loop.schedule"), ({"batch_size": 0}, "batch_size"), ({"precision": "fp8"}, "precision")):
+        with pytest.raises(CimgenError, match=words):
+            _run(merge(tiny_train_config(tiny_world), {"loop": loop}), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_fp16_needs_a_gpu():
+    with pytest.raises(CimgenError, match="fp16 needs a GPU"):
+        Runtime(torch.device("cpu"), precision="fp16")
+
+
+def test_sharding_splits_each_global_batch_between_processes():
+    single = epoch_indices(10, 4, seed=1, epoch=3, rank=0, world_size=1)
+    r0 = epoch_indices(10, 2, seed=1, epoch=3, rank=0, world_size=2)
+    r1 = epoch_indices(10, 2, seed=1, epoch=3, rank=1, world_size=2)
+    assert len(single) == 8 and len(r0) == len(r1) == 4 and not set(r0) & set(r1)
+    # Step s of the single process (4 items) is the union of both ranks' step s (2 items each).
+    for s in range(2):
+        assert single[4 * s : 4 * s + 4] == r0[2 * s : 2 * s + 2] + r1[2 * s : 2 * s + 2]
+    assert epoch_indices(10, 4, seed=1, epoch=4, rank=0, world_size=1) != single
+
+
+def test_bf16_and_channels_last_train_and_log_to_tensorboard(tiny_world, tmp_path):
+    run = tmp_path / "bf16"
+    _run(tiny_train_config(tiny_world, precision="bf16", channels_last=True), run)
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(v) for s in stats for v in s.values())
+    events = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    assert {"train/d_real", "train/g_gan", "train/lr"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("train/g_gan")] == [s["step"] for s in stats]
+    assert acc.Tags()["images"] == ["samples"]
+
+
+def _same_generator_outputs(run_a, run_b, world, atol=1e-3):
+    """Both runs' generators render the world's maps alike.
+
+    Weights are not compared: a bias right before an instance norm gets a gradient that is
+    zero up to rounding, so Adam turns rounding differences into +-lr steps that change nothing.
+    """
+    from cimgen.io.images import read_label_map
+    from cimgen.train.pix2pixhd import load_generator
+
+    ga, meta = load_generator(run_a)
+    gb, _ = load_generator(run_b)
+    labels = torch.from_numpy(read_label_map(sorted((world / "labels").iterdir())[0])).long()[None]
+    x = torch.nn.functional.one_hot(labels[..., :48, :48], meta["label_nc"]).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        torch.testing.assert_close(ga(x), gb(x), rtol=0, atol=atol)
+
+
+def test_channels_last_gives_the_same_training_as_contiguous(tiny_world, tmp_path):
+    a = _run(tiny_train_config(tiny_world), tmp_path / "a")
+    b = _run(tiny_train_config(tiny_world, channels_last=True), tmp_path / "b")
+    _same_generator_outputs(a, b, tiny_world)
+
+
+def test_tensorboard_can_be_turned_off(tiny_world, tmp_path):
+    _run(tiny_train_config(tiny_world, tensorboard=False, epochs=1, decay_epochs=0), tmp_path / "r")
+    assert not (tmp_path / "r" / "tensorboard").exists()
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tiny_world, tmp_path):
+    cfg = tiny_train_config(tiny_world, epochs=1, decay_epochs=0, tensorboard=False)
+    a = _run(cfg, tmp_path / "eager")
+    b = _run(merge(cfg, {"loop": {"compile": True}}), tmp_path / "compiled")
+    _same_generator_outputs(a, b, tiny_world)
+
+
+@pytest.mark.slow
+def test_ddp_with_two_gloo_processes_keeps_replicas_identical(tiny_world, tmp_path):
+    """torchrun, 2 CPU processes x 1 image: replicas equal each other and a single process with 2 images per step."""
+    options = tiny_train_config(tiny_world, batch_size=1, threads=1, tensorboard=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += [str(REPO / "tests" / "train" / "ddp_worker.py"), str(tiny_world), str(tmp_path), json.dumps(options)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0, r1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    assert r0.keys() == r1.keys()
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    saved = load_file(str(tmp_path / "run" / "checkpoints" / "epoch-0002" / "weights.safetensors"))
+    assert all(torch.equal(saved[k], r0[k]) for k in r0)
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "DDP: 2 processes, 1 item(s) each per step, 2 steps per epoch" in log
+    # Gradients averaged over two 1-image processes are those of one 2-image batch (per-sample norms, mean losses).
+    single = _run(merge(options, {"loop": {"batch_size": 2}}), tmp_path / "single")
+    _same_generator_outputs(tmp_path / "run", single, tiny_world)
