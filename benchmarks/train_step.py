@@ -64,24 +64,13 @@ def pix2pixhd_recipe(runtime: Runtime, size: tuple[int, int], local: bool):
     return recipe, batch
 
 
-def cyclegan_recipe(runtime: Runtime, size: tuple[int, int]):
-    from cimgen.train.cyclegan import CycleGANRecipe, resolve_config
+def junyanz_recipe(runtime: Runtime, size: tuple[int, int], module: str, recipe_class: str):
+    """A CycleGAN or pix2pix recipe with its default (official) networks, and an (A, B) batch."""
+    import importlib
 
-    cfg = resolve_config({"data": {"root": "unused"}})
-    recipe = CycleGANRecipe(cfg, runtime)
-    g = torch.Generator().manual_seed(0)
-    return recipe, {
-        "A": torch.rand(1, 3, *size, generator=g) * 2 - 1,
-        "B": torch.rand(1, 3, *size, generator=g) * 2 - 1,
-        "index": torch.tensor([0]),
-    }
-
-
-def pix2pix_recipe(runtime: Runtime, size: tuple[int, int]):
-    from cimgen.train.pix2pix import Pix2PixRecipe, resolve_config
-
-    cfg = resolve_config({"data": {"root": "unused"}})
-    recipe = Pix2PixRecipe(cfg, runtime)
+    recipe_module = importlib.import_module(f"cimgen.train.{module}")
+    cfg = recipe_module.resolve_config({"data": {"root": "unused"}})
+    recipe = getattr(recipe_module, recipe_class)(cfg, runtime)
     g = torch.Generator().manual_seed(0)
     return recipe, {
         "A": torch.rand(1, 3, *size, generator=g) * 2 - 1,
@@ -93,8 +82,8 @@ def pix2pix_recipe(runtime: Runtime, size: tuple[int, int]):
 MODELS = {
     "pix2pixHD global": lambda rt, s: pix2pixhd_recipe(rt, s, local=False),
     "pix2pixHD local enhancer": lambda rt, s: pix2pixhd_recipe(rt, s, local=True),
-    "CycleGAN resnet_9blocks": cyclegan_recipe,
-    "pix2pix unet_256": pix2pix_recipe,
+    "CycleGAN resnet_9blocks": lambda rt, s: junyanz_recipe(rt, s, "cyclegan", "CycleGANRecipe"),
+    "pix2pix unet_256": lambda rt, s: junyanz_recipe(rt, s, "pix2pix", "Pix2PixRecipe"),
 }
 
 

@@ -69,8 +69,8 @@ def train_cmd(
 
     saved = _saved_options(out) if resume else None
     raw = _overrides(config, sets, data, epochs, decay_epochs, base=saved)
-    name = model or raw.pop("model", None)
-    raw.pop("model", None)
+    config_model = raw.pop("model", None)
+    name = model or config_model
     if resume and (out / "checkpoints").is_dir():
         ckpt_model = load_checkpoint(out)[0].get("model")
         if name and name != ckpt_model:

@@ -133,7 +133,7 @@ def build_generator(generator_type: str, gcfg: GlobalGeneratorConfig | LocalEnha
     return LocalEnhancer(gcfg) if generator_type == "local" else GlobalGenerator(gcfg)
 
 
-def perceptual_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
+def build_vgg_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
     """The VGG19 loss module when its weights can be found, else None; and a sentence for the log and config."""
     if cfg.lambda_vgg == 0:
         return None, "off (loss.lambda_vgg is 0)"
@@ -169,31 +169,29 @@ class Pix2PixHDRecipe:
             "generator": torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
-        self._global_trainable: bool | None = None
-        self._set_global_trainable(cfg.fix_global_epochs <= 0)
+        self._wrap_generator(global_frozen=cfg.generator_type == "local" and cfg.fix_global_epochs > 0)
         self.d_train = rt.wrap(self.discriminator)
         # G's loss needs no gradients for D's weights: it calls D without DDP (its replicas are identical anyway).
         self.d_frozen = rt.wrap(self.discriminator, ddp=False)
         self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
-    def _set_global_trainable(self, trainable: bool) -> bool:
-        """Freeze or unfreeze the local enhancer's global part; (re)wrap G when that changes. Returns whether it changed."""
-        if self.cfg.generator_type != "local" or trainable == self._global_trainable:
-            if self._global_trainable is None:
-                self._global_trainable = trainable
-                self.g_train = self.runtime.wrap(self.generator)
-            return False
-        first = self._global_trainable is None
-        self._global_trainable = trainable
-        self.generator.set_global_trainable(trainable)
-        # DDP registers the parameters that need gradients when it wraps, so a change needs a new wrapper.
+    def _wrap_generator(self, *, global_frozen: bool) -> None:
+        """Freeze or unfreeze the local enhancer's global part, and wrap G for the update steps.
+
+        DDP registers the parameters that need gradients when it wraps, so every change of the
+        frozen part needs a new wrapper.
+        """
+        if self.cfg.generator_type == "local":
+            self.generator.set_global_trainable(not global_frozen)
+        self.global_frozen = global_frozen
         self.g_train = self.runtime.wrap(self.generator)
-        return not first
 
     def on_epoch_start(self, epoch: int) -> str | None:
-        if self.cfg.generator_type == "local" and self._set_global_trainable(epoch >= self.cfg.fix_global_epochs):
-            return f"epoch {epoch + 1}: the global generator is now trained jointly with the local enhancer"
-        return None
+        frozen = self.cfg.generator_type == "local" and epoch < self.cfg.fix_global_epochs
+        if frozen == self.global_frozen:
+            return None
+        self._wrap_generator(global_frozen=frozen)
+        return f"epoch {epoch + 1}: the global generator is now trained jointly with the local enhancer"
 
     def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         rt = self.runtime
@@ -338,7 +336,7 @@ def run_pix2pixhd(
         global_init, _ = load_generator(cfg.init_global)
         if not isinstance(global_init, GlobalGenerator):
             raise CimgenError(f"init_global {cfg.init_global} holds a local enhancer; name a global-generator checkpoint")
-    vgg, vgg_note = perceptual_loss(cfg.loss)
+    vgg, vgg_note = build_vgg_loss(cfg.loss)
     recipe = Pix2PixHDRecipe(cfg, dataset.palette, runtime, vgg=vgg)
     if init is not None:
         for name, net in recipe.networks.items():

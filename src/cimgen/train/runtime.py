@@ -171,7 +171,7 @@ class Runtime:
 
     def scaler_states(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, dict]:
         """The fp16 loss scalers' states by optimiser name (empty unless fp16), for exact resume."""
-        return {name: self._scaler(opt).state_dict() for name, opt in optimizers.items() if self._scaler(opt) is not None}
+        return {name: scaler.state_dict() for name, opt in optimizers.items() if (scaler := self._scaler(opt)) is not None}
 
     def load_scaler_states(self, optimizers: dict[str, torch.optim.Optimizer], states: dict[str, dict]) -> None:
         for name, opt in optimizers.items():
