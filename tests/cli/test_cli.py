@@ -63,7 +63,7 @@ def test_manipulate_replace_with_a_mask_file_and_colour_map(capsys, tiny_world, 
     region = np.zeros((48, 48, 3), np.uint8)
     region[:, :16] = 255
     write_image(tmp_path / "region.png", region)
-    args = _manip(tiny_world, tiny_ckpt, tmp_path / "m", **{"--remove": None, "--box": None, "--replace": "road:water", "--mask": str(tmp_path / "region.png"), "--map": str(tiny_world / "maps" / "tile_00000.png")})
+    args = _manip(tiny_world, tiny_ckpt, tmp_path / "m", **{"--remove": None, "--box": None, "--replace": "road:water", "--region": str(tmp_path / "region.png"), "--map": str(tiny_world / "maps" / "tile_00000.png")})
     assert main(["manipulate", *args]) == 0
     edited = read_image(tmp_path / "m" / "edited_map.png")
     labels = read_label_map(tiny_world / "labels" / "tile_00000.png")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimgen.data.synth import BUILDING, GROUND, ROAD, VEGETATION
+from cimgen.data.synth import BUILDING, GROUND, ROAD, VEGETATION, WATER
 from cimgen.edit.mask import dilate, edit_mask
-from cimgen.edit.ops import RemoveClass, ReplaceClass, apply_edits, fill_from_surroundings
+from cimgen.edit.ops import InsertShape, MoveObject, PasteObject, RemoveClass, RemoveObject, ReplaceClass, apply_edits, fill_from_surroundings
 from cimgen.errors import CimgenError
 
 
@@ -46,7 +46,7 @@ def test_replace_in_box_and_in_mask():
     region[25:35, 22:26] = True
     out = ReplaceClass(source=BUILDING, target=VEGETATION, region=region).apply(lab)
     assert (out[25:35, 22:26] == VEGETATION).all() and (out[25:35, 26:30] == BUILDING).all()
-    with pytest.raises(CimgenError, match="exactly one of a box or a mask"):
+    with pytest.raises(CimgenError, match="exactly one of a box, a polygon or a mask"):
         ReplaceClass(source=1, target=2).apply(lab)
 
 
@@ -101,3 +101,116 @@ def test_remove_buildings_from_a_real_footprint_mask():
     parts, n = ndimage.label(labels == 1)
     outside = [i for i in range(1, n + 1) if not (parts[:128, :128] == i).any()]
     assert outside and all((out[parts == i] == 1).all() for i in outside)
+
+
+# ---------------------------------------------------------------------------------------------
+# Objects under a point, picks, shapes, moves, copies and pastes
+
+
+def _two_houses():
+    lab = np.full((30, 40), GROUND, np.int64)
+    lab[5:10, 5:12] = BUILDING
+    lab[18:25, 25:33] = BUILDING
+    lab[:, 36:] = ROAD
+    return lab
+
+
+def test_remove_object_under_a_point_takes_only_that_object():
+    lab = _two_houses()
+    out = RemoveObject(at=(7, 6)).apply(lab)
+    assert (out[5:10, 5:12] == GROUND).all()
+    assert (out[18:25, 25:33] == BUILDING).all()
+    with pytest.raises(CimgenError, match=r"point \(x=40, y=3\) lies outside the 40x30 map"):
+        RemoveObject(at=(40, 3)).apply(lab)
+
+
+def test_remove_object_uses_the_instance_under_the_point():
+    lab = np.full((20, 20), GROUND, np.int64)
+    lab[5:15, 2:18] = BUILDING  # two touching "cars" of one class: one component
+    inst = lab.copy().astype(np.int32)
+    inst[5:15, 2:10] = BUILDING * 1000 + 1
+    inst[5:15, 10:18] = BUILDING * 1000 + 2
+    out = RemoveObject(at=(12, 8)).apply(lab, inst)
+    assert (out[5:15, 10:18] == GROUND).all() and (out[5:15, 2:10] == BUILDING).all()
+    # Without instances the whole component goes.
+    assert (RemoveObject(at=(12, 8)).apply(lab)[5:15, 2:18] == GROUND).all()
+    with pytest.raises(CimgenError, match="instance map is 19x20"):
+        RemoveObject(at=(12, 8)).apply(lab, inst[:, :19])
+
+
+def test_pick_largest_and_random_objects():
+    lab = _two_houses()
+    largest = RemoveObject(cls=BUILDING, choose="largest").apply(lab)
+    assert (largest[18:25, 25:33] == GROUND).all() and (largest[5:10, 5:12] == BUILDING).all()
+    picks = {int((RemoveObject(cls=BUILDING, choose="random", seed=s).apply(lab)[5:10, 5:12] == BUILDING).all()) for s in range(12)}
+    assert picks == {0, 1}  # both houses get picked over a few seeds
+    assert np.array_equal(RemoveObject(cls=BUILDING, choose="random", seed=4).apply(lab), RemoveObject(cls=BUILDING, choose="random", seed=4).apply(lab))
+    with pytest.raises(CimgenError, match="no object of class 3"):
+        RemoveObject(cls=3).apply(lab)
+    with pytest.raises(CimgenError, match="unknown choice"):
+        RemoveObject(cls=BUILDING, choose="smallest").apply(lab)
+
+
+def test_remove_class_in_a_polygon_and_a_polygon_off_the_map():
+    lab = _two_houses()
+    out = RemoveClass(cls=BUILDING, polygon=((20, 15), (39, 15), (39, 29))).apply(lab)
+    assert (out[18:25, 25:33] == GROUND).all() and (out[5:10, 5:12] == BUILDING).all()
+    with pytest.raises(CimgenError, match="polygon spanning x 50..90, y 50..60 lies outside the 40x30 map"):
+        RemoveClass(cls=BUILDING, polygon=((50, 50), (90, 50), (90, 60))).apply(lab)
+    with pytest.raises(CimgenError, match="at least 3"):
+        RemoveClass(cls=BUILDING, polygon=((1, 1), (5, 5))).apply(lab)
+
+
+def test_insert_rectangle_ellipse_polygon():
+    lab = np.full((30, 30), GROUND, np.int64)
+    rect = InsertShape(cls=WATER, shape="rectangle", box=(2, 3, 12, 8)).apply(lab)
+    assert (rect == WATER).sum() == 10 * 5 and (rect[3:8, 2:12] == WATER).all()
+    ell = InsertShape(cls=WATER, shape="ellipse", box=(0, 0, 20, 20)).apply(lab)
+    area = (ell == WATER).sum()
+    assert abs(area - np.pi * 100) < 20 and ell[10, 10] == WATER and ell[0, 0] == GROUND
+    poly = InsertShape(cls=WATER, shape="polygon", polygon=((0, 0), (29, 0), (0, 29))).apply(lab)
+    assert poly[1, 1] == WATER and poly[28, 28] == GROUND
+    with pytest.raises(CimgenError, match="unknown shape 'circle'"):
+        InsertShape(cls=WATER, shape="circle", box=(0, 0, 5, 5)).apply(lab)
+    with pytest.raises(CimgenError, match="needs 'polygon'"):
+        InsertShape(cls=WATER, shape="polygon", box=(0, 0, 5, 5)).apply(lab)
+
+
+def test_move_copy_and_their_limits():
+    lab = _two_houses()
+    moved = MoveObject(at=(6, 6), by=(10, 0)).apply(lab)
+    assert (moved[5:10, 15:22] == BUILDING).all() and (moved[5:10, 5:15] == GROUND).all()
+    copied = MoveObject(at=(6, 6), to=(16, 6), copy=True).apply(lab)
+    assert (copied[5:10, 5:12] == BUILDING).all() and (copied[5:10, 15:22] == BUILDING).all()
+    clipped = MoveObject(at=(6, 6), by=(30, 0)).apply(lab)  # partly off the map: the rest is dropped
+    assert (clipped[5:10, 35:36] == BUILDING).all() and (clipped[5:10, 5:12] == GROUND).all()
+    with pytest.raises(CimgenError, match="entirely outside"):
+        MoveObject(at=(6, 6), by=(100, 0)).apply(lab)
+    with pytest.raises(CimgenError, match="exactly one of 'by'"):
+        MoveObject(at=(6, 6)).apply(lab)
+    with pytest.raises(CimgenError, match=r"by \(0, 0\)"):
+        MoveObject(at=(6, 6), by=(0, 0)).apply(lab)
+
+
+def test_paste_an_object_from_another_map():
+    lab = np.full((30, 40), GROUND, np.int64)
+    other = np.full((20, 20), VEGETATION, np.int64)
+    other[2:6, 3:9] = WATER
+    out = PasteObject(source=other, at=(4, 3), to=(20, 20)).apply(lab)
+    assert (out[19:23, 19:25] == WATER).all() and (out == WATER).sum() == 24 and (out[out != WATER] == GROUND).all()
+    with pytest.raises(CimgenError, match="paste target"):
+        PasteObject(source=other, at=(4, 3), to=(45, 20)).apply(lab)
+    with pytest.raises(CimgenError, match="point in the source map"):
+        PasteObject(source=other, at=(25, 3), to=(5, 5)).apply(lab)
+
+
+def test_apply_edits_in_order_and_checks():
+    lab = _two_houses()
+    out = apply_edits(lab, [RemoveObject(at=(6, 6)), InsertShape(cls=WATER, box=(0, 0, 4, 4))], num_classes=6)
+    assert (out[5:10, 5:12] == GROUND).all() and (out[:4, :4] == WATER).all()
+    with pytest.raises(CimgenError, match="class 9 is outside 0..5"):
+        apply_edits(lab, [InsertShape(cls=9, box=(0, 0, 4, 4))], num_classes=6)
+    with pytest.raises(CimgenError, match="changed nothing"):
+        apply_edits(lab, [InsertShape(cls=GROUND, box=(0, 0, 4, 4))], num_classes=6)
+    with pytest.raises(CimgenError, match="no edit"):
+        apply_edits(lab, [], num_classes=6)

@@ -1,4 +1,4 @@
-"""``cimgen manipulate``: edit a map, render it with a generator, blend into the image, write a report."""
+"""``cimgen edit`` and ``cimgen manipulate``: edit a map; render the edit with a generator and blend it into the image."""
 
 from __future__ import annotations
 
@@ -9,83 +9,183 @@ import typer
 from cimgen.errors import CimgenError
 
 
+def _ints(text: str, n: int, what: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise CimgenError(f"{what} '{text}' must be {n} integers separated by commas") from None
+    if len(vals) != n:
+        raise CimgenError(f"{what} '{text}' must be {n} integers separated by commas")
+    return vals
+
+
 def parse_box(text: str) -> tuple[int, int, int, int]:
     """``x0,y0,x1,y1`` -> a tuple of ints."""
-    try:
-        vals = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise CimgenError(f"box '{text}' must be four integers x0,y0,x1,y1") from None
-    if len(vals) != 4:
-        raise CimgenError(f"box '{text}' must be four integers x0,y0,x1,y1")
-    return vals  # type: ignore[return-value]
+    return tuple(_ints(text, 4, "box"))  # type: ignore[return-value]
+
+
+def parse_polygon(text: str) -> list[list[float]]:
+    """``x,y x,y x,y ...`` -> a list of points."""
+    points = []
+    for part in text.split():
+        try:
+            x, y = (float(v) for v in part.split(","))
+        except ValueError:
+            raise CimgenError(f"polygon '{text}' must be points 'x,y x,y x,y ...'") from None
+        points.append([x, y])
+    return points
+
+
+def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region) -> list[dict] | None:
+    """The edit given by options, as a one-item spec list (None when no edit option was given)."""
+    chosen = [o for o in ("--remove", "--remove-at", "--insert", "--replace") if {"--remove": remove, "--remove-at": remove_at, "--insert": insert, "--replace": replace}[o] is not None]
+    if not chosen:
+        if box or polygon or region:
+            raise CimgenError("--box, --polygon and --region say where an edit goes; add --remove, --insert or --replace")
+        return None
+    if len(chosen) > 1:
+        raise CimgenError(f"give one edit option ({' or '.join(chosen)}), or list several edits in a --spec file")
+    where: dict = {}
+    if box:
+        where["box"] = list(parse_box(box))
+    if polygon:
+        where["polygon"] = parse_polygon(polygon)
+    if remove_at is not None:
+        if where or region:
+            raise CimgenError("--remove-at removes the object under a point; it takes no --box, --polygon or --region")
+        return [{"op": "remove", "at": _ints(remove_at, 2, "point")}]
+    if remove is not None:
+        if region or len(where) != 1:
+            raise CimgenError("--remove needs exactly one of --box or --polygon")
+        return [{"op": "remove", "class": remove, **where}]
+    if insert is not None:
+        if region or len(where) != 1:
+            raise CimgenError("--insert needs exactly one of --box (rectangle or ellipse) or --polygon")
+        return [{"op": "insert", "class": insert, "shape": "polygon" if polygon else shape, **where}]
+    if ":" not in replace:
+        raise CimgenError(f"--replace '{replace}' must look like SRC:DST, e.g. building:vegetation")
+    src, dst = replace.split(":", 1)
+    if region:
+        where["mask"] = str(Path(region).resolve())
+    if len(where) != 1:
+        raise CimgenError("--replace needs exactly one of --box, --polygon or --region")
+    return [{"op": "replace", "from": src, "to": dst, **where}]
 
 
 def manipulate_cmd(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Fine-tuned generator checkpoint (or run folder)."),
-    image: Path = typer.Option(..., "--image", help="The original image."),
-    map_path: Path = typer.Option(..., "--map", help="Its semantic map: label ids, or colours of the checkpoint's palette."),
-    out: Path = typer.Option(..., "--out", help="Folder for result.png, the other pictures, metrics.json and report.html."),
-    remove: str = typer.Option(None, "--remove", help="Remove the objects of this class (name or id) inside --box."),
-    replace: str = typer.Option(None, "--replace", help="SRC:DST, relabel class SRC as DST inside --box or --mask."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette)."),
+    image: Path = typer.Option(..., "--image", help="The image (PNG, JPEG, GeoTIFF), or a folder of images for a batch."),
+    out: Path = typer.Option(..., "--out", help="Results folder (a batch writes one sub-folder per image and manifest.csv/json)."),
+    map_path: Path = typer.Option(None, "--map", help="Its semantic map: label ids or palette colours (snapped); for a batch, a folder of maps."),
+    map_from: Path = typer.Option(None, "--map-from", help="No map: make it from the image with this CycleGAN/pix2pix checkpoint."),
+    map_from_direction: str = typer.Option("AtoB", "--map-from-direction", help="The image -> map direction of --map-from."),
+    direction: str = typer.Option("", "--direction", help="CycleGAN/pix2pix --checkpoint: its map -> image direction (default BtoA)."),
+    palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings (default: the checkpoint's)."),
+    spec: Path = typer.Option(None, "--spec", help="Edit spec, YAML or JSON, listing edits (see docs/manipulation.md)."),
+    edited_map: Path = typer.Option(None, "--edited-map", help="A map edited elsewhere (GIMP, Photoshop); the edit is its difference."),
+    remove: str = typer.Option(None, "--remove", help="Remove the objects of this class (name or id) touching --box or --polygon."),
+    remove_at: str = typer.Option(None, "--remove-at", help="Remove the object under the pixel X,Y."),
+    insert: str = typer.Option(None, "--insert", help="Insert a shape of this class at --box (see --shape) or --polygon."),
+    shape: str = typer.Option("rectangle", "--shape", help="Shape of --insert with --box: rectangle or ellipse."),
+    replace: str = typer.Option(None, "--replace", help="SRC:DST, relabel class SRC as DST inside --box, --polygon or --region."),
     box: str = typer.Option(None, "--box", help="Region x0,y0,x1,y1 in pixels (x1, y1 exclusive)."),
-    mask: Path = typer.Option(None, "--mask", help="Region as a mask image (non-zero = inside), for --replace."),
-    fill: str = typer.Option("surrounding", "--fill", help="Fill of removed objects: surrounding or nearest."),
-    radius: int = typer.Option(8, "--radius", help="Dilation of the changed pixels, in pixels."),
-    blend_mode: str = typer.Option("feather", "--blend", help="Blend mode: feather or hard."),
-    feather: float = typer.Option(6.0, "--feather", help="Feather width inside the mask, in pixels."),
-    color_tolerance: float = typer.Option(0.0, "--color-tolerance", help="RGB distance accepted from palette colours in colour maps."),
+    polygon: str = typer.Option(None, "--polygon", help="Region as points 'x,y x,y x,y ...'."),
+    region: Path = typer.Option(None, "--region", help="Region of --replace as a mask image (non-zero = inside)."),
+    instances: Path = typer.Option(None, "--instances", help="Instance-id map, so --remove-at removes the instance under the point."),
+    mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
+    radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels, in pixels."),
+    blend_mode: str = typer.Option("feather", "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
+    feather: float = typer.Option(6.0, "--feather", help="Soft-edge width inside the mask (feather, laplacian), in pixels."),
+    color_tolerance: float = typer.Option(24.0, "--color-tolerance", help="RGB distance within which map colours (and blends of two) snap to the palette."),
+    finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
+    finetune_steps: int = typer.Option(600, "--finetune-steps", help="Fine-tuning iterations."),
+    tile_size: int = typer.Option(-1, "--tile-size", help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never)."),
+    overlap: int = typer.Option(128, "--overlap", help="Tile overlap in pixels."),
+    device: str = typer.Option("cpu", "--device", help="Where the generators run: cpu or cuda."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Remove or replace objects in a semantic map and blend the generated result into the image.
+    """Edit an image's semantic map, render the edited map with a generator and blend it into the image.
+
+    Outside the mask every pixel of the result is the original pixel. With a folder as --image,
+    every image gets the same edits (a spec) and a manifest records what was done to each.
 
     Example: cimgen manipulate --checkpoint runs/demo/finetune --image img.png --map map.png --remove building --box 40,40,140,140 --out runs/edit
     """
-    from cimgen.data.palette import Palette
-    from cimgen.edit.ops import RemoveClass, ReplaceClass
-    from cimgen.edit.pipeline import manipulate, manipulation_metrics
-    from cimgen.io.images import read_image, read_label_map
-    from cimgen.report.html import write_report
-    from cimgen.train.pix2pixhd import load_generator, renderer
+    from cimgen.edit.run import ManipulateConfig, run_batch, run_manipulation
 
-    if (remove is None) == (replace is None):
-        raise CimgenError("give exactly one of --remove CLASS or --replace SRC:DST")
-    if (out / "report.html").exists():
-        raise CimgenError(f"{out} already holds a manipulation report; choose another --out folder")
-    generator, gcfg = load_generator(checkpoint)
-    palette = Palette.from_dict(gcfg["palette"])
-    img = read_image(image)
-    labels = read_label_map(map_path, palette=palette, color_tolerance=color_tolerance)
-    if img.shape[:2] != labels.shape:
-        raise CimgenError(f"image {image} is {img.shape[1]}x{img.shape[0]} but map {map_path} is {labels.shape[1]}x{labels.shape[0]}")
-    if remove is not None:
-        if box is None:
-            raise CimgenError("--remove needs --box x0,y0,x1,y1")
-        edits = [RemoveClass(cls=palette.class_id(remove), box=parse_box(box), fill=fill)]
-    else:
-        if ":" not in replace:
-            raise CimgenError(f"--replace '{replace}' must look like SRC:DST, e.g. building:vegetation")
-        src, dst = (palette.class_id(v) for v in replace.split(":", 1))
-        if (box is None) == (mask is None):
-            raise CimgenError("--replace needs exactly one of --box or --mask")
-        region = None
-        if mask is not None:
-            region = read_image(mask).max(axis=2) > 0
-        edits = [ReplaceClass(source=src, target=dst, box=parse_box(box) if box else None, region=region)]
-    m = manipulate(
-        img,
-        labels,
-        edits,
-        renderer(generator, gcfg["label_nc"]),
-        num_classes=gcfg["label_nc"],
+    edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
+    given = sum(x is not None for x in (edits, spec, edited_map))
+    if given != 1:
+        raise CimgenError("say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map")
+    if map_path is not None and map_from is not None:
+        raise CimgenError("give the map with --map or make it with --map-from, not both")
+    cfg = ManipulateConfig(
+        checkpoint=str(checkpoint),
+        out=str(out),
+        image=str(image),
+        map=str(map_path) if map_path else "",
+        map_from=str(map_from) if map_from else "",
+        map_from_direction=map_from_direction,
+        direction=direction,
+        palette=palette,
+        spec=str(spec) if spec else "",
+        edited_map=str(edited_map) if edited_map else "",
+        instances=str(instances) if instances else "",
+        mask=str(mask) if mask else "",
         radius=radius,
-        blend_mode=blend_mode,
+        blend=blend_mode,
         feather=feather,
+        color_tolerance=color_tolerance,
+        finetune=finetune,
+        finetune_steps=finetune_steps,
+        tile_size=None if tile_size < 0 else tile_size,
+        overlap=overlap,
+        device=device,
     )
-    metrics = {
-        **manipulation_metrics(m),
-        "checkpoint": str(checkpoint),
-        "image": str(image),
-        "map": str(map_path),
-        "edit": {"remove": remove, "replace": replace, "box": box, "mask": str(mask) if mask else None, "radius": radius, "blend": blend_mode},
-    }
-    report = write_report(out, m, palette, metrics)
-    typer.echo(f"mask covers {metrics['mask_area_pixels']} pixels ({100 * metrics['mask_area_fraction']:.1f}%); result: {out / 'result.png'}; report: {report}")
+    run = run_batch if image.is_dir() else run_manipulation
+    run(cfg, edits, echo=typer.echo, progress=not quiet)
+
+
+def edit_cmd(
+    map_path: Path = typer.Option(..., "--map", help="The semantic map: label ids, or palette colours (snapped)."),
+    out: Path = typer.Option(..., "--out", help="Folder for edited_labels.png, edited_map.png, mask.png and edit.json."),
+    palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings."),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="Take the classes from this generator checkpoint instead of --palette."),
+    spec: Path = typer.Option(None, "--spec", help="Edit spec, YAML or JSON, listing edits."),
+    edited_map: Path = typer.Option(None, "--edited-map", help="A map edited elsewhere (GIMP, Photoshop): snap it and derive the mask."),
+    remove: str = typer.Option(None, "--remove", help="Remove the objects of this class touching --box or --polygon."),
+    remove_at: str = typer.Option(None, "--remove-at", help="Remove the object under the pixel X,Y."),
+    insert: str = typer.Option(None, "--insert", help="Insert a shape of this class at --box (see --shape) or --polygon."),
+    shape: str = typer.Option("rectangle", "--shape", help="Shape of --insert with --box: rectangle or ellipse."),
+    replace: str = typer.Option(None, "--replace", help="SRC:DST, relabel class SRC as DST inside --box, --polygon or --region."),
+    box: str = typer.Option(None, "--box", help="Region x0,y0,x1,y1 in pixels (x1, y1 exclusive)."),
+    polygon: str = typer.Option(None, "--polygon", help="Region as points 'x,y x,y x,y ...'."),
+    region: Path = typer.Option(None, "--region", help="Region of --replace as a mask image (non-zero = inside)."),
+    instances: Path = typer.Option(None, "--instances", help="Instance-id map, so --remove-at removes the instance under the point."),
+    radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels for mask.png, in pixels."),
+    color_tolerance: float = typer.Option(24.0, "--color-tolerance", help="RGB distance within which map colours snap to the palette."),
+) -> None:
+    """Edit a semantic map (no generator): write the edited map, the mask of what changed and its area.
+
+    Example: cimgen edit --map map.png --palette synth --remove-at 120,80 --out runs/map-edit
+    """
+    from cimgen.edit.mapedit import run_map_edit
+
+    edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
+    if sum(x is not None for x in (edits, spec, edited_map)) != 1:
+        raise CimgenError("say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map")
+    if (palette == "") == (checkpoint is None):
+        raise CimgenError("name the classes with exactly one of --palette or --checkpoint")
+    run_map_edit(
+        map_path,
+        out,
+        palette=palette,
+        checkpoint=checkpoint,
+        spec=spec,
+        edits_raw=edits,
+        edited_map=edited_map,
+        instances=instances,
+        radius=radius,
+        color_tolerance=color_tolerance,
+        echo=typer.echo,
+    )

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from cimgen.data.instances import instance_edges
 from cimgen.data.layouts import Sample, list_cityscapes, list_folders, list_pix2pixhd, pix2pixhd_folders
-from cimgen.data.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
+from cimgen.data.palette import BUILDINGS_PALETTE, CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
 from cimgen.data.tiles import TILE_EDGES, SceneReader, list_scenes, pad_to, tile_grid
 from cimgen.errors import CimgenError
 from cimgen.io.images import image_to_tensor, list_images, read_id_map, read_image, read_label_map
@@ -212,10 +212,6 @@ def resolve_palette(cfg: DataConfig) -> Palette:
     if cfg.label_nc == SYNTH_PALETTE.num_classes:
         return SYNTH_PALETTE
     return generated_palette(cfg.label_nc)
-
-
-# Building masks (Inria, SpaceNet): 0 background, 1 building; drawn as the masks are, black and white.
-BUILDINGS_PALETTE = Palette(names=("background", "building"), colors=((0, 0, 0), (255, 255, 255)))
 
 
 def generated_palette(num_classes: int) -> Palette:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from cimgen.errors import CimgenError
@@ -112,6 +113,107 @@ def colors_to_labels(rgb: np.ndarray, palette: Palette, *, tolerance: float = 0.
     return nearest[inverse.reshape(-1)].reshape(rgb.shape[:2]).astype(np.int64)
 
 
+SNAP_TOLERANCE = 24.0
+"""Default RGB distance within which a colour counts as a class colour (or a blend of two) in hand-edited maps."""
+
+
+def _segment_distance(colours: np.ndarray, pal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each colour, the nearest blend ``(1-t)*p_i + t*p_j`` of two different palette colours.
+
+    Returns (distance, i, j, t) per colour; colours with no pair (a palette of one colour) get inf.
+    """
+    pairs = [(i, j) for i in range(len(pal)) for j in range(i + 1, len(pal)) if np.any(pal[i] != pal[j])]
+    n = len(colours)
+    best = np.full(n, np.inf, np.float32)
+    bi, bj, bt = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.float32)
+    if not pairs or not n:
+        return best, bi, bj, bt
+    a = pal[[p[0] for p in pairs]]  # P x 3
+    d = pal[[p[1] for p in pairs]] - a
+    dd = (d * d).sum(1)
+    for s in range(0, n, 2048):  # chunks keep the colours x pairs arrays small for large palettes
+        c = colours[s : s + 2048, None, :]
+        t = np.clip(((c - a[None]) * d[None]).sum(2) / dd[None], 0.0, 1.0)
+        dist = np.linalg.norm(c - (a[None] + t[..., None] * d[None]), axis=2)
+        k = dist.argmin(1)
+        rows = np.arange(len(k))
+        best[s : s + 2048] = dist[rows, k]
+        bi[s : s + 2048] = [pairs[q][0] for q in k]
+        bj[s : s + 2048] = [pairs[q][1] for q in k]
+        bt[s : s + 2048] = t[rows, k]
+    return best, bi, bj, bt
+
+
+def snap_colors(rgb: np.ndarray, palette: Palette, *, tolerance: float = SNAP_TOLERANCE, source: str = "colour map") -> tuple[np.ndarray, dict]:
+    """Map a hand-edited colour map (GIMP, Photoshop) to labels, snapping near and anti-aliased colours.
+
+    A colour within ``tolerance`` of a class colour becomes that class. A colour within
+    ``tolerance`` of a blend of two class colours (the edge of an anti-aliased brush stroke)
+    becomes whichever of the two classes is more common among its 8 neighbours that are not
+    themselves blends, or the nearer of the two on a tie. Any other colour is refused.
+
+    Args:
+        rgb: HxWx3 uint8 colour map.
+        palette: the classes and their colours.
+        tolerance: largest Euclidean RGB distance to a class colour or to a two-class blend.
+        source: how to name the map in an error message.
+
+    Returns:
+        (HxW int64 labels, counts) where counts has ``exact``, ``near`` and ``blended`` pixel counts.
+
+    Raises:
+        CimgenError: naming the first colour that is neither near a class colour nor near a
+            blend of two, how many pixels have it, a pixel where it occurs and the nearest class.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise CimgenError(f"{source} must be an HxWx3 uint8 RGB image, got shape {rgb.shape} and dtype {rgb.dtype}")
+    if tolerance < 0:
+        raise CimgenError(f"the colour tolerance must be 0 or more, got {tolerance:g}")
+    h, w = rgb.shape[:2]
+    flat = rgb.reshape(-1, 3)
+    uniq, inverse, counts = np.unique(flat, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    pal = np.asarray(palette.colors, dtype=np.float32)
+    cols = uniq.astype(np.float32)
+    dist = np.linalg.norm(cols[:, None, :] - pal[None], axis=2)
+    nearest = dist.argmin(axis=1)
+    dnear = dist[np.arange(len(uniq)), nearest]
+    near = dnear <= tolerance
+    seg, si, sj, st = _segment_distance(cols, pal)
+    blended = ~near & (seg <= tolerance)
+    bad = ~near & ~blended
+    if bad.any():
+        k = int(np.flatnonzero(bad)[np.argmax(counts[bad])])  # the most common offending colour
+        where = int(np.flatnonzero(inverse == k)[0])
+        y, x = divmod(where, w)
+        colour = tuple(int(v) for v in uniq[k])
+        cls = int(nearest[k])
+        raise CimgenError(
+            f"{source} has colour {colour} in {int(counts[k])} pixel(s), e.g. at (x={x}, y={y}), which is not within {tolerance:g} "
+            f"of any class colour or of a blend of two; the nearest class is '{palette.names[cls]}' {tuple(palette.colors[cls])} "
+            f"at distance {dnear[k]:.1f} (paint with the palette's colours, or raise the colour tolerance)"
+        )
+    # Blends start as the nearer of their two classes, then follow their neighbours.
+    first = np.where(near, nearest, np.where(st < 0.5, si, sj))
+    labels = first[inverse].reshape(h, w).astype(np.int64)
+    is_blend = blended[inverse].reshape(h, w)
+    if is_blend.any():
+        sure = ~is_blend
+        pix_i, pix_j = si[inverse].reshape(h, w), sj[inverse].reshape(h, w)
+        for i, j in {(int(a), int(b)) for a, b in zip(si[blended], sj[blended])}:
+            these = is_blend & (pix_i == i) & (pix_j == j)
+            ni = cv2.boxFilter((sure & (labels == i)).astype(np.float32), -1, (3, 3), normalize=False)
+            nj = cv2.boxFilter((sure & (labels == j)).astype(np.float32), -1, (3, 3), normalize=False)
+            labels[these & (ni > nj)] = i
+            labels[these & (nj > ni)] = j
+    stats = {
+        "exact": int(counts[dnear == 0].sum()),
+        "near": int(counts[near & (dnear > 0)].sum()),
+        "blended": int(counts[blended].sum()),
+    }
+    return labels, stats
+
+
 def canonical_ids(palette: Palette) -> np.ndarray:
     """For each label id, the id that its colour maps back to: the smallest id with the same colour.
 
@@ -155,3 +257,19 @@ CITYSCAPES_PALETTE = Palette(
         (0, 0, 110), (0, 80, 100), (0, 0, 230), (119, 11, 32), (0, 0, 0),
     ),
 )  # fmt: skip
+
+# Building masks (Inria, SpaceNet): 0 background, 1 building; drawn as the masks are, black and white.
+BUILDINGS_PALETTE = Palette(names=("background", "building"), colors=((0, 0, 0), (255, 255, 255)))
+
+NAMED_PALETTES = {"synth": SYNTH_PALETTE, "cityscapes": CITYSCAPES_PALETTE, "buildings": BUILDINGS_PALETTE}
+"""Palettes that options may name instead of giving a palette JSON file."""
+
+
+def palette_from_option(value: str | Path) -> Palette:
+    """A palette named in ``NAMED_PALETTES`` or read from a JSON file."""
+    if str(value) in NAMED_PALETTES:
+        return NAMED_PALETTES[str(value)]
+    path = Path(value)
+    if not path.suffix and not path.exists():
+        raise CimgenError(f"unknown palette '{value}'; name one of {', '.join(NAMED_PALETTES)} or give a palette JSON file")
+    return Palette.load(path)

@@ -30,3 +30,21 @@ def edit_mask(original: np.ndarray, edited: np.ndarray, *, radius: int = 8) -> n
     if not changed.any():
         raise CimgenError("the edited map equals the original; there is nothing to manipulate")
     return dilate(changed, radius)
+
+
+def user_mask(mask: np.ndarray, shape: tuple[int, int], *, source: str = "the mask") -> np.ndarray:
+    """A mask given by the user, checked: bool-able HxW of the map's size and not empty."""
+    if mask.ndim != 2:
+        raise CimgenError(f"{source} must be a single-channel HxW mask, got shape {mask.shape}")
+    if mask.shape != tuple(shape):
+        raise CimgenError(f"{source} is {mask.shape[1]}x{mask.shape[0]} but the image is {shape[1]}x{shape[0]}")
+    out = mask.astype(bool)
+    if not out.any():
+        raise CimgenError(f"{source} is empty; it must mark the pixels to manipulate with non-zero values")
+    return out
+
+
+def mask_area(mask: np.ndarray) -> dict:
+    """The mask's area in pixels and as a fraction of the image, and its number of separate regions."""
+    n, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return {"pixels": int(mask.sum()), "fraction": round(float(mask.mean()), 6), "regions": int(n - 1)}

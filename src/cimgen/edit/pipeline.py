@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from cimgen.data.palette import check_labels
 from cimgen.edit.blend import blend
-from cimgen.edit.mask import edit_mask
+from cimgen.edit.mask import edit_mask, user_mask
 from cimgen.edit.ops import apply_edits
 from cimgen.errors import CimgenError
+
+# Images with a side longer than this are generated in tiles when no tile size is given.
+AUTO_TILE_ABOVE = 2048
+AUTO_TILE_SIZE = 1024
+AUTO_TILE_OVERLAP = 128
+# Generated pixels a blend mode reads around the mask, so tiles that close to it are generated too:
+# hard and feather read only mask pixels, Poisson the one-pixel ring around the mask, and the
+# Laplacian pyramid reaches further (outside the tiles it sees the original, a zero difference).
+TILE_MARGIN = {"hard": 0, "feather": 0, "poisson": 2, "poisson-mixed": 2, "laplacian": 32}
 
 
 @dataclass
@@ -24,66 +35,166 @@ class Manipulation:
     edited_labels: np.ndarray
     """The label map after the edits."""
     mask: np.ndarray
-    """Pixels that may differ from the original (changed labels, dilated)."""
+    """Pixels that may differ from the original (changed labels, dilated; or the user's mask)."""
     generated: np.ndarray
-    """The generator's rendering of the edited map (whole image)."""
+    """The generator's rendering of the edited map (tiled runs: the original outside the generated tiles)."""
     result: np.ndarray
     """The manipulated image: ``generated`` blended into ``original`` inside ``mask``."""
+    tiles: list[tuple[int, int, int, int]] | None = None
+    """Tiled runs: the (y, x, height, width) windows that were generated; None when the whole map was."""
+    info: dict = field(default_factory=dict)
+    """Plain facts about the run: timings, tile counts, blend mode, changed pixels outside a user mask."""
+
+
+def tiling_for(shape: tuple[int, int], tile_size: int | None, overlap: int | None) -> tuple[int, int] | None:
+    """(tile size, overlap) for an image: as given, automatic for large images (tile_size None), or none (tile_size 0)."""
+    if tile_size == 0:
+        return None
+    if tile_size is None:
+        if max(shape) <= AUTO_TILE_ABOVE:
+            return None
+        return AUTO_TILE_SIZE, AUTO_TILE_OVERLAP if overlap is None else overlap
+    return tile_size, (AUTO_TILE_OVERLAP if overlap is None else overlap)
 
 
 def manipulate(
     image: np.ndarray,
     labels: np.ndarray,
-    edits: list,
-    render,
+    edits: list | None,
+    render: Callable[[np.ndarray], np.ndarray],
     *,
     num_classes: int,
+    edited_labels: np.ndarray | None = None,
+    instances: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
     radius: int = 8,
     blend_mode: str = "feather",
     feather: float = 6.0,
+    blend_options: dict | None = None,
+    tile_size: int | None = 0,
+    overlap: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Manipulation:
-    """Apply ``edits`` to ``labels``, render the edited map with ``render`` and blend into ``image``.
+    """Apply ``edits`` to ``labels`` (or take ``edited_labels``), render the edited map and blend it into ``image``.
 
     Args:
         image: HxWx3 uint8 original.
         labels: HxW integer map of the original.
-        edits: edit operations (see ``cimgen.edit.ops``).
+        edits: edit operations (see ``cimgen.edit.ops``); None when ``edited_labels`` is given.
         render: callable(labels HxW) -> HxWx3 uint8, e.g. a fine-tuned generator.
         num_classes: number of label classes.
-        radius: dilation of the changed pixels, in pixels.
-        blend_mode: ``feather`` or ``hard``.
-        feather: width of the feathered edge inside the mask, in pixels.
+        edited_labels: the edited map, when it was made elsewhere (e.g. painted in GIMP).
+        instances: HxW instance ids of ``labels``, for picking objects under a point.
+        mask: HxW bool blend region given by the user; None derives it from the map difference.
+        radius: dilation of the changed pixels, in pixels (derived masks only).
+        blend_mode: a mode of ``cimgen.edit.blend.BLENDS``.
+        feather: width of the soft edge inside the mask, for the modes that have one.
+        blend_options: further keyword options of the blend mode.
+        tile_size: generate in overlapping tiles of this size (only those touching the mask);
+            0 renders the whole map at once, None tiles automatically above 2048 pixels a side.
+        overlap: tile overlap in pixels (default 128).
+        progress: callable(done, total) called as tiles are generated.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise CimgenError(f"the image must be HxWx3 uint8, got {image.dtype} {image.shape}")
     if image.shape[:2] != labels.shape:
         raise CimgenError(f"the image is {image.shape[1]}x{image.shape[0]} but its map is {labels.shape[1]}x{labels.shape[0]}")
     check_labels(labels, num_classes)
-    edited = apply_edits(labels, edits, num_classes=num_classes)
-    mask = edit_mask(labels, edited, radius=radius)
-    generated = render(edited)
-    kwargs = {"feather": feather} if blend_mode == "feather" else {}
-    result = blend(image, generated, mask, mode=blend_mode, **kwargs)
-    return Manipulation(original=image, labels=labels, edited_labels=edited, mask=mask, generated=generated, result=result)
+    t0 = time.perf_counter()
+    if (edits is None) == (edited_labels is None):
+        raise CimgenError("give either edit operations or an edited map, not both")
+    if edited_labels is not None:
+        if edited_labels.shape != labels.shape:
+            raise CimgenError(
+                f"the edited map is {edited_labels.shape[1]}x{edited_labels.shape[0]} but the original is {labels.shape[1]}x{labels.shape[0]}"
+            )
+        check_labels(edited_labels, num_classes, source="edited map")
+        edited = edited_labels
+        if np.array_equal(edited, labels):
+            raise CimgenError("the edited map equals the original; there is nothing to manipulate")
+    else:
+        edited = apply_edits(labels, edits, num_classes=num_classes, instances=instances)
+    info: dict = {}
+    if mask is None:
+        region = edit_mask(labels, edited, radius=radius)
+    else:
+        region = user_mask(mask, labels.shape)
+        info["changed_pixels_outside_mask"] = int(((labels != edited) & ~region).sum())
+    info["edit_seconds"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    tiling = tiling_for(labels.shape, tile_size, overlap)
+    tiles = None
+    if tiling is None:
+        generated = render(edited)
+        if generated.shape != image.shape or generated.dtype != np.uint8:
+            raise CimgenError(f"the generator returned {generated.dtype} {generated.shape} for a {image.shape[1]}x{image.shape[0]} map")
+    else:
+        from cimgen.edit.tiled import generate_tiled
+
+        size, ov = tiling
+        margin = TILE_MARGIN.get(blend_mode, 32)
+        tiled = generate_tiled(edited, render, tile_size=size, overlap=ov, mask=region, margin=margin, fill=image, progress=progress)
+        generated, tiles = tiled.generated, list(tiled.tiles)
+        info.update(tile_size=size, overlap=ov, tiles_generated=len(tiles), tiles_total=tiled.tiles_total)
+    info["generate_seconds"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    options = dict(blend_options or {})
+    if blend_mode in ("feather", "laplacian"):
+        options.setdefault("feather", feather)
+    result = blend(image, generated, region, mode=blend_mode, **options)
+    info["blend_seconds"] = round(time.perf_counter() - t0, 3)
+    info["blend"] = {"mode": blend_mode, **options}
+    return Manipulation(original=image, labels=labels, edited_labels=edited, mask=region, generated=generated, result=result, tiles=tiles, info=info)
+
+
+def identical_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, rows: int = 512) -> bool:
+    """Whether two images are byte-identical outside ``mask``, checked in bands of rows (no full-size copies)."""
+    for y in range(0, mask.shape[0], rows):
+        differs = (a[y : y + rows] != b[y : y + rows]).any(axis=-1) & ~mask[y : y + rows]
+        if differs.any():
+            return False
+    return True
+
+
+def _ssim_outside(m: Manipulation) -> dict:
+    """SSIM of generated vs original outside the mask: over the whole image, or over the generated tiles."""
+    from cimgen.metrics.ssim import ssim_outside
+
+    windows = m.tiles or [(0, 0, m.mask.shape[0], m.mask.shape[1])]
+    total, pixels = 0.0, 0
+    for y, x, h, w in windows:
+        sl = (slice(y, y + h), slice(x, x + w))
+        try:
+            s = ssim_outside(m.generated[sl], m.original[sl], m.mask[sl])
+        except CimgenError:  # the mask covers all of this window but its border
+            continue
+        total += s["ssim"] * s["pixels"]
+        pixels += s["pixels"]
+    return {"ssim": total / pixels if pixels else None, "pixels": pixels}
 
 
 def manipulation_metrics(m: Manipulation) -> dict:
-    """What every manipulation reports: SSIM of generated vs original outside the mask, and the mask's size.
+    """What every manipulation reports: SSIM of generated vs original outside the mask, the mask's size, the seam.
 
-    ``ssim_outside_mask`` is None when the mask leaves no pixel to compare.
+    ``ssim_outside_mask`` is None when the mask leaves no pixel to compare. Tiled runs compare
+    inside the generated tiles only (elsewhere nothing was generated).
     """
-    from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
+    from cimgen.edit.blend import seam_report
+    from cimgen.metrics.ssim import SSIM_SETTINGS
 
-    outside = ~m.mask
-    try:
-        ssim = ssim_outside(m.generated, m.original, m.mask)
-    except CimgenError:  # the mask covers everything but the border
-        ssim = {"ssim": None, "pixels": 0}
+    ssim = _ssim_outside(m)
+    compared = "generated vs original, mean of the SSIM map over pixels outside the mask"
+    if m.tiles:
+        compared += ", inside the generated tiles"
+    seam = seam_report(m.result, m.original, m.mask)
     return {
         "ssim_outside_mask": None if ssim["ssim"] is None else round(ssim["ssim"], 4),
-        "ssim_settings": {**SSIM_SETTINGS, "compared": "generated vs original, mean of the SSIM map over pixels outside the mask"},
+        "ssim_settings": {**SSIM_SETTINGS, "compared": compared},
         "pixels_outside_mask": ssim["pixels"],
         "mask_area_pixels": int(m.mask.sum()),
-        "mask_area_fraction": round(float(m.mask.mean()), 4),
-        "outside_mask_identical": bool(np.array_equal(m.result[outside], m.original[outside])),
+        "mask_area_fraction": round(float(m.mask.mean()), 6),
+        "changed_label_pixels": int((m.labels != m.edited_labels).sum()),
+        "seam": {k: (None if v is None else round(float(v), 3)) for k, v in seam.items()},
+        "outside_mask_identical": identical_outside(m.result, m.original, m.mask),
+        **m.info,
     }

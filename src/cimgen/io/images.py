@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cimgen.data.palette import Palette, colors_to_labels
+from cimgen.data.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors
 from cimgen.errors import CimgenError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -71,6 +71,33 @@ def read_label_map(path: str | Path, *, palette: Palette | None = None, color_to
         raise CimgenError(f"{path} is a colour map ({img.mode}); name a palette to turn its colours into labels")
     rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
     return colors_to_labels(rgb, palette, tolerance=color_tolerance, source=str(path))
+
+
+def read_edited_map(path: str | Path, palette: Palette, *, tolerance: float = SNAP_TOLERANCE) -> tuple[np.ndarray, dict]:
+    """Read a map that a person drew or edited (GIMP, Photoshop): label ids, or colours snapped to the palette.
+
+    Single-channel and indexed files hold label ids, checked against the palette's classes.
+    RGB files go through ``snap_colors``: near and anti-aliased colours become classes, any
+    other colour is refused with its value and a pixel where it occurs.
+
+    Returns:
+        (HxW int64 labels, counts of exact / near / blended pixels; empty for label files).
+    """
+    img = _open(path)
+    if img.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+        labels = np.asarray(img).astype(np.int64)
+        check_labels(labels, palette.num_classes, source=str(path))
+        return labels, {}
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return snap_colors(rgb, palette, tolerance=tolerance, source=str(path))
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read a mask image as HxW bool: any non-zero value (in any channel) is inside."""
+    img = _open(path)
+    if img.mode in ("1", "L", "P", "I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(img) != 0
+    return read_image(path).max(axis=2) > 0
 
 
 def read_id_map(path: str | Path) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from cimgen.data.palette import Palette, labels_to_colors
 from cimgen.edit.pipeline import Manipulation
-from cimgen.io.images import write_image, write_text
+from cimgen.io.images import write_image, write_label_map, write_text
 
 
 def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -23,13 +23,37 @@ def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def zoom(images: list[np.ndarray], mask: np.ndarray, *, margin: int = 16, scale: int = 3) -> np.ndarray:
-    """Side-by-side crops around the mask's bounding box, enlarged with nearest-neighbour."""
-    ys, xs = np.nonzero(mask)
+PREVIEW_MAX = 2048
+"""Images with a longer side are shown in the page by downscaled previews (the full-size files are still written)."""
+
+
+def edit_window(mask: np.ndarray, *, margin: int = 16) -> tuple[slice, slice]:
+    """Rows and columns of the mask's bounding box plus a margin, clipped to the image."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if not len(ys):
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
     h, w = mask.shape
-    y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + 1 + margin, h)
-    x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + 1 + margin, w)
-    crops = [cv2.resize(im[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) for im in images]
+    return slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + 1 + margin, h)), slice(max(int(xs[0]) - margin, 0), min(int(xs[-1]) + 1 + margin, w))
+
+
+def fit(image: np.ndarray, longest: int) -> np.ndarray:
+    """``image`` scaled down (area averaging) so that its longer side is at most ``longest``."""
+    h, w = image.shape[:2]
+    if max(h, w) <= longest:
+        return image
+    f = longest / max(h, w)
+    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def zoom(images: list[np.ndarray], mask: np.ndarray, *, margin: int = 16, scale: int = 3, longest: int = 1024) -> np.ndarray:
+    """Side-by-side crops around the mask's bounding box, enlarged with nearest-neighbour (each crop at most ``longest``)."""
+    ys, xs = edit_window(mask, margin=margin)
+    crops = []
+    for im in images:
+        c = im[ys, xs]
+        s = max(1, min(scale, longest // max(c.shape[:2])))
+        c = cv2.resize(c, None, fx=s, fy=s, interpolation=cv2.INTER_NEAREST) if s > 1 else fit(c, longest)
+        crops.append(c)
     gap = np.full((crops[0].shape[0], 4, 3), 255, np.uint8)
     parts = []
     for c in crops:
@@ -49,24 +73,56 @@ def overview(images: list[np.ndarray], captions: list[str], *, gap: int = 6, cap
     return sheet
 
 
-def write_report(out: str | Path, m: Manipulation, palette: Palette, metrics: dict, *, title: str = "cimgen manipulation") -> Path:
-    """Write the pictures and ``report.html`` into ``out``; returns the HTML path."""
+def side_by_side(m: Manipulation, *, margin: int = 32, longest: int = 768) -> np.ndarray:
+    """Original | generated | manipulated, cropped around the edit, captioned (each panel at most ``longest``)."""
+    ys, xs = edit_window(m.mask, margin=margin)
+    panels = [fit(im[ys, xs], longest) for im in (m.original, m.generated, m.result)]
+    return overview(panels, ["original", "generated", "manipulated"])
+
+
+def write_report(
+    out: str | Path, m: Manipulation, palette: Palette, metrics: dict, *, title: str = "cimgen manipulation", geo=None
+) -> Path:
+    """Write the outputs, the pictures and ``report.html`` into ``out``; returns the HTML path.
+
+    Full-size outputs: ``result``, ``generated``, ``mask_raw`` (0/255) and ``edited_labels``
+    (label ids) as PNG, or with ``geo`` (a ``cimgen.io.geotiff.GeoInfo``) ``result.tif``,
+    ``generated.tif`` and ``mask.tif`` georeferenced like the input. Pictures for the page:
+    the original, both maps, the mask overlay, ``zoom.png`` and ``side_by_side.png``; for
+    images longer than ``PREVIEW_MAX`` pixels they are downscaled previews under ``preview/``.
+    """
     out = Path(out)
-    pictures = {
-        "original.png": ("Original image", m.original),
-        "map.png": ("Semantic map", labels_to_colors(m.labels, palette)),
-        "edited_map.png": ("Edited map", labels_to_colors(m.edited_labels, palette)),
-        "mask.png": ("Mask (changed labels, dilated)", mask_overlay(m.original, m.mask)),
-        "generated.png": ("Generated from the edited map", m.generated),
-        "result.png": ("Manipulated (blended into the original)", m.result),
-        "zoom.png": ("Zoom on the edit: original | generated | manipulated", zoom([m.original, m.generated, m.result], m.mask)),
+    large = max(m.mask.shape) > PREVIEW_MAX
+    if geo is not None:
+        from cimgen.io.geotiff import write_geotiff
+
+        write_geotiff(out / "result.tif", m.result, geo)
+        write_geotiff(out / "generated.tif", m.generated, geo)
+        write_geotiff(out / "mask.tif", m.mask.astype(np.uint8) * 255, geo)
+    else:
+        write_image(out / "result.png", m.result)
+        write_image(out / "generated.png", m.generated)
+        write_image(out / "mask_raw.png", m.mask.astype(np.uint8) * 255)
+    write_label_map(out / "edited_labels.png", m.edited_labels)
+    small = (lambda a: fit(a, 1024)) if large else (lambda a: a)
+    folder = "preview/" if (large or geo is not None) else ""
+    shown = {
+        "original.png": ("Original image", small(m.original)),
+        "map.png": ("Semantic map", labels_to_colors(_nearest_small(m.labels, large), palette)),
+        "edited_map.png": ("Edited map", labels_to_colors(_nearest_small(m.edited_labels, large), palette)),
+        "mask.png": ("Mask (changed labels, dilated)", mask_overlay(small(m.original), _nearest_small(m.mask, large))),
+        "generated.png": ("Generated from the edited map", small(m.generated)),
+        "result.png": ("Manipulated (blended into the original)", small(m.result)),
     }
+    pictures = {f"{folder}{k}": v for k, v in shown.items()}
     for name, (_, img) in pictures.items():
-        write_image(out / name, img)
-    strip = ["original.png", "map.png", "edited_map.png", "mask.png", "generated.png", "result.png"]
+        if folder or name not in ("generated.png", "result.png"):  # full-size ones are written above
+            write_image(out / name, img)
+    write_image(out / "zoom.png", zoom([m.original, m.generated, m.result], m.mask))
+    write_image(out / "side_by_side.png", side_by_side(m))
+    pictures["zoom.png"] = ("Zoom on the edit: original | generated | manipulated", None)
     short = ["original", "map", "edited map", "mask", "generated", "manipulated"]
-    write_image(out / "overview.png", overview([pictures[n][1] for n in strip], short))
-    write_image(out / "mask_raw.png", (m.mask.astype(np.uint8) * 255))
+    write_image(out / "overview.png", overview([fit(v[1], 512) if large else v[1] for k, v in pictures.items() if k != "zoom.png"], short))
     legend = "".join(
         f'<span class="sw" style="background:rgb{tuple(c)}"></span>{html.escape(n)} ' for n, c in zip(palette.names, palette.colors)
     )
@@ -117,3 +173,13 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _nearest_small(a: np.ndarray, large: bool) -> np.ndarray:
+    """A label map or mask scaled down for a preview by nearest neighbour (classes must not mix)."""
+    if not large:
+        return a
+    h, w = a.shape
+    f = 1024 / max(h, w)
+    small = cv2.resize(a.astype(np.uint8 if a.max(initial=0) < 256 else np.uint16), (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_NEAREST)
+    return small.astype(bool) if a.dtype == bool else small.astype(a.dtype)

@@ -1,0 +1,236 @@
+"""``cimgen edit`` and ``cimgen manipulate``: specs, GIMP maps, masks, blend modes, tiles, batches, image -> map, fine-tuning."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from cimgen.cli.main import main
+from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
+from cimgen.data.synth import BUILDING, ROAD
+from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+from cimgen.train.pix2pixhd import resolve_config, run_pix2pixhd
+from tests.conftest import tiny_train_config
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tiny_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "run"
+    return run_pix2pixhd(resolve_config(tiny_train_config(tiny_world, epochs=1, decay_epochs=0)), out, echo=None, progress=False)
+
+
+def _err(capsys, argv) -> str:
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("cimgen: error: "), err
+    return lines[0]
+
+
+def _tile(world, i=0):
+    return world / "images" / f"tile_{i:05d}.png", world / "labels" / f"tile_{i:05d}.png"
+
+
+def _building_point(labels):
+    y, x = np.argwhere(labels == BUILDING)[0]
+    return int(x), int(y)
+
+
+def _base(ckpt, image, map_path, out):
+    return ["manipulate", "--checkpoint", str(ckpt), "--image", str(image), "--map", str(map_path), "--out", str(out), "--quiet"]
+
+
+def test_edit_command_writes_map_mask_and_area(capsys, tiny_world, tmp_path):
+    _, map_path = _tile(tiny_world)
+    labels = read_label_map(map_path)
+    x, y = _building_point(labels)
+    assert main(["edit", "--map", str(map_path), "--palette", "synth", "--remove-at", f"{x},{y}", "--radius", "2", "--out", str(tmp_path / "e")]) == 0
+    printed = capsys.readouterr().out
+    edited = read_label_map(tmp_path / "e" / "edited_labels.png")
+    assert edited[y, x] != BUILDING
+    report = json.loads((tmp_path / "e" / "edit.json").read_text())
+    mask = read_image(tmp_path / "e" / "mask.png")[..., 0] > 0
+    assert report["mask"]["pixels"] == int(mask.sum()) > report["changed_pixels"] > 0
+    assert "mask:" in printed and "edit.json" in printed
+
+
+def test_edit_from_a_gimp_painted_colour_map(capsys, tiny_world, tmp_path):
+    import cv2
+
+    _, map_path = _tile(tiny_world)
+    labels = read_label_map(map_path)
+    painted = labels.copy()
+    painted[5:20, 5:20] = ROAD
+    rgb = cv2.GaussianBlur(labels_to_colors(painted, SYNTH_PALETTE), (3, 3), 0.7)  # anti-aliased export
+    write_image(tmp_path / "gimp.png", rgb)
+    assert main(["edit", "--map", str(map_path), "--palette", "synth", "--edited-map", str(tmp_path / "gimp.png"), "--radius", "0", "--out", str(tmp_path / "e")]) == 0
+    edited = read_label_map(tmp_path / "e" / "edited_labels.png")
+    assert (edited[6:19, 6:19] == ROAD).all()
+    # A colour that is no class's is refused, naming it.
+    rgb[2, 3] = (255, 0, 255)
+    write_image(tmp_path / "bad.png", rgb)
+    msg = _err(capsys, ["edit", "--map", str(map_path), "--palette", "synth", "--edited-map", str(tmp_path / "bad.png"), "--out", str(tmp_path / "e2")])
+    assert "colour (255, 0, 255)" in msg and "(x=3, y=2)" in msg and not (tmp_path / "e2").exists()
+
+
+def test_manipulate_with_a_spec_and_each_blend_mode(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image, map_path = _tile(tiny_world)
+    labels = read_label_map(map_path)
+    x, y = _building_point(labels)
+    (tmp_path / "e.yaml").write_text(f"edits:\n  - {{op: remove, at: [{x}, {y}]}}\n  - {{op: insert, class: water, shape: ellipse, box: [30, 30, 46, 44]}}\n")
+    original = read_image(image)
+    for mode in ("hard", "feather", "laplacian", "poisson", "poisson-mixed"):
+        out = tmp_path / mode
+        assert main([*_base(tiny_ckpt, image, map_path, out), "--spec", str(tmp_path / "e.yaml"), "--blend", mode]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["outside_mask_identical"] and metrics["blend"]["mode"] == mode
+        assert metrics["seam"]["seam"] is not None and len(metrics["edits"]) == 2
+        result, mask = read_image(out / "result.png"), read_image(out / "mask_raw.png")[..., 0] > 0
+        assert np.array_equal(result[~mask], original[~mask])
+        for name in ("generated.png", "side_by_side.png", "edited_labels.png", "report.html"):
+            assert (out / name).is_file()
+    assert "side by side:" in capsys.readouterr().out
+
+
+def test_manipulate_with_a_user_mask_and_an_edited_map(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image, map_path = _tile(tiny_world)
+    labels = read_label_map(map_path)
+    edited = labels.copy()
+    edited[10:20, 10:20] = ROAD
+    write_label_map(tmp_path / "edited.png", edited)
+    region = np.zeros((48, 48), np.uint8)
+    region[8:22, 8:22] = 255
+    write_image(tmp_path / "mask.png", np.repeat(region[..., None], 3, 2))
+    assert main([*_base(tiny_ckpt, image, map_path, tmp_path / "m"), "--edited-map", str(tmp_path / "edited.png"), "--mask", str(tmp_path / "mask.png")]) == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["mask_area_pixels"] == 14 * 14 and metrics["changed_pixels_outside_mask"] == 0
+    # The wrong size of mask is one sentence, and nothing is written.
+    write_image(tmp_path / "small.png", np.zeros((40, 48, 3), np.uint8))
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "m2"), "--edited-map", str(tmp_path / "edited.png"), "--mask", str(tmp_path / "small.png")])
+    assert "is 48x40 but the image is 48x48" in msg and not (tmp_path / "m2").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--polygon", "100,100 120,100 120,120", "--remove", "building"], "lies outside the 48x48 map"),
+        (["--remove", "castle", "--box", "0,0,10,10"], "unknown class 'castle'"),
+        (["--remove-at", "60,5"], "lies outside the 48x48 map"),
+        (["--remove", "building"], "needs exactly one of --box or --polygon"),
+        (["--insert", "water", "--box", "0,0,5,5", "--remove-at", "1,1"], "give one edit option"),
+        (["--blend", "smudge", "--insert", "water", "--box", "0,0,5,5"], "unknown blend mode 'smudge'"),
+        ([], "say what to edit"),
+    ],
+)
+def test_bad_edits_are_one_sentence_and_leave_nothing(capsys, tiny_world, tiny_ckpt, tmp_path, extra, message):
+    image, map_path = _tile(tiny_world)
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "m"), *extra])
+    assert message in msg
+    assert not (tmp_path / "m").exists()
+
+
+def test_spec_with_a_typo_fails_before_anything_is_written(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image, map_path = _tile(tiny_world)
+    (tmp_path / "e.yaml").write_text("edits:\n  - {op: remvoe, at: [1, 1]}\n")
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "m"), "--spec", str(tmp_path / "e.yaml")])
+    assert "unknown operation 'remvoe'; did you mean 'remove'?" in msg and not (tmp_path / "m").exists()
+
+
+def test_tiled_generation_through_the_command(tiny_world, tiny_ckpt, tmp_path):
+    image, map_path = _tile(tiny_world)
+    args = [*_base(tiny_ckpt, image, map_path, tmp_path / "t"), "--insert", "water", "--box", "2,2,10,10", "--tile-size", "24", "--overlap", "8"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert metrics["tile_size"] == 24 and 0 < metrics["tiles_generated"] < metrics["tiles_total"]
+    assert metrics["outside_mask_identical"]
+
+
+def test_batch_mode_writes_a_manifest_and_records_failures(capsys, tiny_world, tiny_ckpt, tmp_path):
+    (tmp_path / "e.yaml").write_text("edits:\n  - {op: remove, class: building, choose: random}\n")
+    images = tmp_path / "imgs"
+    maps = tmp_path / "maps"
+    for i in range(3):
+        image, map_path = _tile(tiny_world, i)
+        write_image(images / f"t{i}.png", read_image(image))
+        labels = read_label_map(map_path)
+        if i == 2:
+            labels[labels == BUILDING] = 0  # nothing to remove here: recorded as failed
+        write_label_map(maps / f"t{i}.png", labels)
+    args = ["manipulate", "--checkpoint", str(tiny_ckpt), "--image", str(images), "--map", str(maps), "--spec", str(tmp_path / "e.yaml"), "--out", str(tmp_path / "b"), "--quiet"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 of 3 images manipulated; 1 failed" in printed and "manifest:" in printed
+    rows = list(csv.DictReader(open(tmp_path / "b" / "manifest.csv")))
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
+    assert "no object of class 2" in rows[2]["error"] and not (tmp_path / "b" / "t2").exists()
+    assert (tmp_path / "b" / "t0" / "result.png").is_file() and float(rows[0]["mask_area_pixels"]) > 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["files"][0]["edits"] and manifest["config"]["spec"].endswith("e.yaml")
+
+
+def test_map_from_a_cyclegan_image_to_map_model(capsys, tiny_world, tiny_ckpt, tmp_path):
+    from cimgen.train.cyclegan import resolve_config as cg_config
+    from cimgen.train.cyclegan import run_cyclegan
+
+    root = tmp_path / "cg"
+    for i in range(2):
+        image, map_path = _tile(tiny_world, i)
+        write_image(root / "trainA" / f"{i}.png", read_image(image))
+        write_image(root / "trainB" / f"{i}.png", labels_to_colors(read_label_map(map_path), SYNTH_PALETTE))
+    raw = {
+        "data": {"root": str(root), "load_size": 48, "crop_size": 48},
+        "generator": {"name": "resnet_6blocks", "options": {"base_channels": 4}},
+        "discriminator": {"options": {"base_channels": 4}},
+        "loop": {"epochs": 1, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": 1, "sample_every": 1, "tensorboard": False},
+    }
+    cg = run_cyclegan(cg_config(raw), tmp_path / "cgrun", echo=None, progress=False)
+    image, _ = _tile(tiny_world)
+    args = ["manipulate", "--checkpoint", str(tiny_ckpt), "--image", str(image), "--map-from", str(cg), "--insert", "water", "--box", "5,5,20,20", "--out", str(tmp_path / "m"), "--quiet"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert str(cg) in metrics["map"] and metrics["outside_mask_identical"]
+    # The CycleGAN itself renders maps too (map -> image is BtoA here), with the palette named.
+    args = ["manipulate", "--checkpoint", str(cg), "--palette", "synth", "--image", str(image), "--insert", "water", "--box", "5,5,20,20", "--out", str(tmp_path / "c"), "--quiet"]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "c" / "metrics.json").read_text())["map"].startswith("the generator's own")
+    msg = _err(capsys, ["manipulate", "--checkpoint", str(cg), "--image", str(image), "--insert", "water", "--box", "5,5,20,20", "--out", str(tmp_path / "x")])
+    assert "--palette" in msg
+
+
+def test_finetune_before_manipulating(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image, map_path = _tile(tiny_world)
+    args = [*_base(tiny_ckpt, image, map_path, tmp_path / "f"), "--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "4"]
+    assert main(args) == 0
+    out = tmp_path / "f"
+    assert (out / "finetune" / "run" / "checkpoints").is_dir() and (out / "finetune" / "data" / "images" / "window_000.png").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finetuned"] is True and metrics["outside_mask_identical"]
+
+
+def test_geotiff_in_geotiff_out_keeps_the_georeferencing(tiny_world, tiny_ckpt, tmp_path):
+    pytest.importorskip("rasterio", reason="GeoTIFF support is the optional 'geo' extra")
+    from rasterio.crs import CRS
+
+    from cimgen.io.geotiff import GeoInfo, read_geotiff, read_geotiff_info, write_geotiff
+
+    image, map_path = _tile(tiny_world)
+    pixels = read_image(image)
+    info = GeoInfo(
+        height=48, width=48, count=3, crs=CRS.from_epsg(32633).to_wkt(), transform=(0.3, 0.0, 500000.0, 0.0, -0.3, 5400000.0), tags={"SOURCE": "cimgen test"}
+    )
+    write_geotiff(tmp_path / "scene.tif", pixels, info)
+    args = [*_base(tiny_ckpt, tmp_path / "scene.tif", map_path, tmp_path / "g"), "--insert", "water", "--box", "5,5,20,20"]
+    assert main(args) == 0
+    out = tmp_path / "g"
+    result, got = read_geotiff(out / "result.tif")
+    source = read_geotiff_info(tmp_path / "scene.tif")
+    assert got.crs == source.crs and got.transform == source.transform and got.tags.get("SOURCE") == "cimgen test"
+    mask_img, mask_info = read_geotiff(out / "mask.tif")
+    assert mask_info.crs == source.crs and mask_info.transform == source.transform
+    mask = mask_img[..., 0] > 0
+    assert np.array_equal(result[~mask], pixels[~mask]) and mask.any()
+    assert (out / "generated.tif").is_file() and (out / "preview" / "original.png").is_file()
