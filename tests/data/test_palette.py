@@ -93,3 +93,21 @@ def test_edited_label_file_is_checked_against_the_classes(tmp_path):
     write_label_map(tmp_path / "l.png", lab)
     with pytest.raises(CimgenError, match=r"label 9 at pixel \(x=3, y=2\)"):
         read_edited_map(tmp_path / "l.png", SYNTH_PALETTE)
+
+
+def test_a_real_cityscapes_map_painted_and_antialiased_snaps_back():
+    import cv2
+
+    from cimgen.data.palette import CITYSCAPES_PALETTE, canonical_ids, labels_to_colors, snap_colors
+    from cimgen.io.images import read_label_map
+    from tests.conftest import shared
+
+    path = shared("cityscapes-samples/train_label/aachen_000000_000019_gtFine_labelIds.png")
+    lab = cv2.resize(read_label_map(path).astype(np.uint8), (512, 256), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    lab[100:160, 300:380] = 26  # a car painted in
+    want = canonical_ids(CITYSCAPES_PALETTE)[lab]
+    soft = cv2.GaussianBlur(labels_to_colors(lab, CITYSCAPES_PALETTE), (3, 3), 0.8)
+    out, counts = snap_colors(soft, CITYSCAPES_PALETTE)
+    assert counts["blended"] > 0
+    assert (out != want).mean() < 0.03  # only edge pixels may move, to a neighbouring class
+    assert np.array_equal(out[100 + 3 : 160 - 3, 300 + 3 : 380 - 3], want[103:157, 303:377])

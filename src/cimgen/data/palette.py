@@ -150,7 +150,9 @@ def snap_colors(rgb: np.ndarray, palette: Palette, *, tolerance: float = SNAP_TO
     A colour within ``tolerance`` of a class colour becomes that class. A colour within
     ``tolerance`` of a blend of two class colours (the edge of an anti-aliased brush stroke)
     becomes whichever of the two classes is more common among its 8 neighbours that are not
-    themselves blends, or the nearer of the two on a tie. Any other colour is refused.
+    themselves blends, or the nearer of the two on a tie. A pixel where several classes meet
+    may be a mix of their colours: it is accepted when its colour is within ``tolerance`` of a
+    mix of the classes around it, and takes the most common of them. Any other colour is refused.
 
     Args:
         rgb: HxWx3 uint8 colour map.
@@ -159,11 +161,11 @@ def snap_colors(rgb: np.ndarray, palette: Palette, *, tolerance: float = SNAP_TO
         source: how to name the map in an error message.
 
     Returns:
-        (HxW int64 labels, counts) where counts has ``exact``, ``near`` and ``blended`` pixel counts.
+        (HxW int64 labels, counts) where counts has ``exact``, ``near``, ``blended`` and ``junction`` pixel counts.
 
     Raises:
-        CimgenError: naming the first colour that is neither near a class colour nor near a
-            blend of two, how many pixels have it, a pixel where it occurs and the nearest class.
+        CimgenError: naming the first refused colour, how many pixels have it, a pixel where it
+            occurs and the nearest class.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise CimgenError(f"{source} must be an HxWx3 uint8 RGB image, got shape {rgb.shape} and dtype {rgb.dtype}")
@@ -182,23 +184,28 @@ def snap_colors(rgb: np.ndarray, palette: Palette, *, tolerance: float = SNAP_TO
     seg, si, sj, st = _segment_distance(cols, pal)
     blended = ~near & (seg <= tolerance)
     bad = ~near & ~blended
-    if bad.any():
-        k = int(np.flatnonzero(bad)[np.argmax(counts[bad])])  # the most common offending colour
-        where = int(np.flatnonzero(inverse == k)[0])
-        y, x = divmod(where, w)
-        colour = tuple(int(v) for v in uniq[k])
-        cls = int(nearest[k])
-        raise CimgenError(
-            f"{source} has colour {colour} in {int(counts[k])} pixel(s), e.g. at (x={x}, y={y}), which is not within {tolerance:g} "
-            f"of any class colour or of a blend of two; the nearest class is '{palette.names[cls]}' {tuple(palette.colors[cls])} "
-            f"at distance {dnear[k]:.1f} (paint with the palette's colours, or raise the colour tolerance)"
-        )
-    # Blends start as the nearer of their two classes, then follow their neighbours.
     first = np.where(near, nearest, np.where(st < 0.5, si, sj))
     labels = first[inverse].reshape(h, w).astype(np.int64)
+    is_bad = bad[inverse].reshape(h, w)
+    junction = 0
+    if is_bad.any():
+        junction = _resolve_junctions(labels, is_bad, rgb, pal, tolerance)
+        still = is_bad & (labels < 0)
+        if still.any():
+            y, x = (int(v) for v in np.argwhere(still)[0])
+            colour = rgb[y, x]
+            k = int(np.flatnonzero(np.all(uniq == colour, axis=1))[0])
+            cls = int(nearest[k])
+            raise CimgenError(
+                f"{source} has colour {tuple(int(v) for v in colour)} in {int(counts[k])} pixel(s), e.g. at (x={x}, y={y}), which is "
+                f"not within {tolerance:g} of any class colour or of a blend of the classes around it; the nearest class is "
+                f"'{palette.names[cls]}' {tuple(palette.colors[cls])} at distance {dnear[k]:.1f} (paint with the palette's colours, "
+                f"or raise the colour tolerance)"
+            )
+    # Blends start as the nearer of their two classes, then follow their neighbours.
     is_blend = blended[inverse].reshape(h, w)
     if is_blend.any():
-        sure = ~is_blend
+        sure = ~is_blend & ~is_bad
         pix_i, pix_j = si[inverse].reshape(h, w), sj[inverse].reshape(h, w)
         for i, j in {(int(a), int(b)) for a, b in zip(si[blended], sj[blended])}:
             these = is_blend & (pix_i == i) & (pix_j == j)
@@ -210,8 +217,41 @@ def snap_colors(rgb: np.ndarray, palette: Palette, *, tolerance: float = SNAP_TO
         "exact": int(counts[dnear == 0].sum()),
         "near": int(counts[near & (dnear > 0)].sum()),
         "blended": int(counts[blended].sum()),
+        "junction": junction,
     }
     return labels, stats
+
+
+def _resolve_junctions(labels: np.ndarray, bad: np.ndarray, rgb: np.ndarray, pal: np.ndarray, tolerance: float, *, limit: int = 20000) -> int:
+    """Give pixels where several classes meet (anti-aliased to a mix of their colours) a class, in place.
+
+    Such a pixel is accepted when its colour is within ``tolerance`` of a mix (a convex
+    combination, solved by non-negative least squares) of the colours of the classes among its
+    3x3 neighbours (5x5 when fewer than two classes are that close) that are not unresolved
+    themselves; it takes the most common of them. Others get -1. Returns the number accepted.
+    """
+    from scipy.optimize import nnls
+
+    labels[bad] = -1
+    ys, xs = np.nonzero(bad)
+    if len(ys) > limit:  # far more than edges make: a painted colour, not anti-aliasing
+        return 0
+    done = 0
+    for y, x in zip(ys, xs):
+        for r in (1, 2):
+            win = labels[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
+            vals, n = np.unique(win[win >= 0], return_counts=True)
+            if len(vals) >= 2:
+                break
+        if len(vals) < 2:
+            continue  # a stray colour inside one class is not an edge
+        # min |C w - c| with w >= 0 and sum(w) = 1 (the sum enforced by a heavily weighted row).
+        a = np.vstack([pal[vals].T, np.full((1, len(vals)), 1000.0)])
+        weights, _ = nnls(a.astype(np.float64), np.append(rgb[y, x].astype(np.float64), 1000.0))
+        if np.linalg.norm(pal[vals].T @ weights - rgb[y, x]) <= tolerance:
+            labels[y, x] = vals[int(np.argmax(n))]
+            done += 1
+    return done
 
 
 def canonical_ids(palette: Palette) -> np.ndarray:
