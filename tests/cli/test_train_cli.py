@@ -53,6 +53,10 @@ def test_finetune_on_one_target_pair(capsys, tiny_world, tmp_path):
     assert saved["data"]["crop_size"] == 32 and saved["data"]["root"] == str(run / "target") and saved["init_from"] == str(tmp_path / "pre")
     stats = [json.loads(s) for s in (run / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [1, 2, 3]  # one random crop of the pair per step
+    # Resuming takes the pair from the run folder; naming it again is refused with what to do instead.
+    again = ["finetune", "--from", str(tmp_path / "pre"), "--target-image", str(image), "--target-map", str(labels)]
+    msg = _err(capsys, [*again, "--epochs", "4", "--out", str(run), "--resume", "--quiet"])
+    assert "resume it without --target-image/--target-map" in msg
     # Bad target pairs: one half missing, a map of another size, both --data and a target.
     assert "give both" in _err(
         capsys, ["finetune", "--from", str(tmp_path / "pre"), "--target-image", str(image), "--out", str(tmp_path / "x")]

@@ -130,6 +130,8 @@ def finetune_cmd(
             raise CimgenError("--target-image/--target-map fine-tune pix2pixHD checkpoints; for other models use --data")
         if data is not None:
             raise CimgenError("give either --data or --target-image/--target-map, not both")
+        if resume and (out / "config.yaml").is_file():
+            raise CimgenError(f"{out} already fine-tunes on its target pair (copied into {out / 'target'}); resume it without --target-image/--target-map")
         raw = merge(
             raw, {"data": _target_data(ckpt_cfg, target_image, target_map, out, raw.get("data", {}), write=not dry_run and not resume)}
         )
