@@ -48,7 +48,12 @@ def test_edit_command_writes_map_mask_and_area(capsys, tiny_world, tmp_path):
     _, map_path = _tile(tiny_world)
     labels = read_label_map(map_path)
     x, y = _building_point(labels)
-    assert main(["edit", "--map", str(map_path), "--palette", "synth", "--remove-at", f"{x},{y}", "--radius", "2", "--out", str(tmp_path / "e")]) == 0
+    assert (
+        main(
+            ["edit", "--map", str(map_path), "--palette", "synth", "--remove-at", f"{x},{y}", "--radius", "2", "--out", str(tmp_path / "e")]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     edited = read_label_map(tmp_path / "e" / "edited_labels.png")
     assert edited[y, x] != BUILDING
@@ -67,13 +72,33 @@ def test_edit_from_a_gimp_painted_colour_map(capsys, tiny_world, tmp_path):
     painted[5:20, 5:20] = ROAD
     rgb = cv2.GaussianBlur(labels_to_colors(painted, SYNTH_PALETTE), (3, 3), 0.7)  # anti-aliased export
     write_image(tmp_path / "gimp.png", rgb)
-    assert main(["edit", "--map", str(map_path), "--palette", "synth", "--edited-map", str(tmp_path / "gimp.png"), "--radius", "0", "--out", str(tmp_path / "e")]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                "--map",
+                str(map_path),
+                "--palette",
+                "synth",
+                "--edited-map",
+                str(tmp_path / "gimp.png"),
+                "--radius",
+                "0",
+                "--out",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 0
+    )
     edited = read_label_map(tmp_path / "e" / "edited_labels.png")
     assert (edited[6:19, 6:19] == ROAD).all()
     # A colour that is no class's is refused, naming it.
     rgb[2, 3] = (255, 0, 255)
     write_image(tmp_path / "bad.png", rgb)
-    msg = _err(capsys, ["edit", "--map", str(map_path), "--palette", "synth", "--edited-map", str(tmp_path / "bad.png"), "--out", str(tmp_path / "e2")])
+    msg = _err(
+        capsys,
+        ["edit", "--map", str(map_path), "--palette", "synth", "--edited-map", str(tmp_path / "bad.png"), "--out", str(tmp_path / "e2")],
+    )
     assert "colour (255, 0, 255)" in msg and "(x=3, y=2)" in msg and not (tmp_path / "e2").exists()
 
 
@@ -81,7 +106,9 @@ def test_manipulate_with_a_spec_and_each_blend_mode(capsys, tiny_world, tiny_ckp
     image, map_path = _tile(tiny_world)
     labels = read_label_map(map_path)
     x, y = _building_point(labels)
-    (tmp_path / "e.yaml").write_text(f"edits:\n  - {{op: remove, at: [{x}, {y}]}}\n  - {{op: insert, class: water, shape: ellipse, box: [30, 30, 46, 44]}}\n")
+    (tmp_path / "e.yaml").write_text(
+        f"edits:\n  - {{op: remove, at: [{x}, {y}]}}\n  - {{op: insert, class: water, shape: ellipse, box: [30, 30, 46, 44]}}\n"
+    )
     original = read_image(image)
     for mode in ("hard", "feather", "laplacian", "poisson", "poisson-mixed"):
         out = tmp_path / mode
@@ -105,12 +132,32 @@ def test_manipulate_with_a_user_mask_and_an_edited_map(capsys, tiny_world, tiny_
     region = np.zeros((48, 48), np.uint8)
     region[8:22, 8:22] = 255
     write_image(tmp_path / "mask.png", np.repeat(region[..., None], 3, 2))
-    assert main([*_base(tiny_ckpt, image, map_path, tmp_path / "m"), "--edited-map", str(tmp_path / "edited.png"), "--mask", str(tmp_path / "mask.png")]) == 0
+    assert (
+        main(
+            [
+                *_base(tiny_ckpt, image, map_path, tmp_path / "m"),
+                "--edited-map",
+                str(tmp_path / "edited.png"),
+                "--mask",
+                str(tmp_path / "mask.png"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["mask_area_pixels"] == 14 * 14 and metrics["changed_pixels_outside_mask"] == 0
     # The wrong size of mask is one sentence, and nothing is written.
     write_image(tmp_path / "small.png", np.zeros((40, 48, 3), np.uint8))
-    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "m2"), "--edited-map", str(tmp_path / "edited.png"), "--mask", str(tmp_path / "small.png")])
+    msg = _err(
+        capsys,
+        [
+            *_base(tiny_ckpt, image, map_path, tmp_path / "m2"),
+            "--edited-map",
+            str(tmp_path / "edited.png"),
+            "--mask",
+            str(tmp_path / "small.png"),
+        ],
+    )
     assert "is 48x40 but the image is 48x48" in msg and not (tmp_path / "m2").exists()
 
 
@@ -142,7 +189,17 @@ def test_spec_with_a_typo_fails_before_anything_is_written(capsys, tiny_world, t
 
 def test_tiled_generation_through_the_command(tiny_world, tiny_ckpt, tmp_path):
     image, map_path = _tile(tiny_world)
-    args = [*_base(tiny_ckpt, image, map_path, tmp_path / "t"), "--insert", "water", "--box", "2,2,10,10", "--tile-size", "24", "--overlap", "8"]
+    args = [
+        *_base(tiny_ckpt, image, map_path, tmp_path / "t"),
+        "--insert",
+        "water",
+        "--box",
+        "2,2,10,10",
+        "--tile-size",
+        "24",
+        "--overlap",
+        "8",
+    ]
     assert main(args) == 0
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert metrics["tile_size"] == 24 and 0 < metrics["tiles_generated"] < metrics["tiles_total"]
@@ -160,11 +217,24 @@ def test_batch_mode_writes_a_manifest_and_records_failures(capsys, tiny_world, t
         if i == 2:
             labels[labels == BUILDING] = 0  # nothing to remove here: recorded as failed
         write_label_map(maps / f"t{i}.png", labels)
-    args = ["manipulate", "--checkpoint", str(tiny_ckpt), "--image", str(images), "--map", str(maps), "--spec", str(tmp_path / "e.yaml"), "--out", str(tmp_path / "b"), "--quiet"]
+    args = [
+        "manipulate",
+        "--checkpoint",
+        str(tiny_ckpt),
+        "--image",
+        str(images),
+        "--map",
+        str(maps),
+        "--spec",
+        str(tmp_path / "e.yaml"),
+        "--out",
+        str(tmp_path / "b"),
+        "--quiet",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "2 of 3 images manipulated; 1 failed" in printed and "manifest:" in printed
-    rows = list(csv.DictReader(open(tmp_path / "b" / "manifest.csv")))
+    rows = list(csv.DictReader((tmp_path / "b" / "manifest.csv").read_text().splitlines()))
     assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
     assert "no object of class 2" in rows[2]["error"] and not (tmp_path / "b" / "t2").exists()
     assert (tmp_path / "b" / "t0" / "result.png").is_file() and float(rows[0]["mask_area_pixels"]) > 0
@@ -189,21 +259,75 @@ def test_map_from_a_cyclegan_image_to_map_model(capsys, tiny_world, tiny_ckpt, t
     }
     cg = run_cyclegan(cg_config(raw), tmp_path / "cgrun", echo=None, progress=False)
     image, _ = _tile(tiny_world)
-    args = ["manipulate", "--checkpoint", str(tiny_ckpt), "--image", str(image), "--map-from", str(cg), "--insert", "water", "--box", "5,5,20,20", "--out", str(tmp_path / "m"), "--quiet"]
+    args = [
+        "manipulate",
+        "--checkpoint",
+        str(tiny_ckpt),
+        "--image",
+        str(image),
+        "--map-from",
+        str(cg),
+        "--insert",
+        "water",
+        "--box",
+        "5,5,20,20",
+        "--out",
+        str(tmp_path / "m"),
+        "--quiet",
+    ]
     assert main(args) == 0
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert str(cg) in metrics["map"] and metrics["outside_mask_identical"]
     # The CycleGAN itself renders maps too (map -> image is BtoA here), with the palette named.
-    args = ["manipulate", "--checkpoint", str(cg), "--palette", "synth", "--image", str(image), "--insert", "water", "--box", "5,5,20,20", "--out", str(tmp_path / "c"), "--quiet"]
+    args = [
+        "manipulate",
+        "--checkpoint",
+        str(cg),
+        "--palette",
+        "synth",
+        "--image",
+        str(image),
+        "--insert",
+        "water",
+        "--box",
+        "5,5,20,20",
+        "--out",
+        str(tmp_path / "c"),
+        "--quiet",
+    ]
     assert main(args) == 0
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["map"].startswith("the generator's own")
-    msg = _err(capsys, ["manipulate", "--checkpoint", str(cg), "--image", str(image), "--insert", "water", "--box", "5,5,20,20", "--out", str(tmp_path / "x")])
+    msg = _err(
+        capsys,
+        [
+            "manipulate",
+            "--checkpoint",
+            str(cg),
+            "--image",
+            str(image),
+            "--insert",
+            "water",
+            "--box",
+            "5,5,20,20",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+    )
     assert "--palette" in msg
 
 
 def test_finetune_before_manipulating(capsys, tiny_world, tiny_ckpt, tmp_path):
     image, map_path = _tile(tiny_world)
-    args = [*_base(tiny_ckpt, image, map_path, tmp_path / "f"), "--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "4"]
+    args = [
+        *_base(tiny_ckpt, image, map_path, tmp_path / "f"),
+        "--insert",
+        "water",
+        "--box",
+        "5,5,20,20",
+        "--finetune",
+        "--finetune-steps",
+        "4",
+    ]
     assert main(args) == 0
     out = tmp_path / "f"
     assert (out / "finetune" / "run" / "checkpoints").is_dir() and (out / "finetune" / "data" / "images" / "window_000.png").is_file()
@@ -220,7 +344,12 @@ def test_geotiff_in_geotiff_out_keeps_the_georeferencing(tiny_world, tiny_ckpt, 
     image, map_path = _tile(tiny_world)
     pixels = read_image(image)
     info = GeoInfo(
-        height=48, width=48, count=3, crs=CRS.from_epsg(32633).to_wkt(), transform=(0.3, 0.0, 500000.0, 0.0, -0.3, 5400000.0), tags={"SOURCE": "cimgen test"}
+        height=48,
+        width=48,
+        count=3,
+        crs=CRS.from_epsg(32633).to_wkt(),
+        transform=(0.3, 0.0, 500000.0, 0.0, -0.3, 5400000.0),
+        tags={"SOURCE": "cimgen test"},
     )
     write_geotiff(tmp_path / "scene.tif", pixels, info)
     args = [*_base(tiny_ckpt, tmp_path / "scene.tif", map_path, tmp_path / "g"), "--insert", "water", "--box", "5,5,20,20"]

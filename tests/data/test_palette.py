@@ -64,7 +64,10 @@ def test_antialiased_brush_edges_snap_to_one_of_the_two_classes():
     out, counts = snap_colors(soft, pal)
     assert counts["blended"] > 0 and counts["exact"] > 0
     # Every pixel becomes one of the two classes that meet there, and the interiors are exact.
-    edge = cv2.dilate((lab != np.roll(lab, 1, 0)).astype(np.uint8) | (lab != np.roll(lab, 1, 1)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    edge = (
+        cv2.dilate((lab != np.roll(lab, 1, 0)).astype(np.uint8) | (lab != np.roll(lab, 1, 1)).astype(np.uint8), np.ones((5, 5), np.uint8))
+        > 0
+    )
     assert np.array_equal(out[~edge], lab[~edge])
     assert np.isin(out, [7, 26, 21]).all()
     assert (out != lab).mean() < 0.02  # the edge moves by at most a pixel here and there

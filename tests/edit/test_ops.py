@@ -7,7 +7,16 @@ import pytest
 
 from cimgen.data.synth import BUILDING, GROUND, ROAD, VEGETATION, WATER
 from cimgen.edit.mask import dilate, edit_mask
-from cimgen.edit.ops import InsertShape, MoveObject, PasteObject, RemoveClass, RemoveObject, ReplaceClass, apply_edits, fill_from_surroundings
+from cimgen.edit.ops import (
+    InsertShape,
+    MoveObject,
+    PasteObject,
+    RemoveClass,
+    RemoveObject,
+    ReplaceClass,
+    apply_edits,
+    fill_from_surroundings,
+)
 from cimgen.errors import CimgenError
 
 
@@ -144,7 +153,9 @@ def test_pick_largest_and_random_objects():
     assert (largest[18:25, 25:33] == GROUND).all() and (largest[5:10, 5:12] == BUILDING).all()
     picks = {int((RemoveObject(cls=BUILDING, choose="random", seed=s).apply(lab)[5:10, 5:12] == BUILDING).all()) for s in range(12)}
     assert picks == {0, 1}  # both houses get picked over a few seeds
-    assert np.array_equal(RemoveObject(cls=BUILDING, choose="random", seed=4).apply(lab), RemoveObject(cls=BUILDING, choose="random", seed=4).apply(lab))
+    assert np.array_equal(
+        RemoveObject(cls=BUILDING, choose="random", seed=4).apply(lab), RemoveObject(cls=BUILDING, choose="random", seed=4).apply(lab)
+    )
     with pytest.raises(CimgenError, match="no object of class 3"):
         RemoveObject(cls=3).apply(lab)
     with pytest.raises(CimgenError, match="unknown choice"):

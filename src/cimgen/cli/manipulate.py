@@ -38,7 +38,11 @@ def parse_polygon(text: str) -> list[list[float]]:
 
 def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region) -> list[dict] | None:
     """The edit given by options, as a one-item spec list (None when no edit option was given)."""
-    chosen = [o for o in ("--remove", "--remove-at", "--insert", "--replace") if {"--remove": remove, "--remove-at": remove_at, "--insert": insert, "--replace": replace}[o] is not None]
+    chosen = [
+        o
+        for o in ("--remove", "--remove-at", "--insert", "--replace")
+        if {"--remove": remove, "--remove-at": remove_at, "--insert": insert, "--replace": replace}[o] is not None
+    ]
     if not chosen:
         if box or polygon or region:
             raise CimgenError("--box, --polygon and --region say where an edit goes; add --remove, --insert or --replace")
@@ -73,10 +77,14 @@ def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region
 
 
 def manipulate_cmd(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette)."),
+    checkpoint: Path = typer.Option(
+        ..., "--checkpoint", help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette)."
+    ),
     image: Path = typer.Option(..., "--image", help="The image (PNG, JPEG, GeoTIFF), or a folder of images for a batch."),
     out: Path = typer.Option(..., "--out", help="Results folder (a batch writes one sub-folder per image and manifest.csv/json)."),
-    map_path: Path = typer.Option(None, "--map", help="Its semantic map: label ids or palette colours (snapped); for a batch, a folder of maps."),
+    map_path: Path = typer.Option(
+        None, "--map", help="Its semantic map: label ids or palette colours (snapped); for a batch, a folder of maps."
+    ),
     map_from: Path = typer.Option(None, "--map-from", help="No map: make it from the image with this CycleGAN/pix2pix checkpoint."),
     map_from_direction: str = typer.Option("AtoB", "--map-from-direction", help="The image -> map direction of --map-from."),
     direction: str = typer.Option("", "--direction", help="CycleGAN/pix2pix --checkpoint: its map -> image direction (default BtoA)."),
@@ -96,7 +104,9 @@ def manipulate_cmd(
     radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels, in pixels."),
     blend_mode: str = typer.Option("feather", "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
     feather: float = typer.Option(6.0, "--feather", help="Soft-edge width inside the mask (feather, laplacian), in pixels."),
-    color_tolerance: float = typer.Option(24.0, "--color-tolerance", help="RGB distance within which map colours (and blends of two) snap to the palette."),
+    color_tolerance: float = typer.Option(
+        24.0, "--color-tolerance", help="RGB distance within which map colours (and blends of two) snap to the palette."
+    ),
     finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
     finetune_steps: int = typer.Option(600, "--finetune-steps", help="Fine-tuning iterations."),
     tile_size: int = typer.Option(-1, "--tile-size", help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never)."),
@@ -116,7 +126,9 @@ def manipulate_cmd(
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
     given = sum(x is not None for x in (edits, spec, edited_map))
     if given != 1:
-        raise CimgenError("say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map")
+        raise CimgenError(
+            "say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map"
+        )
     if map_path is not None and map_from is not None:
         raise CimgenError("give the map with --map or make it with --map-from, not both")
     cfg = ManipulateConfig(
@@ -173,7 +185,9 @@ def edit_cmd(
 
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
     if sum(x is not None for x in (edits, spec, edited_map)) != 1:
-        raise CimgenError("say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map")
+        raise CimgenError(
+            "say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map"
+        )
     if (palette == "") == (checkpoint is None):
         raise CimgenError("name the classes with exactly one of --palette or --checkpoint")
     run_map_edit(

@@ -140,6 +140,10 @@ def _crop(y0: int, x0: int, gm: np.ndarray) -> tuple[slice, slice]:
 # ----------------------------------------------------------------------------- modes
 
 
+_BAND_ROWS = 512
+"""Rows mixed at a time by the feather blend (bounds its float temporaries)."""
+
+
 def feather_alpha(mask: np.ndarray, feather: float) -> np.ndarray:
     """Float HxW weights: 0 outside the mask, rising linearly over ``feather`` pixels inside it to 1."""
     feather = _check_feather(feather)
@@ -187,9 +191,14 @@ def blend_feather(original: np.ndarray, generated: np.ndarray, mask: np.ndarray,
     out = original.copy()
     for y0, x0, gm in _mask_groups(mask, _feather_margin(feather)):
         sl = _crop(y0, x0, gm)
-        alpha = feather_alpha(gm, feather)[..., None]
-        mixed = np.rint(alpha * generated[sl].astype(np.float32) + (1.0 - alpha) * original[sl].astype(np.float32))
-        out[sl][gm] = np.clip(mixed, 0, 255).astype(np.uint8)[gm]
+        alpha = feather_alpha(gm, feather)
+        # Mixed in bands of rows: a scene-wide mask would otherwise need several full-size float copies.
+        for r in range(0, gm.shape[0], _BAND_ROWS):
+            rows = slice(r, r + _BAND_ROWS)
+            band = (slice(sl[0].start + r, min(sl[0].start + r + _BAND_ROWS, sl[0].stop)), sl[1])
+            a = alpha[rows][..., None]
+            mixed = np.rint(a * generated[band].astype(np.float32) + (1.0 - a) * original[band].astype(np.float32))
+            out[band][gm[rows]] = np.clip(mixed, 0, 255).astype(np.uint8)[gm[rows]]
     return out
 
 

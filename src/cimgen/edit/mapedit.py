@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -57,7 +57,9 @@ def run_map_edit(
     if edited_map is not None:
         edited, edited_snap = read_map_any(Path(edited_map), pal, color_tolerance)
         if edited.shape != labels.shape:
-            raise CimgenError(f"the edited map is {edited.shape[1]}x{edited.shape[0]} but the original is {labels.shape[1]}x{labels.shape[0]}")
+            raise CimgenError(
+                f"the edited map is {edited.shape[1]}x{edited.shape[0]} but the original is {labels.shape[1]}x{labels.shape[0]}"
+            )
         described: list | str = f"edited map {edited_map}"
     else:
         edits = read_spec(spec, pal, **readers) if spec else parse_edits(edits_raw, pal, source="the edit options", **readers)
@@ -82,6 +84,10 @@ def run_map_edit(
         write_image(out / "mask.png", mask.astype(np.uint8) * 255)
         path = write_text(out / "edit.json", json.dumps(report, indent=2))
     if echo:
-        echo(f"{report['changed_pixels']} labels changed; mask: {report['mask']['pixels']} pixels ({100 * report['mask']['fraction']:.2f}%) in {report['mask']['regions']} region(s)")
-        echo(f"edited map: {out / 'edited_labels.png'} (ids) and {out / 'edited_map.png'} (colours); mask: {out / 'mask.png'}; summary: {path}")
+        echo(
+            f"{report['changed_pixels']} labels changed; mask: {report['mask']['pixels']} pixels ({100 * report['mask']['fraction']:.2f}%) in {report['mask']['regions']} region(s)"
+        )
+        echo(
+            f"edited map: {out / 'edited_labels.png'} (ids) and {out / 'edited_map.png'} (colours); mask: {out / 'mask.png'}; summary: {path}"
+        )
     return path

@@ -25,7 +25,9 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 def edit_mask(original: np.ndarray, edited: np.ndarray, *, radius: int = 8) -> np.ndarray:
     """Bool HxW mask of pixels whose label changed, dilated by ``radius``; an empty change is an error."""
     if original.shape != edited.shape:
-        raise CimgenError(f"the edited map is {edited.shape[1]}x{edited.shape[0]} but the original is {original.shape[1]}x{original.shape[0]}")
+        raise CimgenError(
+            f"the edited map is {edited.shape[1]}x{edited.shape[0]} but the original is {original.shape[1]}x{original.shape[0]}"
+        )
     changed = original != edited
     if not changed.any():
         raise CimgenError("the edited map equals the original; there is nothing to manipulate")

@@ -9,8 +9,8 @@ it never changes its input. Coordinates are pixels with x to the right and y dow
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -76,7 +76,9 @@ def ellipse_mask(shape: tuple[int, int], box: Box) -> np.ndarray:
     return ell & inside
 
 
-def region_mask(shape: tuple[int, int], *, box: Box | None = None, polygon: Polygon | None = None, region: np.ndarray | None = None) -> np.ndarray:
+def region_mask(
+    shape: tuple[int, int], *, box: Box | None = None, polygon: Polygon | None = None, region: np.ndarray | None = None
+) -> np.ndarray:
     """The bool region given by exactly one of a box, a polygon or a mask array."""
     given = [v is not None for v in (box, polygon, region)]
     if sum(given) != 1:
@@ -169,7 +171,7 @@ def fill_from_surroundings(labels: np.ndarray, hole: np.ndarray, *, exclude: int
         _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
         out[hole] = labels[iy[hole], ix[hole]]
         return out
-    parts, n = ndimage.label(hole)
+    parts, _ = ndimage.label(hole)
     for i, sl in enumerate(ndimage.find_objects(parts), start=1):
         pad = 3
         ys = slice(max(sl[0].start - pad, 0), sl[0].stop + pad)
@@ -370,7 +372,6 @@ class PasteObject:
         tx, ty = check_point(labels.shape, self.to, "paste target")
         obj = object_at(self.source, self.at, self.source_instances)
         dx, dy = tx - int(self.at[0]), ty - int(self.at[1])
-        sh, sw = self.source.shape
         h, w = labels.shape
         # Put the source object on a canvas of the target's size, then reuse the move placement.
         canvas_obj = np.zeros((h, w), bool)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -144,7 +144,9 @@ def manipulate(
     result = blend(image, generated, region, mode=blend_mode, **options)
     info["blend_seconds"] = round(time.perf_counter() - t0, 3)
     info["blend"] = {"mode": blend_mode, **options}
-    return Manipulation(original=image, labels=labels, edited_labels=edited, mask=region, generated=generated, result=result, tiles=tiles, info=info)
+    return Manipulation(
+        original=image, labels=labels, edited_labels=edited, mask=region, generated=generated, result=result, tiles=tiles, info=info
+    )
 
 
 def identical_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, rows: int = 512) -> bool:

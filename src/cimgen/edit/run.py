@@ -15,9 +15,9 @@ import json
 import shutil
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def load_renderer(checkpoint: str | Path, *, palette: str = "", direction: str =
         other = None
         if model == "cyclegan":
             back = load_cyclegan_generator(checkpoint, "AtoB" if to_image == "BtoA" else "BtoA", device)
-            other = lambda image: translate(back, image)  # noqa: E731
+            other = lambda image: translate(back, image)
         return Renderer(render=lambda labels: translate(gen, labels_to_colors(labels, pal)), palette=pal, kind=model, image_to_map=other)
     raise CimgenError(f"checkpoint {checkpoint} holds a '{model}' model; manipulate takes pix2pixHD, CycleGAN or pix2pix generators")
 
@@ -189,11 +189,13 @@ def read_map_any(path: Path, palette: Palette, tolerance: float) -> tuple[np.nda
         if is_georeferenced(path):
             labels, _ = read_geotiff_labels(path)
             check_labels(labels, palette.num_classes, source=str(path))
-            return labels.astype(np.int64), {}
+            return labels.astype(np.uint8 if palette.num_classes <= 256 else np.int32), {}
     return read_edited_map(path, palette, tolerance=tolerance)
 
 
-def read_inputs(cfg: ManipulateConfig, renderer: Renderer, image_path: Path, map_path: Path | None, edits_raw, *, seed_key: str = "") -> Inputs:
+def read_inputs(
+    cfg: ManipulateConfig, renderer: Renderer, image_path: Path, map_path: Path | None, edits_raw, *, seed_key: str = ""
+) -> Inputs:
     """Read and check the image, its map, the edits and the mask for one manipulation."""
     from cimgen.edit.spec import parse_edits, read_spec
     from cimgen.io.images import read_id_map, read_mask
@@ -211,14 +213,16 @@ def read_inputs(cfg: ManipulateConfig, renderer: Renderer, image_path: Path, map
             from cimgen.train.cyclegan import load_cyclegan_generator, translate
 
             back = load_cyclegan_generator(cfg.map_from, cfg.map_from_direction, cfg.device)
-            to_map = lambda im: translate(back, im)  # noqa: E731
+            to_map = lambda im: translate(back, im)
             source = f"{cfg.map_from} ({cfg.map_from_direction})"
         if to_map is None:
             raise CimgenError("give the image's map with --map, or an image -> map CycleGAN with --map-from")
         labels = map_from_image(image, to_map, pal)
         map_source = source
     if labels.shape != image.shape[:2]:
-        raise CimgenError(f"image {image_path} is {image.shape[1]}x{image.shape[0]} but map {map_path} is {labels.shape[1]}x{labels.shape[0]}")
+        raise CimgenError(
+            f"image {image_path} is {image.shape[1]}x{image.shape[0]} but map {map_path} is {labels.shape[1]}x{labels.shape[0]}"
+        )
     instances = read_id_map(cfg.instances) if cfg.instances else None
     mask = read_mask(cfg.mask) if cfg.mask else None
     if mask is not None and mask.shape != labels.shape:
@@ -258,7 +262,9 @@ def fresh_folder(out: Path):
         raise
 
 
-def finetune_windows(mask_hint: np.ndarray | None, shape: tuple[int, int], *, window: int = 512, limit: int = 16) -> list[tuple[int, int, int, int]]:
+def finetune_windows(
+    mask_hint: np.ndarray | None, shape: tuple[int, int], *, window: int = 512, limit: int = 16
+) -> list[tuple[int, int, int, int]]:
     """(y, x, h, w) windows to fine-tune on: the whole image when small, else windows touching the edit."""
     h, w = shape
     if max(h, w) <= 2 * window - window // 2 or mask_hint is None:
@@ -332,8 +338,10 @@ def manipulate_one(
         if inputs.mask is not None:
             hint = inputs.mask
         else:
-            edited = inputs.edited_labels if inputs.edited_labels is not None else apply_edits(
-                inputs.labels, inputs.edits, num_classes=renderer.palette.num_classes, instances=inputs.instances
+            edited = (
+                inputs.edited_labels
+                if inputs.edited_labels is not None
+                else apply_edits(inputs.labels, inputs.edits, num_classes=renderer.palette.num_classes, instances=inputs.instances)
             )
             hint = edit_mask(inputs.labels, edited, radius=cfg.radius + 64)
         last = finetune_generator(cfg, inputs, hint, out / "finetune", echo=echo, progress=progress)

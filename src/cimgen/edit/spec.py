@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -59,7 +60,10 @@ def _box(value: Any, where: str) -> tuple[int, int, int, int]:
 
 def _polygon(value: Any, where: str) -> tuple[tuple[float, float], ...]:
     ok = isinstance(value, (list, tuple)) and len(value) >= 3
-    ok = ok and all(isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p) for p in value)
+    ok = ok and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+        for p in value
+    )
     if not ok:
         raise CimgenError(f"{where}: 'polygon' must be a list of at least 3 [x, y] points, got {value!r}")
     return tuple((float(p[0]), float(p[1])) for p in value)
@@ -108,13 +112,13 @@ def parse_edits(
         keys = set(item) - {"op"}
         unknown = keys - allowed
         if unknown:
-            key = sorted(map(str, unknown))[0]
+            key = min(map(str, unknown))
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise CimgenError(f"{where}: unknown key '{key}'{hint}; it takes {', '.join(sorted(allowed))}")
         missing = required - keys
         if missing:
-            raise CimgenError(f"{where}: missing '{sorted(missing)[0]}'")
+            raise CimgenError(f"{where}: missing '{min(missing)}'")
         edits.append(_build(op, item, where, palette, base_dir, read_map, read_mask, read_instances))
     return edits
 
@@ -146,20 +150,26 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
         region = _region(item, where)
         if "at" in item:
             if "class" in item or region:
-                raise CimgenError(f"{where}: give either 'at' (the object under a point) or 'class' with a box/polygon or 'choose', not both")
+                raise CimgenError(
+                    f"{where}: give either 'at' (the object under a point) or 'class' with a box/polygon or 'choose', not both"
+                )
             return RemoveObject(at=_point(item["at"], where, "at"), fill=item.get("fill", "surrounding"))
         if "class" not in item:
             raise CimgenError(f"{where}: say what to remove: 'at' [x, y], or 'class' with a 'box', a 'polygon' or 'choose'")
         if region:
             if len(region) > 1:
                 raise CimgenError(f"{where}: give a box or a polygon, not both")
-            return RemoveClass(cls=cls("class"), fill=item.get("fill", "surrounding"), whole_objects=bool(item.get("whole_objects", True)), **region)
+            return RemoveClass(
+                cls=cls("class"), fill=item.get("fill", "surrounding"), whole_objects=bool(item.get("whole_objects", True)), **region
+            )
         seed = item.get("seed", 0)
         if not isinstance(seed, int):
             raise CimgenError(f"{where}: 'seed' must be an integer")
         return RemoveObject(cls=cls("class"), choose=str(item.get("choose", "largest")), seed=seed, fill=item.get("fill", "surrounding"))
     if op == "insert":
-        return InsertShape(cls=cls("class"), shape=str(item.get("shape", "polygon" if "polygon" in item else "rectangle")), **_region(item, where))
+        return InsertShape(
+            cls=cls("class"), shape=str(item.get("shape", "polygon" if "polygon" in item else "rectangle")), **_region(item, where)
+        )
     if op == "replace":
         region = _region(item, where)
         if "mask" in item:

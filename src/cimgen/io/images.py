@@ -81,15 +81,19 @@ def read_edited_map(path: str | Path, palette: Palette, *, tolerance: float = SN
     other colour is refused with its value and a pixel where it occurs.
 
     Returns:
-        (HxW int64 labels, counts of exact / near / blended pixels; empty for label files).
+        (HxW labels as uint8, or int32 for more than 256 classes; counts of exact / near /
+        blended / junction pixels, empty for label files).
     """
+    # The smallest integer type that holds the classes: an 8192x8192 map is 64 MiB as uint8, 512 MiB as int64.
+    dtype = np.uint8 if palette.num_classes <= 256 else np.int32
     img = _open(path)
     if img.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
-        labels = np.asarray(img).astype(np.int64)
+        labels = np.asarray(img)
         check_labels(labels, palette.num_classes, source=str(path))
-        return labels, {}
+        return labels.astype(dtype), {}
     rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return snap_colors(rgb, palette, tolerance=tolerance, source=str(path))
+    labels, counts = snap_colors(rgb, palette, tolerance=tolerance, source=str(path))
+    return labels.astype(dtype), counts
 
 
 def read_mask(path: str | Path) -> np.ndarray:

@@ -33,7 +33,9 @@ def edit_window(mask: np.ndarray, *, margin: int = 16) -> tuple[slice, slice]:
     if not len(ys):
         return slice(0, mask.shape[0]), slice(0, mask.shape[1])
     h, w = mask.shape
-    return slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + 1 + margin, h)), slice(max(int(xs[0]) - margin, 0), min(int(xs[-1]) + 1 + margin, w))
+    return slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + 1 + margin, h)), slice(
+        max(int(xs[0]) - margin, 0), min(int(xs[-1]) + 1 + margin, w)
+    )
 
 
 def fit(image: np.ndarray, longest: int) -> np.ndarray:
@@ -181,5 +183,9 @@ def _nearest_small(a: np.ndarray, large: bool) -> np.ndarray:
         return a
     h, w = a.shape
     f = 1024 / max(h, w)
-    small = cv2.resize(a.astype(np.uint8 if a.max(initial=0) < 256 else np.uint16), (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_NEAREST)
+    small = cv2.resize(
+        a.astype(np.uint8 if a.max(initial=0) < 256 else np.uint16),
+        (max(1, round(w * f)), max(1, round(h * f))),
+        interpolation=cv2.INTER_NEAREST,
+    )
     return small.astype(bool) if a.dtype == bool else small.astype(a.dtype)

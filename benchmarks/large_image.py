@@ -1,0 +1,390 @@
+"""Manipulate an 8192x8192 synthetic scene tile by tile: peak memory, time per tile touched, seams at tile borders.
+
+Each case (an edit in one corner, one across a tile border, both, a larger block, every
+building of the scene) runs in a fresh Python process that reads the scene GeoTIFF, applies
+``RemoveClass`` edits, derives the mask, renders the touched tiles with the shipped generator
+through ``generate_tiled``, blends with ``blend(mode="feather")``, writes the result as a
+GeoTIFF and reports its own peak resident memory (``ru_maxrss``). The results are printed as a
+markdown section (and written to ``--out`` when given).
+
+Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/large_image.py [--size 8192] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cimgen.data.synth import BUILDING, SynthConfig, make_tile
+from cimgen.edit.mask import edit_mask
+from cimgen.edit.ops import RemoveClass, apply_edits
+from cimgen.edit.tiled import tile_boxes
+from cimgen.io.geotiff import GeoInfo, read_geotiff, read_geotiff_labels, write_geotiff
+
+SYNTH_TILE = 256  # the scale the shipped generator was trained at
+MOSAIC_OFFSET = 100  # keeps the mosaic's joins off the generation grid's lines (448k and 448k + 512 are 0 mod 64)
+RADIUS = 8  # mask dilation, the pipeline's default
+MARGIN = 32  # tiles within this many pixels of the mask are rendered
+CONTROL_MAX_PIXELS = 2600 * 2600  # seam controls (one-piece rendering, overlap 0) only for boxes this small
+UTM_33N_WKT = (
+    'PROJCS["WGS 84 / UTM zone 33N",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],'
+    'PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",15],PARAMETER["scale_factor",0.9996],'
+    'PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1],AUTHORITY["EPSG","32633"]]'
+)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the scene ----------------------------------------------------------------------------------
+
+
+def build_scene(size: int, seed: int, work: Path) -> dict:
+    """Write the scene as ``scene.tif`` (RGB) and ``labels.tif``: a mosaic of 256x256 synthetic tiles.
+
+    ``make_tile`` at 8192x8192 would draw one 256-pixel city scaled up 32 times (houses hundreds
+    of pixels wide, far from what the generator learned) and, extrapolated from 2048x2048
+    (3.0 s, 0.64 GB), need about 9 GB; so the scene is tiled from the world's own 256x256 tiles,
+    shifted by ``MOSAIC_OFFSET`` pixels. Roads end at the mosaic's joins.
+    """
+    meta_path = work / "scene.json"
+    meta = {"size": size, "seed": seed, "synth_tile": SYNTH_TILE, "offset": MOSAIC_OFFSET}
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("key") == meta:
+        print(f"reusing the scene in {work}")
+        return json.loads(meta_path.read_text())
+    t0 = time.perf_counter()
+    n = (size + MOSAIC_OFFSET) // SYNTH_TILE + 1
+    cfg = SynthConfig(height=SYNTH_TILE, width=SYNTH_TILE, seed=seed)
+    labels = np.zeros((n * SYNTH_TILE, n * SYNTH_TILE), np.uint8)
+    image = np.zeros((n * SYNTH_TILE, n * SYNTH_TILE, 3), np.uint8)
+    for i in range(n * n):
+        tile = make_tile(cfg, i)
+        y, x = divmod(i, n)
+        labels[y * SYNTH_TILE : (y + 1) * SYNTH_TILE, x * SYNTH_TILE : (x + 1) * SYNTH_TILE] = tile.labels
+        image[y * SYNTH_TILE : (y + 1) * SYNTH_TILE, x * SYNTH_TILE : (x + 1) * SYNTH_TILE] = tile.image
+        if (i + 1) % n == 0:
+            print(f"\rscene: {i + 1}/{n * n} synthetic tiles", end="", flush=True)
+    print()
+    crop = slice(MOSAIC_OFFSET, MOSAIC_OFFSET + size)
+    labels, image = np.ascontiguousarray(labels[crop, crop]), np.ascontiguousarray(image[crop, crop])
+    build_s = time.perf_counter() - t0
+    # A made-up place: 0.3 m pixels in UTM zone 33N, so the GeoTIFF path is exercised end to end.
+    info = GeoInfo(
+        height=size,
+        width=size,
+        count=3,
+        crs=UTM_33N_WKT,
+        transform=(0.3, 0.0, 500_000.0, 0.0, -0.3, 5_200_000.0),
+        tags={"SOURCE": "cimgen synthetic world mosaic", "SEED": str(seed)},
+        colorinterp=("red", "green", "blue"),
+        compress="deflate",
+    )
+    write_geotiff(work / "scene.tif", image, info)
+    write_geotiff(work / "labels.tif", labels, dataclasses.replace(info, count=1, colorinterp=("gray",)))
+    meta = {"key": meta, "tiles": n * n, "build_seconds": round(build_s, 1)}
+    meta_path.write_text(json.dumps(meta))
+    print(f"scene: {size}x{size} from {n * n} tiles in {build_s:.1f} s -> {work / 'scene.tif'}, {work / 'labels.tif'}")
+    return meta
+
+
+def touched_tiles(mask: np.ndarray, oy: int, ox: int, size: int, tile_size: int, overlap: int) -> int:
+    """How many grid tiles a mask crop (placed at oy, ox in the scene) brings into rendering."""
+    h, w = mask.shape
+    count = 0
+    for y, x, th, tw in tile_boxes(size, size, tile_size=tile_size, overlap=overlap):
+        y0, y1 = max(y - MARGIN - oy, 0), min(y + th + MARGIN - oy, h)
+        x0, x1 = max(x - MARGIN - ox, 0), min(x + tw + MARGIN - ox, w)
+        count += y0 < y1 and x0 < x1 and bool(mask[y0:y1, x0:x1].any())
+    return count
+
+
+def find_box(labels: np.ndarray, centre: tuple[int, int], side: int, search: int, want_tiles: int, args) -> tuple[int, int, int, int]:
+    """The ``side`` box near ``centre`` (x, y) that removes the most building pixels and touches ``want_tiles`` tiles."""
+    size = labels.shape[0]
+    best, best_changed = None, 0
+    for dy in range(-search, search + 1, 16):
+        for dx in range(-search, search + 1, 16):
+            x0, y0 = centre[0] + dx - side // 2, centre[1] + dy - side // 2
+            box = (x0, y0, x0 + side, y0 + side)
+            if x0 < 0 or y0 < 0 or x0 + side > size or y0 + side > size:
+                continue
+            # Removal takes whole buildings, which stay within 300 pixels of the box in this world.
+            cy0, cx0 = max(y0 - 300, 0), max(x0 - 300, 0)
+            crop = labels[cy0 : y0 + side + 300, cx0 : x0 + side + 300]
+            edit = RemoveClass(cls=BUILDING, box=(x0 - cx0, y0 - cy0, x0 - cx0 + side, y0 - cy0 + side))
+            edited = edit.apply(crop)
+            changed = int((edited != crop).sum())
+            if (
+                changed > best_changed
+                and touched_tiles(edit_mask_or_empty(crop, edited), cy0, cx0, size, args.tile_size, args.overlap) == want_tiles
+            ):
+                best, best_changed = box, changed
+    if best is None:
+        raise SystemExit(f"no {side}-pixel box with buildings touching {want_tiles} tiles near {centre}")
+    return best
+
+
+def edit_mask_or_empty(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    return edit_mask(before, after, radius=RADIUS) if (before != after).any() else np.zeros(before.shape, bool)
+
+
+def plan_cases(args, work: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Edit boxes per case, chosen once on the scene's labels and saved beside it."""
+    plan_path = work / f"cases-{args.tile_size}-{args.overlap}.json"
+    if plan_path.exists():
+        return {k: [tuple(b) for b in v] for k, v in json.loads(plan_path.read_text()).items()}
+    labels, _ = read_geotiff_labels(work / "labels.tif")
+    size, stride = labels.shape[0], args.tile_size - args.overlap
+    # Corner: inside the top-left tile's core. Border: centred on the shared strip of two tile
+    # columns near the middle, inside one tile row's core, so it touches exactly those two tiles.
+    mid = (size // 2) // stride
+    strip_x = mid * stride + args.overlap // 2
+    core_y = mid * stride + args.overlap + (args.tile_size - 2 * args.overlap) // 2
+    corner = find_box(labels, (args.tile_size // 3, args.tile_size // 3), 96, 64, 1, args)
+    border = find_box(labels, (strip_x, core_y), 96, 48, 2, args)
+    block = (size // 4, size // 4, size // 4 + 1400, size // 4 + 1400)
+    plan = {
+        "corner": [corner],
+        "border": [border],
+        "corner + border": [corner, border],
+        "block 1400x1400": [block],
+        "every building": [(0, 0, size, size)],
+    }
+    plan_path.write_text(json.dumps(plan))
+    return plan
+
+
+# --- one case, in its own process ---------------------------------------------------------------
+
+
+def run_case(args, work: Path, boxes: list) -> dict:
+    import torch
+
+    from cimgen.demo import pretrained_path
+    from cimgen.edit.blend import blend
+    from cimgen.edit.tiled import generate_tiled, tile_seam_score
+    from cimgen.train.pix2pixhd import generate, load_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    times = {}
+    t = time.perf_counter()
+    original, info = read_geotiff(work / "scene.tif")
+    labels, _ = read_geotiff_labels(work / "labels.tif")
+    generator, config = load_generator(pretrained_path())
+    label_nc = config["label_nc"]
+    times["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    edited = apply_edits(labels, [RemoveClass(cls=BUILDING, box=tuple(b)) for b in boxes], num_classes=label_nc)
+    mask = edit_mask(labels, edited, radius=RADIUS)
+    times["edit + mask"] = time.perf_counter() - t
+
+    def render(tile: np.ndarray) -> np.ndarray:
+        return generate(generator, tile, label_nc)
+
+    with torch.inference_mode():
+        tiled = generate_tiled(edited, render, tile_size=args.tile_size, overlap=args.overlap, mask=mask, margin=MARGIN, fill=original)
+    times["generate"] = tiled.seconds
+    peak_before_blend = peak_rss_mib()
+
+    t = time.perf_counter()
+    result = blend(original, tiled.generated, mask, mode="feather")
+    times["blend"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    write_geotiff(work / "result.tif", result, info)
+    times["write"] = time.perf_counter() - t
+    peak = peak_rss_mib()
+
+    # Checks (after the peak was taken): untouched pixels, and seams at the tile borders.
+    identical = all(
+        np.array_equal(result[y : y + 512][~mask[y : y + 512]], original[y : y + 512][~mask[y : y + 512]])
+        for y in range(0, result.shape[0], 512)
+    )
+    seams = tile_seam_score(tiled.generated, tiled.tiles)
+    seams_in_mask = tile_seam_score(result, tiled.tiles, region=mask)
+    out = {
+        "tiles": len(tiled.tiles),
+        "tiles_total": tiled.tiles_total,
+        "mask_pixels": int(mask.sum()),
+        "times": times,
+        "peak_rss_mib": peak,
+        "peak_rss_before_blend_mib": peak_before_blend,
+        "outside_identical": identical,
+        "seams": seams,
+        "seams_in_mask": seams_in_mask,
+    }
+
+    # Controls for the seam figures, for a few tiles in a small box: the bounding box of the
+    # rendered tiles rendered in one piece (no tile borders; the same lines scored), and the same
+    # edit tiled with overlap 0 on the abutting grid (hard seams, scored on that grid's lines).
+    y0, x0 = min(t[0] for t in tiled.tiles), min(t[1] for t in tiled.tiles)
+    y1, x1 = max(t[0] + t[2] for t in tiled.tiles), max(t[1] + t[3] for t in tiled.tiles)
+    if len(tiled.tiles) > 1 and (y1 - y0) * (x1 - x0) <= CONTROL_MAX_PIXELS:
+        del result, original
+        local = [(y - y0, x - x0, h, w) for y, x, h, w in tiled.tiles]
+        with torch.inference_mode():
+            whole = render(edited[y0:y1, x0:x1])
+        out["one_piece_seams"] = tile_seam_score(whole, local)
+        covered = np.zeros((y1 - y0, x1 - x0), bool)
+        for y, x, h, w in local:
+            covered[y : y + h, x : x + w] = True
+        diff = np.abs(tiled.generated[y0:y1, x0:x1].astype(np.int16) - whole).mean(axis=2)
+        out["tiled_vs_one_piece_mean_abs"] = float(diff[covered].mean())
+        del whole, diff
+        with torch.inference_mode():
+            hard = generate_tiled(edited, render, tile_size=args.tile_size, overlap=0, mask=mask, margin=MARGIN)
+        out["no_overlap_seams"] = tile_seam_score(hard.generated, hard.tiles)
+        out["no_overlap_tiles"] = len(hard.tiles)
+    out["peak_rss_with_controls_mib"] = peak_rss_mib()
+    return out
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fmt(v, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def report(args, scene: dict, plan: dict, results: dict, threads: int, torch_version: str) -> str:
+    cmd = " ".join(["OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"), ".venv/bin/python", *sys.argv])
+    lines = [
+        "## Large images: tiled manipulation of an 8192x8192 scene (`benchmarks/large_image.py`)",
+        "",
+        f"Command: `{cmd}`",
+        "",
+        (
+            f"Machine: {cpu_model()}, {os.cpu_count()} CPU cores, torch {torch_version} (CPU), {threads} torch threads, "
+            f"Python {platform.python_version()}; no GPU."
+        ),
+        "",
+        (
+            f"Scene: {args.size}x{args.size}, a mosaic of {scene['tiles']} synthetic-world tiles of 256x256 (seed {args.seed}, "
+            f"shifted {MOSAIC_OFFSET} px so its joins miss the tile grid), stored as a deflate GeoTIFF in UTM 33N; built in "
+            f"{scene['build_seconds']} s (not counted below). Each case is a fresh process: read the GeoTIFFs, remove the buildings "
+            f"touching the box(es) (`RemoveClass`), mask = changed pixels dilated by {RADIUS}, `generate_tiled` with the shipped "
+            f"generator (tile {args.tile_size}, overlap {args.overlap}, margin {MARGIN}; {results[next(iter(results))]['tiles_total']} "
+            'tiles in the grid), `blend(mode="feather")`, write the result GeoTIFF. Peak RSS is the process\'s `ru_maxrss` '
+            "after writing (Python, torch and the generator included)."
+        ),
+        "",
+        "| case | edit boxes (x0, y0, x1, y1) | mask pixels | tiles rendered | peak RSS | peak RSS before blending | load | edit + mask | generate | s per tile | blend | write | total | outside mask identical |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, r in results.items():
+        t = r["times"]
+        total = sum(t.values())
+        boxes = "; ".join(str(tuple(b)) for b in plan[name]) if name != "every building" else "whole scene"
+        lines.append(
+            f"| {name} | {boxes} | {r['mask_pixels']:,} | {r['tiles']} | {r['peak_rss_mib'] / 1024:.2f} GiB | "
+            f"{r['peak_rss_before_blend_mib'] / 1024:.2f} GiB | {t['load']:.1f} s | "
+            f"{t['edit + mask']:.1f} s | {t['generate']:.1f} s | {t['generate'] / r['tiles']:.2f} s | {t['blend']:.1f} s | "
+            f"{t['write']:.1f} s | {total:.1f} s | {'yes' if r['outside_identical'] else '**no**'} |"
+        )
+    lines += [
+        "",
+        (
+            "Seams at tile borders (`tile_seam_score`): mean absolute difference, in 8-bit levels, of 4-neighbour pixel pairs "
+            "straddling a tile's border line (*edge*), on the lines 2-4 px beside those (*near*) and inside single-tile cores "
+            "(*core*); *ratio* = edge / core. Scored on the merged rendering over the rendered tiles, and on the final image "
+            "with only the pairs inside the mask. Two controls where the rendered tiles' bounding box is at most "
+            f"{round(CONTROL_MAX_PIXELS**0.5)} px square: that box rendered in one piece (no tile borders at all) and scored "
+            "on the same lines, and the same edit tiled with overlap 0 (abutting tiles, hard seams) scored on its own lines."
+        ),
+        "",
+        "| case | edge | near | core | ratio | ratio inside the mask (pairs) | one piece: edge / core = ratio | overlap 0: edge / core = ratio | tiled vs one piece, mean abs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def triple(s: dict | None) -> str:
+        return "–" if s is None else f"{fmt(s['edge'])} / {fmt(s['core'])} = {fmt(s['ratio'])}"
+
+    for name, r in results.items():
+        s, m = r["seams"], r["seams_in_mask"]
+        lines.append(
+            f"| {name} | {fmt(s['edge'])} | {fmt(s['near'])} | {fmt(s['core'])} | {fmt(s['ratio'])} | "
+            f"{fmt(m['ratio'])} ({m['edge_pairs']:,}) | {triple(r.get('one_piece_seams'))} | {triple(r.get('no_overlap_seams'))} | "
+            f"{fmt(r.get('tiled_vs_one_piece_mean_abs'))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=8192, help="scene side in pixels")
+    ap.add_argument("--tile-size", type=int, default=512)
+    ap.add_argument("--overlap", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0, help="synthetic world seed")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, which follows OMP_NUM_THREADS)")
+    ap.add_argument("--work", default="/tmp/cimgen-large-image", help="folder for the scene GeoTIFFs and results (reused)")
+    ap.add_argument("--cases", default="", help="comma-separated case names to run (default: all)")
+    ap.add_argument("--out", default="", help="also write the markdown section to this file (default: print only)")
+    ap.add_argument("--case", default="", help=argparse.SUPPRESS)  # internal: run one case and print JSON
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+
+    if args.case:
+        plan = plan_cases(args, work)
+        print("RESULT " + json.dumps(run_case(args, work, plan[args.case])))
+        return
+
+    import torch
+
+    scene = build_scene(args.size, args.seed, work)
+    plan = plan_cases(args, work)
+    names = [n for n in plan if not args.cases or n in args.cases.split(",")]
+    results = {}
+    for name in names:
+        print(f"case '{name}': boxes {plan[name]} ...", flush=True)
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--case", name], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout + proc.stderr)
+            raise SystemExit(f"case '{name}' failed")
+        r = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+        results[name] = r
+        print(
+            f"  {r['tiles']}/{r['tiles_total']} tiles, generate {r['times']['generate']:.1f} s "
+            f"({r['times']['generate'] / r['tiles']:.2f} s/tile), peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB, "
+            f"seam ratio {fmt(r['seams']['ratio'])}, process {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    text = report(args, scene, plan, results, args.threads or torch.get_num_threads(), torch.__version__)
+    print()
+    print(text)
+    outputs = [str(work / "results.json"), str(work / "result.tif") + " (last case)"]
+    if args.out:
+        Path(args.out).write_text(text)
+        outputs.insert(0, args.out)
+    print("outputs: " + ", ".join(outputs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""GeoTIFF images and label maps in and out, keeping their map coordinates and metadata (needs rasterio).
+
+rasterio is an optional extra (``pip install 'cimgen[geo]'``) and is imported only when a
+GeoTIFF is read or written. What a file carries besides pixels travels in ``GeoInfo``, a small
+frozen dataclass of plain values (WKT text, six floats, string dicts), so it can be saved as
+JSON beside a run (``to_dict`` / ``from_dict``) and handed from reading to writing without
+keeping the file open.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from cimgen.errors import CimgenError
+
+INSTALL_HINT = "reading/writing GeoTIFF needs rasterio: pip install 'cimgen[geo]'"
+
+# Compressions that give back the written bytes exactly. The others (JPEG, WEBP, LERC) would
+# change pixels outside an edit, so a file read with one of them is written with DEFLATE.
+LOSSLESS_COMPRESSIONS = ("none", "deflate", "lzw", "packbits", "zstd", "lzma")
+FALLBACK_COMPRESSION = "deflate"
+
+# GDAL keeps decoded blocks in a cache of 5% of RAM by default: for a whole-scene read or write
+# that is a second copy of the raster. cimgen reads and writes each block once, so a small
+# cache (in MB) is enough and keeps peak memory near the size of the array itself.
+GDAL_CACHE_MB = 64
+STRIP_ROWS = 512  # rows read or written at once: a multiple of the 256-row blocks cimgen writes
+
+# Integer types a GeoTIFF band can hold on every GDAL that rasterio 1.3 supports.
+_LABEL_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32")
+
+# TIFF tags that make a TIFF a GeoTIFF: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory.
+_GEOTIFF_TAGS = (33550, 33922, 34264, 34735)
+
+
+@dataclass(frozen=True)
+class GeoInfo:
+    """Where a raster lies on the Earth and what else its file says, as plain data."""
+
+    height: int
+    """Rows of the raster the georeferencing describes."""
+    width: int
+    """Columns of the raster the georeferencing describes."""
+    count: int = 1
+    """Bands in the source file (the per-band fields below have this many entries)."""
+    dtype: str = "uint8"
+    """Data type of the source bands."""
+    crs: str | None = None
+    """Coordinate reference system as WKT, or None for a file without one."""
+    transform: tuple[float, float, float, float, float, float] | None = None
+    """Pixel-to-map affine (a, b, c, d, e, f): x = a*col + b*row + c, y = d*col + e*row + f; None when absent."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Dataset metadata (the default GDAL domain), e.g. AREA_OR_POINT or acquisition dates."""
+    band_descriptions: tuple[str | None, ...] = ()
+    """One description per band (None where the band has none)."""
+    colorinterp: tuple[str, ...] = ()
+    """Colour interpretation of each band: red, green, blue, gray, palette, alpha, undefined, ..."""
+    nodata: float | None = None
+    """The no-data value of the bands, or None."""
+    colormap: dict[int, tuple[int, int, int, int]] | None = None
+    """Palette of a single-band file (value -> RGBA), or None."""
+    compress: str | None = None
+    """Compression of the source file (lower case, e.g. deflate, lzw, jpeg), None when uncompressed."""
+
+    @property
+    def is_georeferenced(self) -> bool:
+        """True when the raster has a CRS or a pixel-to-map transform."""
+        return self.crs is not None or self.transform is not None
+
+    def to_dict(self) -> dict:
+        """The fields as JSON-ready values (palette keys become strings, tuples lists)."""
+        d = asdict(self)
+        if self.colormap is not None:
+            d["colormap"] = {str(k): list(v) for k, v in self.colormap.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GeoInfo:
+        """The inverse of ``to_dict`` (also after a JSON round trip)."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise CimgenError(f"georeferencing has unknown fields: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if d.get("transform") is not None:
+            d["transform"] = tuple(float(v) for v in d["transform"])
+        for name in ("band_descriptions", "colorinterp"):
+            if name in d:
+                d[name] = tuple(d[name])
+        if d.get("colormap") is not None:
+            d["colormap"] = {int(k): tuple(int(c) for c in v) for k, v in d["colormap"].items()}
+        return cls(**d)
+
+
+def _rasterio():
+    try:
+        import rasterio
+    except ImportError:
+        raise CimgenError(INSTALL_HINT) from None
+    return rasterio
+
+
+@contextmanager
+def _open(path: str | Path):
+    """An open dataset, with GDAL's block cache kept small (see ``GDAL_CACHE_MB``)."""
+    rasterio = _rasterio()
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CimgenError(f"{path} does not exist or is not a file")
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        try:
+            with warnings.catch_warnings():
+                # A plain TIFF is readable too; is_georeferenced tells the caller.
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                ds = rasterio.open(path)
+        except RasterioIOError as e:
+            raise CimgenError(f"{path} cannot be read as a GeoTIFF ({e})") from None
+        with ds:
+            yield ds
+
+
+def _info(ds) -> GeoInfo:
+    transform = tuple(float(v) for v in tuple(ds.transform)[:6])
+    if ds.crs is None and ds.transform.is_identity:  # rasterio's stand-in for "no geotransform"
+        transform = None
+    colormap = None
+    if ds.count == 1 and ds.colorinterp[0].name == "palette":
+        colormap = {int(k): tuple(int(c) for c in v) for k, v in ds.colormap(1).items()}
+    compress = ds.compression.name.lower() if ds.compression is not None else None
+    return GeoInfo(
+        height=ds.height,
+        width=ds.width,
+        count=ds.count,
+        dtype=ds.dtypes[0],
+        crs=ds.crs.to_wkt() if ds.crs is not None else None,
+        transform=transform,
+        tags=dict(ds.tags()),
+        band_descriptions=tuple(ds.descriptions),
+        colorinterp=tuple(ci.name for ci in ds.colorinterp),
+        nodata=None if ds.nodata is None else float(ds.nodata),
+        colormap=colormap,
+        compress=compress,
+    )
+
+
+def read_geotiff_info(path: str | Path) -> GeoInfo:
+    """The ``GeoInfo`` of a GeoTIFF, from its header only."""
+    with _open(path) as ds:
+        return _info(ds)
+
+
+def read_geotiff(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+    """Read an 8-bit GeoTIFF as an HxWx3 uint8 RGB image, with its ``GeoInfo``.
+
+    Files with three or more bands give their first three (RGB, RGBA, RGB + near infrared);
+    a single grey band is repeated three times, a palette band is coloured through its
+    palette, and grey + alpha keeps the grey.
+
+    Raises:
+        CimgenError: for a missing or unreadable file, non-8-bit pixels or an unusable band layout.
+    """
+    with _open(path) as ds:
+        info = _info(ds)
+        if info.dtype != "uint8":
+            raise CimgenError(
+                f"{path} has {info.dtype} pixels; cimgen reads 8-bit images, so convert it first (e.g. gdal_translate -ot Byte -scale)"
+            )
+        image = np.empty((ds.height, ds.width, 3), np.uint8)
+        if ds.count >= 3:
+            for y, window in _strips(ds.height, ds.width):  # so only a strip is ever held twice
+                image[y : y + window.height] = ds.read((1, 2, 3), window=window).transpose(1, 2, 0)
+        elif ds.count == 1 or (ds.count == 2 and info.colorinterp[1] == "alpha"):
+            grey = ds.read(1)
+            if info.colormap is not None:
+                lut = np.zeros((256, 3), np.uint8)
+                for value, rgba in info.colormap.items():
+                    if 0 <= value < 256:
+                        lut[value] = rgba[:3]
+                image[:] = lut[grey]
+            else:
+                image[:] = grey[..., None]
+        else:
+            raise CimgenError(f"{path} has {ds.count} bands ({', '.join(info.colorinterp)}); cimgen reads RGB or grey images")
+    return image, info
+
+
+def read_geotiff_labels(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+    """Read a single-band integer GeoTIFF (a label map or mask) as an HxW array, with its ``GeoInfo``.
+
+    Raises:
+        CimgenError: for a missing or unreadable file, more than one band or non-integer values.
+    """
+    with _open(path) as ds:
+        info = _info(ds)
+        if ds.count != 1:
+            raise CimgenError(f"{path} has {ds.count} bands; a label map or mask must be a single band of class values")
+        if not np.issubdtype(np.dtype(info.dtype), np.integer):
+            raise CimgenError(f"{path} holds {info.dtype} values; a label map or mask must hold integer class values")
+        return ds.read(1), info
+
+
+def _band_dtype(array: np.ndarray) -> str:
+    """The GeoTIFF data type an image or label array is written with (never losing a value)."""
+    if array.dtype == bool:
+        return "uint8"
+    if not np.issubdtype(array.dtype, np.integer):
+        raise CimgenError(f"GeoTIFF output must be a uint8 image or an integer label map, got {array.dtype} values")
+    if array.dtype.name in _LABEL_DTYPES:
+        return array.dtype.name
+    low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+    for name in _LABEL_DTYPES:
+        limits = np.iinfo(name)
+        if limits.min <= low and high <= limits.max:
+            return name
+    raise CimgenError(f"label values {low}..{high} do not fit a GeoTIFF integer band")
+
+
+def write_geotiff(path: str | Path, array: np.ndarray, info: GeoInfo | None = None, *, compress: str | None = None) -> Path:
+    """Write an image or a label map as a GeoTIFF with ``info``'s georeferencing and metadata, atomically.
+
+    The file is written next to ``path`` under a temporary name and moved into place, so an
+    error never leaves a partial file. Kept from ``info``: CRS, transform, dataset tags and the
+    compression (lossy ones become DEFLATE so written pixels are exact). Band descriptions,
+    colour interpretation, no-data value and palette are kept when the array has the same kind
+    of bands as the source (single band for single band; for several, the first ones).
+
+    Args:
+        path: the ``.tif`` file to write.
+        array: HxWx3 uint8 image, or HxW integer labels / bool mask.
+        info: georeferencing to write (its size must match), or None for a plain TIFF.
+        compress: compression to use instead of ``info``'s (e.g. deflate, lzw, zstd, none).
+
+    Raises:
+        CimgenError: for a float image, a size that does not match ``info`` or a bad compression.
+    """
+    rasterio = _rasterio()
+    from rasterio.crs import CRS
+    from rasterio.enums import ColorInterp
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.transform import Affine
+
+    path = Path(path)
+    if array.ndim == 3:
+        if array.shape[2] != 3 or array.dtype != np.uint8:
+            raise CimgenError(f"a GeoTIFF image must be HxWx3 uint8, got {array.dtype} {array.shape}")
+        dtype, count = "uint8", 3
+    elif array.ndim == 2:
+        dtype, count = _band_dtype(array), 1
+    else:
+        raise CimgenError(f"GeoTIFF output must be an HxWx3 image or an HxW label map, got shape {array.shape}")
+    height, width = array.shape[:2]
+    if height < 1 or width < 1:
+        raise CimgenError(f"cannot write an empty {width}x{height} raster")
+    if info is not None and (info.height, info.width) != (height, width):
+        raise CimgenError(f"the raster is {width}x{height} but its georeferencing describes {info.width}x{info.height} pixels")
+
+    if compress is None:
+        if info is None:
+            compress = FALLBACK_COMPRESSION
+        elif info.compress is None:
+            compress = "none"
+        else:
+            compress = info.compress if info.compress in LOSSLESS_COMPRESSIONS else FALLBACK_COMPRESSION
+    elif compress.lower() not in LOSSLESS_COMPRESSIONS:
+        raise CimgenError(f"compression '{compress}' is not one of the lossless {', '.join(LOSSLESS_COMPRESSIONS)}")
+    compress = compress.lower()
+
+    profile = {"driver": "GTiff", "height": height, "width": width, "count": count, "dtype": dtype, "BIGTIFF": "IF_SAFER"}
+    if compress != "none":
+        profile["compress"] = compress
+        if compress in ("deflate", "lzw", "zstd"):
+            profile["predictor"] = 2  # horizontal differencing: smaller files, same pixels
+    if height >= 256 and width >= 256:  # internal tiles make windowed reads of big scenes cheap
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    if count == 3:
+        profile["photometric"] = "RGB"
+    keep_bands = info is not None and count <= info.count and (count == 1) == (info.count == 1)
+    if info is not None:
+        if info.crs is not None:
+            profile["crs"] = CRS.from_wkt(info.crs)
+        if info.transform is not None:
+            profile["transform"] = Affine(*info.transform)
+        if keep_bands and info.nodata is not None and _fits(info.nodata, dtype):
+            profile["nodata"] = info.nodata
+    colormap = info.colormap if keep_bands and count == 1 and dtype in ("uint8", "uint16") else None
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.tif")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(tmp, "w", **profile) as ds:
+                if count == 3:
+                    for y, window in _strips(height, width):
+                        ds.write(np.ascontiguousarray(array[y : y + window.height].transpose(2, 0, 1)), window=window)
+                else:
+                    ds.write(array.astype(dtype, copy=False), 1)
+                if info is not None:
+                    if info.tags:
+                        ds.update_tags(**info.tags)
+                    if keep_bands:
+                        for band, text in enumerate(info.band_descriptions[:count], start=1):
+                            if text:
+                                ds.set_band_description(band, text)
+                    if colormap:
+                        ds.write_colormap(1, colormap)  # also makes the band's interpretation "palette"
+                    elif keep_bands and len(info.colorinterp) >= count and "palette" not in info.colorinterp[:count]:
+                        ds.colorinterp = [ColorInterp[name] for name in info.colorinterp[:count]]
+        os.replace(tmp, path)
+    except BaseException:
+        for leftover in (tmp, tmp + ".aux.xml"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+        raise
+    return path
+
+
+def _strips(height: int, width: int):
+    """(top row, window) of full-width strips of ``STRIP_ROWS`` rows.
+
+    Pixel-interleaved files hold all bands of a pixel in one block, so all three bands are read
+    and written a strip at a time: band by band, a small block cache would decode or encode
+    every block three times.
+    """
+    from rasterio.windows import Window
+
+    for y in range(0, height, STRIP_ROWS):
+        yield y, Window(0, y, width, min(STRIP_ROWS, height - y))
+
+
+def _fits(value: float, dtype: str) -> bool:
+    limits = np.iinfo(dtype)
+    return float(value).is_integer() and limits.min <= value <= limits.max
+
+
+def is_georeferenced(path: str | Path) -> bool:
+    """True when ``path`` is a TIFF that places its pixels on the Earth (a CRS or a geotransform).
+
+    With rasterio installed it answers as GDAL reads the file; without it, a TIFF counts as
+    georeferenced when it carries any GeoTIFF tag, so the answer never needs the optional extra.
+    Files that are not TIFFs are never georeferenced here.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CimgenError(f"{path} does not exist or is not a file")
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        _rasterio()
+    except CimgenError:
+        return _has_geotiff_tags(path)
+    return read_geotiff_info(path).is_georeferenced
+
+
+def _has_geotiff_tags(path: Path) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            tags = getattr(img, "tag_v2", {})
+            return any(t in tags for t in _GEOTIFF_TAGS)
+    except (UnidentifiedImageError, OSError) as e:
+        raise CimgenError(f"{path} cannot be read as a TIFF ({e.__class__.__name__})") from None
