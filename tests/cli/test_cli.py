@@ -7,19 +7,11 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from cimgen.cli.main import main
 from cimgen.io.checkpoints import load_checkpoint, save_checkpoint
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
-from cimgen.train.pix2pixhd import resolve_config, run_pix2pixhd
-from tests.conftest import TINY_MODEL, tiny_train_config
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tiny_world, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ckpt") / "run"
-    return run_pix2pixhd(resolve_config(tiny_train_config(tiny_world, epochs=1, decay_epochs=0)), out, echo=None, progress=False)
+from tests.conftest import TINY_MODEL
 
 
 def _err(capsys, argv) -> str:

@@ -12,23 +12,7 @@ from cimgen.cli.main import main
 from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
 from cimgen.data.synth import BUILDING, ROAD
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
-from cimgen.train.pix2pixhd import resolve_config, run_pix2pixhd
-from tests.conftest import tiny_train_config
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tiny_world, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ckpt") / "run"
-    return run_pix2pixhd(resolve_config(tiny_train_config(tiny_world, epochs=1, decay_epochs=0)), out, echo=None, progress=False)
-
-
-def _err(capsys, argv) -> str:
-    rc = main(argv)
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("cimgen: error: "), err
-    return lines[0]
+from tests.cli.test_cli import _err
 
 
 def _tile(world, i=0):
@@ -279,40 +263,10 @@ def test_map_from_a_cyclegan_image_to_map_model(capsys, tiny_world, tiny_ckpt, t
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert str(cg) in metrics["map"] and metrics["outside_mask_identical"]
     # The CycleGAN itself renders maps too (map -> image is BtoA here), with the palette named.
-    args = [
-        "manipulate",
-        "--checkpoint",
-        str(cg),
-        "--palette",
-        "synth",
-        "--image",
-        str(image),
-        "--insert",
-        "water",
-        "--box",
-        "5,5,20,20",
-        "--out",
-        str(tmp_path / "c"),
-        "--quiet",
-    ]
-    assert main(args) == 0
+    insert = ["--image", str(image), "--insert", "water", "--box", "5,5,20,20", "--quiet"]
+    assert main(["manipulate", "--checkpoint", str(cg), "--palette", "synth", *insert, "--out", str(tmp_path / "c")]) == 0
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["map"].startswith("the generator's own")
-    msg = _err(
-        capsys,
-        [
-            "manipulate",
-            "--checkpoint",
-            str(cg),
-            "--image",
-            str(image),
-            "--insert",
-            "water",
-            "--box",
-            "5,5,20,20",
-            "--out",
-            str(tmp_path / "x"),
-        ],
-    )
+    msg = _err(capsys, ["manipulate", "--checkpoint", str(cg), *insert, "--out", str(tmp_path / "x")])
     assert "--palette" in msg
 
 
