@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -76,6 +77,26 @@ def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region
     return [{"op": "replace", "from": src, "to": dst, **where}]
 
 
+# The edit options both commands take, declared once.
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="Edit spec, YAML or JSON, listing edits (see docs/manipulation.md).")]
+EditedMapOpt = Annotated[
+    Path | None, typer.Option("--edited-map", help="A map edited elsewhere (GIMP, Photoshop); the edit is its difference.")
+]
+RemoveOpt = Annotated[
+    str | None, typer.Option("--remove", help="Remove the objects of this class (name or id) touching --box or --polygon.")
+]
+RemoveAtOpt = Annotated[str | None, typer.Option("--remove-at", help="Remove the object under the pixel X,Y.")]
+InsertOpt = Annotated[str | None, typer.Option("--insert", help="Insert a shape of this class at --box (see --shape) or --polygon.")]
+ShapeOpt = Annotated[str, typer.Option("--shape", help="Shape of --insert with --box: rectangle or ellipse.")]
+ReplaceOpt = Annotated[str | None, typer.Option("--replace", help="SRC:DST, relabel class SRC as DST inside --box, --polygon or --region.")]
+BoxOpt = Annotated[str | None, typer.Option("--box", help="Region x0,y0,x1,y1 in pixels (x1, y1 exclusive).")]
+PolygonOpt = Annotated[str | None, typer.Option("--polygon", help="Region as points 'x,y x,y x,y ...'.")]
+RegionOpt = Annotated[Path | None, typer.Option("--region", help="Region of --replace as a mask image (non-zero = inside).")]
+InstancesOpt = Annotated[
+    Path | None, typer.Option("--instances", help="Instance-id map, so --remove-at removes the instance under the point.")
+]
+
+
 def manipulate_cmd(
     checkpoint: Path = typer.Option(
         ..., "--checkpoint", help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette)."
@@ -89,17 +110,17 @@ def manipulate_cmd(
     map_from_direction: str = typer.Option("AtoB", "--map-from-direction", help="The image -> map direction of --map-from."),
     direction: str = typer.Option("", "--direction", help="CycleGAN/pix2pix --checkpoint: its map -> image direction (default BtoA)."),
     palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings (default: the checkpoint's)."),
-    spec: Path = typer.Option(None, "--spec", help="Edit spec, YAML or JSON, listing edits (see docs/manipulation.md)."),
-    edited_map: Path = typer.Option(None, "--edited-map", help="A map edited elsewhere (GIMP, Photoshop); the edit is its difference."),
-    remove: str = typer.Option(None, "--remove", help="Remove the objects of this class (name or id) touching --box or --polygon."),
-    remove_at: str = typer.Option(None, "--remove-at", help="Remove the object under the pixel X,Y."),
-    insert: str = typer.Option(None, "--insert", help="Insert a shape of this class at --box (see --shape) or --polygon."),
-    shape: str = typer.Option("rectangle", "--shape", help="Shape of --insert with --box: rectangle or ellipse."),
-    replace: str = typer.Option(None, "--replace", help="SRC:DST, relabel class SRC as DST inside --box, --polygon or --region."),
-    box: str = typer.Option(None, "--box", help="Region x0,y0,x1,y1 in pixels (x1, y1 exclusive)."),
-    polygon: str = typer.Option(None, "--polygon", help="Region as points 'x,y x,y x,y ...'."),
-    region: Path = typer.Option(None, "--region", help="Region of --replace as a mask image (non-zero = inside)."),
-    instances: Path = typer.Option(None, "--instances", help="Instance-id map, so --remove-at removes the instance under the point."),
+    spec: SpecOpt = None,
+    edited_map: EditedMapOpt = None,
+    remove: RemoveOpt = None,
+    remove_at: RemoveAtOpt = None,
+    insert: InsertOpt = None,
+    shape: ShapeOpt = "rectangle",
+    replace: ReplaceOpt = None,
+    box: BoxOpt = None,
+    polygon: PolygonOpt = None,
+    region: RegionOpt = None,
+    instances: InstancesOpt = None,
     mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
     radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels, in pixels."),
     blend_mode: str = typer.Option("feather", "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
@@ -163,17 +184,17 @@ def edit_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for edited_labels.png, edited_map.png, mask.png and edit.json."),
     palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Take the classes from this generator checkpoint instead of --palette."),
-    spec: Path = typer.Option(None, "--spec", help="Edit spec, YAML or JSON, listing edits."),
-    edited_map: Path = typer.Option(None, "--edited-map", help="A map edited elsewhere (GIMP, Photoshop): snap it and derive the mask."),
-    remove: str = typer.Option(None, "--remove", help="Remove the objects of this class touching --box or --polygon."),
-    remove_at: str = typer.Option(None, "--remove-at", help="Remove the object under the pixel X,Y."),
-    insert: str = typer.Option(None, "--insert", help="Insert a shape of this class at --box (see --shape) or --polygon."),
-    shape: str = typer.Option("rectangle", "--shape", help="Shape of --insert with --box: rectangle or ellipse."),
-    replace: str = typer.Option(None, "--replace", help="SRC:DST, relabel class SRC as DST inside --box, --polygon or --region."),
-    box: str = typer.Option(None, "--box", help="Region x0,y0,x1,y1 in pixels (x1, y1 exclusive)."),
-    polygon: str = typer.Option(None, "--polygon", help="Region as points 'x,y x,y x,y ...'."),
-    region: Path = typer.Option(None, "--region", help="Region of --replace as a mask image (non-zero = inside)."),
-    instances: Path = typer.Option(None, "--instances", help="Instance-id map, so --remove-at removes the instance under the point."),
+    spec: SpecOpt = None,
+    edited_map: EditedMapOpt = None,
+    remove: RemoveOpt = None,
+    remove_at: RemoveAtOpt = None,
+    insert: InsertOpt = None,
+    shape: ShapeOpt = "rectangle",
+    replace: ReplaceOpt = None,
+    box: BoxOpt = None,
+    polygon: PolygonOpt = None,
+    region: RegionOpt = None,
+    instances: InstancesOpt = None,
     radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels for mask.png, in pixels."),
     color_tolerance: float = typer.Option(24.0, "--color-tolerance", help="RGB distance within which map colours snap to the palette."),
 ) -> None:

@@ -46,13 +46,11 @@ def run_map_edit(
     """
     from cimgen.edit.mask import edit_mask, mask_area
     from cimgen.edit.ops import apply_edits
-    from cimgen.edit.run import _describe, fresh_folder, read_map_any
-    from cimgen.edit.spec import parse_edits, read_spec
-    from cimgen.io.images import read_id_map, read_mask, write_image, write_label_map, write_text
+    from cimgen.edit.run import _describe, fresh_folder, load_edits, read_map_any
+    from cimgen.io.images import read_id_map, write_image, write_label_map, write_text
 
     pal = palette_of(palette, checkpoint)
     labels, snap = read_map_any(Path(map_path), pal, color_tolerance)
-    readers = {"read_map": lambda p: read_map_any(p, pal, color_tolerance)[0], "read_mask": read_mask, "read_instances": read_id_map}
     inst = read_id_map(instances) if instances else None
     if edited_map is not None:
         edited, edited_snap = read_map_any(Path(edited_map), pal, color_tolerance)
@@ -62,7 +60,7 @@ def run_map_edit(
             )
         described: list | str = f"edited map {edited_map}"
     else:
-        edits = read_spec(spec, pal, **readers) if spec else parse_edits(edits_raw, pal, source="the edit options", **readers)
+        edits = load_edits(spec, edits_raw, pal, color_tolerance)
         edited = apply_edits(labels, edits, num_classes=pal.num_classes, instances=inst)
         described, edited_snap = [_describe(e) for e in edits], {}
     mask = edit_mask(labels, edited, radius=radius)  # an edit that changes nothing fails here

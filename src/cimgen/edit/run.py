@@ -193,11 +193,24 @@ def read_map_any(path: Path, palette: Palette, tolerance: float) -> tuple[np.nda
     return read_edited_map(path, palette, tolerance=tolerance)
 
 
-def read_inputs(
-    cfg: ManipulateConfig, renderer: Renderer, image_path: Path, map_path: Path | None, edits_raw, *, seed_key: str = ""
-) -> Inputs:
-    """Read and check the image, its map, the edits and the mask for one manipulation."""
+def load_edits(spec: str | Path | None, edits_raw: list | None, palette: Palette, tolerance: float) -> list:
+    """The edit operations of a spec file, or of option edits given as a spec list; files they name are read now."""
     from cimgen.edit.spec import parse_edits, read_spec
+    from cimgen.io.images import read_id_map, read_mask
+
+    readers = {"read_map": lambda p: read_map_any(p, palette, tolerance)[0], "read_mask": read_mask, "read_instances": read_id_map}
+    if spec:
+        return read_spec(spec, palette, **readers)
+    return parse_edits(edits_raw, palette, source="the edit options", **readers)
+
+
+def read_inputs(
+    cfg: ManipulateConfig, renderer: Renderer, image_path: Path, map_path: Path | None, edits: list | None, *, seed_key: str = ""
+) -> Inputs:
+    """Read and check the image, its map, the edited map and the mask for one manipulation.
+
+    ``edits`` are the parsed operations (``load_edits``), None when ``cfg.edited_map`` gives the edit.
+    """
     from cimgen.io.images import read_id_map, read_mask
 
     pal = renderer.palette
@@ -227,18 +240,9 @@ def read_inputs(
     mask = read_mask(cfg.mask) if cfg.mask else None
     if mask is not None and mask.shape != labels.shape:
         raise CimgenError(f"mask {cfg.mask} is {mask.shape[1]}x{mask.shape[0]} but the image is {labels.shape[1]}x{labels.shape[0]}")
-    readers = {
-        "read_map": lambda p: read_map_any(p, pal, cfg.color_tolerance)[0],
-        "read_mask": read_mask,
-        "read_instances": read_id_map,
-    }
-    edits = edited = None
+    edited = None
     if cfg.edited_map:
         edited, _ = read_map_any(Path(cfg.edited_map), pal, cfg.color_tolerance)
-    elif cfg.spec:
-        edits = read_spec(cfg.spec, pal, **readers)
-    else:
-        edits = parse_edits(edits_raw, pal, source="the edit options", **readers)
     if edits is not None and seed_key:
         # Random picks differ per image but do not shift when files are added to the folder.
         offset = zlib.crc32(seed_key.encode()) % (2**31)
@@ -331,19 +335,15 @@ def manipulate_one(
 
     t0 = time.perf_counter()
     render = renderer.render
+    edits, edited = inputs.edits, inputs.edited_labels
     if cfg.finetune:
         if renderer.kind != "pix2pixhd":
             raise CimgenError("--finetune fine-tunes pix2pixHD generators; this checkpoint is a " + renderer.kind)
+        if edited is None:  # applied once here and handed to the pipeline as the edited map
+            edited = apply_edits(inputs.labels, edits, num_classes=renderer.palette.num_classes, instances=inputs.instances)
+            edits = None
         # Where the edit will be, so fine-tuning sees that part of the image.
-        if inputs.mask is not None:
-            hint = inputs.mask
-        else:
-            edited = (
-                inputs.edited_labels
-                if inputs.edited_labels is not None
-                else apply_edits(inputs.labels, inputs.edits, num_classes=renderer.palette.num_classes, instances=inputs.instances)
-            )
-            hint = edit_mask(inputs.labels, edited, radius=cfg.radius + 64)
+        hint = inputs.mask if inputs.mask is not None else edit_mask(inputs.labels, edited, radius=cfg.radius + 64)
         last = finetune_generator(cfg, inputs, hint, out / "finetune", echo=echo, progress=progress)
         renderer = load_renderer(last, palette=cfg.palette, device=cfg.device)
         render = renderer.render
@@ -363,10 +363,10 @@ def manipulate_one(
         m = manipulate(
             inputs.image,
             inputs.labels,
-            inputs.edits,
+            edits,
             render,
             num_classes=renderer.palette.num_classes,
-            edited_labels=inputs.edited_labels,
+            edited_labels=edited,
             instances=inputs.instances,
             mask=inputs.mask,
             radius=cfg.radius,
@@ -415,7 +415,8 @@ def run_manipulation(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[s
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CimgenError(f"{out} already exists and is not empty; choose another --out folder")
     renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
-    inputs = read_inputs(cfg, renderer, Path(cfg.image), Path(cfg.map) if cfg.map else None, edits_raw)
+    edits = None if cfg.edited_map else load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance)
+    inputs = read_inputs(cfg, renderer, Path(cfg.image), Path(cfg.map) if cfg.map else None, edits)
     with fresh_folder(out):
         metrics = manipulate_one(cfg, renderer, inputs, out, echo=echo, progress=progress)
     if echo:
@@ -459,11 +460,8 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CimgenError(f"{out} already exists and is not empty; choose another --out folder")
     renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
-    if cfg.spec:  # a spec with a typo fails the whole batch before anything runs
-        from cimgen.edit.spec import load_spec_file, parse_edits
-
-        parse_edits(load_spec_file(cfg.spec), renderer.palette, source=cfg.spec, base_dir=Path(cfg.spec).parent,
-                    read_map=lambda p: p, read_mask=lambda p: p, read_instances=lambda p: p)  # fmt: skip
+    # Parsed once for all images, so a spec with a typo fails the whole batch before anything runs.
+    edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance)
     rows: list[dict] = []
     out.mkdir(parents=True, exist_ok=True)
     if echo:
@@ -474,7 +472,7 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
         target = out / path.stem
         row = {"image": str(path), "output": str(target)}
         try:
-            inputs = read_inputs(cfg, renderer, path, maps.get(path.stem), edits_raw, seed_key=path.stem)
+            inputs = read_inputs(cfg, renderer, path, maps.get(path.stem), edits, seed_key=path.stem)
             with fresh_folder(target):
                 metrics = manipulate_one(cfg, renderer, inputs, target, echo=None, progress=False)
             row.update(
