@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -88,7 +89,10 @@ class Recipe(Protocol):
 
     Optional methods, used when present: ``on_epoch_start(epoch)`` (e.g. unfreezing part of
     a network after some epochs), ``extra_state()`` / ``load_extra_state(state)`` (state
-    outside networks and optimisers that exact resume needs, e.g. image pools).
+    outside networks and optimisers that exact resume needs, e.g. image pools), and
+    ``validate() -> dict`` with ``best_key``: held-out metrics after every epoch (logged as
+    ``val_<name>``), the networks of the epoch with the highest ``val_<best_key>`` kept in
+    the run's ``best/`` folder (e.g. detectors: validation AUC).
     """
 
     runtime: Runtime
@@ -268,6 +272,7 @@ def train(
         raise CimgenError(f"{len(dataset)} items cannot feed {rt.world_size} processes; use fewer processes or more data")
     log = RunLog(run_dir, echo, active=rt.is_main, tensorboard=cfg.tensorboard)
     start_epoch, step = 0, 0
+    best = -math.inf
     if resume:
         ckpt_dir = run_dir / "checkpoints"
         _, tensors = load_checkpoint(run_dir)
@@ -282,6 +287,7 @@ def train(
         if hasattr(recipe, "load_extra_state") and "extra" in state:
             recipe.load_extra_state(state["extra"])
         start_epoch, step = int(state["epoch"]), int(state["step"])
+        best = float(state.get("best", best))
         log.line(f"resumed from epoch {start_epoch} (step {step})")
         if start_epoch >= total_epochs:
             log.line(f"nothing to do: the run already finished its {total_epochs} epochs")
@@ -342,6 +348,16 @@ def train(
                 bar.set_description(f"epoch {epoch + 1}/{total_epochs}", refresh=False)
             means = rt.all_reduce_mean({k: v / steps_per_epoch for k, v in sums.items()})
             record = {"epoch": epoch + 1, "step": step, "lr": lr, "seconds": round(time.perf_counter() - t0, 3), **means}
+            if hasattr(recipe, "validate"):
+                # Every process validates the same (identical) weights, so none waits at the next collective.
+                record.update({f"val_{k}": v for k, v in recipe.validate().items()})
+                score = record.get(f"val_{recipe.best_key}", -math.inf)
+                if score > best:
+                    best = score
+                    if rt.is_main:
+                        best_cfg = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": step, "best": {recipe.best_key: score}}
+                        save_checkpoint(run_dir / "best", best_cfg, tensors_of(recipe))
+                        log.line(f"epoch {epoch + 1}: best validation {recipe.best_key} so far ({score:.4f}) -> best/")
             log.stats(record)
             done = epoch + 1 == total_epochs
             if rt.is_main and ((epoch + 1) % cfg.sample_every == 0 or done):
@@ -356,6 +372,7 @@ def train(
                         "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
                         "scalers": rt.scaler_states(recipe.optimizers),
                         "rng": rng_state(rt.device),
+                        "best": best,
                     }
                     if hasattr(recipe, "extra_state"):
                         state["extra"] = recipe.extra_state()

@@ -1,0 +1,248 @@
+"""``cimgen detect``: forgery sets, patch datasets, detector training, evaluation, robustness sweeps and heatmaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+
+from cimgen.errors import CimgenError
+
+app = typer.Typer(
+    help="Forensics: make forgeries, cut patch datasets, train patch detectors (plain, BaRT, PGD, BaRT+PGD), score and localise.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _bar(desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    state = {"bar": None}
+
+    def update(done: int, total: int) -> None:
+        if quiet:
+            return
+        if state["bar"] is None:
+            state["bar"] = tqdm(total=total, desc=desc, unit="image")
+        state["bar"].update(done - state["bar"].n)
+        if done >= total:
+            state["bar"].close()
+
+    return update
+
+
+@app.command("forgeries")
+def forgeries_cmd(
+    out: Path = typer.Option(..., "--out", help="Folder to create: pristine/, generated/, forgeries/images|masks/, maps/."),
+    count: int = typer.Option(40, "--count", help="Scenes of the synthetic world."),
+    size: int = typer.Option(256, "--size", help="Scene side in pixels."),
+    seed: int = typer.Option(0, "--seed", help="World seed (and the edits' seed)."),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="A 6-class pix2pixHD generator (default: the shipped one)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Make a forgery set from the synthetic world: pristine scenes, their generated renders, and manipulations with true masks.
+
+    Example: cimgen detect forgeries --out runs/forgeries --count 40
+    """
+    from cimgen.forensics.forgeries import synthetic_forgeries
+
+    done = synthetic_forgeries(out, count=count, size=size, seed=seed, checkpoint=checkpoint, progress=_bar("rendering", quiet))
+    typer.echo(f"forgery set: {done} (pristine/, generated/, forgeries/images + masks/, forgeries.json)")
+
+
+@app.command("dataset")
+def dataset_cmd(
+    out: Path = typer.Option(..., "--out", help="Patch dataset folder to create."),
+    pristine: Path = typer.Option(None, "--pristine", help="Folder of pristine images."),
+    generated: Path = typer.Option(None, "--generated", help="Folder of generated images, named like their pristine scene."),
+    runs: list[Path] = typer.Option([], "--run", help="A manipulation run folder (original.png + generated.png); repeatable."),
+    patch_size: int = typer.Option(64, "--patch-size", help="Patch side (the paper's 64)."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the scenes held out for validation."),
+    max_per_image: int = typer.Option(0, "--max-per-image", help="At most this many patches per image (0: all)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split and balancing."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Cut non-overlapping patches of pristine and generated images, balanced and split by scene, into fast .npy arrays.
+
+    Example: cimgen detect dataset --pristine runs/forgeries/pristine --generated runs/forgeries/generated --out runs/patches
+    """
+    from cimgen.forensics.patches import PatchDatasetConfig, build_patch_dataset, read_dataset_info, sources_from_folders, sources_from_runs
+
+    if runs and (pristine or generated):
+        raise CimgenError("give either --pristine/--generated or --run folders, not both")
+    if runs:
+        sources, made = sources_from_runs(runs), f"{len(runs)} manipulation runs"
+    elif pristine and generated:
+        sources, made = sources_from_folders(pristine, generated), f"pristine {pristine}, generated {generated}"
+    else:
+        raise CimgenError("give --pristine and --generated folders, or --run folders")
+    cfg = PatchDatasetConfig(patch_size=patch_size, val_fraction=val_fraction, max_patches_per_image=max_per_image, seed=seed)
+    build_patch_dataset(sources, out, cfg, made_from=made, progress=_bar("cutting", quiet))
+    info = read_dataset_info(out)
+    s = info["splits"]
+    typer.echo(
+        f"patch dataset: {out} — train {s['train']['patches']} patches from {s['train']['sources']} scenes, "
+        f"val {s['val']['patches']} from {s['val']['sources']} (half generated each)"
+    )
+
+
+@app.command("train")
+def train_cmd(
+    out: Path = typer.Option(..., "--out", help="Run folder to create (config, log, stats, samples, checkpoints, best/)."),
+    data: Path = typer.Option(None, "--data", help="Patch dataset folder."),
+    arch: str = typer.Option(None, "--arch", help="resnet50 (the paper's), resnet18, resnet_small or patchnet (exact dense heatmaps)."),
+    mode: str = typer.Option(None, "--mode", help="plain, bart, at (PGD adversarial training) or bart+at."),
+    config: Path = typer.Option(None, "--config", help="YAML with any options (see configs/detector_*.yaml)."),
+    sets: list[str] = typer.Option([], "--set", help="Override one option, e.g. --set attack.steps=10 (repeatable)."),
+    epochs: int = typer.Option(None, "--epochs", help="Epochs."),
+    init_from: Path = typer.Option(None, "--init-from", help="A detector checkpoint to start from (re-training, as the paper does)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train a patch detector, plain or hardened: BaRT, PGD adversarial training (epsilon 1 level), or both.
+
+    Example: cimgen detect train --data runs/patches --arch resnet_small --mode bart+at --epochs 5 --out runs/det-bart-at
+    """
+    from cimgen.cli.train import RUN_NOTES
+    from cimgen.config import load_yaml, merge, parse_override, to_dict
+    from cimgen.forensics.train import resolve_config, run_detector
+
+    raw = (
+        {k: v for k, v in load_yaml(out / "config.yaml").items() if k not in RUN_NOTES}
+        if resume and (out / "config.yaml").is_file()
+        else {}
+    )
+    raw = merge(raw, load_yaml(config) if config else {})
+    raw.pop("model", None)
+    for s in sets:
+        raw = merge(raw, parse_override(s))
+    if data is not None:
+        raw["data"] = str(data)
+    if arch is not None:
+        raw = merge(raw, {"detector": {"arch": arch}})
+    if mode is not None:
+        raw["mode"] = mode
+    if epochs is not None:
+        raw = merge(raw, {"loop": {"epochs": epochs}})
+    cfg = resolve_config(raw)
+    if dry_run:
+        typer.echo(yaml.safe_dump({"model": "detector", **to_dict(cfg)}, sort_keys=False), nl=False)
+        return
+    last = run_detector(cfg, out, resume=resume, init_from=init_from, progress=not quiet)
+    typer.echo(f"done; best checkpoint: {out / 'best'}; newest: {last}; run folder: {out}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    detectors: list[str] = typer.Option([], "--detector", help="A detector run or checkpoint, optionally name=path; repeatable."),
+    data: Path = typer.Option(None, "--data", help="Patch dataset: patch AUC and accuracy on its validation split."),
+    forgeries: Path = typer.Option(None, "--forgeries", help="Held-out forgeries (images/ + masks/, or run folders): pixel AUC, best IoU."),
+    baselines: list[str] = typer.Option([], "--baseline", help="Also score a classical baseline: noise or ela (repeatable)."),
+    stride: int = typer.Option(0, "--stride", help="Heatmap stride (0: 1 for patchnet's dense pass, 8 for the others)."),
+    out: Path = typer.Option(Path("runs/detect-evaluate"), "--out", help="Folder for evaluate.md, .csv and .json."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Patches per forward pass."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Score detectors (and baselines): patch AUC/accuracy, and localisation against the true masks of held-out forgeries.
+
+    Example: cimgen detect evaluate --detector runs/det-plain --data runs/patches --forgeries runs/forgeries/forgeries --baseline noise --baseline ela
+    """
+    from cimgen.forensics.commands import name_detectors, run_evaluate
+
+    named = name_detectors(detectors) if detectors else {}
+    if not named and not baselines:
+        raise CimgenError("name at least one --detector or --baseline")
+    if not named and data is not None and forgeries is None:
+        raise CimgenError("baselines localise; give --forgeries")
+    md = run_evaluate(
+        named,
+        data=data,
+        forgeries=forgeries,
+        baselines=baselines,
+        stride=stride,
+        out=out,
+        device=device,
+        batch_size=batch_size,
+        progress=not quiet,
+        echo=typer.echo,
+    )
+    typer.echo(md.read_text())
+    typer.echo(f"tables: {md}, {out / 'evaluate.json'}")
+
+
+@app.command("robustness")
+def robustness_cmd(
+    detectors: list[str] = typer.Option(..., "--detector", help="A detector run or checkpoint, optionally name=path; repeatable."),
+    data: Path = typer.Option(..., "--data", help="Patch dataset whose validation split is post-processed."),
+    out: Path = typer.Option(Path("runs/robustness"), "--out", help="Folder for robustness.csv, .md and one figure per operation."),
+    ops: list[str] = typer.Option([], "--op", help="Only these post-processings (default: all); repeatable."),
+    max_patches: int = typer.Option(0, "--max-patches", help="Use at most this many validation patches (balanced); 0: all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise and of the patch subset."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Patches per forward pass."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Accuracy and AUC of every detector under each post-processing at a range of strengths (the paper's Figure 12).
+
+    Example: cimgen detect robustness --detector plain=runs/det-plain --detector bart+at=runs/det-bart-at --data runs/patches
+    """
+    from cimgen.forensics.commands import name_detectors, run_robustness
+
+    md = run_robustness(
+        name_detectors(detectors),
+        data=data,
+        out=out,
+        operations=ops or None,
+        max_patches=max_patches,
+        seed=seed,
+        device=device,
+        batch_size=batch_size,
+        progress=not quiet,
+        echo=typer.echo,
+    )
+    typer.echo(f"results: {md}, {out / 'robustness.csv'}, figures in {out}")
+
+
+@app.command("heatmap")
+def heatmap_cmd(
+    image: Path = typer.Option(..., "--image", help="The image to examine."),
+    detector: Path = typer.Option(None, "--detector", help="A detector run or checkpoint."),
+    baseline: str = typer.Option(None, "--baseline", help="Instead of a detector: noise or ela."),
+    mask: Path = typer.Option(None, "--mask", help="The true manipulated region, to score the map (pixel AUC, best IoU)."),
+    stride: int = typer.Option(0, "--stride", help="Patch stride (0: 1 for patchnet, 8 for the others)."),
+    method: str = typer.Option("auto", "--method", help="auto, dense (patchnet only) or patches (exact per-patch evaluation)."),
+    out: Path = typer.Option(Path("runs/heatmap"), "--out", help="Folder for heatmap.png, overlay.png, scores.npy, heatmap.json."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Patches per forward pass (per-patch evaluation)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """The probability that each patch is generated, at every position (stride 1) or a chosen stride, overlaid on the image.
+
+    Example: cimgen detect heatmap --detector runs/det-patchnet --image forged.png --mask mask.png --out runs/heat
+    """
+    from cimgen.forensics.commands import run_heatmap
+
+    done = run_heatmap(
+        image_path=image,
+        out=out,
+        detector=detector,
+        baseline=baseline,
+        mask_path=mask,
+        stride=stride,
+        method=method,
+        device=device,
+        batch_size=batch_size,
+        progress=not quiet,
+        echo=typer.echo,
+    )
+    import json
+
+    info = json.loads((out / "heatmap.json").read_text())
+    if "localisation" in info:
+        loc = info["localisation"]
+        typer.echo(f"pixel AUC {loc.get('pixel_auc', float('nan')):.4f}, best IoU {loc.get('best_iou', float('nan')):.4f}")
+    typer.echo(f"heatmap: {done} (and heatmap.png, scores.npy, heatmap.json in {out})")

@@ -1,0 +1,1 @@
+"""Forensics of generated and manipulated images: patch detectors, post-processing, heatmaps, baselines."""

@@ -1,0 +1,274 @@
+"""What ``cimgen detect evaluate | robustness | heatmap`` do: load detectors, score them, write tables, figures and maps."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from cimgen.errors import CimgenError
+
+# The sweep's x-axis units, for the figures.
+UNITS = {
+    "gamma": "exponent",
+    "noise": "sigma, levels",
+    "blur": "radius, px",
+    "rotate": "degrees",
+    "rescale": "factor",
+    "upscale": "factor",
+    "updown": "factor",
+    "jpeg": "quality",
+}
+
+
+def name_detectors(items: list[str]) -> dict[str, Path]:
+    """``name=path`` or ``path`` items -> {name: path}; an unnamed one is called after its folder."""
+    out: dict[str, Path] = {}
+    for item in items:
+        name, _, path = item.partition("=") if "=" in item else ("", "", item)
+        p = Path(path)
+        name = name or (p.name if p.name not in ("best", "") else p.parent.name)
+        if name in out:
+            raise CimgenError(f"two detectors are called '{name}'; name them with name=path")
+        out[name] = p
+    if not out:
+        raise CimgenError("name at least one detector with --detector")
+    return out
+
+
+def auto_stride(model, stride: int) -> int:
+    """A stride of 0 means 1 for detectors with an exact dense pass and 8 for the others (per-patch evaluation is slow)."""
+    if stride < 0:
+        raise CimgenError(f"--stride must be positive (or 0 for automatic), got {stride}")
+    return stride or (1 if getattr(model, "supports_dense", False) else 8)
+
+
+def detector_scorer(model, *, stride: int, device, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """image -> HxW pixel scores (mean probability of the patches covering each pixel)."""
+    from cimgen.forensics.heatmap import heatmap, pixel_scores
+
+    def score(image: np.ndarray) -> np.ndarray:
+        hm = heatmap(model, image, stride=stride, batch_size=batch_size, device=device)
+        return pixel_scores(hm, image.shape[:2])
+
+    return score
+
+
+def _table(rows: list[dict]) -> tuple[str, str]:
+    """Markdown and CSV of rows that share keys."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+
+    def fmt(v):
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else f"{v:.4f}"
+        return str(v)
+
+    md = "| " + " | ".join(keys) + " |\n|" + "---|" * len(keys) + "\n"
+    md += "".join("| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |\n" for r in rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    return md, buf.getvalue()
+
+
+def run_evaluate(
+    detectors: dict[str, Path],
+    *,
+    data: Path | None,
+    forgeries: Path | None,
+    baselines: list[str],
+    stride: int,
+    out: Path,
+    device: str = "cpu",
+    batch_size: int = 256,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Patch AUC/accuracy on a dataset's validation split and localisation (pixel AUC, best IoU) on forgeries; returns ``evaluate.md``."""
+    from cimgen.forensics.baselines import BASELINES, baseline_scores
+    from cimgen.forensics.evaluate import find_forgeries, localisation_table, patch_metrics, predict_patches
+    from cimgen.forensics.patches import load_split
+    from cimgen.forensics.train import load_detector
+    from cimgen.io.images import write_text
+
+    if data is None and forgeries is None:
+        raise CimgenError("give a patch dataset (--data) and/or a forgery folder (--forgeries) to evaluate on")
+    for b in baselines:
+        if b not in BASELINES:
+            raise CimgenError(f"unknown baseline '{b}'; choose from {', '.join(BASELINES)}")
+    found = find_forgeries(forgeries) if forgeries is not None else []
+    models = {name: load_detector(path, device) for name, path in detectors.items()}
+    split = load_split(data, "val") if data is not None else None
+    for name, (model, _) in models.items():
+        if split is not None and split[0].shape[1] != model.patch_size:
+            raise CimgenError(f"detector {name} takes {model.patch_size}-px patches but {data} holds {split[0].shape[1]}-px ones")
+    sections = []
+    result: dict = {"patch": [], "localisation": []}
+    if split is not None:
+        patches, labels, _ = split
+        echo(f"scoring {len(models)} detector(s) on the {len(labels)} validation patches of {data}")
+        for name, (model, cfg) in models.items():
+            t0 = time.perf_counter()
+            m = patch_metrics(predict_patches(model, patches, batch_size=batch_size, device=device, progress=progress, desc=name), labels)
+            result["patch"].append(
+                {
+                    "detector": name,
+                    "arch": cfg["detector"]["arch"],
+                    "mode": cfg.get("mode", "?"),
+                    **m,
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
+            )
+        md, _ = _table(result["patch"])
+        sections.append(f"## Patch classification ({data}, validation split)\n\n{md}")
+    if found:
+        scorers = {}
+        for name, (model, _) in models.items():
+            scorers[name] = detector_scorer(model, stride=auto_stride(model, stride), device=device, batch_size=batch_size)
+        for b in baselines:
+            scorers[f"baseline:{b}"] = lambda image, b=b: baseline_scores(b, image)
+        echo(f"localising on {len(found)} forgeries of {forgeries} with {len(scorers)} method(s)")
+        rows = localisation_table(found, scorers, progress=progress)
+        result["localisation"] = rows
+        md, _ = _table([r for r in rows if r["image"] == "mean"])
+        sections.append(f"## Localisation ({forgeries}, {len(found)} forgeries; mean over images)\n\n{md}")
+    out.mkdir(parents=True, exist_ok=True)
+    for key in ("patch", "localisation"):
+        if result[key]:
+            write_text(out / f"{key}.csv", _table(result[key])[1])
+    write_text(out / "evaluate.json", json.dumps(result, indent=2))
+    return write_text(out / "evaluate.md", "# Detector evaluation\n\n" + "\n".join(sections))
+
+
+def run_robustness(
+    detectors: dict[str, Path],
+    *,
+    data: Path,
+    out: Path,
+    operations: list[str] | None = None,
+    max_patches: int = 0,
+    seed: int = 0,
+    device: str = "cpu",
+    batch_size: int = 256,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """The sweep: each post-processing at each strength, every detector, on the validation patches; CSV, one figure per operation, summary."""
+    from cimgen.forensics.evaluate import robustness_sweep
+    from cimgen.forensics.patches import load_split
+    from cimgen.forensics.postprocess import OPERATIONS
+    from cimgen.forensics.train import load_detector
+    from cimgen.io.images import write_text
+    from cimgen.report.figures import robustness_figure
+
+    ops = operations or [k for k in OPERATIONS]
+    for op in ops:
+        if op not in OPERATIONS:
+            raise CimgenError(f"unknown post-processing '{op}'; choose from {', '.join(OPERATIONS)}")
+    patches, labels, _ = load_split(data, "val")
+    models = {name: load_detector(path, device)[0] for name, path in detectors.items()}
+    if max_patches and len(labels) > max_patches:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[: max_patches // 2] for c in (0, 1)]))
+        patches, labels = np.asarray(patches[keep]), labels[keep]
+    else:
+        patches = np.asarray(patches)
+    sweeps = {op: list(OPERATIONS[op].sweep) for op in ops}
+    echo(f"robustness sweep: {len(models)} detector(s) x {sum(map(len, sweeps.values()))} settings on {len(labels)} patches")
+    t0 = time.perf_counter()
+    rows = robustness_sweep(models, patches, labels, sweeps, batch_size=batch_size, device=device, seed=seed, progress=progress)
+    seconds = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    md, text = _table(rows)
+    write_text(out / "robustness.csv", text)
+    figures = [robustness_figure(rows, op, out / f"robustness_{op}.png", unit=UNITS.get(op, "")) for op in ops]
+    summary = summary_table(rows, list(models), ops)
+    write_text(
+        out / "robustness.md",
+        f"# Robustness sweep\n\n{len(labels)} validation patches of {data}; {seconds:.0f} s.\n\n"
+        f"## Mean accuracy over each operation's strengths\n\n{summary}\n## Every point\n\n{md}",
+    )
+    echo(f"figures: {', '.join(f.name for f in figures)}")
+    return out / "robustness.md"
+
+
+def summary_table(rows: list[dict], detectors: list[str], ops: list[str]) -> str:
+    """Markdown: mean accuracy per operation (rows) and detector (columns), the best in bold."""
+    from cimgen.report.figures import mean_accuracy
+
+    md = "| operation | " + " | ".join(detectors) + " |\n|---|" + "---:|" * len(detectors) + "\n"
+    for op in ops:
+        vals = [mean_accuracy(rows, d, op) for d in detectors]
+        top = max(vals)
+        md += f"| {op} | " + " | ".join((f"**{v:.3f}**" if v == top else f"{v:.3f}") for v in vals) + " |\n"
+    return md
+
+
+def run_heatmap(
+    *,
+    image_path: Path,
+    out: Path,
+    detector: Path | None = None,
+    baseline: str | None = None,
+    mask_path: Path | None = None,
+    stride: int = 0,
+    method: str = "auto",
+    device: str = "cpu",
+    batch_size: int = 256,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """The probability map of one image by a detector (or a baseline's score map), overlaid; with a mask, its localisation scores."""
+    from cimgen.forensics.baselines import baseline_scores
+    from cimgen.forensics.heatmap import heatmap, heatmap_picture, localisation_scores, overlay, pixel_scores
+    from cimgen.io.images import read_image, read_mask, write_image, write_text
+
+    if (detector is None) == (baseline is None):
+        raise CimgenError("give either --detector or --baseline")
+    image = read_image(image_path)
+    mask = read_mask(mask_path) if mask_path is not None else None
+    if mask is not None and mask.shape != image.shape[:2]:
+        raise CimgenError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
+    info: dict = {"image": str(image_path)}
+    t0 = time.perf_counter()
+    if detector is not None:
+        from cimgen.forensics.train import load_detector
+
+        model, cfg = load_detector(detector, device)
+        p = model.patch_size
+        if min(image.shape[:2]) < p:
+            raise CimgenError(f"{image_path} is {image.shape[1]}x{image.shape[0]}, smaller than one {p}x{p} patch")
+        s = auto_stride(model, stride)
+        hm = heatmap(model, image, stride=s, method=method, batch_size=batch_size, device=device, progress=progress)
+        scores = pixel_scores(hm, image.shape[:2])
+        info.update(
+            detector=str(detector),
+            arch=cfg["detector"]["arch"],
+            mode=cfg.get("mode"),
+            stride=s,
+            method=hm.method,
+            patches=int(hm.probs.size),
+            seconds=round(hm.seconds, 3),
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "patch_probs.npy", hm.probs)
+        np.save(out / "patch_origins_y.npy", np.asarray(hm.ys))
+        np.save(out / "patch_origins_x.npy", np.asarray(hm.xs))
+    else:
+        scores = baseline_scores(baseline, image)
+        info.update(baseline=baseline, seconds=round(time.perf_counter() - t0, 3))
+        out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "scores.npy", scores.astype(np.float32))
+    write_image(out / "heatmap.png", heatmap_picture(scores))
+    write_image(out / "overlay.png", overlay(image, scores))
+    if mask is not None:
+        info["localisation"] = localisation_scores(scores, mask)
+    write_text(out / "heatmap.json", json.dumps(info, indent=2))
+    return out / "overlay.png"
