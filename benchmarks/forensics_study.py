@@ -167,6 +167,10 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
     ap.add_argument("--skip-real", action="store_true", help="synthetic forgeries only")
+    ap.add_argument(
+        "--from-scratch", action="store_true", help="train the hardened detectors from scratch instead of re-training the plain one"
+    )
+    ap.add_argument("--reuse", action="store_true", help="keep the forgeries and patch dataset an earlier run made under --out")
     args = ap.parse_args()
     if args.quick:
         args.scenes, args.epochs, args.iterations, args.scratch_iterations = 8, 1, 8, 8
@@ -181,6 +185,20 @@ def main() -> None:
         "device": args.device,
     }
 
+    if args.reuse and (out / "patches" / "dataset.json").is_file():
+        log(f"reusing the forgeries and patch dataset under {out}")
+        synth, heldout = out / "forgeries" / "synthetic", out / "forgeries" / "synthetic-heldout"
+        sets = [synth] + ([] if args.skip_real else [out / "forgeries" / n for n in ("building2sat", "map2sat", "cityscapes")])
+        ds = out / "patches"
+        info = read_dataset_info(ds)
+        timings.update(json.loads((out / "study.json").read_text())["timings"]) if (out / "study.json").is_file() else None
+    else:
+        synth, heldout, sets, ds, info = make_data(args, out, timings)
+    train_and_score(args, out, timings, hardware, synth, heldout, sets, ds, info)
+
+
+def make_data(args, out: Path, timings: dict):
+    """Steps 1 and 2: the forgery sets and the patch dataset."""
     t0 = time.perf_counter()
     log(f"synthetic forgeries: {args.scenes} training scenes + 12 held-out")
     for d in ("forgeries/synthetic", "forgeries/synthetic-heldout"):
@@ -209,9 +227,16 @@ def main() -> None:
     info = read_dataset_info(ds)
     timings["dataset_s"] = round(time.perf_counter() - t0, 1)
     log(f"patch dataset: train {info['splits']['train']['patches']}, val {info['splits']['val']['patches']}")
+    return synth, heldout, sets, ds, info
 
+
+def train_and_score(args, out: Path, timings: dict, hardware: dict, synth: Path, heldout: Path, sets: list[Path], ds: Path, info: dict):
+    """Steps 3 and 4: the detectors, then every score, figure and heatmap."""
     runs: dict[str, Path] = {}
     jobs = [(m, args.arch, m) for m in MODES] + [("patchnet-plain", "patchnet", "plain")]
+    if args.reuse and (out / "detectors" / "patchnet-plain" / "best").is_dir():
+        jobs = jobs[:-1]  # the plain PatchNet does not depend on how the hardened ResNets are trained
+        runs["patchnet-plain"] = out / "detectors" / "patchnet-plain"
     for name, arch, mode in jobs:
         run = out / "detectors" / name
         if run.exists():
@@ -223,9 +248,11 @@ def main() -> None:
             "attack": {"steps": args.pgd_steps},
             "loop": {"epochs": args.epochs, "batch_size": 64, "seed": 0, "threads": 0, "device": args.device},
         }
-        log(f"training {name} ({arch}, {mode}, {args.epochs} epochs)")
+        # As in the paper, the hardened detectors re-train the plain one (unless --from-scratch).
+        init = runs["plain"] if mode != "plain" and arch == args.arch and not args.from_scratch else None
+        log(f"training {name} ({arch}, {mode}, {args.epochs} epochs{', from the plain detector' if init else ''})")
         t0 = time.perf_counter()
-        run_detector(resolve_config(raw), run, echo=None, progress=False)
+        run_detector(resolve_config(raw), run, init_from=init, echo=None, progress=False)
         timings[f"train_{name}_s"] = round(time.perf_counter() - t0, 1)
         log(f"  {timings[f'train_{name}_s']:.0f} s")
         runs[name] = run

@@ -57,8 +57,21 @@ def test_training_presets_resolve_with_their_recipe(name, tmp_path):
         assert gen.in_channels == 36 and cfg.discriminator.in_channels == 39
 
 
+DETECTOR_PRESETS = ["detector_resnet50_paper.yaml", "detector_patchnet_bart_at.yaml"]
+
+
+@pytest.mark.parametrize("name", DETECTOR_PRESETS)
+def test_detector_presets_resolve(name, tmp_path):
+    from cimgen.forensics.train import resolve_config
+
+    raw = merge(load_yaml(CONFIGS / name), {"data": str(tmp_path)})
+    assert raw.pop("model") == "detector"
+    cfg = resolve_config(raw)
+    assert cfg.detector.patch_size == 64 and cfg.attack.epsilon == 1.0 and cfg.loop.epochs == 10
+
+
 def test_every_preset_is_tested():
-    tested = set(TRAINING_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 

@@ -105,3 +105,20 @@ def test_damaged_arrays_are_refused(patch_dataset, tmp_path):
     (bad / "train" / "patches.npy").write_bytes(b"not numpy")
     with pytest.raises(CimgenError, match="cannot be read"):
         load_split(bad, "train")
+
+
+def test_manipulation_runs_are_sources(tmp_path, forgery_set):
+    import shutil
+
+    runs = []
+    for name in ("tile_00000", "tile_00001"):
+        run = tmp_path / f"run-{name}"
+        run.mkdir()
+        shutil.copy(forgery_set / "pristine" / f"{name}.png", run / "original.png")
+        shutil.copy(forgery_set / "generated" / f"{name}.png", run / "generated.png")
+        runs.append(run)
+    sources = sources_from_runs(runs)
+    assert [s.name for s in sources] == ["run-tile_00000", "run-tile_00001"]
+    ds = build_patch_dataset(sources, tmp_path / "ds", PatchDatasetConfig(val_fraction=0.5))
+    meta = json.loads((ds / "dataset.json").read_text())
+    assert meta["splits"]["train"]["patches"] == 8 and meta["splits"]["val"]["patches"] == 8

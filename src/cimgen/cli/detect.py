@@ -104,9 +104,11 @@ def train_cmd(
 ) -> None:
     """Train a patch detector, plain or hardened: BaRT, PGD adversarial training (epsilon 1 level), or both.
 
+    Multi-GPU or multi-process: torchrun --nproc_per_node 4 -m cimgen detect train --config configs/detector_resnet50_paper.yaml ...
+
     Example: cimgen detect train --data runs/patches --arch resnet_small --mode bart+at --epochs 5 --out runs/det-bart-at
     """
-    from cimgen.cli.train import RUN_NOTES
+    from cimgen.cli.train import RUN_NOTES, _say
     from cimgen.config import load_yaml, merge, parse_override, to_dict
     from cimgen.forensics.train import resolve_config, run_detector
 
@@ -132,7 +134,7 @@ def train_cmd(
         typer.echo(yaml.safe_dump({"model": "detector", **to_dict(cfg)}, sort_keys=False), nl=False)
         return
     last = run_detector(cfg, out, resume=resume, init_from=init_from, progress=not quiet)
-    typer.echo(f"done; best checkpoint: {out / 'best'}; newest: {last}; run folder: {out}")
+    _say(f"done; best checkpoint: {out / 'best'}; newest: {last}; run folder: {out}")
 
 
 @app.command("evaluate")
@@ -143,7 +145,7 @@ def evaluate_cmd(
     baselines: list[str] = typer.Option([], "--baseline", help="Also score a classical baseline: noise or ela (repeatable)."),
     stride: int = typer.Option(0, "--stride", help="Heatmap stride (0: 1 for patchnet's dense pass, 8 for the others)."),
     out: Path = typer.Option(Path("runs/detect-evaluate"), "--out", help="Folder for evaluate.md, .csv and .json."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when present), cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, "--batch-size", help="Patches per forward pass."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -182,7 +184,7 @@ def robustness_cmd(
     ops: list[str] = typer.Option([], "--op", help="Only these post-processings (default: all); repeatable."),
     max_patches: int = typer.Option(0, "--max-patches", help="Use at most this many validation patches (balanced); 0: all."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and of the patch subset."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when present), cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, "--batch-size", help="Patches per forward pass."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -216,7 +218,7 @@ def heatmap_cmd(
     stride: int = typer.Option(0, "--stride", help="Patch stride (0: 1 for patchnet, 8 for the others)."),
     method: str = typer.Option("auto", "--method", help="auto, dense (patchnet only) or patches (exact per-patch evaluation)."),
     out: Path = typer.Option(Path("runs/heatmap"), "--out", help="Folder for heatmap.png, overlay.png, scores.npy, heatmap.json."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when present), cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, "--batch-size", help="Patches per forward pass (per-patch evaluation)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:

@@ -27,6 +27,12 @@ UNITS = {
 }
 
 
+def _device(name: str):
+    from cimgen.train.runtime import resolve_device
+
+    return resolve_device(name)
+
+
 def name_detectors(items: list[str]) -> dict[str, Path]:
     """``name=path`` or ``path`` items -> {name: path}; an unnamed one is called after its folder."""
     out: dict[str, Path] = {}
@@ -86,12 +92,13 @@ def run_evaluate(
     baselines: list[str],
     stride: int,
     out: Path,
-    device: str = "cpu",
+    device: str = "auto",
     batch_size: int = 256,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
     """Patch AUC/accuracy on a dataset's validation split and localisation (pixel AUC, best IoU) on forgeries; returns ``evaluate.md``."""
+    device = str(_device(device))
     from cimgen.forensics.baselines import BASELINES, baseline_scores
     from cimgen.forensics.evaluate import find_forgeries, localisation_table, patch_metrics, predict_patches
     from cimgen.forensics.patches import load_split
@@ -155,12 +162,13 @@ def run_robustness(
     operations: list[str] | None = None,
     max_patches: int = 0,
     seed: int = 0,
-    device: str = "cpu",
+    device: str = "auto",
     batch_size: int = 256,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
     """The sweep: each post-processing at each strength, every detector, on the validation patches; CSV, one figure per operation, summary."""
+    device = str(_device(device))
     from cimgen.forensics.evaluate import robustness_sweep
     from cimgen.forensics.patches import load_split
     from cimgen.forensics.postprocess import OPERATIONS
@@ -220,12 +228,13 @@ def run_heatmap(
     mask_path: Path | None = None,
     stride: int = 0,
     method: str = "auto",
-    device: str = "cpu",
+    device: str = "auto",
     batch_size: int = 256,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
     """The probability map of one image by a detector (or a baseline's score map), overlaid; with a mask, its localisation scores."""
+    device = str(_device(device))
     from cimgen.forensics.baselines import baseline_scores
     from cimgen.forensics.heatmap import heatmap, heatmap_picture, localisation_scores, overlay, pixel_scores
     from cimgen.io.images import read_image, read_mask, write_image, write_text
