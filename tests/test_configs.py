@@ -51,7 +51,7 @@ def test_training_presets_resolve_with_their_recipe(name, tmp_path):
     model = raw.pop("model")
     cfg = get_recipe(model).resolve_config(raw)
     assert cfg.loop.epochs + cfg.loop.decay_epochs > 0
-    if name.startswith("pix2pixhd_cityscapes") or name.startswith("pix2pixhd_1024x512"):
+    if name.startswith(("pix2pixhd_cityscapes", "pix2pixhd_1024x512")):
         # 35 label ids + the instance-edge channel, as the official label2city models.
         gen = cfg.local_enhancer if cfg.generator_type == "local" else cfg.generator
         assert gen.in_channels == 36 and cfg.discriminator.in_channels == 39

@@ -10,6 +10,7 @@ import pytest
 from cimgen.errors import CimgenError
 from cimgen.forensics.patches import (
     PatchDataset,
+    PatchDatasetConfig,
     Source,
     build_patch_dataset,
     grid_patches,
