@@ -16,14 +16,13 @@ two into patches; ``--forgeries <set>/forgeries`` scores localisation on the thi
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 from cimgen.errors import CimgenError
+from cimgen.io.folders import new_folder
 from cimgen.io.images import write_image, write_label_map
 
 
@@ -70,13 +69,8 @@ def write_forgery_set(
     """
     from cimgen.edit.pipeline import manipulate
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise CimgenError(f"{out} already exists and is not empty; choose another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     records = []
-    try:
+    with new_folder(out) as tmp:
         for i, (name, image, labels) in enumerate(scenes):
             generated = render(labels)
             edit = edit_for(labels, i)
@@ -92,13 +86,7 @@ def write_forgery_set(
         if not records:
             raise CimgenError("no scenes were given")
         (tmp / "forgeries.json").write_text(json.dumps({**about, "count": len(records), "scenes": records}, indent=2))
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out)
 
 
 def synthetic_forgeries(

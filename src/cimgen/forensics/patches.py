@@ -18,8 +18,6 @@ patches of one image from inflating the validation score). ``.npy`` files are re
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cimgen.errors import CimgenError
+from cimgen.io.folders import new_folder
 from cimgen.io.images import list_images, read_image
 
 PRISTINE, GENERATED = 0, 1
@@ -138,7 +137,7 @@ def build_patch_dataset(
         progress: optional callable(done, total) called per source.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(out.iterdir()):  # checked again when writing; here so no image is read in vain
         raise CimgenError(f"{out} already exists and is not empty; choose another folder")
     if cfg.patch_size < 8:
         raise CimgenError(f"the patch size must be at least 8, got {cfg.patch_size}")
@@ -168,10 +167,8 @@ def build_patch_dataset(
         )
         if progress is not None:
             progress(i + 1, len(sources))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     summary = {}
-    try:
+    with new_folder(out) as tmp:
         for split in SPLITS:
             parts, labels, owner = [], [], []
             avail = {lab: sum(len(a) for a in collected[split][lab]) for lab in (PRISTINE, GENERATED)}
@@ -208,12 +205,6 @@ def build_patch_dataset(
             "sources": per_source,
         }
         (tmp / DATASET_FILE).write_text(json.dumps(meta, indent=2))
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
