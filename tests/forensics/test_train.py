@@ -75,3 +75,19 @@ def test_bad_options_and_checkpoints(patch_dataset, tmp_path, tiny_world):
 
     with pytest.raises(CimgenError, match="not a detector"):
         load_detector(pretrained_path())
+
+
+def test_attack_fraction_replaces_part_of_the_batch(patch_dataset):
+    from cimgen.forensics.patches import PatchDataset
+
+    ds = PatchDataset(patch_dataset, "train")
+    batch = {"patch": torch.stack([ds[i]["patch"] for i in range(8)]), "label": torch.stack([ds[i]["label"] for i in range(8)])}
+    raw = tiny_detector_config(patch_dataset, "at")
+    raw["attack"]["fraction"] = 0.5
+    cfg = resolve_config(raw)
+    x, _ = DetectorRecipe(cfg, make_runtime(cfg.loop), None).prepare_batch(batch)
+    changed = ((x - batch["patch"].float() / 255).abs().flatten(1).amax(1) > 0).sum()
+    assert changed == 4
+    raw["attack"]["fraction"] = 0.0
+    with pytest.raises(CimgenError, match="fraction"):
+        resolve_config(raw)

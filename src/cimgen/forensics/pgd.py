@@ -27,6 +27,8 @@ class AttackConfig:
     """Step in pixel levels; 0 takes 2.5 * epsilon / steps (Madry et al.'s rule, so the walk can cross the ball)."""
     random_start: bool = True
     """Start from a uniform random point of the ball instead of the clean input."""
+    fraction: float = 1.0
+    """Share of each training batch replaced by its adversarial version (1: all, as Madry et al. and the paper; 0.5: Goodfellow et al.'s half-and-half)."""
 
 
 def check_attack(cfg: AttackConfig) -> None:
@@ -35,6 +37,8 @@ def check_attack(cfg: AttackConfig) -> None:
         raise CimgenError(f"attack.epsilon must be positive (pixel levels), got {cfg.epsilon}")
     if cfg.steps < 1:
         raise CimgenError(f"attack.steps must be at least 1, got {cfg.steps}")
+    if not 0.0 < cfg.fraction <= 1.0:
+        raise CimgenError(f"attack.fraction must be in (0, 1], got {cfg.fraction}")
     if cfg.step_size < 0:
         raise CimgenError(f"attack.step_size must be non-negative, got {cfg.step_size}")
 

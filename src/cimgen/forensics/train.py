@@ -138,10 +138,20 @@ class DetectorRecipe:
             was = self.detector.training
             self.detector.eval()
             try:
-                x = pgd(self.detector, x, y, self.cfg.attack, generator=self.generator, autocast=rt.autocast)
+                pick = self._attacked(len(x))
+                x = x.clone()
+                x[pick] = pgd(self.detector, x[pick], y[pick], self.cfg.attack, generator=self.generator, autocast=rt.autocast)
             finally:
                 self.detector.train(was)
         return x, y
+
+    def _attacked(self, n: int) -> torch.Tensor:
+        """Indices of the samples PGD replaces: all of them, or a random ``attack.fraction`` of the batch."""
+        fraction = self.cfg.attack.fraction
+        if fraction >= 1.0:
+            return torch.arange(n, device=self.runtime.device)
+        k = max(1, round(fraction * n))
+        return torch.randperm(n, generator=self.generator, device=self.runtime.device)[:k]
 
     def step(self, batch: dict) -> dict[str, float]:
         rt = self.runtime
