@@ -381,7 +381,7 @@ def train(
                     _prune(run_dir, cfg.keep_checkpoints)
                     log.line(
                         f"epoch {epoch + 1}/{total_epochs} lr {lr:.2e} "
-                        + " ".join(f"{k} {v:.4f}" for k, v in means.items())
+                        + " ".join(f"{k} {v:.4f}" for k, v in record.items() if k in means or k.startswith("val_"))
                         + f" -> {last.relative_to(run_dir)}"
                     )
                 barrier()  # other ranks may read the checkpoint only once it is complete
