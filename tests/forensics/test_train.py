@@ -91,3 +91,28 @@ def test_attack_fraction_replaces_part_of_the_batch(patch_dataset):
     raw["attack"]["fraction"] = 0.0
     with pytest.raises(CimgenError, match="fraction"):
         resolve_config(raw)
+
+
+@pytest.mark.slow
+def test_ddp_detector_training_with_two_gloo_processes(patch_dataset, tmp_path):
+    """``torchrun -m cimgen detect train``: two CPU processes share each batch, rank 0 writes, BaRT+AT and validation work."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "src")])}
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "cimgen", "detect", "train"]
+    cmd += ["--data", str(patch_dataset), "--arch", "resnet_small", "--set", "detector.width=4", "--mode", "bart+at", "--epochs", "2"]
+    cmd += ["--set", "loop.batch_size=4", "--set", "loop.tensorboard=false", "--set", "attack.steps=2", "--out", str(run), "--quiet"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("done; best checkpoint") == 1  # one process speaks
+    log = (run / "log.txt").read_text()
+    assert "DDP: 2 processes, 4 item(s) each per step" in log
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert len(stats) == 2 and all(0.0 <= s["val_auc"] <= 1.0 for s in stats)
+    model, cfg = load_detector(run)
+    assert cfg["mode"] == "bart+at" and (run / "checkpoints" / "epoch-0002").is_dir()
