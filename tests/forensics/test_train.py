@@ -107,7 +107,7 @@ def test_ddp_detector_training_with_two_gloo_processes(patch_dataset, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "cimgen", "detect", "train"]
     cmd += ["--data", str(patch_dataset), "--arch", "resnet_small", "--set", "detector.width=4", "--mode", "bart+at", "--epochs", "2"]
     cmd += ["--set", "loop.batch_size=4", "--set", "loop.tensorboard=false", "--set", "attack.steps=2", "--out", str(run), "--quiet"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("done; best checkpoint") == 1  # one process speaks
     log = (run / "log.txt").read_text()
@@ -115,4 +115,4 @@ def test_ddp_detector_training_with_two_gloo_processes(patch_dataset, tmp_path):
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert len(stats) == 2 and all(0.0 <= s["val_auc"] <= 1.0 for s in stats)
     model, cfg = load_detector(run)
-    assert cfg["mode"] == "bart+at" and (run / "checkpoints" / "epoch-0002").is_dir()
+    assert cfg["mode"] == "bart+at" and not model.training and (run / "checkpoints" / "epoch-0002").is_dir()
