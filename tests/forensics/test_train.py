@@ -14,6 +14,14 @@ from cimgen.train.loop import make_runtime
 from tests.forensics.conftest import tiny_detector_config
 
 
+def _first_batch(patch_dataset, n: int = 8) -> dict:
+    """The first ``n`` training items, collated as the loop's DataLoader would."""
+    from cimgen.forensics.patches import PatchDataset
+
+    ds = PatchDataset(patch_dataset, "train")
+    return {"patch": torch.stack([ds[i]["patch"] for i in range(n)]), "label": torch.stack([ds[i]["label"] for i in range(n)])}
+
+
 @pytest.mark.parametrize("mode", ["plain", "bart", "at", "bart+at"])
 def test_every_mode_trains_validates_and_keeps_the_best(patch_dataset, tmp_path, mode):
     run = tmp_path / mode
@@ -29,10 +37,7 @@ def test_every_mode_trains_validates_and_keeps_the_best(patch_dataset, tmp_path,
 
 
 def test_hardened_batches_differ_from_clean_ones(patch_dataset):
-    from cimgen.forensics.patches import PatchDataset
-
-    ds = PatchDataset(patch_dataset, "train")
-    batch = {"patch": torch.stack([ds[i]["patch"] for i in range(8)]), "label": torch.stack([ds[i]["label"] for i in range(8)])}
+    batch = _first_batch(patch_dataset)
     clean = batch["patch"].float() / 255
     for mode in ("plain", "at", "bart", "bart+at"):
         raw = tiny_detector_config(patch_dataset, mode)
@@ -78,10 +83,7 @@ def test_bad_options_and_checkpoints(patch_dataset, tmp_path, tiny_world):
 
 
 def test_attack_fraction_replaces_part_of_the_batch(patch_dataset):
-    from cimgen.forensics.patches import PatchDataset
-
-    ds = PatchDataset(patch_dataset, "train")
-    batch = {"patch": torch.stack([ds[i]["patch"] for i in range(8)]), "label": torch.stack([ds[i]["label"] for i in range(8)])}
+    batch = _first_batch(patch_dataset)
     raw = tiny_detector_config(patch_dataset, "at")
     raw["attack"]["fraction"] = 0.5
     cfg = resolve_config(raw)

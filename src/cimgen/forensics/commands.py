@@ -13,24 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cimgen.errors import CimgenError
-
-# The sweep's x-axis units, for the figures.
-UNITS = {
-    "gamma": "exponent",
-    "noise": "sigma, levels",
-    "blur": "radius, px",
-    "rotate": "degrees",
-    "rescale": "factor",
-    "upscale": "factor",
-    "updown": "factor",
-    "jpeg": "quality",
-}
-
-
-def _device(name: str):
-    from cimgen.train.runtime import resolve_device
-
-    return resolve_device(name)
+from cimgen.train.runtime import resolve_device
 
 
 def name_detectors(items: list[str]) -> dict[str, Path]:
@@ -98,7 +81,7 @@ def run_evaluate(
     echo: Callable[[str], None] = print,
 ) -> Path:
     """Patch AUC/accuracy on a dataset's validation split and localisation (pixel AUC, best IoU) on forgeries; returns ``evaluate.md``."""
-    device = str(_device(device))
+    device = str(resolve_device(device))
     from cimgen.forensics.baselines import BASELINES, baseline_scores
     from cimgen.forensics.evaluate import find_forgeries, localisation_table, patch_metrics, predict_patches
     from cimgen.forensics.patches import load_split
@@ -168,7 +151,7 @@ def run_robustness(
     echo: Callable[[str], None] = print,
 ) -> Path:
     """The sweep: each post-processing at each strength, every detector, on the validation patches; CSV, one figure per operation, summary."""
-    device = str(_device(device))
+    device = str(resolve_device(device))
     from cimgen.forensics.evaluate import robustness_sweep
     from cimgen.forensics.patches import load_split
     from cimgen.forensics.postprocess import OPERATIONS
@@ -196,7 +179,7 @@ def run_robustness(
     out.mkdir(parents=True, exist_ok=True)
     md, text = _table(rows)
     write_text(out / "robustness.csv", text)
-    figures = [robustness_figure(rows, op, out / f"robustness_{op}.png", unit=UNITS.get(op, "")) for op in ops]
+    figures = [robustness_figure(rows, op, out / f"robustness_{op}.png", strength=OPERATIONS[op].strength) for op in ops]
     summary = summary_table(rows, list(models), ops)
     write_text(
         out / "robustness.md",
@@ -234,7 +217,7 @@ def run_heatmap(
     echo: Callable[[str], None] = print,
 ) -> Path:
     """The probability map of one image by a detector (or a baseline's score map), overlaid; with a mask, its localisation scores."""
-    device = str(_device(device))
+    device = str(resolve_device(device))
     from cimgen.forensics.baselines import baseline_scores
     from cimgen.forensics.heatmap import heatmap, heatmap_picture, localisation_scores, overlay, pixel_scores
     from cimgen.io.images import read_image, read_mask, write_image, write_text

@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 
 
-def robustness_figure(rows: list[dict], operation: str, path: str | Path, *, title: str = "", unit: str = "") -> Path:
-    """Accuracy and AUC against strength, one line per detector, for one operation; written atomically as PNG."""
+def robustness_figure(rows: list[dict], operation: str, path: str | Path, *, title: str = "", strength: str = "") -> Path:
+    """Accuracy and AUC against strength, one line per detector, for one operation; written atomically as PNG.
+
+    ``strength`` says what the operation's strength is (its meaning and unit), for the x axis.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +27,7 @@ def robustness_figure(rows: list[dict], operation: str, path: str | Path, *, tit
             pts = sorted((r["strength"], r[key]) for r in mine if r["detector"] == name)
             xs, ys = zip(*pts)
             ax.plot(xs, ys, marker="o", label=name)
-        ax.set_xlabel(f"{operation} strength" + (f" ({unit})" if unit else ""))
+        ax.set_xlabel(f"{operation}: {strength}" if strength else f"{operation} strength")
         ax.set_ylabel(label)
         ax.set_ylim(0.4 if key == "accuracy" else 0.3, 1.01)
         ax.axhline(0.5, color="#999", lw=0.8, ls=":")
