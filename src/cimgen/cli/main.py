@@ -7,12 +7,12 @@ import sys
 import typer
 
 from cimgen import __version__
-from cimgen.cli import data, demo, detect, evaluate, inpainting, manipulate, official, train, translate
+from cimgen.cli import data, demo, detect, evaluate, inpainting, manipulate, official, singan, train, translate
 from cimgen.errors import CimgenError
 
 app = typer.Typer(
     name="cimgen",
-    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, pix2pix and CycleGAN, edit maps, blend, report, and detect such manipulations.",
+    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, pix2pix and CycleGAN, edit maps, blend, report, detect such manipulations, and train SinGAN on one image.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(detect.app, name="detect")
+app.add_typer(singan.app, name="singan")
 app.command("train")(train.train_cmd)
 app.command("finetune")(train.finetune_cmd)
 app.command("translate")(translate.translate_cmd)

@@ -1,0 +1,246 @@
+"""``cimgen singan``: train a SinGAN on one image, draw samples, inpaint with a reference, edit and harmonize."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cimgen.errors import CimgenError
+
+app = typer.Typer(
+    help="SinGAN: train a pyramid of GANs on one image; random samples; reference-guided inpainting, editing and harmonization.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _load(path: Path, device: str):
+    from cimgen.singan.model import load_singan
+    from cimgen.train.runtime import resolve_device
+
+    return load_singan(path, device=resolve_device(device))[0]
+
+
+def _read_mask(mask: Path | None, threshold: int | None, image, *, min_area: int = 0):
+    from cimgen.io.images import read_mask
+    from cimgen.singan.inpaint import check_mask, threshold_mask
+
+    if (mask is None) == (threshold is None):
+        raise CimgenError("give the damaged region either as --mask FILE or as --threshold LEVEL (white pixels), not both")
+    if mask is not None:
+        return check_mask(read_mask(mask), image.shape, source=f"the mask {mask}")
+    return threshold_mask(image, threshold=threshold, min_area=min_area)
+
+
+def _bar(quiet: bool, iters: int):
+    from tqdm.auto import tqdm
+
+    state = {"bar": None, "scale": -1}
+
+    def progress(n: int, it: int, total: int, stats: dict) -> None:
+        if quiet:
+            return
+        if state["scale"] != n:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(total=total, desc=f"scale {n}", unit="it", leave=True)
+            state["scale"] = n
+        bar = state["bar"]
+        bar.update(it - bar.n)
+        if it % 25 == 0 or it == total:
+            bar.set_postfix(rec=f"{stats.get('rec', 0):.4f}", d=f"{stats.get('d_real', 0) - stats.get('d_fake', 0):.3f}")
+        if it == total:
+            bar.close()
+            state["bar"] = None
+
+    return progress
+
+
+@app.command("train")
+def train_cmd(
+    image: Path = typer.Argument(..., help="The training image (any size; it is scaled down to max_size)."),
+    out: Path = typer.Option(..., "--out", help="Run folder to create: model/ (safetensors + config.json), samples/, log.jsonl."),
+    schedule: str = typer.Option("fast", "--schedule", help="fast (ConSinGAN-style, the default) or original (SinGAN's own settings)."),
+    sets: list[str] = typer.Option([], "--set", help="Override one setting, e.g. --set iters=500 or --set max_size=128 (repeatable)."),
+    mask: Path = typer.Option(None, "--mask", help="Damaged region to leave out of the reconstruction loss (inpainting)."),
+    threshold: int = typer.Option(None, "--threshold", help="Or find the damaged region as pixels whose RGB all reach this level."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out at the first scale it has not finished."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the settings and the pyramid, and exit."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Train a SinGAN on one image, coarse to fine; the model is saved after every scale.
+
+    Example: cimgen singan train balloons.png --out runs/balloons
+    """
+    import yaml
+
+    from cimgen.config import merge, parse_override, to_dict
+    from cimgen.io.images import read_image
+    from cimgen.singan.config import schedule_config
+    from cimgen.singan.pyramid import pyramid_sizes
+    from cimgen.singan.train import MODEL_DIR, SAMPLES_DIR, train_singan
+    from cimgen.train.runtime import resolve_device
+
+    raw: dict = {}
+    for s in sets:
+        raw = merge(raw, parse_override(s))
+    cfg = schedule_config(schedule, raw)
+    img = read_image(image)
+    damaged = None if (mask is None and threshold is None) else _read_mask(mask, threshold, img)
+    sizes = pyramid_sizes(*img.shape[:2], cfg)
+    if dry_run:
+        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False).rstrip())
+        typer.echo(f"pyramid ({len(sizes)} scales, height x width): " + ", ".join(f"{h}x{w}" for h, w in sizes))
+        return
+    dev = resolve_device(device)
+    if not quiet:
+        typer.echo(
+            f"training {len(sizes)} scales of {cfg.iters} iterations ({cfg.schedule} schedule) on {dev}: "
+            + ", ".join(f"{h}x{w}" for h, w in sizes)
+        )
+    model = train_singan(img, cfg, out, mask=damaged, device=dev, resume=resume, source=str(image), progress=_bar(quiet, cfg.iters))
+    typer.echo(
+        f"trained {model.trained} scales in {sum(model.meta['seconds']):.0f} s; reconstruction RMSE {model.reconstruction_error()[-1]:.4f}"
+    )
+    typer.echo(f"model: {out / MODEL_DIR}  samples: {out / SAMPLES_DIR}  log: {out / 'log.jsonl'}")
+
+
+@app.command("sample")
+def sample_cmd(
+    model_path: Path = typer.Argument(..., help="A SinGAN run folder or its model/ folder."),
+    out: Path = typer.Option(..., "--out", help="Folder to create with sample_000.png, ..."),
+    count: int = typer.Option(8, "--count", help="Number of samples."),
+    height: int = typer.Option(None, "--height", help="Output height in pixels (default: the training size)."),
+    width: int = typer.Option(None, "--width", help="Output width in pixels (default: the training size)."),
+    start_scale: int = typer.Option(
+        0, "--start-scale", help="First scale drawn with new noise; the coarser ones follow the reconstruction."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Draw random samples, at the training size or any other size and aspect ratio, from any start scale."""
+    import torch
+
+    from cimgen.io.folders import new_folder
+    from cimgen.io.images import write_image
+    from cimgen.singan.model import to_image
+
+    if count < 1:
+        raise CimgenError(f"--count must be at least 1, got {count}")
+    for name, v in (("--height", height), ("--width", width)):
+        if v is not None and v < 8:
+            raise CimgenError(f"{name} must be at least 8 pixels, got {v}")
+    model = _load(model_path, device)
+    if start_scale > 0 and (height or width):
+        raise CimgenError(
+            "a start scale above 0 follows the reconstruction path, which exists only at the training size; leave out --height/--width"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    with new_folder(out) as tmp:
+        for i in range(count):
+            x = model.generate(start=start_scale, height=height, width=width, generator=gen)
+            write_image(tmp / f"sample_{i:03d}.png", to_image(x))
+    h, w = model.sizes_for(height, width)[-1]
+    typer.echo(f"{count} samples of {w}x{h} from scale {start_scale}: {out}")
+
+
+def _scores(result, clean: Path | None, region, out: Path) -> dict | None:
+    if clean is None:
+        return None
+    from cimgen.io.images import read_image
+    from cimgen.metrics.inpainting import inpainting_scores
+
+    ref = read_image(clean)
+    return inpainting_scores(result, ref, region)
+
+
+@app.command("inpaint")
+def inpaint_cmd(
+    image: Path = typer.Argument(..., help="The damaged image."),
+    out: Path = typer.Option(..., "--out", help="Folder to create: result.png, region.png, generated.png, fill.json."),
+    mask: Path = typer.Option(None, "--mask", help="The damaged region (non-zero pixels)."),
+    threshold: int = typer.Option(
+        None, "--threshold", help="Or find it as the pixels whose RGB all reach this level (240 suits white subtitles)."
+    ),
+    min_area: int = typer.Option(0, "--min-area", help="With --threshold: ignore white regions smaller than this many pixels."),
+    method: str = typer.Option("singan", "--method", help="singan, telea or ns (OpenCV's fast marching or Navier-Stokes)."),
+    model_path: Path = typer.Option(None, "--model", help="SinGAN run trained on the damaged image (method singan)."),
+    reference: Path = typer.Option(None, "--reference", help="Clean image of the same view, e.g. an adjacent frame (method singan)."),
+    scale: int = typer.Option(None, "--scale", help="Scale to inject the reference at (default: the second-finest)."),
+    dilation: int = typer.Option(3, "--dilation", help="Pixels the region grows by; SinGAN's output is feathered over them."),
+    noise: str = typer.Option("random", "--noise", help="random, or reconstruction (no new noise above the injection scale)."),
+    clean: Path = typer.Option(None, "--clean", help="The undamaged image, to score SSIM and ASVS against."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the noise."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Fill the damaged region: SinGAN with an injected reference, or OpenCV; pixels outside the dilated region are unchanged."""
+    from cimgen.io.images import read_image
+    from cimgen.singan.inpaint import inpaint
+
+    img = read_image(image)
+    damaged = _read_mask(mask, threshold, img, min_area=min_area)
+    model = ref = None
+    if method == "singan":
+        if model_path is None or reference is None:
+            raise CimgenError("--method singan needs --model (a SinGAN run) and --reference (a clean image of the same view)")
+        model, ref = _load(model_path, device), read_image(reference)
+    fill = inpaint(img, damaged, method=method, model=model, reference=ref, scale=scale, dilation=dilation, noise=noise, seed=seed)
+    scores = _scores(fill.result, clean, fill.region, out)
+    _write_fill(
+        out,
+        fill,
+        {
+            "method": method,
+            "image": str(image),
+            "reference": str(reference) if reference else None,
+            "scale": fill.scale,
+            "dilation": dilation,
+            "noise": noise if method == "singan" else None,
+            "region_pixels": int(fill.region.sum()),
+            "scores": scores,
+        },
+    )
+
+
+def _write_fill(out: Path, fill, record: dict) -> None:
+    from cimgen.io.folders import new_folder
+    from cimgen.io.images import write_image
+
+    with new_folder(out) as tmp:
+        write_image(tmp / "result.png", fill.result)
+        write_image(tmp / "region.png", (fill.region * 255).astype("uint8")[..., None].repeat(3, axis=2))
+        if fill.generated is not None:
+            write_image(tmp / "generated.png", fill.generated)
+        (tmp / "fill.json").write_text(json.dumps(record, indent=2))
+    scores = record.get("scores")
+    if scores:
+        typer.echo(f"SSIM {scores['ssim']:.4f} (in the region {scores['ssim_filled']:.4f}), ASVS {scores['asvs']:.4f}")
+    typer.echo(f"result: {out / 'result.png'}  record: {out / 'fill.json'}")
+
+
+@app.command("edit")
+def edit_cmd(
+    model_path: Path = typer.Argument(..., help="SinGAN run trained on the background image."),
+    naive: Path = typer.Argument(..., help="The background with a naive paste or edit."),
+    mask: Path = typer.Option(..., "--mask", help="The pasted or edited region (non-zero pixels)."),
+    out: Path = typer.Option(..., "--out", help="Folder to create: result.png, region.png, generated.png, fill.json."),
+    kind: str = typer.Option("edit", "--kind", help="edit (mask dilated by 20 px, as SinGAN) or harmonize (7 px)."),
+    scale: int = typer.Option(None, "--scale", help="Scale to inject the naive image at (default: the second-finest)."),
+    dilation: int = typer.Option(None, "--dilation", help="Override the kind's dilation in pixels."),
+    noise: str = typer.Option("random", "--noise", help="random, or reconstruction."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the noise."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """SinGAN editing and harmonization: inject the naive image at a scale, blend the output into the dilated, feathered mask."""
+    from cimgen.io.images import read_image, read_mask
+    from cimgen.singan.inpaint import edit
+
+    model = _load(model_path, device)
+    img = read_image(naive)
+    fill = edit(model, img, read_mask(mask), kind=kind, scale=scale, dilation=dilation, noise=noise, seed=seed)
+    _write_fill(
+        out, fill, {"kind": kind, "image": str(naive), "scale": fill.scale, "noise": noise, "region_pixels": int(fill.region.sum())}
+    )

@@ -1,0 +1,281 @@
+"""Training a SinGAN pyramid coarse to fine, one scale (or, with ``train_depth`` > 1, the newest few) at a time.
+
+A run folder holds ``model/`` (the checkpoint, rewritten atomically after every scale, so an
+interrupted run loses at most the scale in progress and ``resume`` continues at the next one),
+``samples/`` (the reconstruction and random samples) and ``log.jsonl`` (one line per scale).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cimgen.config import to_dict
+from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import CONFIG_NAME, load_module, load_train_state
+from cimgen.io.images import write_image
+from cimgen.singan.config import SinGANConfig
+from cimgen.singan.model import MODEL_DIR, SinGAN, image_tensor, load_singan, to_image
+from cimgen.singan.networks import gradient_penalty, init_weights
+from cimgen.singan.pyramid import image_pyramid, mask_pyramid, pyramid_sizes, resize
+
+SAMPLES_DIR = "samples"
+LOG_NAME = "log.jsonl"
+SAMPLE_COUNT = 4
+
+
+def image_digest(image: np.ndarray) -> str:
+    """SHA-256 of the pixels, so a resumed run can check it is given the same image."""
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()[:16]
+
+
+def _masked_mse(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return torch.mean((x - y) ** 2)
+    return torch.sum((x - y) ** 2 * weight) / (weight.sum() * x.shape[1]).clamp_min(1.0)
+
+
+def _autocast(cfg: SinGANConfig, device: torch.device):
+    if cfg.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class ScaleTrainer:
+    """Trains scale ``n`` of ``model`` (and the ``train_depth - 1`` scales below it) for ``cfg.iters`` iterations."""
+
+    def __init__(
+        self, model: SinGAN, n: int, netD: nn.Module, weights: list[torch.Tensor | None], gen: torch.Generator, device: torch.device
+    ):
+        cfg = model.cfg
+        self.model, self.n, self.netD, self.weights, self.gen, self.device, self.cfg = model, n, netD, weights, gen, device, cfg
+        self.low = max(0, n - cfg.train_depth + 1)
+        for k, g in enumerate(model.generators):
+            trainable = k >= self.low
+            g.train(trainable).requires_grad_(trainable)
+        groups = [{"params": model.generators[k].parameters(), "lr": cfg.lr_g * cfg.lr_scale ** (n - k)} for k in range(self.low, n + 1)]
+        betas = (cfg.beta1, 0.999)
+        self.optD = torch.optim.Adam(netD.parameters(), lr=cfg.lr_d, betas=betas)
+        self.optG = torch.optim.Adam(groups, lr=cfg.lr_g, betas=betas)
+        milestone = [max(1, round(cfg.milestone * cfg.iters))]
+        self.schedD = torch.optim.lr_scheduler.MultiStepLR(self.optD, milestones=milestone, gamma=cfg.gamma)
+        self.schedG = torch.optim.lr_scheduler.MultiStepLR(self.optG, milestones=milestone, gamma=cfg.gamma)
+        # Below the trained scales everything is frozen, so the reconstruction path's input there is fixed.
+        with torch.no_grad():
+            self.rec_base = None
+            for k in range(self.low):
+                self.rec_base = model.step(k, self.rec_base, model.z_opt[k], model.sizes[k])
+
+    def _random_base(self) -> torch.Tensor | None:
+        x = None
+        with torch.no_grad():
+            for k in range(self.low):
+                x = self.model.step(k, x, self.model.noise(k, self.model.sizes[k], self.gen), self.model.sizes[k])
+        return x
+
+    def _through(self, base: torch.Tensor | None, zs: list[torch.Tensor]) -> torch.Tensor:
+        x = base
+        for k, z in zip(range(self.low, self.n + 1), zs):
+            x = self.model.step(k, x, z, self.model.sizes[k])
+        return x
+
+    def _draw(self) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        return self._random_base(), [self.model.noise(k, self.model.sizes[k], self.gen) for k in range(self.low, self.n + 1)]
+
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict:
+        self.netD.zero_grad(set_to_none=True)
+        with _autocast(self.cfg, self.device):
+            err_real = -self.netD(real).mean()
+            err_fake = self.netD(fake.detach()).mean()
+        gp = gradient_penalty(self.netD, real, fake, self.cfg.lambda_grad, self.gen)
+        (err_real + err_fake + gp).backward()
+        self.optD.step()
+        return {"d_real": -err_real.item(), "d_fake": err_fake.item(), "gp": gp.item()}
+
+    def _g_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        cfg, n = self.cfg, self.n
+        with _autocast(cfg, self.device):
+            err_g = -self.netD(fake).mean()
+            rec = self._through(self.rec_base, self.model.z_opt[self.low : n + 1])
+        rec_loss = cfg.alpha * _masked_mse(rec, self.model.reals[n], self.weights[n])
+        return err_g + rec_loss, {"g_adv": err_g.item(), "rec": rec_loss.item() / cfg.alpha}
+
+    def iteration(self) -> dict:
+        cfg, real = self.cfg, self.model.reals[self.n]
+        stats: dict = {}
+        if cfg.reuse_fake:
+            # ConSinGAN: one draw per iteration; G does not change during the D steps, so its fake is made once.
+            base, zs = self._draw()
+            with _autocast(cfg, self.device):
+                fake = self._through(base, zs)
+            for _ in range(cfg.d_steps):
+                stats.update(self._d_step(real, fake))
+            for _ in range(cfg.g_steps):
+                self.optG.zero_grad(set_to_none=True)
+                loss, s = self._g_loss(fake)
+                loss.backward(retain_graph=cfg.g_steps > 1)
+                self.optG.step()
+                stats.update(s)
+        else:
+            # SinGAN: a new random input for every D step; each G step recomputes the fake from the last one.
+            for _ in range(cfg.d_steps):
+                base, zs = self._draw()
+                with torch.no_grad(), _autocast(cfg, self.device):
+                    fake = self._through(base, zs)
+                stats.update(self._d_step(real, fake))
+            for _ in range(cfg.g_steps):
+                self.optG.zero_grad(set_to_none=True)
+                with _autocast(cfg, self.device):
+                    fake = self._through(base, zs)
+                loss, s = self._g_loss(fake)
+                loss.backward()
+                self.optG.step()
+                stats.update(s)
+        self.schedD.step()
+        self.schedG.step()
+        return stats
+
+
+def _noise_amp(model: SinGAN, n: int, weights: list[torch.Tensor | None]) -> float:
+    if n == 0:
+        return 1.0
+    with torch.no_grad():
+        x = None
+        for k in range(n):
+            x = model.step(k, x, model.z_opt[k], model.sizes[k])
+        up = resize(x, model.sizes[n])
+        return model.cfg.noise_amp * float(torch.sqrt(_masked_mse(up, model.reals[n], weights[n])))
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    has_model = (out / MODEL_DIR / CONFIG_NAME).is_file()
+    if resume and not has_model:
+        raise CimgenError(f"{out} holds no SinGAN run to resume ({MODEL_DIR}/{CONFIG_NAME} is missing)")
+    if not resume and out.exists() and any(out.iterdir()):
+        hint = "pass --resume to continue it" if has_model else "choose an empty or new folder"
+        raise CimgenError(f"{out} already exists and is not empty; {hint}")
+
+
+def train_singan(
+    image: np.ndarray,
+    cfg: SinGANConfig,
+    out: str | Path,
+    *,
+    mask: np.ndarray | None = None,
+    device: torch.device | str = "cpu",
+    resume: bool = False,
+    source: str = "",
+    progress: Callable[[int, int, int, dict], None] | None = None,
+    write_samples: bool = True,
+) -> SinGAN:
+    """Train a SinGAN on one image and return it; the run is saved under ``out`` as it goes.
+
+    Args:
+        image: HxWx3 uint8 training image.
+        cfg: the settings (see ``schedule_config``).
+        out: the run folder; it must be new or empty unless ``resume``.
+        mask: optional bool HxW damaged region (inpainting): with ``cfg.mask_reconstruction`` the
+            reconstruction loss and the noise amplitudes leave it out.
+        device: where to train.
+        resume: continue the run in ``out`` at the first scale it has not finished.
+        source: the image's name, kept in the model's config.
+        progress: called as ``progress(scale, iteration, iters, stats)`` after every iteration.
+        write_samples: write the reconstruction and random samples to ``out/samples`` at the end.
+    """
+    out, device = Path(out), torch.device(device)
+    _check_out(out, resume)
+    h, w = image.shape[:2]
+    sizes = pyramid_sizes(h, w, cfg)
+    reals = image_pyramid(image_tensor(image).to(device), sizes)
+    digest = image_digest(image)
+    weights: list[torch.Tensor | None] = [None] * len(sizes)
+    if mask is not None and cfg.mask_reconstruction:
+        weights = [1.0 - m for m in mask_pyramid(torch.from_numpy(mask.astype(np.float32))[None, None].to(device), sizes)]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = SinGAN(
+        cfg, sizes, reals, {"source": source, "image_size": [h, w], "image_digest": digest, "masked": mask is not None, "seconds": []}
+    )
+    netD = None
+    if resume:
+        model, netD, gen = _resume(out, model, device)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / LOG_NAME
+    for n in range(model.trained, model.num_scales):
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed * 1000 + n)
+        g, d = model.new_generator(n), model.new_discriminator(n)
+        g.apply(init_weights)
+        d.apply(init_weights)
+        if n > 0 and cfg.channels(n) == cfg.channels(n - 1):  # SinGAN starts a scale from the one below when widths agree
+            g.load_state_dict(model.generators[n - 1].state_dict())
+            d.load_state_dict(netD.state_dict())
+        model.generators.append(g.to(device))
+        model.z_opt.append(model.noise(0, sizes[0], gen) if n == 0 else torch.zeros((1, 3, *sizes[n]), device=device))
+        model.amps.append(1.0)
+        model.amps[n] = _noise_amp(model, n, weights)
+        netD = d.to(device).train()
+        trainer = ScaleTrainer(model, n, netD, weights, gen, device)
+        stats: dict = {}
+        for it in range(cfg.iters):
+            stats = trainer.iteration()
+            if progress is not None:
+                progress(n, it + 1, cfg.iters, stats)
+        for k in range(model.trained):
+            model.generators[k].eval().requires_grad_(False)
+        seconds = time.perf_counter() - t0
+        model.meta["seconds"] = [*model.meta["seconds"], round(seconds, 3)]
+        rec_error = model.reconstruction_error()[-1]
+        extra = {f"D.{k}": v for k, v in netD.state_dict().items()}
+        if weights[0] is not None:
+            extra["mask"] = torch.from_numpy(mask.astype(np.uint8))
+        model.save(out / MODEL_DIR, extra=extra, train_state={"generator": gen.get_state(), "scale": n})
+        with open(log, "a") as f:
+            f.write(
+                json.dumps(
+                    {
+                        "scale": n,
+                        "size": list(sizes[n]),
+                        "seconds": round(seconds, 3),
+                        "noise_amp": model.amps[n],
+                        "reconstruction_rmse": rec_error,
+                        **{k: round(v, 5) for k, v in stats.items()},
+                    }
+                )
+                + "\n"
+            )
+    if write_samples:
+        _write_samples(model, out / SAMPLES_DIR, cfg.seed)
+    return model
+
+
+def _resume(out: Path, fresh: SinGAN, device: torch.device) -> tuple[SinGAN, nn.Module, torch.Generator]:
+    model, tensors = load_singan(out / MODEL_DIR, device=device)
+    if model.meta.get("image_digest") != fresh.meta["image_digest"]:
+        raise CimgenError(f"{out} was trained on another image than the one given; resume it with the same image")
+    if to_dict(model.cfg) != to_dict(fresh.cfg):
+        raise CimgenError(f"{out} was trained with other settings than the ones given; resume it with the same schedule and options")
+    if model.trained == model.num_scales:
+        raise CimgenError(f"{out} has finished all {model.num_scales} scales; there is nothing to resume")
+    state = load_train_state(out / MODEL_DIR)
+    gen = torch.Generator()
+    gen.set_state(state["generator"])
+    netD = model.new_discriminator(model.trained - 1)
+    load_module(netD, tensors, "D", source=str(out / MODEL_DIR))
+    return model, netD.to(device), gen
+
+
+def _write_samples(model: SinGAN, folder: Path, seed: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_image(folder / "real.png", to_image(model.reals[-1]))
+    write_image(folder / "reconstruction.png", to_image(model.generate(mode="reconstruction")))
+    gen = torch.Generator().manual_seed(seed + 1)
+    for i in range(SAMPLE_COUNT):
+        write_image(folder / f"random_{i}.png", to_image(model.generate(generator=gen)))

@@ -1,0 +1,125 @@
+"""``cimgen singan``: train, sample, inpaint (SinGAN and OpenCV), edit; bad input is one sentence and exit 2, with no output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from cimgen.cli.main import main
+from cimgen.io.images import read_image, write_image
+from cimgen.singan.damage import adjacent_frame, occlusion
+from tests.cli.test_cli import _err
+from tests.singan.conftest import TINY
+
+SETS = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+
+
+def _files(tmp_path, tiny_image):
+    damaged, mask = occlusion(tiny_image, box=(0.3, 0.3, 0.35, 0.35))
+    paths = {
+        "clean": tmp_path / "clean.png",
+        "damaged": tmp_path / "damaged.png",
+        "mask": tmp_path / "mask.png",
+        "ref": tmp_path / "ref.png",
+    }
+    write_image(paths["clean"], tiny_image)
+    write_image(paths["damaged"], damaged)
+    write_image(paths["mask"], (mask * 255).astype(np.uint8)[..., None].repeat(3, axis=2))
+    write_image(paths["ref"], adjacent_frame(tiny_image))
+    return paths
+
+
+def test_train_sample_inpaint_edit(tmp_path, tiny_image, capsys):
+    p = _files(tmp_path, tiny_image)
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "singan",
+                "train",
+                str(p["damaged"]),
+                "--out",
+                str(run),
+                "--schedule",
+                "original",
+                *SETS,
+                "--set",
+                "num_scales=3",
+                "--mask",
+                str(p["mask"]),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "trained 3 scales" in out and "model:" in out
+    assert main(["singan", "sample", str(run), "--out", str(tmp_path / "s"), "--count", "2", "--height", "30", "--width", "90"]) == 0
+    assert read_image(tmp_path / "s" / "sample_001.png").shape == (30, 90, 3)
+    assert main(["singan", "sample", str(run / "model"), "--out", str(tmp_path / "s2"), "--count", "1", "--start-scale", "2"]) == 0
+    assert (
+        main(
+            [
+                "singan",
+                "inpaint",
+                str(p["damaged"]),
+                "--mask",
+                str(p["mask"]),
+                "--model",
+                str(run),
+                "--reference",
+                str(p["ref"]),
+                "--clean",
+                str(p["clean"]),
+                "--scale",
+                "2",
+                "--out",
+                str(tmp_path / "fill"),
+            ]
+        )
+        == 0
+    )
+    rec = json.loads((tmp_path / "fill" / "fill.json").read_text())
+    assert rec["scale"] == 2 and 0 < rec["scores"]["ssim"] <= 1 and rec["scores"]["asvs"] >= 0
+    assert (tmp_path / "fill" / "generated.png").is_file() and "SSIM" in capsys.readouterr().out
+    assert main(["singan", "inpaint", str(p["damaged"]), "--threshold", "250", "--method", "telea", "--out", str(tmp_path / "t")]) == 0
+    assert json.loads((tmp_path / "t" / "fill.json").read_text())["method"] == "telea"
+    assert (
+        main(["singan", "edit", str(run), str(p["damaged"]), "--mask", str(p["mask"]), "--kind", "harmonize", "--out", str(tmp_path / "e")])
+        == 0
+    )
+    result = read_image(tmp_path / "e" / "result.png")
+    region = read_image(tmp_path / "e" / "region.png")[..., 0] > 0
+    assert np.array_equal(result[~region], read_image(p["damaged"])[~region])
+
+
+def test_dry_run_prints_the_pyramid(tmp_path, tiny_image, capsys):
+    p = _files(tmp_path, tiny_image)
+    assert main(["singan", "train", str(p["clean"]), "--out", str(tmp_path / "r"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "schedule: fast" in out and "pyramid (" in out and not (tmp_path / "r").exists()
+
+
+def test_bad_input(tmp_path, tiny_image, tiny_run, capsys):
+    run, _ = tiny_run
+    p = _files(tmp_path, tiny_image)
+    tall = tmp_path / "tall.png"
+    write_image(tall, np.zeros((120, 40, 3), np.uint8))
+    empty = tmp_path / "empty.png"
+    write_image(empty, np.zeros((40, 48, 3), np.uint8))
+    tiny = tmp_path / "tiny.png"
+    write_image(tiny, tiny_image[:12, :12])
+    out = tmp_path / "o"
+    base = ["singan", "inpaint", str(p["damaged"]), "--model", str(run), "--out", str(out)]
+    assert "aspect ratios may differ" in _err(capsys, [*base, "--mask", str(p["mask"]), "--reference", str(tall)])
+    assert "is empty" in _err(capsys, [*base, "--mask", str(empty), "--reference", str(p["ref"])])
+    assert "either as --mask FILE or as --threshold" in _err(capsys, [*base, "--reference", str(p["ref"])])
+    assert "needs --model" in _err(capsys, ["singan", "inpaint", str(p["damaged"]), "--mask", str(p["mask"]), "--out", str(out)])
+    assert "smaller than the coarsest scale" in _err(capsys, ["singan", "train", str(tiny), "--out", str(out)])
+    assert "is neither a checkpoint folder" in _err(capsys, ["singan", "sample", str(tmp_path), "--out", str(out)])
+    assert "injection scale must lie between 1 and 2" in _err(
+        capsys, [*base, "--mask", str(p["mask"]), "--reference", str(p["ref"]), "--scale", "5"]
+    )
+    assert "unknown SinGAN schedule" in _err(capsys, ["singan", "train", str(p["clean"]), "--out", str(out), "--schedule", "slow"])
+    assert not out.exists()

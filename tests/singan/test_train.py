@@ -1,0 +1,136 @@
+"""Training tiny pyramids: shapes, saving as data and reloading, reconstruction improving, exact resume, concurrency."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cimgen.errors import CimgenError
+from cimgen.singan.model import load_singan
+from cimgen.singan.train import MODEL_DIR, SAMPLES_DIR, train_singan
+from tests.singan.conftest import tiny_config
+
+
+def test_run_folder_and_shapes(tiny_run, tiny_image):
+    out, model = tiny_run
+    assert model.trained == model.num_scales == 3
+    assert model.sizes[-1] == tiny_image.shape[:2]
+    assert (out / MODEL_DIR / "weights.safetensors").is_file() and (out / MODEL_DIR / "config.json").is_file()
+    assert not list((out / MODEL_DIR).glob("*.pt*")) or (out / MODEL_DIR / "train_state.pt").is_file()
+    assert sorted(p.name for p in (out / SAMPLES_DIR).iterdir()) == [
+        "random_0.png",
+        "random_1.png",
+        "random_2.png",
+        "random_3.png",
+        "real.png",
+        "reconstruction.png",
+    ]
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [x["scale"] for x in lines] == [0, 1, 2] and all(x["seconds"] > 0 for x in lines)
+    assert model.amps[0] == 1.0 and all(a > 0 for a in model.amps[1:])
+    gen = torch.Generator().manual_seed(0)
+    assert model.generate(generator=gen).shape == (1, 3, 40, 48)
+    assert model.generate(height=30, width=80, generator=gen).shape == (1, 3, 30, 80)  # any size and aspect
+    assert model.generate(start=2, generator=gen).shape == (1, 3, 40, 48)  # from a chosen scale
+    assert model.generate(stop=1, generator=gen).shape == (1, 3, *model.sizes[1])
+
+
+def test_saved_model_reloads_equal(tiny_run):
+    out, model = tiny_run
+    again, tensors = load_singan(out)
+    assert again.sizes == model.sizes and again.amps == pytest.approx(model.amps)
+    assert torch.equal(again.generate(mode="reconstruction"), model.generate(mode="reconstruction"))
+    a = again.generate(generator=torch.Generator().manual_seed(5))
+    b = model.generate(generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    assert any(k.startswith("D.") for k in tensors)  # the last discriminator is kept for resuming
+    # Only safetensors and JSON are read: the weights file is plain data.
+    assert (out / MODEL_DIR / "weights.safetensors").read_bytes()[:8] != b"\x80\x04\x95"
+
+
+def test_reconstruction_gets_better_with_training(tmp_path, tiny_image):
+    short = train_singan(tiny_image, tiny_config(num_scales=2, iters=1), tmp_path / "a", write_samples=False)
+    long = train_singan(tiny_image, tiny_config(num_scales=2, iters=60), tmp_path / "b", write_samples=False)
+    assert long.reconstruction_error()[-1] < 0.7 * short.reconstruction_error()[-1]
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_after_an_interrupted_scale_gives_the_same_weights(tmp_path, tiny_image):
+    cfg = tiny_config(num_scales=3, iters=4)
+    straight = train_singan(tiny_image, cfg, tmp_path / "straight", write_samples=False)
+
+    def crash(n, it, iters, stats):
+        if n == 2 and it == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_singan(tiny_image, cfg, tmp_path / "resumed", progress=crash, write_samples=False)
+    assert load_singan(tmp_path / "resumed" / MODEL_DIR)[0].trained == 2  # the finished scales were kept
+    resumed = train_singan(tiny_image, cfg, tmp_path / "resumed", resume=True, write_samples=False)
+    for g1, g2 in zip(straight.generators, resumed.generators):
+        for (k, v1), v2 in zip(g1.state_dict().items(), g2.state_dict().values()):
+            assert torch.equal(v1, v2), k
+
+
+def test_resume_checks(tmp_path, tiny_image, tiny_run):
+    out, _ = tiny_run
+    with pytest.raises(CimgenError, match="not empty; pass --resume"):
+        train_singan(tiny_image, tiny_config(num_scales=3), out)
+    with pytest.raises(CimgenError, match="finished all 3 scales"):
+        train_singan(tiny_image, tiny_config(num_scales=3), out, resume=True)
+    with pytest.raises(CimgenError, match="another image"):
+        train_singan(tiny_image[::-1].copy(), tiny_config(num_scales=3), out, resume=True)
+    with pytest.raises(CimgenError, match="no SinGAN run to resume"):
+        train_singan(tiny_image, tiny_config(num_scales=3), tmp_path / "none", resume=True)
+
+
+@pytest.mark.parametrize("depth, older_change", [(1, False), (2, True)])
+def test_concurrent_training_updates_the_older_scales(tmp_path, tiny_image, depth, older_change):
+    snap = {}
+
+    def keep(n, it, iters, stats):
+        if n == 0 and it == iters:
+            snap["g0"] = {k: v.clone() for k, v in model_ref[0].generators[0].state_dict().items()}
+
+    model_ref = []
+    import cimgen.singan.train as tr
+
+    real_trainer = tr.ScaleTrainer
+
+    class Spy(real_trainer):
+        def __init__(self, model, *a, **k):
+            model_ref[:] = [model]
+            super().__init__(model, *a, **k)
+            if model.trained == 2 and depth > 1:
+                lrs = sorted(g["lr"] for g in self.optG.param_groups)
+                assert lrs == pytest.approx([model.cfg.lr_g * model.cfg.lr_scale, model.cfg.lr_g])
+
+    tr.ScaleTrainer = Spy
+    try:
+        cfg = tiny_config("fast", num_scales=2, iters=3, train_depth=depth, precision="fp32")
+        model = train_singan(tiny_image, cfg, tmp_path / "run", progress=keep, write_samples=False)
+    finally:
+        tr.ScaleTrainer = real_trainer
+    after = model.generators[0].state_dict()
+    changed = any(not torch.equal(after[k], v) for k, v in snap["g0"].items() if "num_batches" not in k)
+    assert changed == older_change
+
+
+def test_fast_schedule_trains_in_bf16(tmp_path, tiny_image):
+    model = train_singan(tiny_image, tiny_config("fast", num_scales=3, iters=2), tmp_path / "fast", write_samples=False)
+    assert model.cfg.precision == "bf16" and model.cfg.train_depth == 3
+    assert np.isfinite(model.reconstruction_error()).all()
+
+
+def test_masked_training_leaves_the_mask_out_of_the_reconstruction(tmp_path, tiny_image):
+    mask = np.zeros(tiny_image.shape[:2], bool)
+    mask[10:20, 10:30] = True
+    model = train_singan(tiny_image, tiny_config(num_scales=2, iters=2), tmp_path / "m", mask=mask, write_samples=False)
+    _, tensors = load_singan(tmp_path / "m" / MODEL_DIR)
+    assert model.meta["masked"] and torch.equal(tensors["mask"].bool(), torch.from_numpy(mask))
