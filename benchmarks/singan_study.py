@@ -66,6 +66,9 @@ def main() -> None:
     ap.add_argument("--schedule", default="fast")
     ap.add_argument("--iters", type=int, default=60, help="iterations per scale")
     ap.add_argument("--max-size", type=int, default=128, help="the finest scale's longer side")
+    ap.add_argument(
+        "--shifts", default="3,2;1,1;6,4", help="reference shifts dx,dy; the first is the main one, the others score the default only"
+    )
     ap.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look)")
     ap.add_argument("--figure", type=Path, default=None, help="also draw four examples side by side into this PNG")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -75,13 +78,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = schedule_config(args.schedule, {"iters": args.iters, "max_size": args.max_size})
     dilation = DEFAULT_DILATION["inpaint"]
+    shifts = [tuple(int(v) for v in part.split(",")) for part in args.shifts.split(";")]
     rows = []
     todo = list(cases(args.data, args.sets.split(",")))
     if args.limit:
         todo = todo[: args.limit]
     t_all = time.perf_counter()
     for i, (group, name, damaged, mask, clean) in enumerate(todo):
-        t0 = time.perf_counter()
         run = args.out / "runs" / name
         resume = (run / "model" / "config.json").is_file()
         try:
@@ -92,13 +95,11 @@ def main() -> None:
             if "nothing to resume" not in str(e):
                 raise
             model = load_singan(run / "model", device=args.device)[0]
-        train_s = time.perf_counter() - t0
-        reference = adjacent_frame(clean)
+        train_s = sum(model.meta["seconds"])  # as measured when it was trained, also for a reloaded run
         pics = args.out / "pictures" / name
         pics.mkdir(parents=True, exist_ok=True)
         write_image(pics / "damaged.png", damaged)
         write_image(pics / "clean.png", clean)
-        write_image(pics / "reference.png", reference)
         base = {
             "set": group,
             "image": name,
@@ -106,21 +107,59 @@ def main() -> None:
             "mask_fraction": round(float(mask.mean()), 4),
             "train_seconds": round(train_s, 1),
             "scales": model.trained,
+            "default_scale": default_scale(model),
         }
         for method in ("telea", "ns"):
             fill = inpaint(damaged, mask, method=method, dilation=dilation)
-            rows.append({**base, "method": method, "scale": "", "noise": "", **_scores(fill.result, clean, fill.region)})
+            rows.append(
+                {
+                    **base,
+                    "method": method,
+                    "shift": "",
+                    "scale": "",
+                    "noise": "",
+                    "default": True,
+                    **_scores(fill.result, clean, fill.region),
+                }
+            )
             write_image(pics / f"{method}.png", fill.result)
         region = dilate(mask, dilation)
-        pasted = blend_feather(damaged, reference, region, feather=float(dilation))
-        pasted[mask] = reference[mask]
-        rows.append({**base, "method": "reference paste", "scale": "", "noise": "", **_scores(pasted, clean, region)})
-        for scale in range(1, model.trained):
-            for noise in ("random", "reconstruction"):
-                fill = inpaint(damaged, mask, model=model, reference=reference, scale=scale, noise=noise, dilation=dilation)
-                rows.append({**base, "method": "singan", "scale": scale, "noise": noise, **_scores(fill.result, clean, fill.region)})
-                if scale == default_scale(model) and noise == "random":
-                    write_image(pics / "singan.png", fill.result)
+        for shift in shifts:
+            main_shift = shift == shifts[0]
+            reference = adjacent_frame(clean, shift=shift)
+            tag = f"{shift[0]}x{shift[1]}"
+            if main_shift:
+                write_image(pics / "reference.png", reference)
+            pasted = blend_feather(damaged, reference, region, feather=float(dilation))
+            pasted[mask] = reference[mask]
+            rows.append(
+                {
+                    **base,
+                    "method": "reference paste",
+                    "shift": tag,
+                    "scale": "",
+                    "noise": "",
+                    "default": main_shift,
+                    **_scores(pasted, clean, region),
+                }
+            )
+            for scale in range(1, model.trained) if main_shift else [default_scale(model)]:
+                for noise in ("random", "reconstruction") if main_shift else ["random"]:
+                    fill = inpaint(damaged, mask, model=model, reference=reference, scale=scale, noise=noise, dilation=dilation)
+                    default = main_shift and scale == default_scale(model) and noise == "random"
+                    rows.append(
+                        {
+                            **base,
+                            "method": "singan",
+                            "shift": tag,
+                            "scale": scale,
+                            "noise": noise,
+                            "default": default,
+                            **_scores(fill.result, clean, fill.region),
+                        }
+                    )
+                    if default:
+                        write_image(pics / "singan.png", fill.result)
         print(
             f"[{i + 1}/{len(todo)}] {name}: trained {train_s:.0f} s; "
             + ", ".join(
@@ -197,24 +236,51 @@ def summarise(rows: list[dict]) -> dict:
         rs = [r for r in rows if s == "all" or r["set"] == s]
         n = len({r["image"] for r in rs})
         for label in ("telea", "ns", "reference paste", "singan"):
-            pick = [
-                r
-                for r in rs
-                if r["method"] == label and (label != "singan" or (r["noise"] == "random" and r["scale"] == max(1, r["scales"] - 2)))
-            ]
+            pick = [r for r in rs if r["method"] == label and r["default"]]
             table[(s, label)] = {k: mean(pick, k) for k in ("ssim", "ssim_filled", "asvs")}
             t = table[(s, label)]
             lines.append(f"| {s} | {n} | {label} | {t['ssim']:.4f} | {t['ssim_filled']:.4f} | {t['asvs']:.4f} |")
     lines += ["", "| injection scale (0 = finest) | noise | SSIM | SSIM in the region | ASVS |", "|---|---|---:|---:|---:|"]
     by_scale = {}
-    for back in range(1, 6):
+    for back in range(1, 7):
         for noise in ("random", "reconstruction"):
-            pick = [r for r in rows if r["method"] == "singan" and r["noise"] == noise and r["scales"] - 1 - r["scale"] == back]
+            pick = [
+                r
+                for r in rows
+                if r["method"] == "singan"
+                and r["noise"] == noise
+                and r["scale"] != ""
+                and r["scales"] - 1 - r["scale"] == back - 1
+                and r["shift"] == rows_main(rows)
+            ]
             if pick:
                 by_scale[f"{back}/{noise}"] = {k: mean(pick, k) for k in ("ssim", "ssim_filled", "asvs")}
                 t = by_scale[f"{back}/{noise}"]
-                lines.append(f"| finest - {back} | {noise} | {t['ssim']:.4f} | {t['ssim_filled']:.4f} | {t['asvs']:.4f} |")
-    return {"table": {f"{k[0]}/{k[1]}": v for k, v in table.items()}, "by_scale": by_scale, "markdown": "\n".join(lines)}
+                lines.append(f"| finest - {back - 1} | {noise} | {t['ssim']:.4f} | {t['ssim_filled']:.4f} | {t['asvs']:.4f} |")
+    lines += ["", "| reference shift (px) | method | SSIM | SSIM in the region | ASVS |", "|---|---|---:|---:|---:|"]
+    by_shift = {}
+    for tag in sorted({r["shift"] for r in rows if r["shift"]}, key=lambda t: int(t.split("x")[0])):
+        for label in ("reference paste", "singan"):
+            pick = [
+                r
+                for r in rows
+                if r["method"] == label
+                and r["shift"] == tag
+                and (label != "singan" or (r["noise"] == "random" and r["scale"] == r["default_scale"]))
+            ]
+            if pick:
+                by_shift[f"{tag}/{label}"] = t = {k: mean(pick, k) for k in ("ssim", "ssim_filled", "asvs")}
+                lines.append(f"| {tag} | {label} | {t['ssim']:.4f} | {t['ssim_filled']:.4f} | {t['asvs']:.4f} |")
+    return {
+        "table": {f"{k[0]}/{k[1]}": v for k, v in table.items()},
+        "by_scale": by_scale,
+        "by_shift": by_shift,
+        "markdown": "\n".join(lines),
+    }
+
+
+def rows_main(rows: list[dict]) -> str:
+    return next(r["shift"] for r in rows if r["method"] == "reference paste")
 
 
 if __name__ == "__main__":
