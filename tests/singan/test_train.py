@@ -122,6 +122,12 @@ def test_concurrent_training_updates_the_older_scales(tmp_path, tiny_image, dept
     assert changed == older_change
 
 
+def test_reused_fake_with_several_generator_steps(tmp_path, tiny_image):
+    cfg = tiny_config("fast", num_scales=2, iters=2, g_steps=3, precision="fp32")
+    model = train_singan(tiny_image, cfg, tmp_path / "g3", write_samples=False)
+    assert np.isfinite(model.reconstruction_error()).all()
+
+
 def test_fast_schedule_trains_in_bf16(tmp_path, tiny_image):
     model = train_singan(tiny_image, tiny_config("fast", num_scales=3, iters=2), tmp_path / "fast", write_samples=False)
     assert model.cfg.precision == "bf16" and model.cfg.train_depth == 3

@@ -118,10 +118,13 @@ class ScaleTrainer:
                 fake = self._through(base, zs)
             for _ in range(cfg.d_steps):
                 stats.update(self._d_step(real, fake))
-            for _ in range(cfg.g_steps):
+            for j in range(cfg.g_steps):
+                if j > 0:  # the first update changed G, so a further one needs a fake made by the new weights
+                    with _autocast(cfg, self.device):
+                        fake = self._through(base, zs)
                 self.optG.zero_grad(set_to_none=True)
                 loss, s = self._g_loss(fake)
-                loss.backward(retain_graph=cfg.g_steps > 1)
+                loss.backward()
                 self.optG.step()
                 stats.update(s)
         else:
