@@ -9,7 +9,7 @@ Sets (all from ../shared/data):
 Each damaged image trains its own SinGAN (fast schedule, the mask left out of the reconstruction loss).
 Each reference is the clean image moved by 3x2 pixels, 4% brighter, with noise of 2 levels
 (``singan.damage.adjacent_frame``). SinGAN inpaints at every injection scale with both noise modes; the
-tables use the default scale and random noise unless they say otherwise. "reference paste" copies the
+tables use the default scale and noise (``singan.inpaint``) unless they say otherwise. "reference paste" copies the
 reference into the region (feathered like SinGAN), to show what the pyramid adds to it. SSIM and ASVS
 come from ``metrics.inpainting`` (SSIM against the clean image; ASVS over the filled region, lower is better).
 
@@ -34,7 +34,7 @@ from cimgen.io.images import read_image, read_mask, write_image
 from cimgen.metrics.inpainting import inpainting_scores
 from cimgen.singan.config import schedule_config
 from cimgen.singan.damage import adjacent_frame, occlusion, subtitles
-from cimgen.singan.inpaint import DEFAULT_DILATION, default_scale, inpaint
+from cimgen.singan.inpaint import DEFAULT_DILATION, DEFAULT_NOISE, default_scale, inpaint
 from cimgen.singan.train import train_singan
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -144,9 +144,9 @@ def main() -> None:
                 }
             )
             for scale in range(1, model.trained) if main_shift else [default_scale(model)]:
-                for noise in ("random", "reconstruction") if main_shift else ["random"]:
+                for noise in ("random", "reconstruction") if main_shift else [DEFAULT_NOISE]:
                     fill = inpaint(damaged, mask, model=model, reference=reference, scale=scale, noise=noise, dilation=dilation)
-                    default = main_shift and scale == default_scale(model) and noise == "random"
+                    default = main_shift and scale == default_scale(model) and noise == DEFAULT_NOISE
                     rows.append(
                         {
                             **base,
@@ -164,8 +164,8 @@ def main() -> None:
             f"[{i + 1}/{len(todo)}] {name}: trained {train_s:.0f} s; "
             + ", ".join(
                 f"{r['method']}{'@' + str(r['scale']) if r['scale'] != '' else ''}{'/' + r['noise'][:3] if r['noise'] else ''} {r['ssim']:.3f}"
-                for r in rows[-(3 + 2 * (model.trained - 1)) :]
-                if r["noise"] in ("", "random")
+                for r in rows
+                if r["image"] == name and r["default"]
             ),
             flush=True,
         )
@@ -223,7 +223,7 @@ def _scores(result, clean, region) -> dict:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Mean SSIM, SSIM in the region and ASVS per set and method (SinGAN at the default scale, random noise),
+    """Mean SSIM, SSIM in the region and ASVS per set and method (SinGAN at the default scale and noise),
     and SinGAN's mean SSIM in the region per injection scale counted from the finest."""
 
     def mean(rs, key):
@@ -266,7 +266,7 @@ def summarise(rows: list[dict]) -> dict:
                 for r in rows
                 if r["method"] == label
                 and r["shift"] == tag
-                and (label != "singan" or (r["noise"] == "random" and r["scale"] == r["default_scale"]))
+                and (label != "singan" or (r["noise"] == DEFAULT_NOISE and r["scale"] == r["default_scale"]))
             ]
             if pick:
                 by_shift[f"{tag}/{label}"] = t = {k: mean(pick, k) for k in ("ssim", "ssim_filled", "asvs")}

@@ -169,9 +169,11 @@ def inpaint_cmd(
     method: str = typer.Option("singan", "--method", help="singan, telea or ns (OpenCV's fast marching or Navier-Stokes)."),
     model_path: Path = typer.Option(None, "--model", help="SinGAN run trained on the damaged image (method singan)."),
     reference: Path = typer.Option(None, "--reference", help="Clean image of the same view, e.g. an adjacent frame (method singan)."),
-    scale: int = typer.Option(None, "--scale", help="Scale to inject the reference at (default: the second-finest)."),
+    scale: int = typer.Option(None, "--scale", help="Scale to inject the reference at (default: two below the finest)."),
     dilation: int = typer.Option(3, "--dilation", help="Pixels the region grows by; SinGAN's output is feathered over them."),
-    noise: str = typer.Option("random", "--noise", help="random, or reconstruction (no new noise above the injection scale)."),
+    noise: str = typer.Option(
+        "reconstruction", "--noise", help="reconstruction (no new noise above the injection scale) or random (SinGAN's editing)."
+    ),
     clean: Path = typer.Option(None, "--clean", help="The undamaged image, to score SSIM and ASVS against."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the noise."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -228,7 +230,7 @@ def edit_cmd(
     mask: Path = typer.Option(..., "--mask", help="The pasted or edited region (non-zero pixels)."),
     out: Path = typer.Option(..., "--out", help="Folder to create: result.png, region.png, generated.png, fill.json."),
     kind: str = typer.Option("edit", "--kind", help="edit (mask dilated by 20 px, as SinGAN) or harmonize (7 px)."),
-    scale: int = typer.Option(None, "--scale", help="Scale to inject the naive image at (default: the second-finest)."),
+    scale: int = typer.Option(None, "--scale", help="Scale to inject the naive image at (default: two below the finest)."),
     dilation: int = typer.Option(None, "--dilation", help="Override the kind's dilation in pixels."),
     noise: str = typer.Option("random", "--noise", help="random, or reconstruction."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the noise."),

@@ -31,6 +31,9 @@ DEFAULT_THRESHOLD = 240
 # 20 and 7 pixels (tamarott/SinGAN functions.dilate_mask); those are the defaults of those two uses.
 DEFAULT_DILATION = {"inpaint": 3, "edit": 20, "harmonize": 7}
 NOISE_MODES = ("random", "reconstruction")
+# Inpainting's default: no new noise above the injection scale (the better on average in the study of docs/singan.md).
+# Editing and harmonization keep SinGAN's random noise.
+DEFAULT_NOISE = "reconstruction"
 
 
 @dataclass
@@ -96,8 +99,8 @@ def fit_reference(reference: np.ndarray, shape: tuple[int, ...], *, name: str = 
 
 
 def default_scale(model: SinGAN) -> int:
-    """The default injection scale: the second-finest scale (see docs/singan.md for the sweep behind it)."""
-    return max(1, model.trained - 2)
+    """The default injection scale: two below the finest (finest - 2), the best on average in the study of docs/singan.md."""
+    return max(1, model.trained - 3)
 
 
 def check_scale(model: SinGAN, scale: int | None) -> int:
@@ -149,7 +152,7 @@ def inpaint(
     reference: np.ndarray | None = None,
     scale: int | None = None,
     dilation: int = DEFAULT_DILATION["inpaint"],
-    noise: str = "random",
+    noise: str = DEFAULT_NOISE,
     radius: float = 3.0,
     seed: int = 0,
 ) -> Fill:
@@ -163,7 +166,8 @@ def inpaint(
         reference: a clean image of the same view (e.g. an adjacent frame), any size of about the same aspect.
         scale: the injection scale (default: ``default_scale``).
         dilation: pixels by which the mask grows; SinGAN's output is feathered over that rim.
-        noise: ``random`` (SinGAN's editing) or ``reconstruction`` (no added noise above the injection).
+        noise: ``reconstruction`` (no noise added above the injection; the default, the better on average in the
+            study) or ``random`` (new noise at every scale, as SinGAN's editing).
         radius: the OpenCV methods' neighbourhood radius.
         seed: seeds the noise.
     """
