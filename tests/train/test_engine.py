@@ -132,3 +132,32 @@ def test_ddp_with_two_gloo_processes_keeps_replicas_identical(tiny_world, tmp_pa
     # Gradients averaged over two 1-image processes are those of one 2-image batch (per-sample norms, mean losses).
     single = _run(merge(options, {"loop": {"batch_size": 2}}), tmp_path / "single")
     _same_generator_outputs(tmp_path / "run", single, tiny_world)
+
+
+def _torchrun(script: str, *args: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(REPO / "tests" / "train" / script)]
+    done = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_ddp_resume_restores_every_rank_random_state(tmp_path):
+    """Two gloo processes, pix2pix with dropout and an image pool: 1 epoch + resume equals 2 epochs straight.
+
+    Each rank draws its own dropout masks and keeps its own pool, so a resumed run must give every
+    rank back its own random state and pool, not rank 0's.
+    """
+    from tests.train.test_pix2pix import unet, write_pairs
+
+    root = tmp_path / "pairs"
+    write_pairs(root / "train", 4, 128)
+    base = unet(root, threads=1)
+    _torchrun("ddp_resume_worker.py", str(tmp_path / "full"), json.dumps(base), "fresh")
+    part = merge(base, {"loop": {"decay_epochs": 0}})
+    _torchrun("ddp_resume_worker.py", str(tmp_path / "part"), json.dumps(part), "fresh")
+    _torchrun("ddp_resume_worker.py", str(tmp_path / "part"), json.dumps(base), "resume")
+    a = load_file(str(tmp_path / "full" / "checkpoints" / "epoch-0002" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "part" / "checkpoints" / "epoch-0002" / "weights.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

@@ -173,6 +173,39 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def gather_ranks(obj: object, rt) -> list:
+    """``obj`` from every DDP process, in rank order (one item without DDP); every rank must call it."""
+    if not rt.distributed:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list = [None] * rt.world_size
+    dist.all_gather_object(out, _on_cpu(obj))  # CPU tensors unpickle on any rank, on any node
+    return out
+
+
+def _on_cpu(obj: object) -> object:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
+def own_rank_state(state: dict, key: str, rt) -> object | None:
+    """This rank's entry of a per-rank list saved under ``key + '_ranks'``, else the single entry under ``key``.
+
+    Checkpoints keep each rank's random state and recipe state (dropout, image pools, BaRT/PGD draws differ
+    per rank); a run resumed with another number of processes falls back to rank 0's.
+    """
+    ranks = state.get(f"{key}_ranks")
+    if isinstance(ranks, list) and len(ranks) == rt.world_size:
+        return ranks[rt.rank]
+    return state.get(key)
+
+
 class RunLog:
     """Appends to ``log.txt``, ``stats.jsonl`` and TensorBoard in the run folder, and echoes log lines (rank 0 only)."""
 
@@ -282,10 +315,12 @@ def train(
         for name, opt in recipe.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         rt.load_scaler_states(recipe.optimizers, state.get("scalers", {}))
-        if "rng" in state:
-            set_rng_state(state["rng"], rt.device)
-        if hasattr(recipe, "load_extra_state") and "extra" in state:
-            recipe.load_extra_state(state["extra"])
+        rng = own_rank_state(state, "rng", rt)
+        if rng is not None:
+            set_rng_state(rng, rt.device)
+        extra = own_rank_state(state, "extra", rt)
+        if hasattr(recipe, "load_extra_state") and extra is not None:
+            recipe.load_extra_state(extra)
         start_epoch, step = int(state["epoch"]), int(state["step"])
         best = float(state.get("best", best))
         log.line(f"resumed from epoch {start_epoch} (step {step})")
@@ -365,17 +400,21 @@ def train(
                 write_image(run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
                 log.image("samples", grid, step)
             if (epoch + 1) % cfg.checkpoint_every == 0 or done:
+                rngs = gather_ranks(rng_state(rt.device), rt)
+                extras = gather_ranks(recipe.extra_state(), rt) if hasattr(recipe, "extra_state") else None
                 if rt.is_main:
                     state = {
                         "epoch": epoch + 1,
                         "step": step,
                         "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
                         "scalers": rt.scaler_states(recipe.optimizers),
-                        "rng": rng_state(rt.device),
+                        "rng": rngs[0],
+                        "rng_ranks": rngs,
                         "best": best,
                     }
-                    if hasattr(recipe, "extra_state"):
-                        state["extra"] = recipe.extra_state()
+                    if extras is not None:
+                        state["extra"] = extras[0]
+                        state["extra_ranks"] = extras
                     cfg_json = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": step}
                     last = save_checkpoint(run_dir / "checkpoints" / f"epoch-{epoch + 1:04d}", cfg_json, tensors_of(recipe), state)
                     _prune(run_dir, cfg.keep_checkpoints)
