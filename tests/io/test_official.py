@@ -177,3 +177,130 @@ def test_imported_label2city_style_generator_drives_manipulate(tmp_path, capsys,
         str(palette),
     ]
     assert main(bad) == 2 and "--label-nc must be 7 or 6" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- pix2pixHD discriminator
+
+
+def _official_d_names(num_d: int, n_layers: int, norm: str) -> dict[str, int]:
+    """Official ``MultiscaleDiscriminator`` (getIntermFeat) names, built from NVIDIA/pix2pixHD's layer list:
+    layer 0 = conv, LeakyReLU; layers 1..n = conv, norm, LeakyReLU; layer n+1 = conv. Value: the scale's
+    position from the full-size input (the official forward gives scale num_D-1 the full-size input)."""
+    names = {}
+    for s in range(num_d):
+        for j in range(n_layers + 2):
+            for p in ("weight", "bias"):
+                names[f"scale{s}_layer{j}.0.{p}"] = num_d - 1 - s
+            if 1 <= j <= n_layers and norm == "batch":
+                for p in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+                    names[f"scale{s}_layer{j}.1.{p}"] = num_d - 1 - s
+    return names
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+def test_discriminator_exports_official_names_and_imports_back(tmp_path, norm):
+    from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+
+    cfg = MultiscaleDiscriminatorConfig(in_channels=10, base_channels=4, num_layers=2, num_discriminators=3, norm=norm)
+    original = _randomised(MultiscaleDiscriminator(cfg))
+    official.export_discriminator(original, tmp_path / "latest_net_D.pth")
+    sd = torch.load(tmp_path / "latest_net_D.pth", weights_only=True)
+    names = _official_d_names(3, 2, norm)
+    assert set(sd) == set(names)
+    # The full-size input's PatchGAN is the official scale2 (cimgen's discriminators.0).
+    assert torch.equal(sd["scale2_layer0.0.weight"], original.discriminators[0].blocks[0][0].weight)
+    assert torch.equal(sd["scale0_layer3.0.bias"], original.discriminators[2].blocks[3][0].bias)
+    module, config, dropped = official.import_discriminator(tmp_path / "latest_net_D.pth")
+    assert config == cfg and not dropped
+    x = torch.randn(1, 10, 64, 64)
+    original.eval()
+    for a, b in zip(original(x), module(x)):
+        for fa, fb in zip(a, b):
+            assert torch.equal(fa, fb)
+
+
+def test_discriminator_without_feature_matching_layout_imports(tmp_path):
+    """``--no_ganFeat_loss``: each scale is one flattened Sequential ``layer{s}.model.{m}``."""
+    from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+
+    cfg = MultiscaleDiscriminatorConfig(in_channels=5, base_channels=4, num_layers=3, num_discriminators=2)
+    original = _randomised(MultiscaleDiscriminator(cfg))
+    sizes = [2] + [3] * cfg.num_layers + [1]  # modules per layer in the official list
+    flat = {}
+    for i, d in enumerate(original.discriminators):
+        m = 0
+        for j, count in enumerate(sizes):
+            for k in range(count):
+                for p, v in d.blocks[j][k].state_dict().items():
+                    flat[f"layer{cfg.num_discriminators - 1 - i}.model.{m}.{p}"] = v
+                m += 1
+    torch.save(flat, tmp_path / "flat_D.pth")
+    module, config, _ = official.import_discriminator(tmp_path / "flat_D.pth")
+    assert config == cfg
+    for k, v in original.state_dict().items():
+        assert torch.equal(module.state_dict()[k], v), k
+
+
+def test_label2city_discriminator_size():
+    """The 512p label2city D (36 + 3 inputs, ndf 64, n_layers_D 3, num_D 2) has, by the official layer list, 5,603,202 parameters."""
+    from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+
+    d = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(in_channels=39))
+    per_scale = (39 * 64 * 16 + 64) + (64 * 128 * 16 + 128) + (128 * 256 * 16 + 256) + (256 * 512 * 16 + 512) + (512 * 16 + 1)
+    assert sum(p.numel() for p in d.parameters()) == 2 * per_scale == 5_603_202
+    assert len(d.state_dict()) == 20
+
+
+def test_bad_discriminator_files(tmp_path):
+    torch.save({"model.1.weight": torch.zeros(2, 2, 1, 1)}, tmp_path / "g.pth")
+    with pytest.raises(CimgenError, match="not a pix2pixHD multi-scale discriminator"):
+        official.import_discriminator(tmp_path / "g.pth")
+    torch.save({"scale1_layer0.0.weight": torch.zeros(4, 3, 4, 4)}, tmp_path / "gap.pth")
+    with pytest.raises(CimgenError, match="numbered"):
+        official.import_discriminator(tmp_path / "gap.pth")
+
+
+def test_finetune_starts_from_an_imported_generator_and_discriminator(tmp_path, capsys, tiny_world):
+    """The paper's recipe from official files: import latest_net_G.pth + latest_net_D.pth, fine-tune on a small set."""
+    from safetensors.torch import load_file
+
+    from cimgen.cli.main import main
+    from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+    from cimgen.train.pix2pixhd import resolve_config
+    from tests.conftest import TINY_MODEL, tiny_train_config
+
+    in_ch = resolve_config(tiny_train_config(tiny_world)).generator.in_channels
+    g = _randomised(GlobalGenerator(GlobalGeneratorConfig(in_channels=in_ch, **TINY_MODEL["generator"])))
+    d = _randomised(MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(in_channels=in_ch + 3, **TINY_MODEL["discriminator"])))
+    torch.save(g.state_dict(), tmp_path / "latest_net_G.pth")
+    official.export_discriminator(d, tmp_path / "latest_net_D.pth")
+    imp = ["import-official", str(tmp_path / "latest_net_G.pth"), "--label-nc", "6", "--palette", str(tiny_world / "palette.json")]
+    assert main([*imp, "--out", str(tmp_path / "ckpt"), "--discriminator", str(tmp_path / "latest_net_D.pth")]) == 0
+    assert "discriminator:" in capsys.readouterr().out
+    # With a zero learning rate, fine-tuning must end exactly where the official files start.
+    tune = ["finetune", "--data", str(tiny_world), "--epochs", "1", "--decay-epochs", "0", "--set", "optim.lr=0", "--quiet"]
+    assert main([*tune, "--from", str(tmp_path / "ckpt"), "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+    saved = load_file(str(tmp_path / "run" / "checkpoints" / "epoch-0001" / "weights.safetensors"))
+    for prefix, net in (("generator", g), ("discriminator", d)):
+        for k, v in net.state_dict().items():
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+                assert torch.equal(saved[f"{prefix}.{k}"], v), k
+    # The discriminator comes back out in the official format.
+    assert (
+        main(
+            ["export-official", str(tmp_path / "ckpt"), "--out", str(tmp_path / "G2.pth"), "--discriminator-out", str(tmp_path / "D2.pth")]
+        )
+        == 0
+    )
+    back = torch.load(tmp_path / "D2.pth", weights_only=True)
+    assert all(torch.equal(back[k], v) for k, v in torch.load(tmp_path / "latest_net_D.pth", weights_only=True).items())
+    # A generator imported alone fine-tunes too; its discriminator starts from scratch, and the run says so.
+    assert main([*imp, "--out", str(tmp_path / "g-only")]) == 0
+    capsys.readouterr()
+    assert main([*tune[:-3], "--quiet", "--from", str(tmp_path / "g-only"), "--out", str(tmp_path / "run2")]) == 0
+    assert "holds no discriminator; it starts from scratch" in capsys.readouterr().out
+    # A discriminator that does not fit the generator is one sentence.
+    small = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(in_channels=5, **TINY_MODEL["discriminator"]))
+    official.export_discriminator(small, tmp_path / "small_D.pth")
+    assert main([*imp, "--out", str(tmp_path / "bad"), "--discriminator", str(tmp_path / "small_D.pth")]) == 2
+    assert "they are not a pair" in capsys.readouterr().err

@@ -21,8 +21,11 @@ def import_cmd(
         help="pix2pixHD: classes of the label maps (default: 35 with instance edges when the input has 36 channels, as label2city).",
     ),
     palette: Path = typer.Option(None, "--palette", help="pix2pixHD: palette JSON of the classes (default: Cityscapes' for 35 classes)."),
+    discriminator: Path = typer.Option(
+        None, "--discriminator", help="pix2pixHD: the matching latest_net_D.pth, imported too so that fine-tuning starts from it."
+    ),
 ) -> None:
-    """Import an official generator: loaded without running code, architecture inferred from shapes, loaded strictly.
+    """Import an official generator (and a pix2pixHD discriminator): loaded without running code, architecture inferred, loaded strictly.
 
     Example: cimgen import-official latest_net_G.pth --out runs/label2city-1024p
     """
@@ -43,9 +46,27 @@ def import_cmd(
             )
     elif label_nc is not None or palette is not None:
         raise CimgenError("--label-nc and --palette describe pix2pixHD label maps; a junyanz generator takes RGB images")
-    save_checkpoint(out, meta, {f"generator.{k}": v for k, v in module.state_dict().items()})
+    tensors = {f"generator.{k}": v for k, v in module.state_dict().items()}
+    if discriminator is not None:
+        if not kind.startswith("pix2pixhd"):
+            raise CimgenError("--discriminator imports pix2pixHD's multi-scale discriminator; give it with a pix2pixHD generator")
+        from cimgen.io.official import import_discriminator
+
+        d_module, d_config, d_dropped = import_discriminator(discriminator)
+        if d_config.in_channels != config.in_channels + 3:
+            raise CimgenError(
+                f"the discriminator takes {d_config.in_channels} input channels, but the generator's {config.in_channels} "
+                f"inputs plus 3 image channels make {config.in_channels + 3}; they are not a pair"
+            )
+        meta["discriminator"] = asdict(d_config)
+        tensors.update({f"discriminator.{k}": v for k, v in d_module.state_dict().items()})
+        dropped = dropped + d_dropped
+        d_params = sum(p.numel() for p in d_module.parameters())
+    save_checkpoint(out, meta, tensors)
     params = sum(p.numel() for p in module.parameters())
     typer.echo(f"{kind}: {asdict(config)}; {params:,} parameters")
+    if discriminator is not None:
+        typer.echo(f"discriminator: {meta['discriminator']}; {d_params:,} parameters")
     if dropped:
         typer.echo(f"dropped {len(dropped)} stale normalisation statistics (e.g. {dropped[0]})")
     typer.echo(f"checkpoint: {out}")
@@ -78,6 +99,9 @@ def _label_options(in_channels: int, label_nc: int | None, palette_file: Path | 
 def export_cmd(
     checkpoint: Path = typer.Argument(..., help="A checkpoint written by `cimgen import-official`."),
     out: Path = typer.Option(..., "--out", help="The .pth file to write, in the official format and names."),
+    discriminator_out: Path = typer.Option(
+        None, "--discriminator-out", help="Also write the checkpoint's pix2pixHD discriminator as an official latest_net_D.pth."
+    ),
 ) -> None:
     """Export an imported generator back to the official ``.pth`` format (a plain state dict, official names).
 
@@ -93,3 +117,12 @@ def export_cmd(
     module = build(kind, config_class(kind)(**config["generator"]))
     load_module(module, tensors, "generator", source=str(checkpoint))
     typer.echo(f"official-format generator: {export_generator(module, out)}")
+    if discriminator_out is not None:
+        from cimgen.io.official import export_discriminator
+        from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+
+        if "discriminator" not in config or not any(k.startswith("discriminator.") for k in tensors):
+            raise CimgenError(f"{checkpoint} holds no discriminator; import one with --discriminator first")
+        d_module = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(**config["discriminator"]))
+        load_module(d_module, tensors, "discriminator", source=str(checkpoint))
+        typer.echo(f"official-format discriminator: {export_discriminator(d_module, discriminator_out)}")

@@ -126,12 +126,16 @@ def finetune_cmd(
     if (target_image is None) != (target_map is None):
         raise CimgenError("give both --target-image and --target-map, or neither")
     if target_image is not None:
-        if ckpt_cfg.get("model") != "pix2pixhd":
+        if recipe is not get_recipe("pix2pixhd"):
             raise CimgenError("--target-image/--target-map fine-tune pix2pixHD checkpoints; for other models use --data")
+        if "palette" not in ckpt_cfg:
+            raise CimgenError(f"{init} has no palette; import it again with --label-nc and --palette")
         if data is not None:
             raise CimgenError("give either --data or --target-image/--target-map, not both")
         if resume and (out / "config.yaml").is_file():
-            raise CimgenError(f"{out} already fine-tunes on its target pair (copied into {out / 'target'}); resume it without --target-image/--target-map")
+            raise CimgenError(
+                f"{out} already fine-tunes on its target pair (copied into {out / 'target'}); resume it without --target-image/--target-map"
+            )
         raw = merge(
             raw, {"data": _target_data(ckpt_cfg, target_image, target_map, out, raw.get("data", {}), write=not dry_run and not resume)}
         )

@@ -1,4 +1,5 @@
-"""Import and export of the official pix2pixHD and junyanz CycleGAN/pix2pix generator files (``latest_net_G.pth``).
+"""Import and export of the official pix2pixHD and junyanz CycleGAN/pix2pix generator files (``latest_net_G.pth``),
+and of pix2pixHD's multi-scale discriminator files (``latest_net_D.pth``).
 
 The official projects save a generator as ``torch.save(net.state_dict(), path)``: a plain dict of
 tensors with the module's own names (NVIDIA/pix2pixHD and junyanz/pytorch-CycleGAN-and-pix2pix,
@@ -24,7 +25,14 @@ from torch import nn
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import state_dict_mismatch
 from cimgen.models.cyclegan import ResnetGenerator, ResnetGeneratorConfig, UnetGenerator, UnetGeneratorConfig
-from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig, LocalEnhancer, LocalEnhancerConfig
+from cimgen.models.pix2pixhd import (
+    GlobalGenerator,
+    GlobalGeneratorConfig,
+    LocalEnhancer,
+    LocalEnhancerConfig,
+    MultiscaleDiscriminator,
+    MultiscaleDiscriminatorConfig,
+)
 
 PIX2PIXHD_GLOBAL = "pix2pixhd-global"
 PIX2PIXHD_LOCAL = "pix2pixhd-local"
@@ -44,12 +52,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except Exception as e:  # noqa: BLE001 - any failure to read is the file's problem
         first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise CimgenError(f"{path} cannot be loaded without executing code or is damaged (weights_only load failed: {first})") from None
-    for wrapper in ("state_dict", "model", "netG", "generator"):
+    for wrapper in ("state_dict", "model", "netG", "generator", "netD", "discriminator"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
             break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CimgenError(f"{path} does not hold a dictionary of tensors (a generator's state dict)")
+        raise CimgenError(f"{path} does not hold a dictionary of tensors (a network's state dict)")
     return {k.removeprefix("module."): v for k, v in obj.items() if k != "_metadata"}
 
 
@@ -191,11 +199,15 @@ def import_generator(path: str | Path, *, kind: str | None = None) -> tuple[nn.M
 
 def export_generator(module: nn.Module, path: str | Path) -> Path:
     """Write ``module``'s state dict as an official-format ``.pth`` (plain dict of tensors, official names)."""
+    return _save_state_dict(module.state_dict(), path)
+
+
+def _save_state_dict(sd: dict[str, torch.Tensor], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        torch.save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, tmp)
+        torch.save({k: v.detach().cpu().contiguous() for k, v in sd.items()}, tmp)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -206,3 +218,88 @@ def export_generator(module: nn.Module, path: str | Path) -> Path:
 def config_dict(kind: str, config) -> dict:
     """The import's description for a cimgen checkpoint's ``config.json``."""
     return {"model": kind, "generator": asdict(config), "imported": True}
+
+
+# ----------------------------------------------------------------------------- pix2pixHD discriminator
+#
+# NVIDIA/pix2pixHD ``models/networks.py``: ``MultiscaleDiscriminator`` keeps num_D ``NLayerDiscriminator``s.
+# With feature matching (``getIntermFeat``, the default) their layers are attributes
+# ``scale{s}_layer{j}`` (each an nn.Sequential: conv [, norm], LeakyReLU; the last one a conv alone);
+# without it each is one flattened nn.Sequential ``layer{s}.model``. ``forward`` gives the full-size
+# input to ``scale{num_D-1}`` and the most pooled one to ``scale0``, so the official scale index runs
+# opposite to cimgen's ``discriminators.{i}`` (i = 0 sees the full-size input).
+
+_D_INTERM = re.compile(r"scale(\d+)_layer(\d+)\.(\d+)\.(.+)")
+_D_FLAT = re.compile(r"layer(\d+)\.model\.(\d+)\.(.+)")
+
+
+def _d_config(sd: dict[str, torch.Tensor]) -> MultiscaleDiscriminatorConfig:
+    inter = [m.groups() for k in sd if (m := _D_INTERM.fullmatch(k))]
+    flat = [m.groups() for k in sd if (m := _D_FLAT.fullmatch(k))]
+    if not inter and not flat:
+        raise CimgenError("the state dict is not a pix2pixHD multi-scale discriminator (no scale{s}_layer{j}.* or layer{s}.model.* keys)")
+    scales = sorted({int(g[0]) for g in (inter or flat)})
+    if scales != list(range(len(scales))):
+        raise CimgenError(f"the discriminator's scales are numbered {scales}, not 0 to {len(scales) - 1}")
+    if inter:
+        first = sd["scale0_layer0.0.weight"]
+        num_layers = len({int(g[1]) for g in inter if g[0] == "0"}) - 2
+        norm_key = "scale0_layer1.1"
+    else:
+        first = sd["layer0.model.0.weight"]
+        convs = sorted({int(g[1]) for g in flat if g[0] == "0" and g[2] == "weight" and sd[f"layer0.model.{g[1]}.weight"].ndim == 4})
+        num_layers = len(convs) - 2
+        norm_key = f"layer0.model.{convs[1] + 1}"
+    norm = "batch" if f"{norm_key}.running_mean" in sd and f"{norm_key}.weight" in sd else "instance"
+    return MultiscaleDiscriminatorConfig(
+        in_channels=first.shape[1], base_channels=first.shape[0], num_layers=num_layers, num_discriminators=len(scales), norm=norm
+    )
+
+
+def _d_slots(module: MultiscaleDiscriminator) -> list[tuple[int, int]]:
+    """(layer j, index k) of every module of one scale's PatchGAN, in the order of the official flattened Sequential."""
+    return [(j, k) for j, block in enumerate(module.discriminators[0].blocks) for k in range(len(block))]
+
+
+def discriminator_from_official(sd: dict[str, torch.Tensor]) -> tuple[MultiscaleDiscriminatorConfig, dict[str, torch.Tensor]]:
+    """The config of an official pix2pixHD discriminator state dict, and its tensors under cimgen's names."""
+    config = _d_config(sd)
+    num_d = config.num_discriminators
+    slots = _d_slots(MultiscaleDiscriminator(config))
+    out = {}
+    for k, v in sd.items():
+        if m := _D_INTERM.fullmatch(k):
+            s, j, idx, rest = m.groups()
+            out[f"discriminators.{num_d - 1 - int(s)}.blocks.{j}.{idx}.{rest}"] = v
+        elif m := _D_FLAT.fullmatch(k):
+            s, flat_idx, rest = m.groups()
+            if int(flat_idx) >= len(slots):
+                raise CimgenError(f"the discriminator has a layer {k} beyond the {len(slots)} modules its shapes imply")
+            j, idx = slots[int(flat_idx)]
+            out[f"discriminators.{num_d - 1 - int(s)}.blocks.{j}.{idx}.{rest}"] = v
+        else:
+            out[k] = v  # left for the strict load to name
+    return config, out
+
+
+def import_discriminator(path: str | Path) -> tuple[MultiscaleDiscriminator, MultiscaleDiscriminatorConfig, list[str]]:
+    """An official pix2pixHD ``latest_net_D.pth`` as a cimgen ``MultiscaleDiscriminator``: (module, config, dropped keys)."""
+    sd = read_state_dict(path)
+    try:
+        config, mapped = discriminator_from_official(sd)
+    except (KeyError, ValueError, IndexError):
+        raise CimgenError(f"{path} does not have the layout of a pix2pixHD multi-scale discriminator") from None
+    module = MultiscaleDiscriminator(config)
+    dropped = strict_load(module, mapped, source=str(path))
+    return module.eval(), config, dropped
+
+
+def export_discriminator(module: MultiscaleDiscriminator, path: str | Path) -> Path:
+    """Write a cimgen ``MultiscaleDiscriminator`` as an official pix2pixHD ``latest_net_D.pth`` (feature-matching layout)."""
+    num_d = module.config.num_discriminators
+    rx = re.compile(r"discriminators\.(\d+)\.blocks\.(\d+)\.(\d+)\.(.+)")
+    sd = {}
+    for k, v in module.state_dict().items():
+        i, j, idx, rest = rx.fullmatch(k).groups()
+        sd[f"scale{num_d - 1 - int(i)}_layer{j}.{idx}.{rest}"] = v
+    return _save_state_dict(sd, path)

@@ -340,6 +340,11 @@ def run_pix2pixhd(
     recipe = Pix2PixHDRecipe(cfg, dataset.palette, runtime, vgg=vgg)
     if init is not None:
         for name, net in recipe.networks.items():
+            if name == "discriminator" and not any(k.startswith("discriminator.") for k in init[1]):
+                # an imported official generator without its discriminator file
+                if echo and runtime.is_main:
+                    echo(f"{init_from} holds no discriminator; it starts from scratch (import latest_net_D.pth with --discriminator)")
+                continue
             load_module(net, init[1], name, source=str(init_from))
     if global_init is not None:
         recipe.generator.load_global_generator(global_init)
@@ -354,8 +359,20 @@ def run_pix2pixhd(
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)
 
 
+def as_pix2pixhd_config(ckpt_cfg: dict, source: str) -> dict:
+    """A checkpoint config written by ``cimgen import-official`` seen as a pix2pixHD one: its generator type, and the
+    imported discriminator's config or pix2pixHD's default one (which then starts from scratch); others unchanged."""
+    model = ckpt_cfg.get("model")
+    if model not in IMPORTED_KINDS:
+        return ckpt_cfg
+    if "label_nc" not in ckpt_cfg:
+        raise CimgenError(f"checkpoint {source} was imported without --label-nc; import it again with the number of classes")
+    return {**ckpt_cfg, "model": MODEL_NAME, "generator_type": IMPORTED_KINDS[model], "discriminator": ckpt_cfg.get("discriminator", {})}
+
+
 def check_compatible(ckpt_cfg: dict, cfg: Pix2PixHDConfig, source: str) -> None:
     """Fail in one sentence when a checkpoint was made for another model, class count or input."""
+    ckpt_cfg = as_pix2pixhd_config(ckpt_cfg, source)
     if ckpt_cfg.get("model") != MODEL_NAME:
         raise CimgenError(f"checkpoint {source} holds a '{ckpt_cfg.get('model')}' model, not {MODEL_NAME}")
     if ckpt_cfg.get("label_nc") != cfg.data.label_nc:
@@ -372,6 +389,7 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
     for key in ("generator", "local_enhancer", "discriminator", "generator_type"):
         if key in overrides:
             raise CimgenError(f"fine-tuning keeps the checkpoint's {key}; remove '{key}' from the options")
+    ckpt_cfg = as_pix2pixhd_config(ckpt_cfg, "to fine-tune")
     raw = dict(overrides)
     gtype = ckpt_cfg.get("generator_type", "global")
     raw["generator_type"] = gtype
@@ -389,12 +407,9 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[GlobalGenerator | LocalEnhancer, dict]:
     """A generator ready for inference, and its checkpoint config (which holds label_nc and the palette)."""
     config, tensors = load_checkpoint(path)
+    config = as_pix2pixhd_config(config, str(path))  # written by `cimgen import-official`
     model = config.get("model")
-    if model in IMPORTED_KINDS:  # written by `cimgen import-official`
-        if "label_nc" not in config:
-            raise CimgenError(f"checkpoint {path} was imported without --label-nc; import it again with the number of classes")
-        config = {**config, "model": MODEL_NAME, "generator_type": IMPORTED_KINDS[model]}
-    elif model != MODEL_NAME:
+    if model != MODEL_NAME:
         raise CimgenError(f"checkpoint {path} holds a '{model}' model, not {MODEL_NAME}")
     gtype = config.get("generator_type", "global")
     if gtype not in GENERATOR_TYPES:

@@ -42,7 +42,12 @@ RECIPES = {
 }
 
 
+# Checkpoints written by `cimgen import-official` name the official kind; these fine-tune with a recipe.
+IMPORTED = {"pix2pixhd-global": "pix2pixhd", "pix2pixhd-local": "pix2pixhd"}
+
+
 def get_recipe(name: str) -> RecipeEntry:
+    name = IMPORTED.get(name, name)
     if name not in RECIPES:
         raise CimgenError(f"unknown model '{name}'; choose one of {', '.join(RECIPES)}")
     return RECIPES[name]
