@@ -36,12 +36,16 @@ SETTINGS = {
     "bf16 channels_last": dict(precision="bf16", channels_last=True),
     "bf16 + torch.compile": dict(precision="bf16", compile=True),
     "bf16 channels_last + torch.compile": dict(precision="bf16", channels_last=True, compile=True),
+    "bf16 + fused Adam": dict(precision="bf16", fused_optimizer=True),
+    "bf16 channels_last + fused Adam": dict(precision="bf16", channels_last=True, fused_optimizer=True),
+    "bf16 + torch.compile + fused Adam": dict(precision="bf16", compile=True, fused_optimizer=True),
 }
 GPU_SETTINGS = {
     "fp32 eager (plain)": dict(precision="fp32"),
     "fp16 channels_last": dict(precision="fp16", channels_last=True),
     "bf16 channels_last": dict(precision="bf16", channels_last=True),
     "fp16 channels_last + torch.compile": dict(precision="fp16", channels_last=True, compile=True),
+    "fp16 channels_last + fused Adam": dict(precision="fp16", channels_last=True, fused_optimizer=True),
 }
 
 
@@ -113,6 +117,9 @@ def step_seconds(make, device: torch.device, size: tuple[int, int], setting: dic
 def speed_table(args) -> None:
     device = torch.device(args.device)
     settings = GPU_SETTINGS if device.type == "cuda" else SETTINGS
+    if args.settings:
+        wanted = [w.strip() for w in args.settings.split(",")]
+        settings = {k: v for k, v in settings.items() if k == "fp32 eager (plain)" or k in wanted}
     models = list(MODELS) if args.models == "all" else [m for m in MODELS if m.startswith(tuple(args.models.split(",")))]
     size = (args.size, args.size)
     print(f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, device {device}", flush=True)
@@ -166,6 +173,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--models", default="all", help="all, or comma-separated name prefixes (e.g. 'pix2pixHD global,CycleGAN')")
+    ap.add_argument("--settings", default="", help="comma-separated setting names to time besides the plain one (default: all)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--memory", action="store_true", help="measure the 1024x512 local-enhancer step's peak memory instead")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)

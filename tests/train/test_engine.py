@@ -161,3 +161,21 @@ def test_ddp_resume_restores_every_rank_random_state(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_fused_adam_runs_and_resumes_exactly(tiny_world, tmp_path):
+    """loop.fused_optimizer builds Adam with its fused kernel; N epochs straight equal N/2 + resume + N/2 with it too."""
+    rt = Runtime(torch.device("cpu"), fused_optimizer=True)
+    opt = rt.adam([torch.nn.Parameter(torch.zeros(3))], lr=1e-3, betas=(0.5, 0.999))
+    assert opt.param_groups[0]["fused"] is True
+    assert Runtime(torch.device("cpu")).adam([torch.nn.Parameter(torch.zeros(3))], lr=1e-3, betas=(0.5, 0.999)).param_groups[0][
+        "fused"
+    ] in (None, False)
+    base = tiny_train_config(tiny_world, threads=1, tensorboard=False, fused_optimizer=True)
+    full = run_pix2pixhd(resolve_config(base), tmp_path / "full", echo=None, progress=False)
+    part = merge(base, {"loop": {"decay_epochs": 0}})
+    run_pix2pixhd(resolve_config(part), tmp_path / "part", echo=None, progress=False)
+    resumed = run_pix2pixhd(resolve_config(base), tmp_path / "part", resume=True, echo=None, progress=False)
+    a, b = load_file(str(full / "weights.safetensors")), load_file(str(resumed / "weights.safetensors"))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

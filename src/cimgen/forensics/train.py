@@ -117,7 +117,7 @@ class DetectorRecipe:
         self.train_net = rt.wrap(self.detector)
         self.base_lr = cfg.optim.lr
         self.optimizers = {
-            "detector": torch.optim.Adam(
+            "detector": rt.adam(
                 self.detector.parameters(), lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2), weight_decay=cfg.optim.weight_decay
             )
         }

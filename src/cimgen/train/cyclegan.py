@@ -318,8 +318,8 @@ class CycleGANRecipe:
         g_params = itertools.chain(self.networks["G_A"].parameters(), self.networks["G_B"].parameters())
         d_params = itertools.chain(self.networks["D_A"].parameters(), self.networks["D_B"].parameters())
         self.optimizers = {
-            "generator": torch.optim.Adam(g_params, lr=cfg.optim.lr, betas=betas),
-            "discriminator": torch.optim.Adam(d_params, lr=cfg.optim.lr, betas=betas),
+            "generator": rt.adam(g_params, lr=cfg.optim.lr, betas=betas),
+            "discriminator": rt.adam(d_params, lr=cfg.optim.lr, betas=betas),
         }
         self.pools = {
             "fake_A": ImagePool(cfg.pool_size, seed=pool_seed(cfg.loop.seed, rt.rank, 0)),

@@ -149,8 +149,8 @@ class Pix2PixRecipe:
         betas = (cfg.optim.beta1, cfg.optim.beta2)
         self.base_lr = cfg.optim.lr
         self.optimizers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
+            "generator": rt.adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
+            "discriminator": rt.adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
         self.pool = ImagePool(cfg.pool_size, seed=pool_seed(cfg.loop.seed, rt.rank, 0))
         self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None

@@ -166,8 +166,8 @@ class Pix2PixHDRecipe:
         self.base_lr = cfg.optim.lr
         # Frozen (global-part) parameters get no gradients, so Adam leaves them alone until they are unfrozen.
         self.optimizers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
+            "generator": rt.adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
+            "discriminator": rt.adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
         self._wrap_generator(global_frozen=cfg.generator_type == "local" and cfg.fix_global_epochs > 0)
         self.d_train = rt.wrap(self.discriminator)
