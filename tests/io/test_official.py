@@ -10,7 +10,16 @@ import torch
 
 from cimgen.errors import CimgenError
 from cimgen.io import official
-from cimgen.models.cyclegan import ResnetGenerator, ResnetGeneratorConfig, UnetGenerator, UnetGeneratorConfig
+from cimgen.models.cyclegan import (
+    NLayerDiscriminator,
+    NLayerDiscriminatorConfig,
+    PixelDiscriminator,
+    PixelDiscriminatorConfig,
+    ResnetGenerator,
+    ResnetGeneratorConfig,
+    UnetGenerator,
+    UnetGeneratorConfig,
+)
 from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig, LocalEnhancer, LocalEnhancerConfig
 
 CASES = [
@@ -304,3 +313,86 @@ def test_finetune_starts_from_an_imported_generator_and_discriminator(tmp_path, 
     official.export_discriminator(small, tmp_path / "small_D.pth")
     assert main([*imp, "--out", str(tmp_path / "bad"), "--discriminator", str(tmp_path / "small_D.pth")]) == 2
     assert "they are not a pair" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        lambda: NLayerDiscriminator(NLayerDiscriminatorConfig(in_channels=6, base_channels=4, num_layers=3, norm="batch")),
+        lambda: NLayerDiscriminator(NLayerDiscriminatorConfig(in_channels=3, base_channels=4, num_layers=2, norm="instance")),
+        lambda: PixelDiscriminator(PixelDiscriminatorConfig(in_channels=6, base_channels=4, norm="none")),
+    ],
+    ids=["patchgan-batch", "patchgan-instance", "pixel-none"],
+)
+def test_junyanz_discriminators_import_with_their_architecture(tmp_path, module):
+    original = _randomised(module())
+    torch.save(original.state_dict(), tmp_path / "latest_net_D.pth")
+    imported, name, config, _ = official.import_patchgan(tmp_path / "latest_net_D.pth")
+    assert config == original.config and type(imported) is type(original)
+    assert name == ("pixel" if "Pixel" in type(original).__name__ else "n_layers")
+    x = torch.randn(1, config.in_channels, 40, 40)
+    original.eval()
+    assert torch.equal(original(x), imported(x))
+
+
+def test_pix2pix_finetunes_from_imported_junyanz_files(tmp_path, capsys):
+    """A junyanz pix2pix generator and D (e.g. map2sat's latest_net_G/D.pth) imported, then fine-tuned on a small set."""
+    from safetensors.torch import load_file
+
+    from cimgen.cli.main import main
+    from tests.train.test_pix2pix import write_pairs
+
+    g = _randomised(UnetGenerator(UnetGeneratorConfig(num_downs=7, base_channels=2, norm="batch")))
+    d = _randomised(NLayerDiscriminator(NLayerDiscriminatorConfig(in_channels=6, base_channels=4, num_layers=2, norm="batch")))
+    torch.save(g.state_dict(), tmp_path / "latest_net_G.pth")
+    torch.save(d.state_dict(), tmp_path / "latest_net_D.pth")
+    assert (
+        main(
+            [
+                "import-official",
+                str(tmp_path / "latest_net_G.pth"),
+                "--out",
+                str(tmp_path / "ckpt"),
+                "--discriminator",
+                str(tmp_path / "latest_net_D.pth"),
+            ]
+        )
+        == 0
+    )
+    write_pairs(tmp_path / "pairs" / "train", 2, 128)
+    tune = ["finetune", "--data", str(tmp_path / "pairs"), "--epochs", "1", "--decay-epochs", "0", "--quiet"]
+    tune += ["--set", "data.load_size=0", "--set", "data.crop_size=128", "--set", "loop.batch_size=1", "--set", "loop.tensorboard=false"]
+    assert (
+        main([*tune, "--set", "optim.lr=0", "--set", "direction=BtoA", "--from", str(tmp_path / "ckpt"), "--out", str(tmp_path / "run")])
+        == 0
+    ), capsys.readouterr().err
+    saved = load_file(str(tmp_path / "run" / "checkpoints" / "epoch-0001" / "weights.safetensors"))
+    for prefix, net in (("generator", g), ("discriminator", d)):
+        for k, v in net.state_dict().items():
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+                assert torch.equal(saved[f"{prefix}.{k}"], v), k
+    assert "direction: BtoA" in (tmp_path / "run" / "config.yaml").read_text()
+    # Without a discriminator file the run says that D starts from scratch.
+    assert main(["import-official", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "g-only")]) == 0
+    capsys.readouterr()
+    assert main([*tune, "--from", str(tmp_path / "g-only"), "--out", str(tmp_path / "run2")]) == 0
+    assert "holds no discriminator; it starts from scratch" in capsys.readouterr().out
+    # A CycleGAN discriminator (3 input channels) is not pix2pix's.
+    cyc = NLayerDiscriminator(NLayerDiscriminatorConfig(in_channels=3, base_channels=4, num_layers=2))
+    torch.save(cyc.state_dict(), tmp_path / "D_A.pth")
+    assert (
+        main(
+            [
+                "import-official",
+                str(tmp_path / "latest_net_G.pth"),
+                "--out",
+                str(tmp_path / "cyc"),
+                "--discriminator",
+                str(tmp_path / "D_A.pth"),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main([*tune, "--from", str(tmp_path / "cyc"), "--out", str(tmp_path / "run3")]) == 2
+    assert "it is a CycleGAN D" in capsys.readouterr().err

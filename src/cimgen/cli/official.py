@@ -22,7 +22,9 @@ def import_cmd(
     ),
     palette: Path = typer.Option(None, "--palette", help="pix2pixHD: palette JSON of the classes (default: Cityscapes' for 35 classes)."),
     discriminator: Path = typer.Option(
-        None, "--discriminator", help="pix2pixHD: the matching latest_net_D.pth, imported too so that fine-tuning starts from it."
+        None,
+        "--discriminator",
+        help="The matching latest_net_D.pth (pix2pixHD multi-scale, or a junyanz PatchGAN/pixel D), imported too so that fine-tuning starts from it.",
     ),
 ) -> None:
     """Import an official generator (and a pix2pixHD discriminator): loaded without running code, architecture inferred, loaded strictly.
@@ -47,9 +49,7 @@ def import_cmd(
     elif label_nc is not None or palette is not None:
         raise CimgenError("--label-nc and --palette describe pix2pixHD label maps; a junyanz generator takes RGB images")
     tensors = {f"generator.{k}": v for k, v in module.state_dict().items()}
-    if discriminator is not None:
-        if not kind.startswith("pix2pixhd"):
-            raise CimgenError("--discriminator imports pix2pixHD's multi-scale discriminator; give it with a pix2pixHD generator")
+    if discriminator is not None and kind.startswith("pix2pixhd"):
         from cimgen.io.official import import_discriminator
 
         d_module, d_config, d_dropped = import_discriminator(discriminator)
@@ -59,6 +59,12 @@ def import_cmd(
                 f"inputs plus 3 image channels make {config.in_channels + 3}; they are not a pair"
             )
         meta["discriminator"] = asdict(d_config)
+    elif discriminator is not None:
+        from cimgen.io.official import import_patchgan
+
+        d_module, d_name, d_config, d_dropped = import_patchgan(discriminator)
+        meta["discriminator"] = {"name": d_name, "options": asdict(d_config)}
+    if discriminator is not None:
         tensors.update({f"discriminator.{k}": v for k, v in d_module.state_dict().items()})
         dropped = dropped + d_dropped
         d_params = sum(p.numel() for p in d_module.parameters())
@@ -123,6 +129,17 @@ def export_cmd(
 
         if "discriminator" not in config or not any(k.startswith("discriminator.") for k in tensors):
             raise CimgenError(f"{checkpoint} holds no discriminator; import one with --discriminator first")
-        d_module = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(**config["discriminator"]))
-        load_module(d_module, tensors, "discriminator", source=str(checkpoint))
-        typer.echo(f"official-format discriminator: {export_discriminator(d_module, discriminator_out)}")
+        d = config["discriminator"]
+        if "name" in d:  # a junyanz D keeps the official names
+            from cimgen.models.cyclegan import NLayerDiscriminator, NLayerDiscriminatorConfig, PixelDiscriminator, PixelDiscriminatorConfig
+
+            pixel = d["name"] == "pixel"
+            d_module = (PixelDiscriminator(PixelDiscriminatorConfig(**d["options"])) if pixel
+                        else NLayerDiscriminator(NLayerDiscriminatorConfig(**d["options"])))  # fmt: skip
+            load_module(d_module, tensors, "discriminator", source=str(checkpoint))
+            written = export_generator(d_module, discriminator_out)
+        else:
+            d_module = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(**d))
+            load_module(d_module, tensors, "discriminator", source=str(checkpoint))
+            written = export_discriminator(d_module, discriminator_out)
+        typer.echo(f"official-format discriminator: {written}")

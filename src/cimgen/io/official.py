@@ -24,7 +24,16 @@ from torch import nn
 
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import state_dict_mismatch
-from cimgen.models.cyclegan import ResnetGenerator, ResnetGeneratorConfig, UnetGenerator, UnetGeneratorConfig
+from cimgen.models.cyclegan import (
+    NLayerDiscriminator,
+    NLayerDiscriminatorConfig,
+    PixelDiscriminator,
+    PixelDiscriminatorConfig,
+    ResnetGenerator,
+    ResnetGeneratorConfig,
+    UnetGenerator,
+    UnetGeneratorConfig,
+)
 from cimgen.models.pix2pixhd import (
     GlobalGenerator,
     GlobalGeneratorConfig,
@@ -303,3 +312,38 @@ def export_discriminator(module: MultiscaleDiscriminator, path: str | Path) -> P
         i, j, idx, rest = rx.fullmatch(k).groups()
         sd[f"scale{num_d - 1 - int(i)}_layer{j}.{idx}.{rest}"] = v
     return _save_state_dict(sd, path)
+
+
+# ----------------------------------------------------------------------------- junyanz discriminators
+#
+# junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py``: ``NLayerDiscriminator`` (netD basic /
+# n_layers) is one nn.Sequential ``model`` and ``PixelDiscriminator`` one ``net``; cimgen's modules use
+# the same names, so their files load as they are once the architecture is inferred.
+
+JUNYANZ_PATCHGAN = "n_layers"
+JUNYANZ_PIXEL = "pixel"
+
+
+def import_patchgan(path: str | Path) -> tuple[nn.Module, str, object, list[str]]:
+    """A junyanz discriminator file (``latest_net_D.pth``, ``latest_net_D_A.pth``) as a cimgen module.
+
+    Returns (module, registry name ``n_layers`` or ``pixel``, config, dropped keys).
+    """
+    sd = read_state_dict(path)
+    try:
+        if "model.0.weight" in sd and sd["model.0.weight"].ndim == 4:
+            convs = [i for i in _indices(sd, r"model\.(\d+)\.weight") if sd[f"model.{i}.weight"].ndim == 4]
+            w = sd["model.0.weight"]
+            norm = _norm_of(sd, f"model.{convs[1] + 1}", f"model.{convs[1]}")
+            config = NLayerDiscriminatorConfig(in_channels=w.shape[1], base_channels=w.shape[0], num_layers=len(convs) - 2, norm=norm)
+            module, name = NLayerDiscriminator(config), JUNYANZ_PATCHGAN
+        elif "net.0.weight" in sd:
+            w = sd["net.0.weight"]
+            config = PixelDiscriminatorConfig(in_channels=w.shape[1], base_channels=w.shape[0], norm=_norm_of(sd, "net.3", "net.2"))
+            module, name = PixelDiscriminator(config), JUNYANZ_PIXEL
+        else:
+            raise CimgenError(f"{path} is not a junyanz PatchGAN (model.N.*) or pixel (net.N.*) discriminator")
+    except (KeyError, ValueError, IndexError):
+        raise CimgenError(f"{path} does not have the layout of a junyanz discriminator") from None
+    dropped = strict_load(module, sd, source=str(path))
+    return module.eval(), name, config, dropped

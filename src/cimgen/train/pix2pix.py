@@ -24,6 +24,7 @@ from torch import nn
 from cimgen.config import from_dict, to_dict
 from cimgen.data.unaligned import AlignedDataConfig, AlignedDataset
 from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import tensor_to_image
 from cimgen.losses.adversarial import generator_loss
 from cimgen.train.cyclegan import (
@@ -114,11 +115,46 @@ def resolve_config(raw: dict) -> Pix2PixConfig:
     return cfg
 
 
+# Generators written by `cimgen import-official` from junyanz files, which pix2pix fine-tunes.
+IMPORTED_KINDS = ("junyanz-unet", "junyanz-resnet")
+_UNET_NAMES = {8: "unet_256", 7: "unet_128"}
+_RESNET_NAMES = {9: "resnet_9blocks", 6: "resnet_6blocks"}
+
+
+def as_pix2pix_config(ckpt_cfg: dict, direction: str = "AtoB") -> dict:
+    """A checkpoint config written by ``cimgen import-official`` from a junyanz generator (and discriminator), seen as a
+    pix2pix one: the registry names and options of its networks, and the direction asked for (the file does not record
+    one). Other configs are returned unchanged."""
+    if ckpt_cfg.get("model") not in IMPORTED_KINDS:
+        return ckpt_cfg
+    g = ckpt_cfg["generator"]
+    if "num_downs" in g:
+        name = _UNET_NAMES.get(g["num_downs"])
+        # A U-Net's dropout leaves no tensors: the file cannot say, so pix2pix's default (on) applies.
+        options = {"base_channels": g["base_channels"], "norm": g["norm"]}
+    else:
+        name = _RESNET_NAMES.get(g["num_blocks"]) if g.get("padding", "reflect") == "reflect" else None
+        options = {"base_channels": g["base_channels"], "norm": g["norm"], "dropout": g["dropout"]}
+    if name is None:
+        raise CimgenError(
+            f"the imported generator ({g}) is none of {', '.join([*_UNET_NAMES.values(), *_RESNET_NAMES.values()])}; pix2pix cannot fine-tune it"
+        )
+    d = ckpt_cfg.get("discriminator") or {"name": "basic", "options": {}}
+    d = {"name": d["name"], "options": {k: v for k, v in d["options"].items() if k != "in_channels"}}
+    if ckpt_cfg.get("discriminator") and ckpt_cfg["discriminator"]["options"].get("in_channels") != 2 * IMAGE_CHANNELS:
+        raise CimgenError(
+            f"the imported discriminator sees {ckpt_cfg['discriminator']['options'].get('in_channels')} channels; pix2pix's sees the input "
+            f"and output images stacked ({2 * IMAGE_CHANNELS}), so it is a CycleGAN D and cannot be fine-tuned here"
+        )
+    return {**ckpt_cfg, "model": MODEL_NAME, "direction": direction, "generator": {"name": name, "options": options}, "discriminator": d}
+
+
 def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixConfig:
     """A fine-tuning config: the checkpoint's networks and direction, everything else from ``overrides``."""
     for key in ("generator", "discriminator"):
         if key in overrides:
             raise CimgenError(f"fine-tuning keeps the checkpoint's {key}; remove '{key}' from the options")
+    ckpt_cfg = as_pix2pix_config(ckpt_cfg, overrides.get("direction", "AtoB"))
     check_model(ckpt_cfg, MODEL_NAME, "to fine-tune")
     direction = overrides.get("direction", ckpt_cfg.get("direction", "AtoB"))
     if direction != ckpt_cfg.get("direction", "AtoB"):
@@ -251,7 +287,15 @@ def run_pix2pix(
     dataset.check_all(size_multiple=multiple)  # bad pairs fail here, before any output is written
     recipe = Pix2PixRecipe(cfg, runtime)
     if init_from is not None and not resume:
-        load_init(init_from, MODEL_NAME, recipe.networks)
+        ckpt_cfg, tensors = load_checkpoint(init_from)
+        if ckpt_cfg.get("model") in IMPORTED_KINDS:  # official junyanz files: the generator, and the discriminator when imported
+            load_module(recipe.generator, tensors, "generator", source=str(init_from))
+            if any(k.startswith("discriminator.") for k in tensors):
+                load_module(recipe.discriminator, tensors, "discriminator", source=str(init_from))
+            elif echo and runtime.is_main:
+                echo(f"{init_from} holds no discriminator; it starts from scratch (import latest_net_D.pth with --discriminator)")
+        else:
+            load_init(init_from, MODEL_NAME, recipe.networks)
     identity = {"direction": cfg.direction, "generator": to_dict(cfg.generator), "discriminator": to_dict(cfg.discriminator)}
     extra = {"init_from": str(init_from)} if init_from is not None else None
     run_dir = prepare_run(cfg, run_dir, resume=resume, model=MODEL_NAME, identity=identity, extra=extra)

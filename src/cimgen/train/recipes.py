@@ -43,7 +43,7 @@ RECIPES = {
 
 
 # Checkpoints written by `cimgen import-official` name the official kind; these fine-tune with a recipe.
-IMPORTED = {"pix2pixhd-global": "pix2pixhd", "pix2pixhd-local": "pix2pixhd"}
+IMPORTED = {"pix2pixhd-global": "pix2pixhd", "pix2pixhd-local": "pix2pixhd", "junyanz-unet": "pix2pix", "junyanz-resnet": "pix2pix"}
 
 
 def get_recipe(name: str) -> RecipeEntry:
