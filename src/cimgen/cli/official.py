@@ -130,14 +130,12 @@ def export_cmd(
         if "discriminator" not in config or not any(k.startswith("discriminator.") for k in tensors):
             raise CimgenError(f"{checkpoint} holds no discriminator; import one with --discriminator first")
         d = config["discriminator"]
-        if "name" in d:  # a junyanz D keeps the official names
-            from cimgen.models.cyclegan import NLayerDiscriminator, NLayerDiscriminatorConfig, PixelDiscriminator, PixelDiscriminatorConfig
+        if "name" in d:  # a junyanz D keeps the official names: its tensors go back as they were imported
+            from cimgen.io.official import save_state_dict
 
-            pixel = d["name"] == "pixel"
-            d_module = (PixelDiscriminator(PixelDiscriminatorConfig(**d["options"])) if pixel
-                        else NLayerDiscriminator(NLayerDiscriminatorConfig(**d["options"])))  # fmt: skip
-            load_module(d_module, tensors, "discriminator", source=str(checkpoint))
-            written = export_generator(d_module, discriminator_out)
+            written = save_state_dict(
+                {k.removeprefix("discriminator."): v for k, v in tensors.items() if k.startswith("discriminator.")}, discriminator_out
+            )
         else:
             d_module = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(**d))
             load_module(d_module, tensors, "discriminator", source=str(checkpoint))

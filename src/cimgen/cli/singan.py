@@ -147,7 +147,7 @@ def sample_cmd(
     typer.echo(f"{count} samples of {w}x{h} from scale {start_scale}: {out}")
 
 
-def _scores(result, clean: Path | None, region, out: Path) -> dict | None:
+def _scores(result, clean: Path | None, region) -> dict | None:
     if clean is None:
         return None
     from cimgen.io.images import read_image
@@ -190,7 +190,7 @@ def inpaint_cmd(
             raise CimgenError("--method singan needs --model (a SinGAN run) and --reference (a clean image of the same view)")
         model, ref = _load(model_path, device), read_image(reference)
     fill = inpaint(img, damaged, method=method, model=model, reference=ref, scale=scale, dilation=dilation, noise=noise, seed=seed)
-    scores = _scores(fill.result, clean, fill.region, out)
+    scores = _scores(fill.result, clean, fill.region)
     _write_fill(
         out,
         fill,

@@ -208,10 +208,11 @@ def import_generator(path: str | Path, *, kind: str | None = None) -> tuple[nn.M
 
 def export_generator(module: nn.Module, path: str | Path) -> Path:
     """Write ``module``'s state dict as an official-format ``.pth`` (plain dict of tensors, official names)."""
-    return _save_state_dict(module.state_dict(), path)
+    return save_state_dict(module.state_dict(), path)
 
 
-def _save_state_dict(sd: dict[str, torch.Tensor], path: str | Path) -> Path:
+def save_state_dict(sd: dict[str, torch.Tensor], path: str | Path) -> Path:
+    """Write a plain dict of tensors as a ``.pth`` file, atomically: the official projects' checkpoint format."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -311,7 +312,7 @@ def export_discriminator(module: MultiscaleDiscriminator, path: str | Path) -> P
     for k, v in module.state_dict().items():
         i, j, idx, rest = rx.fullmatch(k).groups()
         sd[f"scale{num_d - 1 - int(i)}_layer{j}.{idx}.{rest}"] = v
-    return _save_state_dict(sd, path)
+    return save_state_dict(sd, path)
 
 
 # ----------------------------------------------------------------------------- junyanz discriminators

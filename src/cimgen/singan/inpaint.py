@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from cimgen.edit.blend import blend_feather
-from cimgen.edit.mask import dilate
+from cimgen.edit.mask import dilate, user_mask
 from cimgen.errors import CimgenError
 from cimgen.metrics.inpainting import OPENCV_METHODS, check_image, opencv_inpaint
 from cimgen.singan.model import SinGAN, image_tensor, to_image
@@ -71,14 +71,21 @@ def threshold_mask(image: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, min
 
 def check_mask(mask: np.ndarray, shape: tuple[int, ...], *, source: str = "the mask") -> np.ndarray:
     """A bool HxW mask of the image's size that is neither empty nor the whole image."""
-    if mask.ndim != 2 or mask.shape != tuple(shape[:2]):
-        raise CimgenError(f"{source} is {mask.shape[1]}x{mask.shape[0]} but the image is {shape[1]}x{shape[0]}; they must be the same size")
-    mask = mask.astype(bool)
-    if not mask.any():
-        raise CimgenError(f"{source} is empty; it must mark the pixels to fill with non-zero values")
+    mask = user_mask(mask, tuple(shape[:2]), source=source)
     if mask.all():
         raise CimgenError(f"{source} covers the whole image; nothing is left to fill it from")
     return mask
+
+
+def _check_aspect(what: str, size: tuple[int, int], other: str, other_size: tuple[int, int]) -> None:
+    """Refuse two (width, height) sizes whose aspect ratios differ by more than ``MAX_ASPECT_CHANGE``."""
+    (w, h), (ow, oh) = size, other_size
+    change = (w / h) / (ow / oh)
+    if max(change, 1 / change) > MAX_ASPECT_CHANGE:
+        raise CimgenError(
+            f"{what} is {w}x{h} (aspect {w / h:.2f}) but {other} {ow}x{oh} (aspect {ow / oh:.2f}); "
+            f"their aspect ratios may differ by at most {round((MAX_ASPECT_CHANGE - 1) * 100)}%"
+        )
 
 
 def fit_reference(reference: np.ndarray, shape: tuple[int, ...], *, name: str = "reference") -> np.ndarray:
@@ -86,12 +93,7 @@ def fit_reference(reference: np.ndarray, shape: tuple[int, ...], *, name: str = 
     check_image(reference, name=name)
     h, w = shape[:2]
     rh, rw = reference.shape[:2]
-    change = (rw / rh) / (w / h)
-    if max(change, 1 / change) > MAX_ASPECT_CHANGE:
-        raise CimgenError(
-            f"the {name} is {rw}x{rh} (aspect {rw / rh:.2f}) but the image is {w}x{h} (aspect {w / h:.2f}); "
-            f"their aspect ratios may differ by at most {round((MAX_ASPECT_CHANGE - 1) * 100)}%"
-        )
+    _check_aspect(f"the {name}", (rw, rh), "the image is", (w, h))
     if (rh, rw) == (h, w):
         return reference
     shrink = rh > h or rw > w
@@ -120,12 +122,7 @@ def singan_generate(model: SinGAN, injected: np.ndarray, *, scale: int, noise: s
         raise CimgenError(f"unknown noise mode '{noise}'; choose one of: {', '.join(NOISE_MODES)}")
     h, w = injected.shape[:2]
     H, W = model.sizes[-1]
-    change = (w / h) / (W / H)
-    if max(change, 1 / change) > MAX_ASPECT_CHANGE:
-        raise CimgenError(
-            f"the image is {w}x{h} (aspect {w / h:.2f}) but the model was trained at {W}x{H} (aspect {W / H:.2f}); "
-            f"their aspect ratios may differ by at most {round((MAX_ASPECT_CHANGE - 1) * 100)}%"
-        )
+    _check_aspect("the image", (w, h), "the model was trained at", (W, H))
     if min(h, w) < model.cfg.min_size:
         raise CimgenError(f"the image is {w}x{h}, smaller than the model's coarsest scale ({model.cfg.min_size} pixels)")
     x = image_tensor(injected).to(model.device)

@@ -69,17 +69,10 @@ class ScaleTrainer:
         self.schedD = torch.optim.lr_scheduler.MultiStepLR(self.optD, milestones=milestone, gamma=cfg.gamma)
         self.schedG = torch.optim.lr_scheduler.MultiStepLR(self.optG, milestones=milestone, gamma=cfg.gamma)
         # Below the trained scales everything is frozen, so the reconstruction path's input there is fixed.
-        with torch.no_grad():
-            self.rec_base = None
-            for k in range(self.low):
-                self.rec_base = model.step(k, self.rec_base, model.z_opt[k], model.sizes[k])
+        self.rec_base = model.generate(stop=self.low - 1, mode="reconstruction") if self.low else None
 
     def _random_base(self) -> torch.Tensor | None:
-        x = None
-        with torch.no_grad():
-            for k in range(self.low):
-                x = self.model.step(k, x, self.model.noise(k, self.model.sizes[k], self.gen), self.model.sizes[k])
-        return x
+        return self.model.generate(stop=self.low - 1, generator=self.gen) if self.low else None
 
     def _through(self, base: torch.Tensor | None, zs: list[torch.Tensor]) -> torch.Tensor:
         x = base
@@ -150,12 +143,8 @@ class ScaleTrainer:
 def _noise_amp(model: SinGAN, n: int, weights: list[torch.Tensor | None]) -> float:
     if n == 0:
         return 1.0
-    with torch.no_grad():
-        x = None
-        for k in range(n):
-            x = model.step(k, x, model.z_opt[k], model.sizes[k])
-        up = resize(x, model.sizes[n])
-        return model.cfg.noise_amp * float(torch.sqrt(_masked_mse(up, model.reals[n], weights[n])))
+    up = resize(model.generate(stop=n - 1, mode="reconstruction"), model.sizes[n])
+    return model.cfg.noise_amp * float(torch.sqrt(_masked_mse(up, model.reals[n], weights[n])))
 
 
 def _check_out(out: Path, resume: bool) -> None:

@@ -43,7 +43,7 @@ from cimgen.losses.gradient_penalty import gradient_penalty
 from cimgen.losses.reconstruction import cycle_loss, identity_loss
 from cimgen.models.cyclegan import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
 from cimgen.train.image_pool import ImagePool
-from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, make_runtime, train
+from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, train
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "cyclegan"
@@ -463,12 +463,12 @@ def prepare_run(cfg: object, run_dir: str | Path, *, resume: bool, model: str, i
     return run_dir
 
 
-def load_init(init_from: str | Path, model: str, networks: dict[str, nn.Module]) -> None:
-    """Load every network from another checkpoint of the same model, naming the first mismatch in one sentence."""
+def load_init(init_from: str | Path, model: str, networks: dict[str, nn.Module], *, imported: tuple[str, ...] = (), echo=None) -> None:
+    """Load every network from another checkpoint of the same model (or of one of the ``imported`` official kinds)."""
     ckpt_cfg, tensors = load_checkpoint(init_from)
-    check_model(ckpt_cfg, model, str(init_from))
-    for name, net in networks.items():
-        load_module(net, tensors, name, source=str(init_from))
+    if ckpt_cfg.get("model") not in imported:
+        check_model(ckpt_cfg, model, str(init_from))
+    load_networks(networks, ckpt_cfg, tensors, str(init_from), echo=echo)
 
 
 def run_cyclegan(

@@ -169,6 +169,20 @@ def tensors_of(recipe: Recipe) -> dict[str, torch.Tensor]:
     return out
 
 
+def load_networks(networks: dict[str, nn.Module], ckpt_cfg: dict, tensors: dict[str, torch.Tensor], source: str, *, echo=None) -> None:
+    """Load every network from a checkpoint's tensors, naming the first mismatch in one sentence.
+
+    A checkpoint written by ``cimgen import-official`` from a generator file alone has no
+    discriminator: that one then starts from scratch, and ``echo`` (when given) says so.
+    """
+    for name, net in networks.items():
+        if name == "discriminator" and ckpt_cfg.get("imported") and not any(k.startswith("discriminator.") for k in tensors):
+            if echo:
+                echo(f"{source} holds no discriminator; it starts from scratch (import latest_net_D.pth with --discriminator)")
+            continue
+        load_module(net, tensors, name, source=source)
+
+
 def rng_state(device: torch.device) -> dict:
     """Torch's CPU (and this process's CUDA) random state, as tensors that load with weights_only."""
     state = {"cpu": torch.get_rng_state()}

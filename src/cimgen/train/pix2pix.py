@@ -24,7 +24,6 @@ from torch import nn
 from cimgen.config import from_dict, to_dict
 from cimgen.data.unaligned import AlignedDataConfig, AlignedDataset
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import tensor_to_image
 from cimgen.losses.adversarial import generator_loss
 from cimgen.train.cyclegan import (
@@ -287,15 +286,7 @@ def run_pix2pix(
     dataset.check_all(size_multiple=multiple)  # bad pairs fail here, before any output is written
     recipe = Pix2PixRecipe(cfg, runtime)
     if init_from is not None and not resume:
-        ckpt_cfg, tensors = load_checkpoint(init_from)
-        if ckpt_cfg.get("model") in IMPORTED_KINDS:  # official junyanz files: the generator, and the discriminator when imported
-            load_module(recipe.generator, tensors, "generator", source=str(init_from))
-            if any(k.startswith("discriminator.") for k in tensors):
-                load_module(recipe.discriminator, tensors, "discriminator", source=str(init_from))
-            elif echo and runtime.is_main:
-                echo(f"{init_from} holds no discriminator; it starts from scratch (import latest_net_D.pth with --discriminator)")
-        else:
-            load_init(init_from, MODEL_NAME, recipe.networks)
+        load_init(init_from, MODEL_NAME, recipe.networks, imported=IMPORTED_KINDS, echo=echo if runtime.is_main else None)
     identity = {"direction": cfg.direction, "generator": to_dict(cfg.generator), "discriminator": to_dict(cfg.discriminator)}
     extra = {"init_from": str(init_from)} if init_from is not None else None
     run_dir = prepare_run(cfg, run_dir, resume=resume, model=MODEL_NAME, identity=identity, extra=extra)

@@ -39,7 +39,7 @@ from cimgen.models.pix2pixhd import (
     MultiscaleDiscriminator,
     MultiscaleDiscriminatorConfig,
 )
-from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, make_runtime, train
+from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, train
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "pix2pixhd"
@@ -339,13 +339,7 @@ def run_pix2pixhd(
     vgg, vgg_note = build_vgg_loss(cfg.loss)
     recipe = Pix2PixHDRecipe(cfg, dataset.palette, runtime, vgg=vgg)
     if init is not None:
-        for name, net in recipe.networks.items():
-            if name == "discriminator" and not any(k.startswith("discriminator.") for k in init[1]):
-                # an imported official generator without its discriminator file
-                if echo and runtime.is_main:
-                    echo(f"{init_from} holds no discriminator; it starts from scratch (import latest_net_D.pth with --discriminator)")
-                continue
-            load_module(net, init[1], name, source=str(init_from))
+        load_networks(recipe.networks, init[0], init[1], str(init_from), echo=echo if runtime.is_main else None)
     if global_init is not None:
         recipe.generator.load_global_generator(global_init)
     extra: dict = {"vgg_loss": vgg_note}
