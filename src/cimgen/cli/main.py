@@ -7,12 +7,13 @@ import sys
 import typer
 
 from cimgen import __version__
+from cimgen.cli import app as app_cli
 from cimgen.cli import data, demo, detect, evaluate, inpainting, manipulate, official, singan, train, translate
 from cimgen.errors import CimgenError
 
 app = typer.Typer(
     name="cimgen",
-    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, pix2pix and CycleGAN, edit maps, blend, report, detect such manipulations, and train SinGAN on one image.",
+    help="Controlled image manipulation with generative models: synthesise data, train and fine-tune pix2pixHD, pix2pix and CycleGAN, edit maps, blend, report, detect such manipulations, train SinGAN on one image, and edit maps in a local web editor.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -31,6 +32,7 @@ app.command("evaluate-inpainting")(inpainting.evaluate_inpainting_cmd)
 app.command("import-official")(official.import_cmd)
 app.command("export-official")(official.export_cmd)
 app.command("demo")(demo.demo_cmd)
+app.command("app")(app_cli.app_cmd)
 
 
 @app.command("version")

@@ -1,4 +1,4 @@
-"""Map edit operations: remove, insert, replace, move, copy and paste objects in an integer label map.
+"""Map edit operations: remove, insert, replace, paint, move, copy and paste objects in an integer label map.
 
 Each operation is a small frozen dataclass with ``apply(labels, instances=None) -> new labels``;
 it never changes its input. Coordinates are pixels with x to the right and y down. Boxes are
@@ -328,6 +328,22 @@ class ReplaceClass:
 
 
 @dataclass(frozen=True)
+class PaintRegion:
+    """Set every pixel of a bool region to class ``cls``: brush strokes painted in the web editor (``cimgen app``)."""
+
+    cls: int
+    """The class painted."""
+    region: np.ndarray = field(compare=False)
+    """Bool HxW: the painted pixels."""
+
+    def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
+        where = region_mask(labels.shape, region=self.region)
+        out = labels.copy()
+        out[where] = self.cls
+        return out
+
+
+@dataclass(frozen=True)
 class MoveObject:
     """Move (or, with ``copy``, duplicate) the object under ``at`` by an offset; a moved object's old place is filled."""
 
@@ -386,12 +402,12 @@ class PasteObject:
         return _place(labels, canvas_obj, canvas_cls, 0, 0, "paste")
 
 
-OPERATIONS = (RemoveObject, RemoveClass, InsertShape, ReplaceClass, MoveObject, PasteObject)
+OPERATIONS = (RemoveObject, RemoveClass, InsertShape, ReplaceClass, PaintRegion, MoveObject, PasteObject)
 
 
 def edit_classes(edit) -> list[int]:
     """The class ids an edit names (to check them against the map's classes)."""
-    names = {RemoveObject: ("cls",), RemoveClass: ("cls",), InsertShape: ("cls",), ReplaceClass: ("source", "target")}
+    names = {RemoveObject: ("cls",), RemoveClass: ("cls",), InsertShape: ("cls",), ReplaceClass: ("source", "target"), PaintRegion: ("cls",)}
     return [int(getattr(edit, n)) for n in names.get(type(edit), ()) if getattr(edit, n) is not None]
 
 

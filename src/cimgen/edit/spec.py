@@ -9,11 +9,13 @@ with ``op`` and takes the keys of that operation; classes are palette names or i
       - {op: remove, class: car, choose: random, seed: 3}     # one car, picked at random
       - {op: insert, class: water, shape: ellipse, box: [10, 10, 60, 40]}
       - {op: replace, from: road, to: vegetation, polygon: [[0, 0], [50, 0], [50, 50]]}
+      - {op: paint, class: water, mask: strokes_01.png}          # brush strokes (non-zero = painted)
       - {op: move, at: [60, 60], by: [20, 0]}
       - {op: copy, at: [60, 60], to: [200, 90]}
       - {op: paste, source: other_map.png, at: [30, 30], to: [100, 100]}
 
-Paths in a spec (``paste`` sources, ``replace`` masks) are relative to the spec file.
+Paths in a spec (``paste`` sources, ``replace`` and ``paint`` masks) are relative to the spec file.
+The web editor (``cimgen app``) saves its work in this form, painted strokes as ``paint`` masks.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 import yaml
 
 from cimgen.data.palette import Palette
-from cimgen.edit.ops import InsertShape, MoveObject, PasteObject, RemoveClass, RemoveObject, ReplaceClass
+from cimgen.edit.ops import InsertShape, MoveObject, PaintRegion, PasteObject, RemoveClass, RemoveObject, ReplaceClass
 from cimgen.errors import CimgenError
 
 # op name -> (allowed keys, required keys); `op` itself is always allowed.
@@ -36,6 +38,7 @@ SPEC_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "remove": ({"at", "class", "box", "polygon", "choose", "seed", "fill", "whole_objects"}, set()),
     "insert": ({"class", "shape", "box", "polygon"}, {"class"}),
     "replace": ({"from", "to", "box", "polygon", "mask"}, {"from", "to"}),
+    "paint": ({"class", "mask"}, {"class", "mask"}),
     "move": ({"at", "by", "to", "fill"}, {"at"}),
     "copy": ({"at", "by", "to"}, {"at"}),
     "paste": ({"source", "source_instances", "at", "to"}, {"source", "at", "to"}),
@@ -87,7 +90,7 @@ def parse_edits(
         source: how to name the spec in messages.
         base_dir: folder that relative paths in the spec are taken from.
         read_map: reads a ``paste`` source map (path -> HxW labels).
-        read_mask: reads a ``replace`` mask (path -> HxW bool).
+        read_mask: reads a ``replace`` or ``paint`` mask (path -> HxW bool).
         read_instances: reads a ``paste`` source instance map (path -> HxW ids).
     """
     if isinstance(raw, dict):
@@ -179,6 +182,10 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
         if len(region) != 1:
             raise CimgenError(f"{where}: give exactly one of 'box', 'polygon' or 'mask'")
         return ReplaceClass(source=cls("from"), target=cls("to"), **region)
+    if op == "paint":
+        if read_mask is None:
+            raise CimgenError(f"{where}: masks cannot be read here")
+        return PaintRegion(cls=cls("class"), region=read_mask(_path(item["mask"], where, "mask", base_dir)))
     if op in ("move", "copy"):
         by = _point(item["by"], where, "by") if "by" in item else None
         to = _point(item["to"], where, "to") if "to" in item else None

@@ -202,6 +202,50 @@ def summary_table(rows: list[dict], detectors: list[str], ops: list[str]) -> str
     return md
 
 
+def image_scores(
+    image: np.ndarray,
+    *,
+    detector: tuple | None = None,
+    baseline: str | None = None,
+    stride: int = 0,
+    method: str = "auto",
+    device: str = "cpu",
+    batch_size: int = 256,
+    progress: bool = False,
+):
+    """HxW pixel scores of an image by a loaded detector or a baseline: (scores, info, Heatmap or None).
+
+    Args:
+        image: HxWx3 uint8.
+        detector: (model, config, name) from ``load_detector``; give this or ``baseline``.
+        baseline: a key of ``cimgen.forensics.baselines.BASELINES``.
+        stride, method, device, batch_size, progress: as for ``cimgen.forensics.heatmap.heatmap``
+            (stride 0: automatic, see ``auto_stride``).
+    """
+    from cimgen.forensics.baselines import baseline_scores
+    from cimgen.forensics.heatmap import heatmap, pixel_scores
+
+    if (detector is None) == (baseline is None):
+        raise CimgenError("give either a detector or a baseline")
+    t0 = time.perf_counter()
+    if detector is None:
+        scores = baseline_scores(baseline, image)
+        return scores, {"baseline": baseline, "seconds": round(time.perf_counter() - t0, 3)}, None
+    model, cfg, name = detector
+    s = auto_stride(model, stride)
+    hm = heatmap(model, image, stride=s, method=method, batch_size=batch_size, device=device, progress=progress)
+    info = {
+        "detector": name,
+        "arch": cfg["detector"]["arch"],
+        "mode": cfg.get("mode"),
+        "stride": s,
+        "method": hm.method,
+        "patches": int(hm.probs.size),
+        "seconds": round(hm.seconds, 3),
+    }
+    return pixel_scores(hm, image.shape[:2]), info, hm
+
+
 def run_heatmap(
     *,
     image_path: Path,
@@ -218,8 +262,7 @@ def run_heatmap(
 ) -> Path:
     """The probability map of one image by a detector (or a baseline's score map), overlaid; with a mask, its localisation scores."""
     device = str(resolve_device(device))
-    from cimgen.forensics.baselines import baseline_scores
-    from cimgen.forensics.heatmap import heatmap, heatmap_picture, localisation_scores, overlay, pixel_scores
+    from cimgen.forensics.heatmap import heatmap_picture, localisation_scores, overlay
     from cimgen.io.images import read_image, read_mask, write_image, write_text
 
     if (detector is None) == (baseline is None):
@@ -228,8 +271,6 @@ def run_heatmap(
     mask = read_mask(mask_path) if mask_path is not None else None
     if mask is not None and mask.shape != image.shape[:2]:
         raise CimgenError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
-    info: dict = {"image": str(image_path)}
-    t0 = time.perf_counter()
     if detector is not None:
         from cimgen.forensics.train import load_detector
 
@@ -237,26 +278,22 @@ def run_heatmap(
         p = model.patch_size
         if min(image.shape[:2]) < p:
             raise CimgenError(f"{image_path} is {image.shape[1]}x{image.shape[0]}, smaller than one {p}x{p} patch")
-        s = auto_stride(model, stride)
-        hm = heatmap(model, image, stride=s, method=method, batch_size=batch_size, device=device, progress=progress)
-        scores = pixel_scores(hm, image.shape[:2])
-        info.update(
-            detector=str(detector),
-            arch=cfg["detector"]["arch"],
-            mode=cfg.get("mode"),
-            stride=s,
-            method=hm.method,
-            patches=int(hm.probs.size),
-            seconds=round(hm.seconds, 3),
-        )
-        out.mkdir(parents=True, exist_ok=True)
+    scores, info, hm = image_scores(
+        image,
+        detector=(model, cfg, str(detector)) if detector is not None else None,
+        baseline=baseline,
+        stride=stride,
+        method=method,
+        device=device,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    info = {"image": str(image_path), **info}
+    out.mkdir(parents=True, exist_ok=True)
+    if hm is not None:
         np.save(out / "patch_probs.npy", hm.probs)
         np.save(out / "patch_origins_y.npy", np.asarray(hm.ys))
         np.save(out / "patch_origins_x.npy", np.asarray(hm.xs))
-    else:
-        scores = baseline_scores(baseline, image)
-        info.update(baseline=baseline, seconds=round(time.perf_counter() - t0, 3))
-        out.mkdir(parents=True, exist_ok=True)
     np.save(out / "scores.npy", scores.astype(np.float32))
     write_image(out / "heatmap.png", heatmap_picture(scores))
     write_image(out / "overlay.png", overlay(image, scores))

@@ -1,0 +1,666 @@
+"""The web editor's page (gradio): paint the map, run the manipulation, see the detector's heatmap, spot the fake.
+
+Every button calls the library (``cimgen.app.session``, ``cimgen.edit``, ``cimgen.forensics``);
+this module only lays out the page and turns errors into messages in it. A ``CimgenError``
+becomes the sentence it carries; anything else is logged on the server with its traceback
+and shown as one line, and the server goes on.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cimgen.app.session import EditSession, Limits, RunOptions, example_names, example_scene, new_job_folder, run_edit, upload_scene
+from cimgen.data.palette import Palette, labels_to_colors
+from cimgen.errors import CimgenError
+
+# gradio reports usage to its makers unless told not to; cimgen runs offline and sends nothing.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # after the environment switch above
+
+log = logging.getLogger("cimgen.app")
+
+BLEND_MODES = ("feather", "laplacian", "poisson", "poisson-mixed", "hard")
+BASELINES = {"noise inconsistency (no training)": "noise", "error level analysis (no training)": "ela"}
+NO_DETECTOR = "none"
+TOOL_REMOVE = "remove the object under a click"
+TOOL_BOX = "set the box by two clicks"
+STUDY_ANSWERS = {"Pristine": "pristine", "Manipulated": "manipulated"}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Options of ``cimgen app``."""
+
+    workdir: str = "runs/app"
+    """Folder for runs, saved edit specs and study answers."""
+    checkpoints: tuple[str, ...] = ()
+    """Generator checkpoints offered besides the bundled synthetic-world generator."""
+    detectors: tuple[str, ...] = ()
+    """Detector checkpoints offered for heatmaps (the two classical baselines are always offered)."""
+    studies: tuple[str, ...] = ()
+    """Study folders offered in "Spot the fake" (folders under the workdir with pristine/ are found too)."""
+    palette: str = ""
+    """Palette for CycleGAN/pix2pix generators (JSON file or synth|cityscapes|buildings)."""
+    direction: str = ""
+    """map -> image direction of CycleGAN/pix2pix generators."""
+    limits: Limits = field(default_factory=Limits)
+    """Upload limits."""
+    device: str = "cpu"
+    """Where generators and detectors run."""
+    concurrency: int = 2
+    """Runs computed at once; further requests wait in the queue."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _message(text: str, kind: str = "ok") -> str:
+    mark = {"ok": "", "error": "**Error:** ", "busy": ""}[kind]
+    return f"{mark}{text}"
+
+
+def guarded(n_outputs: int):
+    """Wrap a callback so errors become a message in the page (the last output) and the other outputs stay."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except CimgenError as e:
+                msg = str(e)
+            except gr.Error:
+                raise
+            except Exception as e:  # keep serving; the traceback goes to the server log
+                log.exception("cimgen app: %s failed", fn.__name__)
+                msg = f"internal error in {fn.__name__}: {e.__class__.__name__}: {e} (details in the server log)"
+            gr.Warning(msg)
+            return (*[gr.skip()] * (n_outputs - 1), _message(msg, "error"))
+
+        return inner
+
+    return wrap
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer(checkpoint: str, palette: str, direction: str, device: str):
+    from cimgen.edit.run import load_renderer
+
+    return load_renderer(checkpoint, palette=palette, direction=direction, device=device)
+
+
+def _palette_for(cfg: AppConfig, checkpoint: str) -> Palette:
+    from cimgen.edit.mapedit import palette_of
+    from cimgen.io.checkpoints import load_checkpoint
+
+    config, _ = load_checkpoint(checkpoint)
+    if config.get("model") in ("cyclegan", "pix2pix"):
+        if not cfg.palette:
+            raise CimgenError("a CycleGAN/pix2pix generator draws from colour maps; start the app with --palette")
+        return palette_of(cfg.palette)
+    return palette_of("", checkpoint) if not cfg.palette else palette_of(cfg.palette)
+
+
+def _legend(palette: Palette) -> str:
+    chips = "".join(
+        f'<span class="cimgen-chip" title="class {i}"><span style="background: rgb({c[0]},{c[1]},{c[2]})"></span>{name}</span>'
+        for i, (name, c) in enumerate(zip(palette.names, palette.colors, strict=True))
+    )
+    return f'<div class="cimgen-legend">Brush colours are the classes: {chips}</div>'
+
+
+def _brush(palette: Palette, cls: int = 0):
+    colors = [f"rgb({c[0]}, {c[1]}, {c[2]})" for c in palette.colors]
+    return gr.Brush(colors=colors, default_color=colors[cls], color_mode="fixed", default_size=8)
+
+
+def _editor_value(session: EditSession) -> dict:
+    return {"background": labels_to_colors(session.edited_labels(), session.palette), "layers": [], "composite": None}
+
+
+def _map_picture(session: EditSession, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    import cv2
+
+    pic = labels_to_colors(session.edited_labels(), session.palette).copy()
+    if box is not None:
+        x0, y0, x1, y1 = box
+        cv2.rectangle(pic, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), (255, 0, 0), 1)
+    return pic
+
+
+def _commit(session: EditSession | None, editor: dict | None) -> EditSession:
+    if session is None:
+        raise CimgenError("load an example or upload an image and its map first")
+    layers = (editor or {}).get("layers") or []
+    return session.with_paint(layers)
+
+
+def _parse_box(text: str) -> tuple[int, int, int, int]:
+    from cimgen.cli.manipulate import parse_box
+
+    return parse_box(text.strip()) if text and text.strip() else _no_box()
+
+
+def _first_corner(text: str | None) -> tuple[int, int] | None:
+    """The first corner when the box field holds just "x,y" (one click so far), else None."""
+    parts = (text or "").replace(" ", "").split(",")
+    if len(parts) == 2 and all(p.lstrip("-").isdigit() for p in parts):
+        return int(parts[0]), int(parts[1])
+    return None
+
+
+def _no_box():
+    raise CimgenError("set a box first: pick the box tool and click two corners on the map, or type x0,y0,x1,y1")
+
+
+def _zip(folder: Path, target: Path) -> Path:
+    tmp = target.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file() and p != tmp:
+                z.write(p, p.relative_to(folder))
+    tmp.replace(target)
+    return target
+
+
+def _study_folders(cfg: AppConfig) -> list[str]:
+    found = [str(Path(s)) for s in cfg.studies]
+    root = Path(cfg.workdir)
+    if root.is_dir():
+        for p in sorted(root.glob("*/pristine")) + sorted(root.glob("*/*/pristine")):
+            if str(p.parent) not in found:
+                found.append(str(p.parent))
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# The page
+
+
+def build_app(cfg: AppConfig) -> gr.Blocks:
+    """The editor as a gradio Blocks app (not launched)."""
+    from cimgen.demo import pretrained_path
+
+    generators = [("bundled synthetic-world pix2pixHD", str(pretrained_path()))] + [(c, c) for c in cfg.checkpoints]
+    detectors = [(NO_DETECTOR, NO_DETECTOR)] + [(k, k) for k in BASELINES] + [(d, d) for d in cfg.detectors]
+    first_palette = _palette_for(cfg, generators[0][1])
+
+    with gr.Blocks(title="cimgen editor") as app:
+        gr.Markdown(
+            "## cimgen editor\nLoad a scene, paint its semantic map with the class brushes (or use the tools), "
+            "then **Run**: the edited map is rendered by the generator and blended into the image; every pixel "
+            "outside the mask stays the original pixel."
+        )
+        session_state = gr.State(None)
+        with gr.Tab("Editor"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    generator = gr.Dropdown(generators, value=generators[0][1], label="Generator checkpoint", elem_id="generator")
+                    example = gr.Dropdown(
+                        [(n, i) for i, n in enumerate(example_names())], value=0, label="Bundled example", elem_id="example"
+                    )
+                    load_example_btn = gr.Button("Load example", elem_id="load-example")
+                    with gr.Accordion("Or upload your own", open=False):
+                        up_image = gr.File(label="Image", file_types=None, type="filepath", elem_id="upload-image")
+                        up_map = gr.File(label="Its map (label ids or palette colours)", type="filepath", elem_id="upload-map")
+                        up_inst = gr.File(label="Instance map (optional)", type="filepath", elem_id="upload-instances")
+                        load_upload_btn = gr.Button("Load uploads", elem_id="load-upload")
+                        gr.Markdown("No map? Pick a CycleGAN generator and leave the map empty: the map is made from the image.")
+                with gr.Column(scale=3):
+                    legend = gr.HTML(_legend(first_palette), elem_id="legend")
+                    editor = gr.ImageEditor(
+                        label="Semantic map: paint with the class colours",
+                        type="numpy",
+                        image_mode="RGBA",
+                        sources=(),
+                        transforms=(),
+                        layers=False,
+                        brush=_brush(first_palette),
+                        eraser=gr.Eraser(),
+                        format="png",
+                        elem_id="map-editor",
+                    )
+            status = gr.Markdown("Load an example to start.", elem_id="status")
+            with gr.Row():
+                with gr.Column(scale=2):
+                    gr.Markdown("### Tools")
+                    tool = gr.Radio([TOOL_REMOVE, TOOL_BOX], value=TOOL_REMOVE, label="A click on the map below does", elem_id="tool")
+                    click_map = gr.Image(label="Current map (click here)", interactive=False, format="png", elem_id="click-map")
+                    box = gr.Textbox(label="Box x0,y0,x1,y1", elem_id="box")
+                    class_names = list(first_palette.names)
+                    cls_a = gr.Dropdown(class_names, value=class_names[min(2, len(class_names) - 1)], label="Class", elem_id="class-a")
+                    cls_b = gr.Dropdown(class_names, value=class_names[0], label="Replace with / brush class", elem_id="class-b")
+                    with gr.Row():
+                        remove_box_btn = gr.Button("Remove class in box")
+                        insert_rect_btn = gr.Button("Insert rectangle")
+                        insert_ell_btn = gr.Button("Insert ellipse")
+                        replace_btn = gr.Button("Replace class in box")
+                    with gr.Row():
+                        commit_btn = gr.Button("Apply strokes", elem_id="apply-strokes")
+                        undo_btn = gr.Button("Undo last edit", elem_id="undo")
+                        reset_btn = gr.Button("Start over", elem_id="reset")
+                with gr.Column(scale=1):
+                    gr.Markdown("### Edit spec (replayable with `cimgen manipulate --spec`)")
+                    spec_view = gr.Code(language="yaml", label="edit.yaml", interactive=False, elem_id="spec")
+            gr.Markdown("### Run")
+            with gr.Row():
+                blend = gr.Radio(list(BLEND_MODES), value="feather", label="Blend mode", elem_id="blend")
+                radius = gr.Slider(0, 32, value=8, step=1, label="Mask dilation (px)")
+                feather = gr.Slider(0, 32, value=6, step=0.5, label="Feather (px)")
+            with gr.Row():
+                finetune = gr.Checkbox(False, label="Fine-tune the generator on this scene first (pix2pixHD; slow on CPU)")
+                finetune_steps = gr.Number(200, precision=0, label="Fine-tuning steps")
+                detector = gr.Dropdown(detectors, value=NO_DETECTOR, label="Detector heatmap over the result", elem_id="detector")
+            run_btn = gr.Button("Run", variant="primary", elem_id="run")
+            with gr.Row():
+                out_map = gr.Image(label="Edited map", format="png", interactive=False, elem_id="out-map")
+                out_mask = gr.Image(label="Mask", format="png", interactive=False, elem_id="out-mask")
+                out_generated = gr.Image(label="Generated", format="png", interactive=False, elem_id="out-generated")
+            with gr.Row():
+                out_slider = gr.ImageSlider(label="Before / after (drag)", format="png", elem_id="before-after")
+                out_result = gr.Image(label="Result", format="png", interactive=False, elem_id="out-result")
+                out_heat = gr.Image(label="Detector heatmap (bright = generated)", format="png", interactive=False, elem_id="out-heatmap")
+            with gr.Row():
+                out_files = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
+                with gr.Column():
+                    out_replay = gr.Textbox(label="Replay from the command line", interactive=False, elem_id="replay")
+                    out_metrics = gr.JSON(label="Metrics", elem_id="metrics")
+
+        # -- editor callbacks --------------------------------------------------------------
+        scene_outputs = [session_state, editor, click_map, spec_view, legend, cls_a, cls_b, status]
+
+        def _scene_result(session: EditSession, text: str):
+            names = list(session.palette.names)
+            return (
+                session,
+                gr.ImageEditor(value=_editor_value(session), brush=_brush(session.palette)),
+                _map_picture(session),
+                session.spec_text() if session.edits else "",
+                _legend(session.palette),
+                gr.Dropdown(names, value=names[min(2, len(names) - 1)]),
+                gr.Dropdown(names, value=names[0]),
+                _message(text),
+            )
+
+        @guarded(len(scene_outputs))
+        def load_example(index, checkpoint):
+            scene = example_scene(int(index))
+            palette = _palette_for(cfg, checkpoint)
+            if scene.labels.max() >= palette.num_classes:
+                raise CimgenError(f"the bundled examples use the synthetic world's 6 classes; this generator has {palette.num_classes}")
+            session = EditSession(scene=scene, palette=palette)
+            return _scene_result(session, f"Loaded {scene.name} ({scene.image.shape[1]}x{scene.image.shape[0]}). Paint on the map.")
+
+        @guarded(len(scene_outputs))
+        def load_upload(image_file, map_file, inst_file, checkpoint):
+            if image_file is None:
+                raise CimgenError("upload an image first")
+            palette = _palette_for(cfg, checkpoint)
+            to_map = None
+            if map_file is None:
+                to_map = _renderer(checkpoint, cfg.palette, cfg.direction, cfg.device).image_to_map
+            scene = upload_scene(image_file, map_file, palette, limits=cfg.limits, instances_path=inst_file, image_to_map=to_map)
+            session = EditSession(scene=scene, palette=palette)
+            made = " (map made from the image by the CycleGAN)" if map_file is None else ""
+            return _scene_result(session, f"Loaded {scene.name} ({scene.image.shape[1]}x{scene.image.shape[0]}){made}. Paint on the map.")
+
+        load_example_btn.click(load_example, [example, generator], scene_outputs)
+        load_upload_btn.click(load_upload, [up_image, up_map, up_inst, generator], scene_outputs)
+
+        edit_outputs = [session_state, editor, click_map, spec_view, status]
+
+        def _edited(session: EditSession, text: str, box_value=None):
+            return (
+                session,
+                _editor_value(session),
+                _map_picture(session, box_value),
+                session.spec_text() if session.edits else "",
+                _message(text),
+            )
+
+        @guarded(len(edit_outputs))
+        def apply_strokes(session, editor_value):
+            new = _commit(session, editor_value)
+            added = len(new.edits) - len(session.edits)
+            return _edited(new, f"{added} paint edit(s) added." if added else "Nothing new was painted.")
+
+        @guarded(len(edit_outputs))
+        def undo(session, editor_value):
+            if session is None:
+                raise CimgenError("nothing is loaded")
+            return _edited(session.undo(), "Last edit undone.")
+
+        @guarded(len(edit_outputs))
+        def reset(session, editor_value):
+            if session is None:
+                raise CimgenError("nothing is loaded")
+            return _edited(EditSession(scene=session.scene, palette=session.palette), "All edits removed.")
+
+        commit_btn.click(apply_strokes, [session_state, editor], edit_outputs)
+        undo_btn.click(undo, [session_state, editor], edit_outputs)
+        reset_btn.click(reset, [session_state, editor], edit_outputs)
+
+        def _box_op(make):
+            @guarded(len(edit_outputs))
+            def op(session, editor_value, box_text, a, b):
+                session = _commit(session, editor_value)
+                item = make(list(_parse_box(box_text)), a, b)
+                new = session.with_edit(item)
+                return _edited(new, f"{item['op']} applied.")
+
+            return op
+
+        remove_box_btn.click(
+            _box_op(lambda bx, a, b: {"op": "remove", "class": a, "box": bx}), [session_state, editor, box, cls_a, cls_b], edit_outputs
+        )
+        insert_rect_btn.click(
+            _box_op(lambda bx, a, b: {"op": "insert", "class": a, "shape": "rectangle", "box": bx}),
+            [session_state, editor, box, cls_a, cls_b],
+            edit_outputs,
+        )
+        insert_ell_btn.click(
+            _box_op(lambda bx, a, b: {"op": "insert", "class": a, "shape": "ellipse", "box": bx}),
+            [session_state, editor, box, cls_a, cls_b],
+            edit_outputs,
+        )
+        replace_btn.click(
+            _box_op(lambda bx, a, b: {"op": "replace", "from": a, "to": b, "box": bx}),
+            [session_state, editor, box, cls_a, cls_b],
+            edit_outputs,
+        )
+
+        click_outputs = [session_state, editor, click_map, spec_view, box, status]
+
+        @guarded(len(click_outputs))
+        def on_click(session, editor_value, tool_value, box_text, evt: gr.SelectData):
+            x, y = int(evt.index[0]), int(evt.index[1])
+            session = _commit(session, editor_value)
+            if tool_value == TOOL_REMOVE:
+                new = session.with_edit({"op": "remove", "at": [x, y]})
+                return (*_edited(new, f"Removed the object at ({x}, {y}).")[:4], gr.skip(), _message(f"Removed the object at ({x}, {y})."))
+            first = _first_corner(box_text)
+            if first is None:  # this click is the first corner
+                return (
+                    session,
+                    _editor_value(session),
+                    _map_picture(session),
+                    gr.skip(),
+                    f"{x},{y}",
+                    _message(f"First corner ({x}, {y}); click the opposite corner."),
+                )
+            x0, y0 = first
+            bx = (min(x0, x), min(y0, y), max(x0, x) + 1, max(y0, y) + 1)
+            text = ",".join(map(str, bx))
+            return (
+                session,
+                _editor_value(session),
+                _map_picture(session, bx),
+                gr.skip(),
+                text,
+                _message(f"Box {text}; now pick an operation."),
+            )
+
+        click_map.select(on_click, [session_state, editor, tool, box], click_outputs)
+
+        def brush_class(session, name):
+            palette = session.palette if session is not None else first_palette
+            if name not in palette.names:
+                return gr.skip()
+            return gr.ImageEditor(brush=_brush(palette, palette.names.index(name)))
+
+        cls_b.change(brush_class, [session_state, cls_b], editor)
+
+        # -- run ---------------------------------------------------------------------------
+        run_outputs = [
+            session_state,
+            editor,
+            spec_view,
+            out_map,
+            out_mask,
+            out_generated,
+            out_slider,
+            out_result,
+            out_heat,
+            out_files,
+            out_replay,
+            out_metrics,
+            status,
+        ]
+
+        @guarded(len(run_outputs))
+        def run(
+            session,
+            editor_value,
+            checkpoint,
+            blend_mode,
+            radius_v,
+            feather_v,
+            finetune_v,
+            steps_v,
+            detector_v,
+            progress=gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
+        ):
+            import json
+
+            from cimgen.io.images import read_id_map, read_image, read_mask
+
+            progress(0.05, desc="adding the painted strokes to the edit spec")
+            session = _commit(session, editor_value)
+            options = RunOptions(
+                checkpoint=checkpoint,
+                blend=blend_mode,
+                radius=int(radius_v),
+                feather=float(feather_v),
+                finetune=bool(finetune_v),
+                finetune_steps=int(steps_v or 0),
+                direction=cfg.direction,
+                palette=cfg.palette,
+                device=cfg.device,
+            )
+            job = new_job_folder(Path(cfg.workdir) / "runs")
+            progress(0.15, desc="rendering the edited map and blending")
+            try:
+                result_dir = run_edit(session, options, job, echo=lambda line: progress(0.5, desc=line[:120]))
+            except BaseException:
+                import shutil
+
+                shutil.rmtree(job, ignore_errors=True)
+                raise
+            original = session.scene.image
+            result = read_image(result_dir / "result.png")
+            heat = None
+            if detector_v and detector_v != NO_DETECTOR:
+                progress(0.8, desc="detector heatmap")
+                heat = _heatmap(cfg, result, detector_v)
+            metrics = json.loads((result_dir / "metrics.json").read_text()) if (result_dir / "metrics.json").is_file() else {}
+            files = [result_dir / "result.png", job / "input" / "edit.yaml", _zip(job, job / "cimgen-edit.zip")]
+            replay = (job / "input" / "replay.txt").read_text().strip()
+            progress(1.0, desc="done")
+            text = f"Done in {metrics.get('seconds', '?')} s; saved in {job}. The edit spec replays with the command shown."
+            return (
+                session,
+                _editor_value(session),
+                session.spec_text(),
+                labels_to_colors(read_id_map(result_dir / "edited_labels.png"), session.palette),
+                (read_mask(result_dir / "mask_raw.png").astype(np.uint8) * 255),
+                read_image(result_dir / "generated.png"),
+                (original, result),
+                result,
+                heat,
+                [str(f) for f in files],
+                replay,
+                {
+                    k: metrics[k]
+                    for k in ("ssim_outside_mask", "mask_area_fraction", "changed_label_pixels", "outside_mask_identical", "seconds")
+                    if k in metrics
+                },
+                _message(text),
+            )
+
+        run_btn.click(
+            run,
+            [session_state, editor, generator, blend, radius, feather, finetune, finetune_steps, detector],
+            run_outputs,
+            concurrency_limit=cfg.concurrency,
+            concurrency_id="run",
+        )
+
+        # -- spot the fake -----------------------------------------------------------------
+        with gr.Tab("Spot the fake"):
+            gr.Markdown(
+                "A shuffled mix of pristine and manipulated images, one at a time. Answer for each; optionally click "
+                "where you think the edit is first. Answers and accuracy are written to CSV files."
+            )
+            study_state = gr.State(None)
+            with gr.Row():
+                folder = gr.Dropdown(_study_folders(cfg), label="Study folder", elem_id="study-folder")
+                participant = gr.Textbox(label="Participant (name or code)", elem_id="participant")
+                one_per_scene = gr.Checkbox(True, label="Show each scene once (pristine or manipulated)")
+                limit = gr.Number(0, precision=0, label="Images (0: all)")
+                seed = gr.Number(0, precision=0, label="Shuffle seed")
+            start_btn = gr.Button("Start", elem_id="study-start")
+            study_info = gr.Markdown("", elem_id="study-info")
+            study_image = gr.Image(
+                label="Is this image pristine or manipulated? (click where the edit is, if you see one)",
+                interactive=False,
+                format="png",
+                elem_id="study-image",
+            )
+            with gr.Row():
+                pristine_btn = gr.Button("Pristine", elem_id="answer-pristine")
+                fake_btn = gr.Button("Manipulated", elem_id="answer-manipulated")
+            study_status = gr.Markdown("", elem_id="study-status")
+
+        study_outputs = [study_state, study_image, study_info, study_status]
+
+        def _show(state: dict, note: str = ""):
+            items, i = state["items"], state["index"]
+            if i >= len(items):
+                return (state, None, f"Finished: {state['done']} answered.", _message(note))
+            state["shown_at"] = time.monotonic()
+            state["click"] = None
+            from cimgen.forensics.study import load_study_image
+
+            return (state, load_study_image(items[i]), f"Image {i + 1} of {len(items)}", _message(note))
+
+        @guarded(len(study_outputs))
+        def start(folder_v, who, once, limit_v, seed_v):
+            from cimgen.forensics.study import study_items
+
+            if not folder_v:
+                raise CimgenError("pick a study folder (start the app with --study FOLDER to offer one)")
+            if folder_v not in _study_folders(cfg):
+                raise CimgenError(f"{folder_v} is not one of the study folders this app offers")
+            who = (who or "").strip()
+            if not who:
+                raise CimgenError("enter a participant name or code first")
+            items = study_items(folder_v, one_per_scene=bool(once), seed=int(seed_v or 0), limit=int(limit_v or 0))
+            out = Path(cfg.workdir) / "studies" / Path(folder_v).name
+            state = {"items": items, "index": 0, "participant": who, "out": str(out), "done": 0}
+            return _show(state, f"{len(items)} images. Answers go to {out / 'answers.csv'}.")
+
+        def study_click(state, evt: gr.SelectData):
+            if state is None:
+                return state, _message("press Start first", "error")
+            state["click"] = (int(evt.index[0]), int(evt.index[1]))
+            return state, _message(f"Marked ({state['click'][0]}, {state['click'][1]}); now answer.")
+
+        def _answer(label):
+            @guarded(len(study_outputs))
+            def answer(state):
+                from cimgen.forensics.study import record_answer, score_answer
+
+                if state is None or state["index"] >= len(state["items"]):
+                    raise CimgenError("press Start to begin a study")
+                item = state["items"][state["index"]]
+                row = score_answer(
+                    item,
+                    STUDY_ANSWERS[label],
+                    participant=state["participant"],
+                    order=state["index"] + 1,
+                    click=state.get("click"),
+                    seconds=time.monotonic() - state.get("shown_at", time.monotonic()),
+                )
+                overall = record_answer(state["out"], row)
+                state["index"] += 1
+                state["done"] += 1
+                verdict = "right" if row["correct"] else "wrong"
+                note = f"That was {verdict}. Overall accuracy so far (all participants): {overall['accuracy']} over {overall['answers']} answers; {Path(state['out']) / 'accuracy.csv'}."
+                return _show(state, note)
+
+            return answer
+
+        start_btn.click(start, [folder, participant, one_per_scene, limit, seed], study_outputs)
+        study_image.select(study_click, [study_state], [study_state, study_status])
+        pristine_btn.click(_answer("Pristine"), [study_state], study_outputs)
+        fake_btn.click(_answer("Manipulated"), [study_state], study_outputs)
+    return app
+
+
+def _heatmap(cfg: AppConfig, image: np.ndarray, choice: str) -> np.ndarray:
+    """The chosen detector's (or baseline's) heatmap over an image."""
+    from cimgen.forensics.commands import image_scores
+    from cimgen.forensics.heatmap import overlay
+
+    if choice in BASELINES:
+        scores, _, _ = image_scores(image, baseline=BASELINES[choice])
+    else:
+        if choice not in cfg.detectors:
+            raise CimgenError(f"{choice} is not a detector this app offers")
+        scores, _, _ = image_scores(image, detector=_detector(choice, cfg.device), device=cfg.device)
+    return overlay(image, scores)
+
+
+@functools.lru_cache(maxsize=4)
+def _detector(path: str, device: str):
+    from cimgen.forensics.train import load_detector
+
+    model, config = load_detector(path, device)
+    return model, config, path
+
+
+CSS = """
+.cimgen-legend { display: flex; flex-wrap: wrap; gap: 0.4em 1em; align-items: center; }
+.cimgen-chip { display: inline-flex; align-items: center; gap: 0.3em; }
+.cimgen-chip > span { display: inline-block; width: 1.1em; height: 1.1em; border: 1px solid #888; }
+"""
+
+
+def launch(cfg: AppConfig, *, host: str = "127.0.0.1", port: int = 7860, echo=print, block: bool = True):
+    """Start the editor on ``host:port`` (returns the gradio app when ``block`` is False)."""
+    app = build_app(cfg)
+    app.queue(default_concurrency_limit=cfg.concurrency, max_size=256)
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        max_file_size=int(cfg.limits.max_upload_mb * 1e6),
+        ssr_mode=False,
+        footer_links=[],
+        theme=theme,
+        css=CSS,
+    )
+    echo(f"cimgen editor on {url} (Ctrl-C stops it); runs, specs and study answers go to {Path(cfg.workdir).resolve()}")
+    if not block:
+        return app
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        echo("stopping the editor")
+    finally:
+        app.close()
+    return app
