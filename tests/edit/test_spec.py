@@ -97,3 +97,24 @@ def test_unreadable_spec_files(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(CimgenError, match="not valid JSON"):
         load_spec_file(tmp_path / "bad.json")
+
+
+def test_paint_edits_set_the_painted_pixels_to_their_class(tmp_path):
+    from cimgen.edit.ops import PaintRegion
+    from cimgen.io.images import write_image
+
+    stroke = np.zeros((12, 16), np.uint8)
+    stroke[2:5, 3:12] = 255
+    write_image(tmp_path / "strokes" / "s1.png", stroke)
+    (tmp_path / "e.yaml").write_text("edits:\n  - {op: paint, class: water, mask: strokes/s1.png}\n")
+    (edit,) = read_spec(tmp_path / "e.yaml", SYNTH_PALETTE, read_mask=read_mask)
+    assert isinstance(edit, PaintRegion) and edit.cls == WATER
+    labels = np.full((12, 16), ROAD, np.int64)
+    out = apply_edits(labels, [edit], num_classes=6)
+    assert (out[2:5, 3:12] == WATER).all() and (out[stroke == 0] == ROAD).all()
+    with pytest.raises(CimgenError, match="the region mask is 16x12 but the map is 4x4"):
+        apply_edits(np.zeros((4, 4), np.int64), [edit], num_classes=6)
+    with pytest.raises(CimgenError, match="missing 'mask'"):
+        parse_edits([{"op": "paint", "class": "water"}], SYNTH_PALETTE, read_mask=read_mask)
+    with pytest.raises(CimgenError, match="masks cannot be read here"):
+        parse_edits([{"op": "paint", "class": "water", "mask": "s1.png"}], SYNTH_PALETTE)

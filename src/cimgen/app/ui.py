@@ -195,6 +195,13 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
     generators = [("bundled synthetic-world pix2pixHD", str(pretrained_path()))] + [(c, c) for c in cfg.checkpoints]
     detectors = [(NO_DETECTOR, NO_DETECTOR)] + [(k, k) for k in BASELINES] + [(d, d) for d in cfg.detectors]
     first_palette = _palette_for(cfg, generators[0][1])
+    offered = {value for _, value in generators}
+
+    def checked(checkpoint: str) -> str:
+        # The dropdown only offers these, but a request may come from any client.
+        if checkpoint not in offered:
+            raise CimgenError(f"{checkpoint} is not a generator this app offers; start it with --checkpoint to add one")
+        return checkpoint
 
     with gr.Blocks(title="cimgen editor") as app:
         gr.Markdown(
@@ -296,7 +303,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
         @guarded(len(scene_outputs))
         def load_example(index, checkpoint):
             scene = example_scene(int(index))
-            palette = _palette_for(cfg, checkpoint)
+            palette = _palette_for(cfg, checked(checkpoint))
             if scene.labels.max() >= palette.num_classes:
                 raise CimgenError(f"the bundled examples use the synthetic world's 6 classes; this generator has {palette.num_classes}")
             session = EditSession(scene=scene, palette=palette)
@@ -306,7 +313,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
         def load_upload(image_file, map_file, inst_file, checkpoint):
             if image_file is None:
                 raise CimgenError("upload an image first")
-            palette = _palette_for(cfg, checkpoint)
+            palette = _palette_for(cfg, checked(checkpoint))
             to_map = None
             if map_file is None:
                 to_map = _renderer(checkpoint, cfg.palette, cfg.direction, cfg.device).image_to_map
@@ -315,8 +322,8 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             made = " (map made from the image by the CycleGAN)" if map_file is None else ""
             return _scene_result(session, f"Loaded {scene.name} ({scene.image.shape[1]}x{scene.image.shape[0]}){made}. Paint on the map.")
 
-        load_example_btn.click(load_example, [example, generator], scene_outputs)
-        load_upload_btn.click(load_upload, [up_image, up_map, up_inst, generator], scene_outputs)
+        load_example_btn.click(load_example, [example, generator], scene_outputs, api_name="load_example")
+        load_upload_btn.click(load_upload, [up_image, up_map, up_inst, generator], scene_outputs, api_name="load_upload")
 
         edit_outputs = [session_state, editor, click_map, spec_view, status]
 
@@ -347,9 +354,9 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
                 raise CimgenError("nothing is loaded")
             return _edited(EditSession(scene=session.scene, palette=session.palette), "All edits removed.")
 
-        commit_btn.click(apply_strokes, [session_state, editor], edit_outputs)
-        undo_btn.click(undo, [session_state, editor], edit_outputs)
-        reset_btn.click(reset, [session_state, editor], edit_outputs)
+        commit_btn.click(apply_strokes, [session_state, editor], edit_outputs, api_name="apply_strokes")
+        undo_btn.click(undo, [session_state, editor], edit_outputs, api_name="undo")
+        reset_btn.click(reset, [session_state, editor], edit_outputs, api_name="reset")
 
         def _box_op(make):
             @guarded(len(edit_outputs))
@@ -362,22 +369,28 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             return op
 
         remove_box_btn.click(
-            _box_op(lambda bx, a, b: {"op": "remove", "class": a, "box": bx}), [session_state, editor, box, cls_a, cls_b], edit_outputs
+            _box_op(lambda bx, a, b: {"op": "remove", "class": a, "box": bx}),
+            [session_state, editor, box, cls_a, cls_b],
+            edit_outputs,
+            api_name="remove_in_box",
         )
         insert_rect_btn.click(
             _box_op(lambda bx, a, b: {"op": "insert", "class": a, "shape": "rectangle", "box": bx}),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
+            api_name="insert_rectangle",
         )
         insert_ell_btn.click(
             _box_op(lambda bx, a, b: {"op": "insert", "class": a, "shape": "ellipse", "box": bx}),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
+            api_name="insert_ellipse",
         )
         replace_btn.click(
             _box_op(lambda bx, a, b: {"op": "replace", "from": a, "to": b, "box": bx}),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
+            api_name="replace_in_box",
         )
 
         click_outputs = [session_state, editor, click_map, spec_view, box, status]
@@ -411,7 +424,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
                 _message(f"Box {text}; now pick an operation."),
             )
 
-        click_map.select(on_click, [session_state, editor, tool, box], click_outputs)
+        click_map.select(on_click, [session_state, editor, tool, box], click_outputs, api_name="map_click")
 
         def brush_class(session, name):
             palette = session.palette if session is not None else first_palette
@@ -419,7 +432,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
                 return gr.skip()
             return gr.ImageEditor(brush=_brush(palette, palette.names.index(name)))
 
-        cls_b.change(brush_class, [session_state, cls_b], editor)
+        cls_b.change(brush_class, [session_state, cls_b], editor, api_visibility="private")
 
         # -- run ---------------------------------------------------------------------------
         run_outputs = [
@@ -458,7 +471,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             progress(0.05, desc="adding the painted strokes to the edit spec")
             session = _commit(session, editor_value)
             options = RunOptions(
-                checkpoint=checkpoint,
+                checkpoint=checked(checkpoint),
                 blend=blend_mode,
                 radius=int(radius_v),
                 feather=float(feather_v),
@@ -514,6 +527,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             run_outputs,
             concurrency_limit=cfg.concurrency,
             concurrency_id="run",
+            api_name="run",
         )
 
         # -- spot the fake -----------------------------------------------------------------
@@ -601,10 +615,10 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
 
             return answer
 
-        start_btn.click(start, [folder, participant, one_per_scene, limit, seed], study_outputs)
-        study_image.select(study_click, [study_state], [study_state, study_status])
-        pristine_btn.click(_answer("Pristine"), [study_state], study_outputs)
-        fake_btn.click(_answer("Manipulated"), [study_state], study_outputs)
+        start_btn.click(start, [folder, participant, one_per_scene, limit, seed], study_outputs, api_name="study_start")
+        study_image.select(study_click, [study_state], [study_state, study_status], api_visibility="private")
+        pristine_btn.click(_answer("Pristine"), [study_state], study_outputs, api_name="answer_pristine")
+        fake_btn.click(_answer("Manipulated"), [study_state], study_outputs, api_name="answer_manipulated")
     return app
 
 
