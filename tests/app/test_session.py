@@ -14,7 +14,7 @@ from cimgen.data.synth import SYNTH_PALETTE
 from cimgen.demo import pretrained_path
 from cimgen.edit.spec import read_spec
 from cimgen.errors import CimgenError
-from cimgen.io.images import read_image, read_id_map, read_mask, write_image, write_label_map
+from cimgen.io.images import read_id_map, read_image, read_mask, write_image, write_label_map
 
 BUILDING, GROUND, WATER = (SYNTH_PALETTE.names.index(n) for n in ("building", "ground", "water"))
 
