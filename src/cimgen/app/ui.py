@@ -527,6 +527,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             run_outputs,
             concurrency_limit=cfg.concurrency,
             concurrency_id="run",
+            show_progress_on=[out_result],  # the progress bar over the result, not over the canvas being reset
             api_name="run",
         )
 
