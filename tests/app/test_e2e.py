@@ -81,12 +81,20 @@ def test_paint_a_stroke_run_and_replay_the_saved_spec_on_the_command_line(page, 
     wait_status(pg, "Loaded synthetic-0")
     canvas = pg.locator("#map-editor canvas").first.bounding_box()
     cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
-    # a stroke of the default brush (the first class, ground) across the middle of the map
-    pg.mouse.move(cx - 60, cy - 30)
-    pg.mouse.down()
-    for i in range(1, 25):
-        pg.mouse.move(cx - 60 + 5 * i, cy - 30 + 2.5 * i)
-    pg.mouse.up()
+
+    def stroke(x, y, dx, dy, steps=24):
+        pg.mouse.move(x, y)
+        pg.mouse.down()
+        for i in range(1, steps + 1):
+            pg.mouse.move(x + dx * i, y + dy * i)
+        pg.mouse.up()
+
+    # a stroke of the default brush (the first class, ground) across the middle of the map,
+    # then one of water, picked by its class name
+    stroke(cx - 60, cy - 30, 5, 2.5)
+    choose(pg, "#class-b", "water")
+    pg.wait_for_timeout(1000)
+    stroke(cx - 60, cy + 60, 4, 0, steps=20)
     pg.click("#blend label:has-text('laplacian')")
     choose(pg, "#detector", str(server.detector))
     pg.click("#run")
@@ -98,7 +106,7 @@ def test_paint_a_stroke_run_and_replay_the_saved_spec_on_the_command_line(page, 
         pg.wait_for_function(f"() => ({loaded})('{sel}') >= 1")
     pg.wait_for_function(f"() => ({loaded})('#before-after') >= 2")
     spec = pg.locator("#spec").inner_text()
-    assert "op: paint" in spec and "class: ground" in spec
+    assert "op: paint" in spec and "class: ground" in spec and "class: water" in spec
     replay = pg.locator("#replay textarea").input_value()
     argv = shlex.split(replay)
     assert argv[:2] == ["cimgen", "manipulate"] and argv[argv.index("--blend") + 1] == "laplacian"

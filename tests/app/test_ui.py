@@ -52,3 +52,81 @@ def test_the_page_builds_with_every_part(tmp_path):
     ids = {getattr(b, "elem_id", None) for b in app.blocks.values()}
     for part in ("map-editor", "run", "blend", "detector", "out-result", "before-after", "out-heatmap", "downloads", "study-image"):
         assert part in ids
+
+
+def _callback(app, api_name: str):
+    return next(f.fn for f in app.fns.values() if f.api_name == api_name)
+
+
+@pytest.mark.filterwarnings("ignore:.*not a generator this app offers.*:UserWarning")
+def test_a_cyclegan_makes_the_map_from_an_uploaded_image_and_renders_the_edit(tiny_world, tmp_path, capsys):
+    """The page's own callbacks, called as the browser would: upload without a map, insert, run, replay."""
+    import shlex
+
+    from cimgen.cli.main import main
+    from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
+    from cimgen.io.images import read_image, read_label_map, write_image
+    from cimgen.train.cyclegan import resolve_config, run_cyclegan
+    from tests.cli.test_manipulate_cli import _tile
+
+    root = tmp_path / "cg"
+    for i in range(2):
+        image, map_path = _tile(tiny_world, i)
+        write_image(root / "trainA" / f"{i}.png", read_image(image))
+        write_image(root / "trainB" / f"{i}.png", labels_to_colors(read_label_map(map_path), SYNTH_PALETTE))
+    raw = {
+        "data": {"root": str(root), "load_size": 48, "crop_size": 48},
+        "generator": {"name": "resnet_6blocks", "options": {"base_channels": 4}},
+        "discriminator": {"options": {"base_channels": 4}},
+        "loop": {"epochs": 1, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": 1, "sample_every": 1, "tensorboard": False},
+    }
+    cg = str(run_cyclegan(resolve_config(raw), tmp_path / "cgrun", echo=None, progress=False))
+    app = build_app(AppConfig(workdir=str(tmp_path / "work"), checkpoints=(cg,), palette="synth"))
+    image, _ = _tile(tiny_world)
+    out = _callback(app, "load_upload")(str(image), None, None, cg)
+    session, status = out[0], out[-1]
+    assert "map made from the image by the CycleGAN" in status, status
+    assert session.scene.labels.shape == (48, 48)
+    out = _callback(app, "insert_rectangle")(session, None, "5,5,20,20", "water", "ground")
+    session = out[0]
+    assert "insert applied" in out[-1] and session.edits == [
+        {"op": "insert", "class": "water", "shape": "rectangle", "box": [5, 5, 20, 20]}
+    ]
+    out = _callback(app, "run")(session, None, cg, "poisson", 4, 6, False, 10, "none", progress=lambda *a, **k: None)
+    assert out[-1].startswith("Done in"), out[-1]
+    argv = shlex.split(out[-3])
+    assert argv[argv.index("--palette") + 1] == "synth"
+    assert main(argv[1:]) == 0, capsys.readouterr().err
+    saved = argv[argv.index("--spec") + 1].replace("/input/edit.yaml", "/result/result.png")
+    assert np.array_equal(read_image(saved), read_image(argv[argv.index("--out") + 1] + "/result.png"))
+    # a generator the app was not started with is refused, whoever asks
+    out = _callback(app, "load_example")(0, "/tmp/some/other/checkpoint")
+    assert "is not a generator this app offers" in out[-1]
+
+
+def test_clicks_remove_the_object_under_them_or_set_a_box(tmp_path):
+    import gradio as gr
+
+    from cimgen.app.ui import TOOL_BOX, TOOL_REMOVE
+    from cimgen.data.synth import BUILDING
+
+    app = build_app(AppConfig(workdir=str(tmp_path)))
+    session = _callback(app, "load_example")(0, _bundled())[0]
+    click = _callback(app, "map_click")
+    ys, xs = np.nonzero(session.scene.labels == BUILDING)
+    at = [int(xs[0]), int(ys[0])]
+    out = click(session, None, TOOL_REMOVE, "", gr.SelectData(None, {"index": at, "value": None, "selected": True}))
+    assert out[0].edits == [{"op": "remove", "at": at}] and "Removed the object" in out[-1]
+    assert out[0].edited_labels()[at[1], at[0]] != BUILDING
+    first = click(session, None, TOOL_BOX, "", gr.SelectData(None, {"index": [30, 40], "value": None, "selected": True}))
+    assert first[4] == "30,40" and "opposite corner" in first[-1]
+    second = click(session, None, TOOL_BOX, first[4], gr.SelectData(None, {"index": [10, 90], "value": None, "selected": True}))
+    assert second[4] == "10,40,31,91"
+    out = _callback(app, "replace_in_box")(session, None, second[4], "ground", "water")
+    assert out[0].edits == [{"op": "replace", "from": "ground", "to": "water", "box": [10, 40, 31, 91]}]
+
+
+def _bundled() -> str:
+    from cimgen.demo import pretrained_path
+
+    return str(pretrained_path())
