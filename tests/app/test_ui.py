@@ -64,23 +64,11 @@ def test_a_cyclegan_makes_the_map_from_an_uploaded_image_and_renders_the_edit(ti
     import shlex
 
     from cimgen.cli.main import main
-    from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
-    from cimgen.io.images import read_image, read_label_map, write_image
-    from cimgen.train.cyclegan import resolve_config, run_cyclegan
+    from cimgen.io.images import read_image
     from tests.cli.test_manipulate_cli import _tile
+    from tests.conftest import tiny_cyclegan
 
-    root = tmp_path / "cg"
-    for i in range(2):
-        image, map_path = _tile(tiny_world, i)
-        write_image(root / "trainA" / f"{i}.png", read_image(image))
-        write_image(root / "trainB" / f"{i}.png", labels_to_colors(read_label_map(map_path), SYNTH_PALETTE))
-    raw = {
-        "data": {"root": str(root), "load_size": 48, "crop_size": 48},
-        "generator": {"name": "resnet_6blocks", "options": {"base_channels": 4}},
-        "discriminator": {"options": {"base_channels": 4}},
-        "loop": {"epochs": 1, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": 1, "sample_every": 1, "tensorboard": False},
-    }
-    cg = str(run_cyclegan(resolve_config(raw), tmp_path / "cgrun", echo=None, progress=False))
+    cg = str(tiny_cyclegan(tiny_world, tmp_path / "cg"))
     app = build_app(AppConfig(workdir=str(tmp_path / "work"), checkpoints=(cg,), palette="synth"))
     image, _ = _tile(tiny_world)
     out = _callback(app, "load_upload")(str(image), None, None, cg)

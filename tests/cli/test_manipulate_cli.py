@@ -227,21 +227,9 @@ def test_batch_mode_writes_a_manifest_and_records_failures(capsys, tiny_world, t
 
 
 def test_map_from_a_cyclegan_image_to_map_model(capsys, tiny_world, tiny_ckpt, tmp_path):
-    from cimgen.train.cyclegan import resolve_config as cg_config
-    from cimgen.train.cyclegan import run_cyclegan
+    from tests.conftest import tiny_cyclegan
 
-    root = tmp_path / "cg"
-    for i in range(2):
-        image, map_path = _tile(tiny_world, i)
-        write_image(root / "trainA" / f"{i}.png", read_image(image))
-        write_image(root / "trainB" / f"{i}.png", labels_to_colors(read_label_map(map_path), SYNTH_PALETTE))
-    raw = {
-        "data": {"root": str(root), "load_size": 48, "crop_size": 48},
-        "generator": {"name": "resnet_6blocks", "options": {"base_channels": 4}},
-        "discriminator": {"options": {"base_channels": 4}},
-        "loop": {"epochs": 1, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": 1, "sample_every": 1, "tensorboard": False},
-    }
-    cg = run_cyclegan(cg_config(raw), tmp_path / "cgrun", echo=None, progress=False)
+    cg = tiny_cyclegan(tiny_world, tmp_path / "cg")
     image, _ = _tile(tiny_world)
     args = [
         "manipulate",
