@@ -57,10 +57,15 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.workdir = workdir
-        cmd = [sys.executable, "-m", "cimgen", "app", "--port", str(self.port), "--workdir", str(workdir), *args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "cimgen", "app", "--port", str(self.port), "--workdir", str(workdir.resolve()), *args]
+        # The workdir lies outside the server's working folder and its temp folder, which gradio
+        # would serve from anyway, so the tests see whether the app serves its runs by itself.
+        cwd, tmp = workdir.parent / "server-cwd", workdir.parent / "server-tmp"
+        cwd.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp), "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
         self.log = workdir.parent / f"server-{self.port}.log"
-        self.proc = subprocess.Popen(cmd, stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(cmd, stdout=self.log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=cwd)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if "cimgen editor on" in self.log.read_text():

@@ -663,6 +663,8 @@ def launch(cfg: AppConfig, *, host: str = "127.0.0.1", port: int = 7860, echo=pr
         prevent_thread_lock=True,
         quiet=True,
         max_file_size=int(cfg.limits.max_upload_mb * 1e6),
+        # downloads come from the runs folder; gradio serves nothing else besides its own cache
+        allowed_paths=[str((Path(cfg.workdir) / "runs").resolve())],
         ssr_mode=False,
         footer_links=[],
         theme=theme,
