@@ -106,7 +106,7 @@ def test_pickle_payload_is_refused_and_not_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.pth"
     torch.save({"Conv2d_1a_3x3.conv.weight": _Payload()}, path)
-    with pytest.raises(CimgenError, match="weights_only=True"):
+    with pytest.raises(CimgenError, match="could run code"):
         build_inception(path)
     assert not (tmp_path / "PWNED_BY_PICKLE").exists()
 

@@ -133,7 +133,7 @@ def test_load_torchvision_weights_errors(tmp_path):
         load_torchvision_weights(resnet_small(), tmp_path / "missing.pth")
     unsafe = tmp_path / "unsafe.pth"
     torch.save({"conv1.weight": _Payload()}, unsafe)
-    with pytest.raises(CimgenError, match="without executing code"):
+    with pytest.raises(CimgenError, match="could run code"):
         load_torchvision_weights(resnet_small(), unsafe)
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint at all")

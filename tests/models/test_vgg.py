@@ -105,10 +105,10 @@ def test_bad_files_are_one_sentence_errors(fake_weights, tmp_path):
         load_vgg19(tmp_path / "short.pth")
     # A pickle that would build an arbitrary object is refused by weights_only, not run.
     (tmp_path / "code.pth").write_bytes(pickle.dumps(pickle.Pickler, protocol=2))
-    with pytest.raises(CimgenError, match="without executing code, or it is damaged"):
+    with pytest.raises(CimgenError, match="could run code|damaged"):
         load_vgg19(tmp_path / "code.pth")
     (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(CimgenError, match="without executing code, or it is damaged"):
+    with pytest.raises(CimgenError, match="could run code|damaged"):
         load_vgg19(tmp_path / "cut.pth")
     torch.save([1, 2], tmp_path / "list.pth")
     with pytest.raises(CimgenError, match="does not hold a dictionary of tensors"):

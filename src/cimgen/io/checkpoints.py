@@ -75,7 +75,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     except (OSError, json.JSONDecodeError):
         raise CimgenError(f"{folder / CONFIG_NAME} is not a readable JSON file") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CimgenError(f"{folder} is not a cimgen checkpoint (its {CONFIG_NAME} lacks \"format\": \"{FORMAT}\")")
+        raise CimgenError(f'{folder} is not a cimgen checkpoint (its {CONFIG_NAME} lacks "format": "{FORMAT}")')
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise CimgenError(f"checkpoint {folder} has no {WEIGHTS_NAME}")
@@ -84,6 +84,18 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     except (SafetensorError, OSError, ValueError) as e:
         raise CimgenError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
     return config, tensors
+
+
+def torch_load_failure(e: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in words for a one-sentence error.
+
+    torch's own message for a refused pickle tells users how to load the file anyway; cimgen
+    does not repeat that advice.
+    """
+    text = str(e)
+    if "GLOBAL" in text:  # torch's unpickler met a class or function the file would call (torch 2.6-2.13 wording)
+        return "it holds Python objects other than tensors, which cimgen does not unpickle because they could run code"
+    return "it is damaged or not a PyTorch weights file"
 
 
 def load_train_state(path: str | Path) -> dict:
@@ -95,7 +107,7 @@ def load_train_state(path: str | Path) -> dict:
     try:
         return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or unsafe files
-        raise CimgenError(f"{f} cannot be loaded safely ({e.__class__.__name__}); it is corrupt or holds more than tensors") from None
+        raise CimgenError(f"{f} cannot be loaded safely: {torch_load_failure(e)}") from None
 
 
 def state_dict_with_prefix(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:

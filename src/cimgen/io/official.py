@@ -59,8 +59,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure to read is the file's problem
-        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise CimgenError(f"{path} cannot be loaded without executing code or is damaged (weights_only load failed: {first})") from None
+        from cimgen.io.checkpoints import torch_load_failure
+
+        raise CimgenError(f"{path} cannot be loaded: {torch_load_failure(e)}") from None
     for wrapper in ("state_dict", "model", "netG", "generator", "netD", "discriminator"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]

@@ -340,10 +340,9 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
-        raise CimgenError(
-            f"{path} is not a weights file that loads without executing code (torch.load with weights_only=True failed: "
-            f"{str(e).splitlines()[0][:160]})"
-        ) from None
+        from cimgen.io.checkpoints import torch_load_failure
+
+        raise CimgenError(f"{path} cannot be read as Inception weights: {torch_load_failure(e)}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

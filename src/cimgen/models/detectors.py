@@ -199,8 +199,9 @@ def load_torchvision_weights(model: ResNet, path: str | Path) -> ResNet:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises several types for corrupt or unsafe files
-        first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise CimgenError(f"{path} cannot be read as ResNet weights without executing code, or it is damaged ({first})") from None
+        from cimgen.io.checkpoints import torch_load_failure
+
+        raise CimgenError(f"{path} cannot be read as ResNet weights: {torch_load_failure(e)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -157,8 +157,9 @@ def read_vgg19_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - whatever torch or safetensors raise, the file is the problem
-        first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise CimgenError(f"{path} cannot be read as VGG19 weights without executing code, or it is damaged ({first})") from None
+        from cimgen.io.checkpoints import torch_load_failure
+
+        raise CimgenError(f"{path} cannot be read as VGG19 weights: {torch_load_failure(e)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
