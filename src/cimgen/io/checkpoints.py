@@ -106,7 +106,7 @@ def load_train_state(path: str | Path) -> dict:
         raise CimgenError(f"checkpoint {folder} has no {STATE_NAME} to resume from")
     try:
         return torch.load(f, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for corrupt or unsafe files
+    except Exception as e:  # noqa: BLE001 - torch raises several types for corrupt or unsafe files
         raise CimgenError(f"{f} cannot be loaded safely: {torch_load_failure(e)}") from None
 
 
