@@ -215,3 +215,56 @@ def test_ten_clients_at_once_are_all_served(server):
     assert server.alive()
     # each client got its own run folder
     assert len(list((server.workdir / "runs").iterdir())) >= 10
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, b""
+
+
+def test_no_file_outside_the_served_folders_can_be_fetched(server):
+    """Path traversal: the server's working folder, the workdir outside runs/, and system files stay private."""
+    secrets = [server.workdir.parent / "server-cwd" / "secret.txt", server.workdir / "studies" / "secret.txt", server.study / "secret.txt"]
+    for s in secrets:
+        s.parent.mkdir(parents=True, exist_ok=True)
+        s.write_text("TOP SECRET")
+    targets = ["/etc/passwd", *map(str, secrets), "../../../../../../etc/passwd", "..%2f..%2f..%2f..%2f..%2fetc%2fpasswd", "secret.txt"]
+    tried = 0
+    for prefix in ("gradio_api/file=", "file=", "gradio_api/file/", "static/", "assets/", "gradio_api/"):
+        for t in targets:
+            status, body = _get(server.url + prefix + t)
+            tried += 1
+            assert b"TOP SECRET" not in body and b"root:" not in body, (prefix, t, status)
+    assert tried == 42
+    assert server.alive()
+
+
+def test_a_hundred_concurrent_requests_are_held(server):
+    from gradio_client import Client
+
+    ckpt = str(pretrained_path())
+    results: dict[int, str] = {}
+
+    def client(i: int) -> None:
+        try:
+            c = Client(server.url, verbose=False)
+            out = c.predict(i % 8, ckpt, api_name="/load_example")
+            results[i] = out[-1]
+        except Exception as e:  # noqa: BLE001 (recorded, so the assertion below names it)
+            results[i] = f"failed: {e!r}"
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert len(results) == 100
+    failed = {k: v for k, v in results.items() if not v.startswith("Loaded synthetic-")}
+    assert not failed, failed
+    assert server.alive()
