@@ -6,3 +6,7 @@ class CimgenError(Exception):
 
     The CLI prints the message and exits with status 2; no traceback is shown.
     """
+
+
+DISK_FULL = (28, 122)
+"""errno values of a full disk or an exhausted quota (ENOSPC, EDQUOT), reported as one sentence."""

@@ -9,7 +9,7 @@ import typer
 from cimgen import __version__
 from cimgen.cli import app as app_cli
 from cimgen.cli import data, demo, detect, evaluate, inpainting, manipulate, official, singan, train, translate
-from cimgen.errors import CimgenError
+from cimgen.errors import DISK_FULL, CimgenError
 
 app = typer.Typer(
     name="cimgen",
@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cimgen: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        # whatever was being written when the disk filled up; checkpoints say so themselves
+        where = f" while writing {e.filename}" if e.filename else ""
+        print(f"cimgen: error: the disk is full{where}; free some space and run the command again", file=sys.stderr)
+        return 2
     finally:
         _leave_process_group()
     return 0

@@ -64,14 +64,14 @@ def train_cmd(
 
     Example: cimgen train --config configs/synth_pretrain.yaml --out runs/synth-pretrain
     """
-    from cimgen.io.checkpoints import load_checkpoint
+    from cimgen.io.checkpoints import has_checkpoint, load_checkpoint
     from cimgen.train.recipes import get_recipe
 
     saved = _saved_options(out) if resume else None
     raw = _overrides(config, sets, data, epochs, decay_epochs, base=saved)
     config_model = raw.pop("model", None)
     name = model or config_model
-    if resume and (out / "checkpoints").is_dir():
+    if resume and has_checkpoint(out):
         ckpt_model = load_checkpoint(out)[0].get("model")
         if name and name != ckpt_model:
             raise CimgenError(f"{out} holds a {ckpt_model} run, not {name}")

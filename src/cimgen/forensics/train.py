@@ -29,7 +29,7 @@ from cimgen.forensics.pgd import AttackConfig, check_attack, pgd
 from cimgen.forensics.postprocess import BartConfig, bart, check_bart_config
 from cimgen.io.checkpoints import load_checkpoint, load_module, resolve_checkpoint
 from cimgen.models.detectors import DetectorConfig, build_detector
-from cimgen.train.loop import LoopConfig, check_loop_config, make_runtime, train
+from cimgen.train.loop import LoopConfig, check_loop_config, make_runtime, resume_point, train
 from cimgen.train.runtime import Runtime
 
 MODEL_NAME = "detector"
@@ -230,6 +230,7 @@ def run_detector(
         raise CimgenError(f"the dataset's patches are {info['patch_size']} px but the detector takes {cfg.detector.patch_size} px")
     train_set, val_set = PatchDataset(cfg.data, "train"), PatchDataset(cfg.data, "val")
     runtime = make_runtime(cfg.loop)
+    resume = resume_point(run_dir, resume)  # after the runtime: under DDP its barriers need the process group
     recipe = DetectorRecipe(cfg, runtime, val_set)
     if init_from is not None and not resume:
         ckpt_cfg, tensors = load_checkpoint(init_from)

@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from cimgen.errors import CimgenError
+from cimgen.errors import DISK_FULL, CimgenError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.safetensors"
@@ -25,10 +25,26 @@ STATE_NAME = "train_state.pt"
 FORMAT = "cimgen-checkpoint"
 
 
+def _restore_interrupted(folder: Path) -> None:
+    """Put back a checkpoint that a crash left renamed aside (between the two renames of a replacement)."""
+    old = folder.with_name(f".{folder.name}.old")
+    if not folder.exists() and (old / CONFIG_NAME).is_file() and (old / WEIGHTS_NAME).is_file():
+        os.replace(old, folder)
+
+
 def save_checkpoint(folder: str | Path, config: dict, tensors: dict[str, torch.Tensor], train_state: dict | None = None) -> Path:
-    """Write a checkpoint folder atomically; an existing folder of that name is replaced."""
+    """Write a checkpoint folder atomically; an existing folder of that name is replaced.
+
+    Files are written into a hidden temporary folder, synced, and renamed into place, so a
+    crash at any moment leaves either the old checkpoint or the new one, never a mix. A full
+    disk is reported in one sentence, and the previous checkpoints stay as they were.
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    _restore_interrupted(folder)
+    for stale in folder.parent.glob(f".{folder.name}.*"):  # temporary folders of writes that a crash cut short
+        if stale.is_dir() and not stale.name.endswith(".old"):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         (tmp / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, **config}, indent=2))
@@ -47,15 +63,33 @@ def save_checkpoint(folder: str | Path, config: dict, tensors: dict[str, torch.T
             shutil.rmtree(old)
         else:
             os.replace(tmp, folder)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if e.errno in DISK_FULL:
+            raise CimgenError(
+                f"the disk is full: checkpoint {folder} could not be written, and the previous checkpoints are kept; "
+                "free some space and continue with --resume"
+            ) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
 
 
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run folder holds at least one complete checkpoint."""
+    try:
+        resolve_checkpoint(run_dir)
+    except CimgenError:
+        return False
+    return True
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint folder, or a run folder (its newest checkpoint)."""
     path = Path(path)
+    _restore_interrupted(path)
     if not path.exists():
         raise CimgenError(f"checkpoint {path} does not exist")
     if (path / CONFIG_NAME).is_file():

@@ -43,7 +43,7 @@ from cimgen.losses.gradient_penalty import gradient_penalty
 from cimgen.losses.reconstruction import cycle_loss, identity_loss
 from cimgen.models.cyclegan import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
 from cimgen.train.image_pool import ImagePool
-from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, train
+from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "cyclegan"
@@ -492,6 +492,7 @@ def run_cyclegan(
     """
     cfg = resolve_config(to_dict(cfg))
     runtime = make_runtime(cfg.loop)
+    resume = resume_point(run_dir, resume)  # after the runtime: under DDP its barriers need the process group
     dataset = UnalignedDataset(cfg.data, training=True, seed=cfg.loop.seed)
     multiple = check_network_sizes(cfg.generator, cfg.discriminator, cfg.data.load_size, cfg.data.crop_size)
     dataset.check_all(size_multiple=multiple)  # bad images fail here, before any output is written

@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import load_checkpoint, load_module, load_train_state, save_checkpoint
+from cimgen.io.checkpoints import has_checkpoint, load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.images import write_image
-from cimgen.train.runtime import Runtime, barrier, init_distributed, resolve_device  # noqa: F401  (resolve_device re-exported)
+from cimgen.train.runtime import Runtime, barrier, init_distributed, is_main_process, resolve_device  # noqa: F401  (resolve_device re-exported)
 
 
 @dataclass(frozen=True)
@@ -347,6 +347,8 @@ def train(
             recipe.load_extra_state(extra)
         start_epoch, step = int(state["epoch"]), int(state["step"])
         best = float(state.get("best", best))
+        if rt.is_main:
+            _keep_stats_until(run_dir / "stats.jsonl", start_epoch)
         log.line(f"resumed from epoch {start_epoch} (step {step})")
         if start_epoch >= total_epochs:
             log.line(f"nothing to do: the run already finished its {total_epochs} epochs")
@@ -452,6 +454,48 @@ def train(
         bar.close()
         log.close()
     return last or _latest(run_dir)
+
+
+def resume_point(run_dir: str | Path, resume: bool) -> bool:
+    """Whether a run really resumes: it was asked to and holds a complete checkpoint.
+
+    A run stopped before its first checkpoint (killed, out of memory) has nothing to resume
+    from; its partial log and config are removed and it starts over, which, being seeded,
+    ends where the uninterrupted run would have.
+    """
+    run_dir = Path(run_dir)
+    if not resume or has_checkpoint(run_dir):
+        return resume
+    if not (run_dir / "config.yaml").is_file():
+        raise CimgenError(f"{run_dir} has no checkpoints to resume from (no run was started there); start it without --resume")
+    barrier()  # every process has looked before rank 0 clears the folder
+    if is_main_process():
+        import shutil
+
+        for name in ("config.yaml", "log.txt", "stats.jsonl"):
+            (run_dir / name).unlink(missing_ok=True)
+        for name in ("checkpoints", "samples", "tensorboard"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        print(f"{run_dir} stopped before its first checkpoint; starting it over", flush=True)
+    barrier()
+    return False
+
+
+def _keep_stats_until(path: Path, epoch: int) -> None:
+    """Drop the stats of epochs after the checkpoint a run resumes from (they are run again)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+        if int(record.get("epoch", 0)) <= epoch:
+            kept.append(line)
+    from cimgen.io.images import write_text
+
+    write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 def _latest(run_dir: Path) -> Path:

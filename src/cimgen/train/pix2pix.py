@@ -45,7 +45,7 @@ from cimgen.train.cyclegan import (
     resolve_network,
 )
 from cimgen.train.image_pool import ImagePool
-from cimgen.train.loop import LoopConfig, make_runtime, train
+from cimgen.train.loop import LoopConfig, make_runtime, resume_point, train
 from cimgen.train.runtime import Runtime, eval_mode
 
 MODEL_NAME = "pix2pix"
@@ -281,6 +281,7 @@ def run_pix2pix(
     """
     cfg = resolve_config(to_dict(cfg))
     runtime = make_runtime(cfg.loop)
+    resume = resume_point(run_dir, resume)  # after the runtime: under DDP its barriers need the process group
     dataset = AlignedDataset(cfg.data, training=True, seed=cfg.loop.seed)
     multiple = check_network_sizes(cfg.generator, cfg.discriminator, cfg.data.load_size, cfg.data.crop_size)
     dataset.check_all(size_multiple=multiple)  # bad pairs fail here, before any output is written

@@ -39,7 +39,7 @@ from cimgen.models.pix2pixhd import (
     MultiscaleDiscriminator,
     MultiscaleDiscriminatorConfig,
 )
-from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, train
+from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "pix2pixhd"
@@ -321,6 +321,7 @@ def run_pix2pixhd(
     Under ``torchrun`` every process calls this; rank 0 writes the run folder.
     """
     runtime = make_runtime(cfg.loop)
+    resume = resume_point(run_dir, resume)  # after the runtime: under DDP its barriers need the process group
     dataset = PairedDataset(cfg.data, training=True, seed=cfg.loop.seed)
     if dataset.palette.num_classes != cfg.data.label_nc:
         raise CimgenError(
