@@ -56,6 +56,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 def from_dict(cls: type[T], data: dict, *, where: str = "config") -> T:
     """Build dataclass ``cls`` from a dict, rejecting unknown keys and values of the wrong type."""
+    if not isinstance(data, dict):
+        raise CimgenError(f"{where} must be a mapping of options, got {type(data).__name__} {str(data)[:40]!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
@@ -84,16 +86,37 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise CimgenError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise CimgenError(f"config file {path} is not valid YAML{at}") from None
+    except UnicodeDecodeError:
+        raise CimgenError(f"config file {path} is not a UTF-8 text file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise CimgenError(f"config file {path} must hold a mapping of options")
     return data
+
+
+def mapping(raw: Any, where: str = "the config") -> dict:
+    """``raw`` itself when it is a dict of options, else one sentence."""
+    if not isinstance(raw, dict):
+        raise CimgenError(f"{where} must be a mapping of options, got {type(raw).__name__} {str(raw)[:40]!r}")
+    return raw
+
+
+def section(raw: dict, key: str, where: str = "config") -> dict:
+    """``raw[key]`` as a dict of options ({} when absent), or one sentence when it is something else."""
+    if not isinstance(raw, dict):
+        raise CimgenError(f"{where} must be a mapping of options, got {type(raw).__name__}")
+    value = raw.get(key, {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CimgenError(f"{where}.{key} must be a mapping of options, got {type(value).__name__} {str(value)[:40]!r}")
+    return value
 
 
 def merge(base: dict, override: dict) -> dict:

@@ -22,6 +22,8 @@ class Palette:
     """RGB colour of each label id in the colour rendering of a map."""
 
     def __post_init__(self) -> None:
+        if not self.names:
+            raise CimgenError("a palette needs at least one class")
         if len(self.names) != len(self.colors):
             raise CimgenError(f"a palette needs one colour per class, got {len(self.names)} names and {len(self.colors)} colours")
         if len(set(self.names)) != len(self.names):
@@ -52,7 +54,7 @@ class Palette:
     def from_dict(cls, d: dict) -> Palette:
         try:
             return cls(names=tuple(str(n) for n in d["names"]), colors=tuple(tuple(int(v) for v in c) for c in d["colors"]))
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise CimgenError(f"a palette must have 'names' and 'colors' lists ({e})") from None
 
     @classmethod
@@ -64,6 +66,8 @@ class Palette:
             return cls.from_dict(json.loads(path.read_text()))
         except json.JSONDecodeError as e:
             raise CimgenError(f"palette file {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+        except UnicodeDecodeError:
+            raise CimgenError(f"palette file {path} is not a text file") from None
 
 
 # The synthetic world's classes, coloured like a web street map.

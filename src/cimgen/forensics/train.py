@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cimgen.config import from_dict, to_dict
+from cimgen.config import from_dict, mapping, section, to_dict
 from cimgen.errors import CimgenError
 from cimgen.forensics.evaluate import ACCURACY, AUC, patch_metrics, predict_patches, to_unit
 from cimgen.forensics.patches import PatchDataset, read_dataset_info
@@ -81,9 +81,9 @@ class DetectorTrainConfig:
 
 def resolve_config(raw: dict) -> DetectorTrainConfig:
     """The typed config from a nested dict, every option checked."""
-    raw = json.loads(json.dumps(raw))
+    raw = json.loads(json.dumps(mapping(raw)))
     base = to_dict(_detector_loop())
-    raw["loop"] = {**base, **(raw.get("loop") or {})}
+    raw["loop"] = {**base, **section(raw, "loop")}
     cfg = from_dict(DetectorTrainConfig, raw)
     if cfg.mode not in MODES:
         raise CimgenError(f"mode must be one of {', '.join(MODES)}, got '{cfg.mode}'")

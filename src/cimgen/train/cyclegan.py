@@ -33,7 +33,7 @@ import torch
 import yaml
 from torch import nn
 
-from cimgen.config import from_dict, to_dict
+from cimgen.config import from_dict, mapping, section, to_dict
 from cimgen.data.unaligned import UnalignedDataConfig, UnalignedDataset, check_sizes
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
@@ -209,17 +209,17 @@ def check_loss_options(gan: str, weights: dict[str, float]) -> None:
 
 def resolve_config(raw: dict) -> CycleGANConfig:
     """Build the typed config from a nested dict: names checked against the registries, channels derived, options filled in."""
-    raw = json.loads(json.dumps(raw))  # deep copy
+    raw = json.loads(json.dumps(mapping(raw)))  # deep copy
     rgb = (IMAGE_CHANNELS, "CycleGAN translates RGB images")
     raw["generator"] = resolve_network(
         "generator",
-        raw.get("generator"),
+        section(raw, "generator") or None,
         default_name="resnet_9blocks",
         defaults=GENERATOR_DEFAULTS,
         fixed={"in_channels": rgb, "out_channels": rgb},
     )
     raw["discriminator"] = resolve_network(
-        "discriminator", raw.get("discriminator"), default_name="basic", defaults=DISCRIMINATOR_DEFAULTS, fixed={"in_channels": rgb}
+        "discriminator", section(raw, "discriminator") or None, default_name="basic", defaults=DISCRIMINATOR_DEFAULTS, fixed={"in_channels": rgb}
     )
     cfg = from_dict(CycleGANConfig, raw)
     loss = cfg.loss

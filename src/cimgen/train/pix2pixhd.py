@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import yaml
 
-from cimgen.config import from_dict, to_dict
+from cimgen.config import from_dict, mapping, section, to_dict
 from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, one_hot
 from cimgen.data.palette import Palette
 from cimgen.errors import CimgenError
@@ -95,17 +95,17 @@ PIX2PIXHD_GAN_LOSSES = ("lsgan", "vanilla", "hinge")
 
 def resolve_config(raw: dict) -> Pix2PixHDConfig:
     """Build the typed config from a nested dict and derive the network input channels."""
-    raw = json.loads(json.dumps(raw))  # deep copy
-    data = from_dict(DataConfig, raw.get("data", {}), where="config.data")
+    raw = json.loads(json.dumps(mapping(raw)))  # deep copy
+    data = from_dict(DataConfig, section(raw, "data"), where="config.data")
     in_ch = data.label_nc + edge_channels(data)
     for key, want in (("generator", in_ch), ("local_enhancer", in_ch), ("discriminator", in_ch + 3)):
-        given = raw.get(key, {}).get("in_channels")
+        given = section(raw, key).get("in_channels")
         if given is not None and given != want:
             raise CimgenError(
                 f"{key}.in_channels is derived from the data (label_nc plus an edge channel when there are instance maps: {want}); "
                 f"remove it or set it to {want}"
             )
-        raw.setdefault(key, {})["in_channels"] = want
+        raw[key] = {**section(raw, key), "in_channels": want}
     cfg = from_dict(Pix2PixHDConfig, raw)
     if cfg.loss.gan not in PIX2PIXHD_GAN_LOSSES:
         raise CimgenError(f"loss.gan must be one of {', '.join(PIX2PIXHD_GAN_LOSSES)}, got '{cfg.loss.gan}'")
