@@ -26,7 +26,12 @@ from cimgen.data.palette import SYNTH_PALETTE
 from cimgen.errors import CimgenError
 
 EXAMPLES = int(os.environ.get("CIMGEN_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], derandomize=True)
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
 TRIED: dict[str, int] = {}
 
 
@@ -174,7 +179,11 @@ CONFIG_SEED = b"data: {root: x, label_nc: 6}\ngenerator: {base_channels: 4}\nloo
 @given(
     recipe=st.sampled_from(["pix2pixhd", "pix2pix", "cyclegan", "detector"]),
     raw=st.one_of(
-        st.dictionaries(st.sampled_from(["data", "generator", "discriminator", "detector", "loop", "loss", "optim", "mode", "lopo"]), JSONISH, max_size=4),
+        st.dictionaries(
+            st.sampled_from(["data", "generator", "discriminator", "detector", "loop", "loss", "optim", "mode", "lopo"]),
+            JSONISH,
+            max_size=4,
+        ),
         mutated(CONFIG_SEED),
         JSONISH,
     ),
@@ -207,8 +216,14 @@ def _safetensors_bytes() -> bytes:
         return Path(f"{d}/w.safetensors").read_bytes()
 
 
+def _pth_bytes() -> bytes:
+    buf = io.BytesIO()
+    torch.save({"model.1.weight": torch.zeros(4, 3, 7, 7)}, buf)
+    return buf.getvalue()
+
+
 SAFETENSORS = _safetensors_bytes()
-PTH = (lambda b: (torch.save({"model.1.weight": torch.zeros(4, 3, 7, 7)}, b), b.getvalue())[1])(io.BytesIO())
+PTH = _pth_bytes()
 
 
 @FUZZ
