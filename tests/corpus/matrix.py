@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tests.corpus.make_corpus import MARKER_NAME, Item, good_image, good_labels, make_corpus
 
 
@@ -64,8 +66,6 @@ def setup_base(base: Path) -> dict[str, Path]:
     good["image"] = write_image(base / "image.png", good_image())
     good["map"] = write_label_map(base / "map.png", good_labels())
     mask = good_labels() == 2
-    import numpy as np
-
     good["mask"] = write_image(base / "mask.png", mask.astype(np.uint8) * 255)
     (base / "spec.yaml").write_text("edits:\n  - {op: insert, class: water, box: [2, 30, 20, 44]}\n")
     good["spec"] = base / "spec.yaml"
@@ -83,6 +83,7 @@ def setup_base(base: Path) -> dict[str, Path]:
     from tests.conftest import tiny_cyclegan
 
     good["cyclegan"] = tiny_cyclegan(world, base / "cyclegan")
+    from cimgen.cli.main import main
     from cimgen.singan.config import schedule_config
     from cimgen.singan.train import train_singan
 
@@ -90,6 +91,20 @@ def setup_base(base: Path) -> dict[str, Path]:
     good["singan"] = base / "singan"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         train_singan(good_image(), cfg, good["singan"])
+    # a small patch dataset for `detect evaluate`: four scenes, pristine and a brightened "generated" copy
+    pristine, generated = base / "pairs" / "pristine", base / "pairs" / "generated"
+    for i in range(4):
+        img = np.roll(good_image(), 7 * i, axis=1)
+        write_image(pristine / f"s{i}.png", img)
+        write_image(generated / f"s{i}.png", np.clip(img.astype(int) + 30, 0, 255).astype(np.uint8))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert (
+            main(
+                ["detect", "dataset", "--pristine", str(pristine), "--generated", str(generated), "--out", str(base / "patches"), "--quiet"]
+            )
+            == 0
+        )
+    good["patches"] = base / "patches"
     return good
 
 
@@ -169,6 +184,59 @@ def commands(good: dict[str, Path]) -> list[Command]:
             {"image": ("image",), "mask": ("mask",)},
         ),
         Command(
+            "evaluate",
+            (
+                "evaluate",
+                "--real",
+                "{image}",
+                "--fake",
+                str(good["image"]),
+                "--mask",
+                "{mask}",
+                "--patch-size",
+                "32",
+                "--stride",
+                "32",
+                "--kid-subsets",
+                "2",
+                "--no-cache",
+                "--out",
+                "{out}",
+                "--quiet",
+            ),  # fmt: skip
+            {"image": ("image",), "mask": ("mask",)},
+            expect={"mask_empty.png": "ok"},  # nothing edited: every patch is compared
+        ),
+        Command(
+            "detect dataset",
+            (
+                "detect",
+                "dataset",
+                "--pristine",
+                "{image_dir}",
+                "--generated",
+                "{twin_dir}",
+                "--val-fraction",
+                "0.5",
+                "--out",
+                "{out}",
+                "--quiet",
+            ),
+            {"image": ("image",)},
+        ),
+        Command(
+            "detect evaluate",
+            ("detect", "evaluate", "--detector", "{checkpoint}", "--data", str(good["patches"]), "--out", "{out}", "--quiet"),
+            {"checkpoint": ("checkpoint",)},
+            expect={"ckpt_detector": "ok"},
+        ),
+        Command("singan sample", ("singan", "sample", "{checkpoint}", "--count", "1", "--out", "{out}"), {"checkpoint": ("checkpoint",)}),
+        Command(
+            "singan edit",
+            ("singan", "edit", str(good["singan"]), "{image}", "--mask", "{mask}", "--out", "{out}"),
+            {"image": ("image",), "mask": ("mask",)},
+        ),
+        Command(
             "singan inpaint",
             (
                 "singan",
@@ -193,7 +261,9 @@ def _defaults(good: dict[str, Path], command: Command) -> dict[str, str]:
     d["reference"] = d["image"]
     if command.name == "translate":
         d["checkpoint"] = str(good["cyclegan"])
-    if command.name == "detect heatmap":
+    if command.name == "singan sample":
+        d["checkpoint"] = str(good["singan"])
+    if command.name in ("detect heatmap", "detect evaluate"):
         from tests.app.conftest import untrained_detector
 
         folder = good["image"].parent / "detector"
@@ -247,11 +317,17 @@ def run_matrix(root: Path, *, progress=None) -> list[Outcome]:
                 out = root / "outs" / f"{n:04d}"
                 values["out"] = str(out)
                 if "{image_dir}" in command.template:
-                    folder = root / "dirs" / f"{n:04d}"
+                    folder, twin = root / "dirs" / f"{n:04d}", root / "twins" / f"{n:04d}"
                     folder.mkdir(parents=True)
                     src = Path(values["image"])
-                    (folder / src.name).write_bytes(src.read_bytes()) if src.is_file() else None
-                    values["image_dir"] = str(folder)
+                    if src.is_file():
+                        (folder / src.name).write_bytes(src.read_bytes())
+                    from cimgen.io.images import write_image
+
+                    write_image(twin / f"{src.stem}.png", good_image())  # the generated twin of the same scene
+                    write_image(folder / "zz_second.png", good_image())  # a second scene, so the set can be split
+                    write_image(twin / "zz_second.png", good_image())
+                    values["image_dir"], values["twin_dir"] = str(folder), str(twin)
                 argv = [part.format(**values) for part in command.template]
                 legit = item.legit and item.kind == {"reference": "image"}.get(slot, slot)
                 expected = command.expect.get(item.name, "ok" if legit and command.legit_ok else "error")
