@@ -266,5 +266,5 @@ def test_a_hundred_concurrent_requests_are_held(server):
         t.join(600)
     assert len(results) == 100
     failed = {k: v for k, v in results.items() if not v.startswith("Loaded synthetic-")}
-    assert not failed, failed
+    assert not failed, (failed, server.log.read_text()[-3000:])
     assert server.alive()

@@ -29,6 +29,44 @@ import gradio as gr  # after the environment switch above
 
 log = logging.getLogger("cimgen.app")
 
+
+def _atomic_picture_cache() -> None:
+    """Make gradio's output-picture cache safe under concurrent identical outputs.
+
+    gradio 6.31 writes each output picture to ``<cache>/<hash of its bytes>/image.png`` with
+    ``Path.write_bytes``, in place. When two requests produce the same picture at once (two
+    users loading the same example), one request can be serving the file while the other
+    truncates and rewrites it, and the browser receives a short file (uvicorn: "Too little
+    data for declared Content-Length"). The path is content-addressed, so a whole file already
+    there needs no rewrite, and writing under a temporary name and renaming makes every
+    reader see a whole file. Measured: 1-2 of 100 concurrent clients failed this way without
+    it, none with it (tests/app/test_e2e.py).
+    """
+    import tempfile
+
+    from gradio import processing_utils as pu
+
+    if getattr(pu.save_pil_to_cache, "cimgen_atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        if not (path.is_file() and path.stat().st_size == len(data)):
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        return str(path)
+
+    save_pil_to_cache.cimgen_atomic = True
+    pu.save_pil_to_cache = save_pil_to_cache
+
+
+_atomic_picture_cache()
+
 BLEND_MODES = ("feather", "laplacian", "poisson", "poisson-mixed", "hard")
 BASELINES = {"noise inconsistency (no training)": "noise", "error level analysis (no training)": "ela"}
 NO_DETECTOR = "none"

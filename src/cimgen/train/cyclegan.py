@@ -33,7 +33,7 @@ import torch
 import yaml
 from torch import nn
 
-from cimgen.config import from_dict, mapping, section, to_dict
+from cimgen.config import from_dict, mapping, to_dict
 from cimgen.data.unaligned import UnalignedDataConfig, UnalignedDataset, check_sizes
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
@@ -213,13 +213,13 @@ def resolve_config(raw: dict) -> CycleGANConfig:
     rgb = (IMAGE_CHANNELS, "CycleGAN translates RGB images")
     raw["generator"] = resolve_network(
         "generator",
-        section(raw, "generator") or None,
+        raw.get("generator"),
         default_name="resnet_9blocks",
         defaults=GENERATOR_DEFAULTS,
         fixed={"in_channels": rgb, "out_channels": rgb},
     )
     raw["discriminator"] = resolve_network(
-        "discriminator", section(raw, "discriminator") or None, default_name="basic", defaults=DISCRIMINATOR_DEFAULTS, fixed={"in_channels": rgb}
+        "discriminator", raw.get("discriminator"), default_name="basic", defaults=DISCRIMINATOR_DEFAULTS, fixed={"in_channels": rgb}
     )
     cfg = from_dict(CycleGANConfig, raw)
     loss = cfg.loss

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cimgen.config import from_dict, mapping, section, to_dict
+from cimgen.config import from_dict, mapping, to_dict
 from cimgen.data.unaligned import AlignedDataConfig, AlignedDataset
 from cimgen.errors import CimgenError
 from cimgen.io.images import tensor_to_image
@@ -98,13 +98,13 @@ def resolve_config(raw: dict) -> Pix2PixConfig:
     pair = (2 * IMAGE_CHANNELS, "D sees the input and output images stacked")
     raw["generator"] = resolve_network(
         "generator",
-        section(raw, "generator") or None,
+        raw.get("generator"),
         default_name="unet_256",
         defaults=GENERATOR_DEFAULTS,
         fixed={"in_channels": rgb, "out_channels": rgb},
     )
     raw["discriminator"] = resolve_network(
-        "discriminator", section(raw, "discriminator") or None, default_name="basic", defaults=DISCRIMINATOR_DEFAULTS, fixed={"in_channels": pair}
+        "discriminator", raw.get("discriminator"), default_name="basic", defaults=DISCRIMINATOR_DEFAULTS, fixed={"in_channels": pair}
     )
     cfg = from_dict(Pix2PixConfig, raw)
     if cfg.direction not in DIRECTIONS:
