@@ -65,6 +65,9 @@ def setup_base(base: Path) -> dict[str, Path]:
     good: dict[str, Path] = {}
     good["image"] = write_image(base / "image.png", good_image())
     good["map"] = write_label_map(base / "map.png", good_labels())
+    edited = good_labels().copy()
+    edited[40:56, 4:20] = 4  # a patch of vegetation
+    good["edited_map"] = write_label_map(base / "edited_map.png", edited)
     mask = good_labels() == 2
     good["mask"] = write_image(base / "mask.png", mask.astype(np.uint8) * 255)
     (base / "spec.yaml").write_text("edits:\n  - {op: insert, class: water, box: [2, 30, 20, 44]}\n")
@@ -230,6 +233,77 @@ def commands(good: dict[str, Path]) -> list[Command]:
             {"checkpoint": ("checkpoint",)},
             expect={"ckpt_detector": "ok"},
         ),
+        Command(
+            "detect train",
+            (
+                "detect",
+                "train",
+                "--data",
+                str(good["patches"]),
+                "--arch",
+                "patchnet",
+                "--init-from",
+                "{checkpoint}",
+                "--epochs",
+                "1",
+                "--set",
+                "detector.stage1_channels=4",
+                "--set",
+                "detector.stage2_channels=4",
+                "--set",
+                "loop.batch_size=4",
+                "--set",
+                "loop.tensorboard=false",
+                "--out",
+                "{out}",
+                "--quiet",
+            ),  # fmt: skip
+            {"checkpoint": ("checkpoint",)},
+            expect={"ckpt_detector": "ok"},
+        ),
+        Command(
+            "detect robustness",
+            (
+                "detect",
+                "robustness",
+                "--detector",
+                "{checkpoint}",
+                "--data",
+                str(good["patches"]),
+                "--op",
+                "gamma",
+                "--max-patches",
+                "4",
+                "--out",
+                "{out}",
+                "--quiet",
+            ),  # fmt: skip
+            {"checkpoint": ("checkpoint",)},
+            expect={"ckpt_detector": "ok"},
+        ),
+        Command(
+            "detect forgeries",
+            ("detect", "forgeries", "--checkpoint", "{checkpoint}", "--count", "2", "--size", "64", "--out", "{out}", "--quiet"),
+            {"checkpoint": ("checkpoint",)},
+        ),
+        Command(
+            "manipulate --edited-map",
+            (
+                "manipulate",
+                "--checkpoint",
+                str(good["checkpoint"]),
+                "--image",
+                "{image}",
+                "--map",
+                str(good["map"]),
+                "--edited-map",
+                "{map}",
+                "--out",
+                "{out}",
+                "--quiet",
+            ),  # fmt: skip
+            {"map": ("map", "image"), "image": ("image",)},
+        ),
         Command("singan sample", ("singan", "sample", "{checkpoint}", "--count", "1", "--out", "{out}"), {"checkpoint": ("checkpoint",)}),
         Command(
             "singan edit",
@@ -263,6 +337,8 @@ def _defaults(good: dict[str, Path], command: Command) -> dict[str, str]:
         d["checkpoint"] = str(good["cyclegan"])
     if command.name == "singan sample":
         d["checkpoint"] = str(good["singan"])
+    if command.name == "manipulate --edited-map":
+        d["map"] = str(good["edited_map"])
     if command.name in ("detect heatmap", "detect evaluate"):
         from tests.app.conftest import untrained_detector
 
