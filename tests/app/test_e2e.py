@@ -69,6 +69,25 @@ def wait_status(pg, *texts: str, selector: str = "#status", timeout: float = 120
     return pg.locator(selector).inner_text()
 
 
+def concurrently(client, n: int) -> dict[int, str]:
+    """Run ``client(i)`` for i < n, each in its own thread, all at once: {i: its message, or why it failed}."""
+    results: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        try:
+            results[i] = client(i)
+        except Exception as e:  # noqa: BLE001 (recorded, so the test's assertion names it)
+            results[i] = f"failed: {e!r}"
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert len(results) == n, f"{n - len(results)} clients never finished"
+    return results
+
+
 def choose(pg, dropdown: str, option: str) -> None:
     """Pick an option of a gradio dropdown by its visible text."""
     pg.click(f"{dropdown} input")
@@ -193,24 +212,14 @@ def test_ten_clients_at_once_are_all_served(server):
     from gradio_client import Client
 
     ckpt = str(pretrained_path())
-    results: dict[int, str] = {}
 
-    def client(i: int) -> None:
-        try:
-            c = Client(server.url, verbose=False)
-            c.predict(i % 8, ckpt, api_name="/load_example")
-            c.predict(None, "60,60,140,140", "water", "ground", api_name="/insert_ellipse")
-            out = c.predict(None, ckpt, "feather", 8, 6, False, 10, "none", api_name="/run")
-            results[i] = out[-1]
-        except Exception as e:  # noqa: BLE001 (recorded, so the assertion below names it)
-            results[i] = f"failed: {e!r}"
+    def client(i: int) -> str:
+        c = Client(server.url, verbose=False)
+        c.predict(i % 8, ckpt, api_name="/load_example")
+        c.predict(None, "60,60,140,140", "water", "ground", api_name="/insert_ellipse")
+        return c.predict(None, ckpt, "feather", 8, 6, False, 10, "none", api_name="/run")[-1]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert len(results) == 10
+    results = concurrently(client, 10)
     assert all(r.startswith("Done in") for r in results.values()), results
     assert server.alive()
     # each client got its own run folder
@@ -249,22 +258,7 @@ def test_a_hundred_concurrent_requests_are_held(server):
     from gradio_client import Client
 
     ckpt = str(pretrained_path())
-    results: dict[int, str] = {}
-
-    def client(i: int) -> None:
-        try:
-            c = Client(server.url, verbose=False)
-            out = c.predict(i % 8, ckpt, api_name="/load_example")
-            results[i] = out[-1]
-        except Exception as e:  # noqa: BLE001 (recorded, so the assertion below names it)
-            results[i] = f"failed: {e!r}"
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(100)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(600)
-    assert len(results) == 100
+    results = concurrently(lambda i: Client(server.url, verbose=False).predict(i % 8, ckpt, api_name="/load_example")[-1], 100)
     failed = {k: v for k, v in results.items() if not v.startswith("Loaded synthetic-")}
     assert not failed, (failed, server.log.read_text()[-3000:])
     assert server.alive()
