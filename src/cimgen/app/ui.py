@@ -104,8 +104,8 @@ class AppConfig:
 
 
 def _message(text: str, kind: str = "ok") -> str:
-    mark = {"ok": "", "error": "**Error:** ", "busy": ""}[kind]
-    return f"{mark}{text}"
+    """The status line under the canvas: plain for news, marked for errors."""
+    return f"**Error:** {text}" if kind == "error" else text
 
 
 def guarded(n_outputs: int):
