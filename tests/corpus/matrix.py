@@ -206,7 +206,7 @@ def commands(good: dict[str, Path]) -> list[Command]:
                 "--out",
                 "{out}",
                 "--quiet",
-            ),  # fmt: skip
+            ),
             {"image": ("image",), "mask": ("mask",)},
             expect={"mask_empty.png": "ok"},  # nothing edited: every patch is compared
         ),
@@ -257,7 +257,7 @@ def commands(good: dict[str, Path]) -> list[Command]:
                 "--out",
                 "{out}",
                 "--quiet",
-            ),  # fmt: skip
+            ),
             {"checkpoint": ("checkpoint",)},
             expect={"ckpt_detector": "ok"},
         ),
@@ -277,7 +277,7 @@ def commands(good: dict[str, Path]) -> list[Command]:
                 "--out",
                 "{out}",
                 "--quiet",
-            ),  # fmt: skip
+            ),
             {"checkpoint": ("checkpoint",)},
             expect={"ckpt_detector": "ok"},
         ),
@@ -301,8 +301,33 @@ def commands(good: dict[str, Path]) -> list[Command]:
                 "--out",
                 "{out}",
                 "--quiet",
-            ),  # fmt: skip
+            ),
             {"map": ("map", "image"), "image": ("image",)},
+        ),
+        Command(
+            "edit --edited-map",
+            ("edit", "--map", str(good["map"]), "--palette", "synth", "--edited-map", "{map}", "--out", "{out}"),
+            {"map": ("map", "image")},
+        ),
+        Command(
+            "demo",
+            (
+                "demo",
+                "--checkpoint",
+                "{checkpoint}",
+                "--size",
+                "64",
+                "--tiles",
+                "2",
+                "--epochs",
+                "1",
+                "--decay-epochs",
+                "0",
+                "--out",
+                "{out}",
+                "--quiet",
+            ),
+            {"checkpoint": ("checkpoint",)},
         ),
         Command("singan sample", ("singan", "sample", "{checkpoint}", "--count", "1", "--out", "{out}"), {"checkpoint": ("checkpoint",)}),
         Command(

@@ -16,7 +16,7 @@ def test_every_command_handles_every_corpus_item_cleanly(tmp_path):
     bad = [f"{o.command} {o.slot}={o.item.name}: {o.why} (rc {o.rc}) {o.stderr[-300:]}" for o in outcomes if not o.clean]
     assert not bad, "\n".join(bad)
     assert len(outcomes) >= 180
-    assert len({o.command for o in outcomes}) == 20
+    assert len({o.command for o in outcomes}) == 22
     assert {o.item.kind for o in outcomes} == {"image", "map", "mask", "spec", "config", "checkpoint", "official", "palette"}
 
 
@@ -44,3 +44,32 @@ def test_legitimate_images_are_read_right_side_up_and_in_range(tmp_path):
     gray = ref.mean(-1)
     for name in ("image_gray.png", "image_gray16.tif", "image_float.tif"):
         assert np.abs(read_image(items[name].path)[..., 0] - gray).max() <= 1.5, name
+
+
+def test_the_web_editor_takes_every_corpus_image_or_says_why(tmp_path):
+    """The same images as uploads to ``cimgen app`` (its library side): legitimate ones load with the map, the others get one sentence."""
+    from cimgen.app.session import Limits, upload_scene
+    from cimgen.data.palette import SYNTH_PALETTE
+    from cimgen.errors import CimgenError
+    from cimgen.io.images import write_label_map
+    from tests.corpus.make_corpus import good_labels
+
+    items = make_corpus(tmp_path / "corpus")
+    good_map = write_label_map(tmp_path / "map.png", good_labels())
+    limits = Limits(max_upload_mb=25, max_side=4096)
+    tried = 0
+    for item in items:
+        if item.kind == "image":
+            tried += 1
+            if item.legit:
+                scene = upload_scene(item.path, good_map, SYNTH_PALETTE, limits=limits)
+                assert scene.image.shape == (H, W, 3), item.name
+            else:
+                with pytest.raises(CimgenError) as e:
+                    upload_scene(item.path, good_map, SYNTH_PALETTE, limits=limits)
+                assert "\n" not in str(e.value), item.name
+        elif item.kind == "map":
+            tried += 1
+            with pytest.raises(CimgenError):
+                upload_scene(items[0].path.parent / "image_gray.png", item.path, SYNTH_PALETTE, limits=limits)
+    assert tried == 19
