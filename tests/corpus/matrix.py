@@ -157,6 +157,11 @@ def commands(good: dict[str, Path]) -> list[Command]:
         Command("export-official", ("export-official", "{checkpoint}", "--out", "{out}/x.pth"), {"checkpoint": ("checkpoint",)}),
         Command("train --dry-run", ("train", "--config", "{config}", "--out", "{out}", "--dry-run"), {"config": ("config",)}),
         Command(
+            "train on a folder",
+            ("train", "--config", str(good["config"]), "--data", "{dataset_dir}", "--out", "{out}", "--quiet"),
+            {"image": ("image",), "map": ("map", "image")},
+        ),
+        Command(
             "finetune",
             (
                 "finetune",
@@ -429,6 +434,18 @@ def run_matrix(root: Path, *, progress=None) -> list[Outcome]:
                     write_image(folder / "zz_second.png", good_image())  # a second scene, so the set can be split
                     write_image(twin / "zz_second.png", good_image())
                     values["image_dir"], values["twin_dir"] = str(folder), str(twin)
+                if "{dataset_dir}" in command.template:
+                    from cimgen.io.images import write_image, write_label_map
+
+                    folder = root / "datasets" / f"{n:04d}"
+                    image, labels = Path(values["image"]), Path(values["map"])
+                    (folder / "images").mkdir(parents=True)
+                    (folder / "labels").mkdir(parents=True)
+                    (folder / "images" / f"x{image.suffix}").write_bytes(image.read_bytes())
+                    (folder / "labels" / f"x{labels.suffix}").write_bytes(labels.read_bytes())
+                    write_image(folder / "images" / "zz.png", good_image())  # a second, good pair
+                    write_label_map(folder / "labels" / "zz.png", good_labels())
+                    values["dataset_dir"] = str(folder)
                 argv = [part.format(**values) for part in command.template]
                 legit = item.legit and item.kind == {"reference": "image"}.get(slot, slot)
                 expected = command.expect.get(item.name, "ok" if legit and command.legit_ok else "error")

@@ -16,7 +16,7 @@ def test_every_command_handles_every_corpus_item_cleanly(tmp_path):
     bad = [f"{o.command} {o.slot}={o.item.name}: {o.why} (rc {o.rc}) {o.stderr[-300:]}" for o in outcomes if not o.clean]
     assert not bad, "\n".join(bad)
     assert len(outcomes) >= 180
-    assert len({o.command for o in outcomes}) == 22
+    assert len({o.command for o in outcomes}) == 23
     assert {o.item.kind for o in outcomes} == {"image", "map", "mask", "spec", "config", "checkpoint", "official", "palette"}
 
 
