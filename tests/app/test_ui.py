@@ -92,10 +92,11 @@ def test_a_cyclegan_makes_the_map_from_an_uploaded_image_and_renders_the_edit(ti
     assert "is not a generator this app offers" in out[-1]
 
 
-def test_clicks_remove_the_object_under_them_or_set_a_box(tmp_path):
+@pytest.mark.filterwarnings("ignore:.*(needs a box|at least 3 points).*:UserWarning")
+def test_clicks_remove_the_object_under_them_set_a_box_or_draw_a_polygon(tmp_path):
     import gradio as gr
 
-    from cimgen.app.ui import TOOL_BOX, TOOL_REMOVE
+    from cimgen.app.ui import TOOL_BOX, TOOL_POLYGON, TOOL_REMOVE
     from cimgen.data.synth import BUILDING
 
     app = build_app(AppConfig(workdir=str(tmp_path)))
@@ -110,8 +111,22 @@ def test_clicks_remove_the_object_under_them_or_set_a_box(tmp_path):
     assert first[4] == "30,40" and "opposite corner" in first[-1]
     second = click(session, None, TOOL_BOX, first[4], gr.SelectData(None, {"index": [10, 90], "value": None, "selected": True}))
     assert second[4] == "10,40,31,91"
-    out = _callback(app, "replace_in_box")(session, None, second[4], "ground", "water")
+    out = _callback(app, "replace_in_region")(session, None, second[4], "ground", "water")
     assert out[0].edits == [{"op": "replace", "from": "ground", "to": "water", "box": [10, 40, 31, 91]}]
+    # the polygon tool: a click per point, then an insert or a replace inside it
+    text = ""
+    for k, point in enumerate([[20, 20], [60, 25], [40, 70]]):
+        out = click(session, None, TOOL_POLYGON, text, gr.SelectData(None, {"index": point, "value": None, "selected": True}))
+        text = out[4]
+        assert f"Polygon of {k + 1} point(s)" in out[-1]
+    assert text == "20,20 60,25 40,70"
+    out = _callback(app, "insert_polygon")(session, None, text, "water", "ground")
+    assert out[0].edits == [{"op": "insert", "class": "water", "shape": "polygon", "polygon": [[20.0, 20.0], [60.0, 25.0], [40.0, 70.0]]}]
+    assert (out[0].edited_labels()[30:40, 35:45] == 3).all()  # inside the triangle is water now
+    out = _callback(app, "insert_rectangle")(session, None, text, "water", "ground")
+    assert "an inserted rectangle needs a box" in out[-1]
+    out = _callback(app, "remove_in_region")(session, None, "1,2 3,4", "building", "ground")
+    assert "at least 3 points" in out[-1]
 
 
 def _bundled() -> str:

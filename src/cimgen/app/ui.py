@@ -72,6 +72,7 @@ BASELINES = {"noise inconsistency (no training)": "noise", "error level analysis
 NO_DETECTOR = "none"
 TOOL_REMOVE = "remove the object under a click"
 TOOL_BOX = "set the box by two clicks"
+TOOL_POLYGON = "add a polygon point per click"
 STUDY_ANSWERS = {"Pristine": "pristine", "Manipulated": "manipulated"}
 
 
@@ -167,13 +168,19 @@ def _editor_value(session: EditSession) -> dict:
     return {"background": labels_to_colors(session.edited_labels(), session.palette), "layers": [], "composite": None}
 
 
-def _map_picture(session: EditSession, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def _map_picture(session: EditSession, region: dict | None = None) -> np.ndarray:
+    """The current map, with the region being drawn (a box or polygon points) in red."""
     import cv2
 
     pic = labels_to_colors(session.edited_labels(), session.palette).copy()
-    if box is not None:
-        x0, y0, x1, y1 = box
+    if region and "box" in region:
+        x0, y0, x1, y1 = region["box"]
         cv2.rectangle(pic, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), (255, 0, 0), 1)
+    elif region and "polygon" in region:
+        pts = np.round(np.asarray(region["polygon"], np.float64)).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(pic, [pts], len(pts) > 2, (255, 0, 0), 1)
+        for x, y in pts[:, 0]:
+            cv2.circle(pic, (int(x), int(y)), 1, (255, 0, 0), -1)
     return pic
 
 
@@ -184,10 +191,42 @@ def _commit(session: EditSession | None, editor: dict | None) -> EditSession:
     return session.with_paint(layers)
 
 
-def _parse_box(text: str) -> tuple[int, int, int, int]:
-    from cimgen.cli.manipulate import parse_box
+def _parse_region(text: str | None) -> dict:
+    """The region field as an edit-spec region: ``x0,y0,x1,y1`` is a box, ``x,y x,y x,y ...`` a polygon."""
+    from cimgen.cli.manipulate import parse_box, parse_polygon
 
-    return parse_box(text.strip()) if text and text.strip() else _no_box()
+    text = (text or "").strip()
+    if not text:
+        raise CimgenError("set a region first: the box tool (two clicks) or the polygon tool (a click per point), or type it")
+    if " " not in text and text.count(",") == 3:
+        return {"box": list(parse_box(text))}
+    points = parse_polygon(text)
+    if len(points) < 3:
+        raise CimgenError(f"a polygon needs at least 3 points; '{text}' has {len(points)}")
+    return {"polygon": points}
+
+
+def _region_shown(text: str | None) -> dict | None:
+    """What to draw for the region field (also an unfinished polygon), or None."""
+    from cimgen.cli.manipulate import parse_polygon
+
+    try:
+        return _parse_region(text)
+    except CimgenError:
+        try:
+            points = parse_polygon((text or "").strip())
+        except CimgenError:
+            return None
+        return {"polygon": points} if points else None
+
+
+def _insert(region: dict, cls: str, shape: str) -> dict:
+    """An insert edit of ``shape`` in the region: rectangles and ellipses take a box, polygons take points."""
+    key = "polygon" if shape == "polygon" else "box"
+    if key not in region:
+        tool = "the polygon tool: a click per point" if shape == "polygon" else "the box tool: two clicks"
+        raise CimgenError(f"an inserted {shape} needs a {key} ({tool})")
+    return {"op": "insert", "class": cls, "shape": shape, key: region[key]}
 
 
 def _first_corner(text: str | None) -> tuple[int, int] | None:
@@ -196,10 +235,6 @@ def _first_corner(text: str | None) -> tuple[int, int] | None:
     if len(parts) == 2 and all(p.lstrip("-").isdigit() for p in parts):
         return int(parts[0]), int(parts[1])
     return None
-
-
-def _no_box():
-    raise CimgenError("set a box first: pick the box tool and click two corners on the map, or type x0,y0,x1,y1")
 
 
 def _zip(folder: Path, target: Path) -> Path:
@@ -280,17 +315,20 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     gr.Markdown("### Tools")
-                    tool = gr.Radio([TOOL_REMOVE, TOOL_BOX], value=TOOL_REMOVE, label="A click on the map below does", elem_id="tool")
+                    tool = gr.Radio(
+                        [TOOL_REMOVE, TOOL_BOX, TOOL_POLYGON], value=TOOL_REMOVE, label="A click on the map below does", elem_id="tool"
+                    )
                     click_map = gr.Image(label="Current map (click here)", interactive=False, format="png", elem_id="click-map")
-                    box = gr.Textbox(label="Box x0,y0,x1,y1", elem_id="box")
+                    box = gr.Textbox(label="Region: a box x0,y0,x1,y1 or a polygon x,y x,y x,y ...", elem_id="box")
                     class_names = list(first_palette.names)
                     cls_a = gr.Dropdown(class_names, value=class_names[min(2, len(class_names) - 1)], label="Class", elem_id="class-a")
                     cls_b = gr.Dropdown(class_names, value=class_names[0], label="Replace with / brush class", elem_id="class-b")
                     with gr.Row():
-                        remove_box_btn = gr.Button("Remove class in box")
+                        remove_box_btn = gr.Button("Remove class in region")
                         insert_rect_btn = gr.Button("Insert rectangle")
                         insert_ell_btn = gr.Button("Insert ellipse")
-                        replace_btn = gr.Button("Replace class in box")
+                        insert_poly_btn = gr.Button("Insert polygon")
+                        replace_btn = gr.Button("Replace class in region")
                     with gr.Row():
                         commit_btn = gr.Button("Apply strokes", elem_id="apply-strokes")
                         undo_btn = gr.Button("Undo last edit", elem_id="undo")
@@ -400,35 +438,41 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             @guarded(len(edit_outputs))
             def op(session, editor_value, box_text, a, b):
                 session = _commit(session, editor_value)
-                item = make(list(_parse_box(box_text)), a, b)
+                item = make(_parse_region(box_text), a, b)
                 new = session.with_edit(item)
                 return _edited(new, f"{item['op']} applied.")
 
             return op
 
         remove_box_btn.click(
-            _box_op(lambda bx, a, b: {"op": "remove", "class": a, "box": bx}),
+            _box_op(lambda region, a, b: {"op": "remove", "class": a, **region}),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
-            api_name="remove_in_box",
+            api_name="remove_in_region",
         )
         insert_rect_btn.click(
-            _box_op(lambda bx, a, b: {"op": "insert", "class": a, "shape": "rectangle", "box": bx}),
+            _box_op(lambda region, a, b: _insert(region, a, "rectangle")),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
             api_name="insert_rectangle",
         )
         insert_ell_btn.click(
-            _box_op(lambda bx, a, b: {"op": "insert", "class": a, "shape": "ellipse", "box": bx}),
+            _box_op(lambda region, a, b: _insert(region, a, "ellipse")),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
             api_name="insert_ellipse",
         )
-        replace_btn.click(
-            _box_op(lambda bx, a, b: {"op": "replace", "from": a, "to": b, "box": bx}),
+        insert_poly_btn.click(
+            _box_op(lambda region, a, b: _insert(region, a, "polygon")),
             [session_state, editor, box, cls_a, cls_b],
             edit_outputs,
-            api_name="replace_in_box",
+            api_name="insert_polygon",
+        )
+        replace_btn.click(
+            _box_op(lambda region, a, b: {"op": "replace", "from": a, "to": b, **region}),
+            [session_state, editor, box, cls_a, cls_b],
+            edit_outputs,
+            api_name="replace_in_region",
         )
 
         click_outputs = [session_state, editor, click_map, spec_view, box, status]
@@ -440,6 +484,20 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             if tool_value == TOOL_REMOVE:
                 new = session.with_edit({"op": "remove", "at": [x, y]})
                 return (*_edited(new, f"Removed the object at ({x}, {y}).")[:4], gr.skip(), _message(f"Removed the object at ({x}, {y})."))
+            if tool_value == TOOL_POLYGON:
+                shown = _region_shown(box_text)
+                points = shown["polygon"] if shown and "polygon" in shown else []  # a box there starts a new polygon
+                text = " ".join(f"{px:g},{py:g}" for px, py in [*points, (x, y)])
+                n = len(points) + 1
+                hint = "click more points, or pick an operation" if n >= 3 else f"{3 - n} more point(s) at least"
+                return (
+                    session,
+                    _editor_value(session),
+                    _map_picture(session, _region_shown(text)),
+                    gr.skip(),
+                    text,
+                    _message(f"Polygon of {n} point(s); {hint}."),
+                )
             first = _first_corner(box_text)
             if first is None:  # this click is the first corner
                 return (
@@ -456,7 +514,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
             return (
                 session,
                 _editor_value(session),
-                _map_picture(session, bx),
+                _map_picture(session, {"box": list(bx)}),
                 gr.skip(),
                 text,
                 _message(f"Box {text}; now pick an operation."),
