@@ -56,8 +56,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 def from_dict(cls: type[T], data: dict, *, where: str = "config") -> T:
     """Build dataclass ``cls`` from a dict, rejecting unknown keys and values of the wrong type."""
-    if not isinstance(data, dict):
-        raise CimgenError(f"{where} must be a mapping of options, got {type(data).__name__} {str(data)[:40]!r}")
+    mapping(data, where)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
@@ -109,14 +108,8 @@ def mapping(raw: Any, where: str = "the config") -> dict:
 
 def section(raw: dict, key: str, where: str = "config") -> dict:
     """``raw[key]`` as a dict of options ({} when absent), or one sentence when it is something else."""
-    if not isinstance(raw, dict):
-        raise CimgenError(f"{where} must be a mapping of options, got {type(raw).__name__}")
-    value = raw.get(key, {})
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise CimgenError(f"{where}.{key} must be a mapping of options, got {type(value).__name__} {str(value)[:40]!r}")
-    return value
+    value = mapping(raw, where).get(key)
+    return {} if value is None else mapping(value, f"{where}.{key}")
 
 
 def merge(base: dict, override: dict) -> dict:

@@ -150,6 +150,9 @@ class EditSession:
     """Edit-spec items, in order (``paint`` items name a file in ``masks``)."""
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     """Painted regions by the file name their ``paint`` item gives."""
+    _edited: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    # Every callback shows the edited map two or three times (canvas, click picture, checks), and
+    # re-applying every edit is slow on large maps; a session never changes, each edit makes a new one.
 
     def operations(self) -> list:
         """The edits parsed by the edit-spec parser, exactly as ``cimgen manipulate --spec`` would."""
@@ -168,7 +171,11 @@ class EditSession:
 
         if not self.edits:
             return self.scene.labels
-        return apply_edits(self.scene.labels, self.operations(), num_classes=self.palette.num_classes, instances=self.scene.instances)
+        if self._edited is None:
+            self._edited = apply_edits(
+                self.scene.labels, self.operations(), num_classes=self.palette.num_classes, instances=self.scene.instances
+            )
+        return self._edited
 
     def with_edit(self, item: dict, masks: dict[str, np.ndarray] | None = None) -> EditSession:
         """A session with one more edit, checked by applying it (an edit that fails or changes nothing is refused)."""

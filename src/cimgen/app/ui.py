@@ -139,16 +139,18 @@ def _renderer(checkpoint: str, palette: str, direction: str, device: str):
     return load_renderer(checkpoint, palette=palette, direction=direction, device=device)
 
 
+@functools.lru_cache(maxsize=16)
 def _palette_for(cfg: AppConfig, checkpoint: str) -> Palette:
-    from cimgen.edit.mapedit import palette_of
+    """The classes a generator draws from (read from its checkpoint once, then remembered)."""
+    from cimgen.edit.mapedit import palette_of, stored_palette
     from cimgen.io.checkpoints import load_checkpoint
 
     config, _ = load_checkpoint(checkpoint)
-    if config.get("model") in ("cyclegan", "pix2pix"):
-        if not cfg.palette:
-            raise CimgenError("a CycleGAN/pix2pix generator draws from colour maps; start the app with --palette")
+    if cfg.palette:
         return palette_of(cfg.palette)
-    return palette_of("", checkpoint) if not cfg.palette else palette_of(cfg.palette)
+    if config.get("model") in ("cyclegan", "pix2pix"):
+        raise CimgenError("a CycleGAN/pix2pix generator draws from colour maps; start the app with --palette")
+    return stored_palette(config, checkpoint)
 
 
 def _legend(palette: Palette) -> str:
@@ -444,36 +446,15 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
 
             return op
 
-        remove_box_btn.click(
-            _box_op(lambda region, a, b: {"op": "remove", "class": a, **region}),
-            [session_state, editor, box, cls_a, cls_b],
-            edit_outputs,
-            api_name="remove_in_region",
+        region_ops = (
+            (remove_box_btn, "remove_in_region", lambda region, a, b: {"op": "remove", "class": a, **region}),
+            (insert_rect_btn, "insert_rectangle", lambda region, a, b: _insert(region, a, "rectangle")),
+            (insert_ell_btn, "insert_ellipse", lambda region, a, b: _insert(region, a, "ellipse")),
+            (insert_poly_btn, "insert_polygon", lambda region, a, b: _insert(region, a, "polygon")),
+            (replace_btn, "replace_in_region", lambda region, a, b: {"op": "replace", "from": a, "to": b, **region}),
         )
-        insert_rect_btn.click(
-            _box_op(lambda region, a, b: _insert(region, a, "rectangle")),
-            [session_state, editor, box, cls_a, cls_b],
-            edit_outputs,
-            api_name="insert_rectangle",
-        )
-        insert_ell_btn.click(
-            _box_op(lambda region, a, b: _insert(region, a, "ellipse")),
-            [session_state, editor, box, cls_a, cls_b],
-            edit_outputs,
-            api_name="insert_ellipse",
-        )
-        insert_poly_btn.click(
-            _box_op(lambda region, a, b: _insert(region, a, "polygon")),
-            [session_state, editor, box, cls_a, cls_b],
-            edit_outputs,
-            api_name="insert_polygon",
-        )
-        replace_btn.click(
-            _box_op(lambda region, a, b: {"op": "replace", "from": a, "to": b, **region}),
-            [session_state, editor, box, cls_a, cls_b],
-            edit_outputs,
-            api_name="replace_in_region",
-        )
+        for button, api_name, make in region_ops:
+            button.click(_box_op(make), [session_state, editor, box, cls_a, cls_b], edit_outputs, api_name=api_name)
 
         click_outputs = [session_state, editor, click_map, spec_view, box, status]
 
@@ -661,9 +642,9 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
                 return (state, None, f"Finished: {state['done']} answered.", _message(note))
             state["shown_at"] = time.monotonic()
             state["click"] = None
-            from cimgen.forensics.study import load_study_image
+            from cimgen.io.images import read_image
 
-            return (state, load_study_image(items[i]), f"Image {i + 1} of {len(items)}", _message(note))
+            return (state, read_image(items[i].path), f"Image {i + 1} of {len(items)}", _message(note))
 
         @guarded(len(study_outputs))
         def start(folder_v, who, once, limit_v, seed_v):

@@ -17,11 +17,15 @@ def palette_of(palette: str = "", checkpoint: str | Path | None = None) -> Palet
     if checkpoint is not None:
         from cimgen.io.checkpoints import load_checkpoint
 
-        config, _ = load_checkpoint(checkpoint)
-        if "palette" not in config:
-            raise CimgenError(f"checkpoint {checkpoint} stores no palette; name the classes with --palette")
-        return Palette.from_dict(config["palette"])
+        return stored_palette(load_checkpoint(checkpoint)[0], checkpoint)
     return palette_from_option(palette)
+
+
+def stored_palette(config: dict, checkpoint: str | Path) -> Palette:
+    """The palette in a checkpoint's config."""
+    if "palette" not in config:
+        raise CimgenError(f"checkpoint {checkpoint} stores no palette; name the classes with --palette")
+    return Palette.from_dict(config["palette"])
 
 
 def run_map_edit(

@@ -21,8 +21,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from cimgen.errors import CimgenError
 
 PRISTINE, MANIPULATED = "pristine", "manipulated"
@@ -189,10 +187,3 @@ def record_answer(out: str | Path, row: dict) -> dict:
         rows = accuracy_rows(answers)
         write_text(out / "accuracy.csv", _csv(rows, ACCURACY_FIELDS))
     return next(r for r in rows if r["image"] == "ALL")
-
-
-def load_study_image(item: StudyItem) -> np.ndarray:
-    """The image of a study item as HxWx3 uint8."""
-    from cimgen.io.images import read_image
-
-    return read_image(item.path)

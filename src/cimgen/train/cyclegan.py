@@ -439,9 +439,7 @@ def prepare_run(cfg: object, run_dir: str | Path, *, resume: bool, model: str, i
         extra: more entries for ``config.yaml`` (e.g. init_from).
     """
     run_dir = Path(run_dir)
-    if resume:
-        if not (run_dir / "checkpoints").is_dir():
-            raise CimgenError(f"{run_dir} has no checkpoints to resume from")
+    if resume:  # resume_point has made sure there is a checkpoint
         saved, _ = load_checkpoint(run_dir)
         check_model(saved, model, str(run_dir))
         for key, value in identity.items():

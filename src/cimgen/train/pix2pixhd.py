@@ -280,9 +280,7 @@ def prepare_run(cfg: Pix2PixHDConfig, run_dir: str | Path, *, resume: bool, extr
     rewritten, so that options changed on resume (for example more epochs) are on record.
     """
     run_dir = Path(run_dir)
-    if resume:
-        if not (run_dir / "checkpoints").is_dir():
-            raise CimgenError(f"{run_dir} has no checkpoints to resume from")
+    if resume:  # resume_point has made sure there is a checkpoint
         saved, _ = load_checkpoint(run_dir)
         check_compatible(saved, cfg, str(run_dir))
         ours = {
