@@ -182,6 +182,26 @@ def test_bad_uploads_get_a_message_in_the_page_and_the_server_goes_on(browser, s
     pg.close()
 
 
+def mark_the_edit(pg, tries: int = 3) -> None:
+    """Click the shown study image inside its edited quarter, once the picture has loaded.
+
+    A click that lands while gradio swaps in the next picture is lost, as it would be for a
+    person; like a person, the test then clicks again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    pg.wait_for_function("() => { const i = document.querySelector('#study-image img'); return !!i && i.complete && i.naturalWidth > 0; }")
+    for _ in range(tries):
+        box = pg.locator("#study-image img").bounding_box()
+        pg.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        try:
+            wait_status(pg, "Marked", selector="#study-status", timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"{tries} clicks on the study image were not recorded")
+
+
 def test_spot_the_fake_records_answers_and_accuracy(page, server):
     pg = page
     pg.get_by_role("tab", name="Spot the fake").click()
@@ -191,9 +211,7 @@ def test_spot_the_fake_records_answers_and_accuracy(page, server):
     wait_status(pg, "Image 1 of", selector="#study-info")
     n = int(pg.locator("#study-info").inner_text().split(" of ")[1])
     for k in range(n):
-        box = pg.locator("#study-image img").bounding_box()
-        pg.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)  # inside the edited quarter
-        wait_status(pg, "Marked", selector="#study-status")
+        mark_the_edit(pg)
         pg.click("#answer-manipulated" if k % 2 == 0 else "#answer-pristine")
         wait_status(pg, f"Image {k + 2} of" if k + 1 < n else "Finished", selector="#study-info")
     out = server.workdir / "studies" / server.study.name
