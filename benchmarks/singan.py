@@ -9,7 +9,14 @@ on the same example for scale.
 ``--fraction`` trains both with that fraction of their iterations (original 2000 per scale, fast 1000):
 the time of every iteration of a scale is the same, so the ratio of the two times does not depend on it.
 
+With ``--out`` the runs are kept there and a second call resumes them (the original schedule at full
+length takes about 13 hours on a 2-core CPU): each scale is checkpointed every ``--checkpoint-minutes``,
+and a schedule's time is the sum of its scales' training seconds over all the segments it ran in, the
+work lost to an interruption (since the last checkpoint) not counted. A finished run is reloaded, not
+trained again.
+
     python benchmarks/singan.py --fraction 0.02 --json runs/bench/singan.json
+    python benchmarks/singan.py --fraction 1 --out runs/bench/singan-full --json runs/bench/singan_full.json
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from cimgen.metrics.inpainting import inpainting_scores
 from cimgen.singan.config import schedule_config
 from cimgen.singan.damage import adjacent_frame
 from cimgen.singan.inpaint import inpaint
-from cimgen.singan.train import train_singan
+from cimgen.singan.model import MODEL_DIR, load_singan
+from cimgen.singan.train import PARTIAL_DIR, train_singan
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -43,6 +51,8 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 keeps torch's default)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    ap.add_argument("--out", type=Path, default=None, help="keep the runs in this folder and resume them on the next call")
+    ap.add_argument("--checkpoint-minutes", type=float, default=5.0, help="with --out: minutes between mid-scale checkpoints")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -58,6 +68,7 @@ def main() -> None:
     rows = [{"schedule": "opencv telea", **_scores(telea.result, clean, telea.region)}]
     print(f"image {args.name} {damaged.shape[1]}x{damaged.shape[0]}; telea SSIM {rows[0]['ssim']:.4f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        runs = args.out or Path(tmp)
         for name in args.schedules.split(","):
             over = {"iters": max(1, round(schedule_config(name).iters * args.fraction))}
             if args.precision:
@@ -66,13 +77,12 @@ def main() -> None:
             last = [time.perf_counter()]
 
             def progress(n, it, iters, stats, name=name, last=last):
-                if it == iters or time.perf_counter() - last[0] > 30:
+                if it == iters or time.perf_counter() - last[0] > 60:
                     last[0] = time.perf_counter()
                     print(f"  {name}: scale {n} iteration {it}/{iters}", flush=True)
 
-            t0 = time.perf_counter()
-            model = train_singan(damaged, cfg, Path(tmp) / name, mask=mask, device=args.device, progress=progress, write_samples=False)
-            seconds = time.perf_counter() - t0
+            model, segments = _train_or_resume(damaged, mask, cfg, runs / name, args, progress)
+            seconds = sum(model.meta["seconds"])
             fill = inpaint(damaged, mask, model=model, reference=reference)
             row = {
                 "schedule": name,
@@ -81,6 +91,7 @@ def main() -> None:
                 "precision": cfg.precision,
                 "seconds": round(seconds, 1),
                 "seconds_per_scale": model.meta["seconds"],
+                "segments": segments,
                 "injection_scale": fill.scale,
                 "reconstruction_rmse": round(model.reconstruction_error()[-1], 4),
                 **_scores(fill.result, clean, fill.region),
@@ -104,6 +115,33 @@ def main() -> None:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2))
         print(f"results: {args.json}")
+
+
+def _train_or_resume(damaged, mask, cfg, out: Path, args, progress) -> tuple:
+    """Train in ``out``, resume it, or reload it when finished; also returns how many segments the training took."""
+    segments_file = out.with_name(f"{out.name}.segments.txt")
+    if (out / MODEL_DIR).is_dir():
+        model, _ = load_singan(out / MODEL_DIR, device=args.device)
+        if model.trained == model.num_scales and not (out / PARTIAL_DIR).exists():
+            print(f"  {out} is finished: reloaded", flush=True)
+            return model, len(segments_file.read_text().splitlines())
+    resume = (out / MODEL_DIR).is_dir() or (out / PARTIAL_DIR).is_dir()
+    if args.out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(segments_file, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {'resumed' if resume else 'started'}\n")
+    model = train_singan(
+        damaged,
+        cfg,
+        out,
+        mask=mask,
+        device=args.device,
+        progress=progress,
+        write_samples=False,
+        resume=resume,
+        checkpoint_every=args.checkpoint_minutes * 60,
+    )
+    return model, len(segments_file.read_text().splitlines()) if segments_file.is_file() else 1
 
 
 def _scores(result, clean, region) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from cimgen.errors import CimgenError
 from cimgen.singan.model import load_singan
-from cimgen.singan.train import MODEL_DIR, SAMPLES_DIR, train_singan
+from cimgen.singan.train import MODEL_DIR, PARTIAL_DIR, SAMPLES_DIR, train_singan
 from tests.singan.conftest import tiny_config
 
 
@@ -76,6 +77,91 @@ def test_resume_after_an_interrupted_scale_gives_the_same_weights(tmp_path, tiny
     for g1, g2 in zip(straight.generators, resumed.generators):
         for (k, v1), v2 in zip(g1.state_dict().items(), g2.state_dict().values()):
             assert torch.equal(v1, v2), k
+
+
+@pytest.mark.parametrize("schedule", ["original", "fast"])
+def test_resume_mid_scale_gives_the_same_weights(tmp_path, tiny_image, schedule):
+    """A crash in the middle of a scale loses only the work since its last mid-scale checkpoint; the resumed run
+    continues from that iteration (networks, optimizers, schedulers, random state) and ends on the same weights."""
+    over = {"num_scales": 3, "iters": 6} if schedule == "original" else {"iters": 6, "train_depth": 2}
+    cfg = tiny_config(schedule, **over)
+    straight = train_singan(tiny_image, cfg, tmp_path / "straight", write_samples=False, checkpoint_every=0)
+    seen = []
+
+    def crash(n, it, iters, stats):
+        seen.append((n, it))
+        if n == 1 and it == 5:
+            raise Stop
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Stop):
+        train_singan(tiny_image, cfg, out, progress=crash, write_samples=False, checkpoint_every=1e-9)
+    partial = json.loads((out / PARTIAL_DIR / "config.json").read_text())
+    assert (partial["scale"], partial["iteration"]) == (1, 4) and partial["seconds"] > 0  # iteration 5 was lost
+    assert load_singan(out / MODEL_DIR)[0].trained == 1
+    seen.clear()
+    resumed = train_singan(tiny_image, cfg, out, resume=True, progress=crash_free(seen), write_samples=False)
+    assert seen[0] == (1, 5)  # it went on from the checkpoint, not from the start of the scale
+    assert not (out / PARTIAL_DIR).exists()  # removed once the scale was saved
+    assert resumed.amps == pytest.approx(straight.amps)
+    for n, (g1, g2) in enumerate(zip(straight.generators, resumed.generators)):
+        for (k, v1), v2 in zip(g1.state_dict().items(), g2.state_dict().values()):
+            assert torch.equal(v1, v2), f"G.{n}.{k}"
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [x["scale"] for x in lines] == list(range(resumed.num_scales))
+    # Scale 1's time is the checkpointed seconds plus the resumed segment's, not the lost iteration's.
+    assert resumed.meta["seconds"][1] >= partial["seconds"]
+
+
+def crash_free(seen):
+    return lambda n, it, iters, stats: seen.append((n, it))
+
+
+def test_mid_scale_checkpoint_during_the_first_scale_and_stale_or_foreign_ones(tmp_path, tiny_image):
+    cfg = tiny_config(num_scales=2, iters=4)
+    straight = train_singan(tiny_image, cfg, tmp_path / "straight", write_samples=False)
+
+    crash = _stop_at(0, 3)
+    out = tmp_path / "first"
+    with pytest.raises(Stop):
+        train_singan(tiny_image, cfg, out, progress=crash, write_samples=False, checkpoint_every=1e-9)
+    assert not (out / MODEL_DIR).exists() and (out / PARTIAL_DIR).is_dir()  # no scale finished: only the partial one
+    with pytest.raises(CimgenError, match="not empty; pass --resume"):
+        train_singan(tiny_image, cfg, out)
+    with pytest.raises(CimgenError, match="other settings"):
+        train_singan(tiny_image, tiny_config(num_scales=2, iters=5), out, resume=True)
+    resumed = train_singan(tiny_image, cfg, out, resume=True, write_samples=False)
+    for g1, g2 in zip(straight.generators, resumed.generators):
+        assert all(torch.equal(a, b) for a, b in zip(g1.state_dict().values(), g2.state_dict().values()))
+    # A crash between saving a scale and removing its partial checkpoint leaves a stale one: it is ignored and removed.
+    stale = tmp_path / "stale"
+    with pytest.raises(Stop):
+        train_singan(tiny_image, cfg, stale, progress=crash, write_samples=False, checkpoint_every=1e-9)
+    shutil.copytree(stale / PARTIAL_DIR, tmp_path / "kept")
+    with pytest.raises(Stop):  # scale 0 finishes (its partial checkpoint is removed), then a crash in scale 1
+        train_singan(tiny_image, cfg, stale, resume=True, write_samples=False, progress=_stop_at(1, 1), checkpoint_every=0)
+    assert load_singan(stale / MODEL_DIR)[0].trained == 1 and not (stale / PARTIAL_DIR).exists()
+    shutil.rmtree(stale / PARTIAL_DIR, ignore_errors=True)
+    shutil.copytree(tmp_path / "kept", stale / PARTIAL_DIR)
+    again = train_singan(tiny_image, cfg, stale, resume=True, write_samples=False)
+    assert not (stale / PARTIAL_DIR).exists()
+    for g1, g2 in zip(straight.generators, again.generators):
+        assert all(torch.equal(a, b) for a, b in zip(g1.state_dict().values(), g2.state_dict().values()))
+    # A damaged one is named, with what to do.
+    with pytest.raises(Stop):
+        train_singan(tiny_image, cfg, tmp_path / "bad", progress=crash, write_samples=False, checkpoint_every=1e-9)
+    conf = tmp_path / "bad" / PARTIAL_DIR / "config.json"
+    conf.write_text(conf.read_text().replace('"iteration"', '"iterations"'))
+    with pytest.raises(CimgenError, match="damaged mid-scale checkpoint.*delete it"):
+        train_singan(tiny_image, cfg, tmp_path / "bad", resume=True)
+
+
+def _stop_at(scale: int, iteration: int):
+    def stop(n, it, iters, stats):
+        if (n, it) == (scale, iteration):
+            raise Stop
+
+    return stop
 
 
 def test_resume_checks(tmp_path, tiny_image, tiny_run):

@@ -66,12 +66,17 @@ def train_cmd(
     sets: list[str] = typer.Option([], "--set", help="Override one setting, e.g. --set iters=500 or --set max_size=128 (repeatable)."),
     mask: Path = typer.Option(None, "--mask", help="Damaged region to leave out of the reconstruction loss (inpainting)."),
     threshold: int = typer.Option(None, "--threshold", help="Or find the damaged region as pixels whose RGB all reach this level."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out at the first scale it has not finished."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out at the first scale it has not finished, from its last mid-scale checkpoint."
+    ),
+    checkpoint_minutes: float = typer.Option(
+        10.0, "--checkpoint-minutes", min=0.0, help="Minutes between mid-scale checkpoints (0: only after each scale)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the settings and the pyramid, and exit."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Train a SinGAN on one image, coarse to fine; the model is saved after every scale.
+    """Train a SinGAN on one image, coarse to fine; the model is saved after every scale, and the scale in progress every few minutes.
 
     Example: cimgen singan train balloons.png --out runs/balloons
     """
@@ -101,7 +106,17 @@ def train_cmd(
             f"training {len(sizes)} scales of {cfg.iters} iterations ({cfg.schedule} schedule) on {dev}: "
             + ", ".join(f"{h}x{w}" for h, w in sizes)
         )
-    model = train_singan(img, cfg, out, mask=damaged, device=dev, resume=resume, source=str(image), progress=_bar(quiet, cfg.iters))
+    model = train_singan(
+        img,
+        cfg,
+        out,
+        mask=damaged,
+        device=dev,
+        resume=resume,
+        source=str(image),
+        progress=_bar(quiet, cfg.iters),
+        checkpoint_every=checkpoint_minutes * 60,
+    )
     typer.echo(
         f"trained {model.trained} scales in {sum(model.meta['seconds']):.0f} s; reconstruction RMSE {model.reconstruction_error()[-1]:.4f}"
     )

@@ -1,7 +1,9 @@
 """Training a SinGAN pyramid coarse to fine, one scale (or, with ``train_depth`` > 1, the newest few) at a time.
 
-A run folder holds ``model/`` (the checkpoint, rewritten atomically after every scale, so an
-interrupted run loses at most the scale in progress and ``resume`` continues at the next one),
+A run folder holds ``model/`` (the finished scales, rewritten atomically after every scale),
+``partial/`` while a scale is in progress (its networks, optimizers, schedulers, random state, iteration
+and seconds so far, rewritten atomically every ``checkpoint_every`` seconds, so an interrupted run loses
+at most that much work and ``resume`` continues mid-scale exactly where the checkpoint was taken),
 ``samples/`` (the reconstruction and random samples) and ``log.jsonl`` (one line per scale).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +23,7 @@ from torch import nn
 
 from cimgen.config import to_dict
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import CONFIG_NAME, load_module, load_train_state
+from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.images import write_image
 from cimgen.singan.config import SinGANConfig
 from cimgen.singan.model import MODEL_DIR, SinGAN, image_tensor, load_singan, to_image
@@ -28,6 +31,8 @@ from cimgen.singan.networks import gradient_penalty, init_weights
 from cimgen.singan.pyramid import image_pyramid, mask_pyramid, pyramid_sizes, resize
 
 SAMPLES_DIR = "samples"
+PARTIAL_DIR = "partial"
+PARTIAL_MODEL = "singan-partial"
 LOG_NAME = "log.jsonl"
 SAMPLE_COUNT = 4
 
@@ -148,7 +153,7 @@ def _noise_amp(model: SinGAN, n: int, weights: list[torch.Tensor | None]) -> flo
 
 
 def _check_out(out: Path, resume: bool) -> None:
-    has_model = (out / MODEL_DIR / CONFIG_NAME).is_file()
+    has_model = (out / MODEL_DIR / CONFIG_NAME).is_file() or (out / PARTIAL_DIR / CONFIG_NAME).is_file()
     if resume and not has_model:
         raise CimgenError(f"{out} holds no SinGAN run to resume ({MODEL_DIR}/{CONFIG_NAME} is missing)")
     if not resume and out.exists() and any(out.iterdir()):
@@ -167,6 +172,7 @@ def train_singan(
     source: str = "",
     progress: Callable[[int, int, int, dict], None] | None = None,
     write_samples: bool = True,
+    checkpoint_every: float = 600.0,
 ) -> SinGAN:
     """Train a SinGAN on one image and return it; the run is saved under ``out`` as it goes.
 
@@ -177,10 +183,13 @@ def train_singan(
         mask: optional bool HxW damaged region (inpainting): with ``cfg.mask_reconstruction`` the
             reconstruction loss and the noise amplitudes leave it out.
         device: where to train.
-        resume: continue the run in ``out`` at the first scale it has not finished.
+        resume: continue the run in ``out`` at the first scale it has not finished, from that scale's
+            last mid-scale checkpoint if it has one.
         source: the image's name, kept in the model's config.
         progress: called as ``progress(scale, iteration, iters, stats)`` after every iteration.
         write_samples: write the reconstruction and random samples to ``out/samples`` at the end.
+        checkpoint_every: seconds between mid-scale checkpoints in ``out/partial`` (0: none). They do
+            not change the result: a run resumed from one ends on the same weights as a run straight through.
     """
     out, device = Path(out), torch.device(device)
     _check_out(out, resume)
@@ -195,9 +204,9 @@ def train_singan(
     model = SinGAN(
         cfg, sizes, reals, {"source": source, "image_size": [h, w], "image_digest": digest, "masked": mask is not None, "seconds": []}
     )
-    netD = None
+    netD, partial = None, None
     if resume:
-        model, netD, gen = _resume(out, model, device)
+        model, netD, gen, partial = _resume(out, model, device)
     out.mkdir(parents=True, exist_ok=True)
     log = out / LOG_NAME
     for n in range(model.trained, model.num_scales):
@@ -215,20 +224,29 @@ def train_singan(
         model.amps[n] = _noise_amp(model, n, weights)
         netD = d.to(device).train()
         trainer = ScaleTrainer(model, n, netD, weights, gen, device)
+        start, earlier = 0, 0.0
+        if partial is not None:
+            start, earlier = _restore_partial(partial, trainer)
+            partial, t0 = None, time.perf_counter()  # the set-up above was counted in the earlier segment
         stats: dict = {}
-        for it in range(cfg.iters):
+        saved = time.perf_counter()
+        for it in range(start, cfg.iters):
             stats = trainer.iteration()
             if progress is not None:
                 progress(n, it + 1, cfg.iters, stats)
+            if checkpoint_every > 0 and it + 1 < cfg.iters and time.perf_counter() - saved >= checkpoint_every:
+                _save_partial(out / PARTIAL_DIR, trainer, it + 1, earlier + time.perf_counter() - t0)
+                saved = time.perf_counter()
         for k in range(model.trained):
             model.generators[k].eval().requires_grad_(False)
-        seconds = time.perf_counter() - t0
+        seconds = earlier + time.perf_counter() - t0
         model.meta["seconds"] = [*model.meta["seconds"], round(seconds, 3)]
         rec_error = model.reconstruction_error()[-1]
         extra = {f"D.{k}": v for k, v in netD.state_dict().items()}
         if weights[0] is not None:
             extra["mask"] = torch.from_numpy(mask.astype(np.uint8))
         model.save(out / MODEL_DIR, extra=extra, train_state={"generator": gen.get_state(), "scale": n})
+        shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
         with open(log, "a") as f:
             f.write(
                 json.dumps(
@@ -248,20 +266,101 @@ def train_singan(
     return model
 
 
-def _resume(out: Path, fresh: SinGAN, device: torch.device) -> tuple[SinGAN, nn.Module, torch.Generator]:
-    model, tensors = load_singan(out / MODEL_DIR, device=device)
-    if model.meta.get("image_digest") != fresh.meta["image_digest"]:
+def _resume(out: Path, fresh: SinGAN, device: torch.device) -> tuple[SinGAN, nn.Module | None, torch.Generator, dict | None]:
+    """The finished scales (or none), the last discriminator, the random state, and a mid-scale checkpoint of the next scale."""
+    model, netD, gen = fresh, None, torch.Generator().manual_seed(fresh.cfg.seed)
+    if (out / MODEL_DIR / CONFIG_NAME).is_file():
+        model, tensors = load_singan(out / MODEL_DIR, device=device)
+        _check_same_run(out, model.meta.get("image_digest"), to_dict(model.cfg), fresh)
+        if model.trained == model.num_scales:
+            raise CimgenError(f"{out} has finished all {model.num_scales} scales; there is nothing to resume")
+        state = load_train_state(out / MODEL_DIR)
+        gen.set_state(state["generator"])
+        netD = model.new_discriminator(model.trained - 1)
+        load_module(netD, tensors, "D", source=str(out / MODEL_DIR))
+        netD = netD.to(device)
+    return model, netD, gen, _load_partial(out / PARTIAL_DIR, model, fresh)
+
+
+def _check_same_run(out: Path, digest: str | None, cfg: dict, fresh: SinGAN) -> None:
+    if digest != fresh.meta["image_digest"]:
         raise CimgenError(f"{out} was trained on another image than the one given; resume it with the same image")
-    if to_dict(model.cfg) != to_dict(fresh.cfg):
+    if cfg != to_dict(fresh.cfg):
         raise CimgenError(f"{out} was trained with other settings than the ones given; resume it with the same schedule and options")
-    if model.trained == model.num_scales:
-        raise CimgenError(f"{out} has finished all {model.num_scales} scales; there is nothing to resume")
-    state = load_train_state(out / MODEL_DIR)
-    gen = torch.Generator()
-    gen.set_state(state["generator"])
-    netD = model.new_discriminator(model.trained - 1)
-    load_module(netD, tensors, "D", source=str(out / MODEL_DIR))
-    return model, netD.to(device), gen
+
+
+def _save_partial(folder: Path, trainer: ScaleTrainer, iteration: int, seconds: float) -> None:
+    """Checkpoint the scale in progress: every network it trains, both optimizers and schedulers, the random state."""
+    model, n = trainer.model, trainer.n
+    tensors = {f"G.{k}.{name}": v for k in range(trainer.low, n + 1) for name, v in model.generators[k].state_dict().items()}
+    tensors.update({f"D.{name}": v for name, v in trainer.netD.state_dict().items()})
+    tensors[f"z_opt.{n}"] = model.z_opt[n]
+    config = {
+        "model": PARTIAL_MODEL,
+        "scale": n,
+        "iteration": iteration,
+        "seconds": round(seconds, 3),
+        "noise_amp": model.amps[n],
+        "image_digest": model.meta["image_digest"],
+        "singan": to_dict(model.cfg),
+    }
+    state = {name: getattr(trainer, name).state_dict() for name in ("optD", "optG", "schedD", "schedG")}
+    save_checkpoint(folder, config, tensors, {"generator": trainer.gen.get_state(), **state})
+
+
+def _load_partial(folder: Path, model: SinGAN, fresh: SinGAN) -> dict | None:
+    """A mid-scale checkpoint of the first unfinished scale; one of an earlier scale (left by a crash just after that
+    scale was saved) is stale and removed."""
+    if not (folder / CONFIG_NAME).is_file():
+        return None
+    config, tensors = load_checkpoint(folder)
+    try:
+        if config.get("model") != PARTIAL_MODEL:
+            raise KeyError("model")
+        scale, iteration, seconds, amp = (
+            int(config["scale"]),
+            int(config["iteration"]),
+            float(config["seconds"]),
+            float(config["noise_amp"]),
+        )
+        _check_same_run(folder.parent, config.get("image_digest"), config["singan"], fresh)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CimgenError(
+            f"{folder} is a damaged mid-scale checkpoint (missing or malformed {e}); delete it to resume from the last finished scale"
+        ) from None
+    if scale < model.trained:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    if scale != model.trained or not 0 < iteration < model.cfg.iters:
+        raise CimgenError(
+            f"{folder} checkpoints scale {scale} at iteration {iteration}, but the run has {model.trained} finished scales "
+            f"of {model.cfg.iters} iterations; delete it to resume from the last finished scale"
+        )
+    return {
+        "folder": folder,
+        "iteration": iteration,
+        "seconds": seconds,
+        "noise_amp": amp,
+        "tensors": tensors,
+        "state": load_train_state(folder),
+    }
+
+
+def _restore_partial(partial: dict, trainer: ScaleTrainer) -> tuple[int, float]:
+    """Put a mid-scale checkpoint back into a freshly set-up trainer; returns the iteration and seconds it had reached."""
+    model, n, tensors, state, source = trainer.model, trainer.n, partial["tensors"], partial["state"], str(partial["folder"])
+    for k in range(trainer.low, n + 1):
+        load_module(model.generators[k], tensors, f"G.{k}", source=source)
+    load_module(trainer.netD, tensors, "D", source=source)
+    z = tensors.get(f"z_opt.{n}")
+    if z is None or z.shape != model.z_opt[n].shape:
+        raise CimgenError(f"{source} is a damaged mid-scale checkpoint (no z_opt.{n} of the right shape)")
+    model.z_opt[n] = z.to(model.z_opt[n].device)
+    model.amps[n] = partial["noise_amp"]
+    for name in ("optD", "optG", "schedD", "schedG"):
+        getattr(trainer, name).load_state_dict(state[name])
+    trainer.gen.set_state(state["generator"])
+    return partial["iteration"], partial["seconds"]
 
 
 def _write_samples(model: SinGAN, folder: Path, seed: int) -> None:
