@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 import torch
 
@@ -396,3 +397,171 @@ def test_pix2pix_finetunes_from_imported_junyanz_files(tmp_path, capsys):
     capsys.readouterr()
     assert main([*tune, "--from", str(tmp_path / "cyc"), "--out", str(tmp_path / "run3")]) == 2
     assert "it is a CycleGAN D" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- a whole junyanz CycleGAN
+
+
+def _cyclegan_nets(blocks: int = 6, d_layers: int = 3) -> dict[str, torch.nn.Module]:
+    """G_A, G_B, D_A, D_B as junyanz's CycleGAN builds them (resnet generators, instance norm, PatchGAN), randomised."""
+    nets = {}
+    for i, name in enumerate(("G_A", "G_B", "D_A", "D_B")):
+        net = (
+            ResnetGenerator(ResnetGeneratorConfig(base_channels=4, num_blocks=blocks))
+            if name.startswith("G")
+            else NLayerDiscriminator(NLayerDiscriminatorConfig(in_channels=3, base_channels=4, num_layers=d_layers))
+        )
+        g = torch.Generator().manual_seed(i)
+        with torch.no_grad():
+            for t in net.state_dict().values():
+                t.copy_(torch.randn(t.shape, generator=g) * 0.05)
+        nets[name] = net.eval()
+    return nets
+
+
+def _save_junyanz_folder(folder, nets, epoch: str = "latest", legacy: bool = False) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, net in nets.items():
+        sd = dict(net.state_dict())
+        if legacy and name == "G_A":  # what a file saved before PyTorch 0.4 carries for instance norm
+            sd["model.2.running_mean"] = torch.zeros(4)
+        torch.save(sd, folder / f"{epoch}_net_{name}.pth")
+
+
+def _unaligned(world, root) -> None:
+    from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
+    from cimgen.io.images import read_image, read_label_map, write_image
+
+    for i in range(2):
+        write_image(root / "trainA" / f"{i}.png", read_image(world / "images" / f"tile_{i:05d}.png"))
+        write_image(root / "trainB" / f"{i}.png", labels_to_colors(read_label_map(world / "labels" / f"tile_{i:05d}.png"), SYNTH_PALETTE))
+
+
+CYCLE_TUNE = ["--epochs", "1", "--decay-epochs", "0", "--quiet", "--set", "data.load_size=48", "--set", "data.crop_size=48"]
+CYCLE_TUNE += ["--set", "loop.batch_size=1", "--set", "loop.tensorboard=false"]
+
+
+def test_whole_cyclegan_folder_imports_finetunes_translates_and_exports(tmp_path, capsys, tiny_world):
+    """A junyanz CycleGAN checkpoint folder (latest_net_G_A/G_B/D_A/D_B.pth): imported whole, fine-tuned from all four
+    networks, usable in both directions, and written back as the same four files."""
+    from safetensors.torch import load_file
+
+    from cimgen.cli.main import main
+    from cimgen.io.checkpoints import load_checkpoint
+    from cimgen.io.images import read_image
+    from cimgen.train.cyclegan import translate
+
+    nets = _cyclegan_nets()
+    _save_junyanz_folder(tmp_path / "maps_cyclegan", nets, legacy=True)
+    _save_junyanz_folder(tmp_path / "maps_cyclegan", _cyclegan_nets(d_layers=2), epoch="5")  # an older epoch beside it
+    assert main(["import-official", str(tmp_path / "maps_cyclegan"), "--out", str(tmp_path / "ckpt")]) == 0
+    out = capsys.readouterr().out
+    assert "G_A: resnet_6blocks" in out and "D_B: basic" in out and "dropped 1 stale normalisation" in out
+    config = load_checkpoint(tmp_path / "ckpt")[0]
+    assert config["model"] == "cyclegan" and config["generator"]["name"] == "resnet_6blocks" and config["imported"]
+    assert config["discriminator"] == {"name": "basic", "options": {"base_channels": 4, "norm": "instance"}}
+    assert main(["import-official", str(tmp_path / "maps_cyclegan"), "--epoch", "5", "--out", str(tmp_path / "ckpt5")]) == 0
+    assert load_checkpoint(tmp_path / "ckpt5")[0]["discriminator"]["options"]["num_layers"] == 2  # n_layers 2, not basic
+    # With a zero learning rate, fine-tuning ends exactly on the four official networks; with the default one it moves them.
+    _unaligned(tiny_world, tmp_path / "small")
+    tune = ["finetune", "--data", str(tmp_path / "small"), *CYCLE_TUNE, "--from", str(tmp_path / "ckpt")]
+    assert main([*tune, "--set", "optim.lr=0", "--out", str(tmp_path / "run0")]) == 0, capsys.readouterr().err
+    saved = load_file(str(tmp_path / "run0" / "checkpoints" / "epoch-0001" / "weights.safetensors"))
+    for name, net in nets.items():
+        for k, v in net.state_dict().items():
+            assert torch.equal(saved[f"{name}.{k}"], v), f"{name}.{k}"
+    assert "init_from" in (tmp_path / "run0" / "config.yaml").read_text()
+    assert main([*tune, "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+    tuned = load_file(str(tmp_path / "run" / "checkpoints" / "epoch-0001" / "weights.safetensors"))
+    for name in nets:
+        first = "model.0.weight" if name.startswith("D") else "model.1.weight"  # the first conv
+        assert not torch.equal(tuned[f"{name}.{first}"], saved[f"{name}.{first}"]), name
+    # Both directions: the image -> map generator (G_B here) is the official G_B.
+    photo = read_image(tiny_world / "images" / "tile_00000.png")
+    assert main(["translate", "--checkpoint", str(tmp_path / "ckpt"), "--direction", "BtoA", "--images", str(tiny_world / "images" / "tile_00000.png"), "--out", str(tmp_path / "t")]) == 0  # fmt: skip
+    assert np.array_equal(read_image(tmp_path / "t" / "tile_00000.png"), translate(nets["G_B"], photo))
+    assert not np.array_equal(translate(nets["G_A"], photo), translate(nets["G_B"], photo))
+    # Export: the same four files, the same names and tensors (the stale statistic stays dropped).
+    assert main(["export-official", str(tmp_path / "ckpt"), "--out", str(tmp_path / "back")]) == 0
+    for name, net in nets.items():
+        back = torch.load(tmp_path / "back" / f"latest_net_{name}.pth", weights_only=True)
+        assert back.keys() == net.state_dict().keys()
+        assert all(torch.equal(back[k], v) for k, v in net.state_dict().items())
+    # A CycleGAN trained by cimgen goes out in the official format too, and comes back in unchanged.
+    assert main(["export-official", str(tmp_path / "run"), "--out", str(tmp_path / "ours")]) == 0
+    assert main(["import-official", str(tmp_path / "ours"), "--out", str(tmp_path / "ours-back")]) == 0
+    again = load_checkpoint(tmp_path / "ours-back")[1]
+    assert again.keys() == tuned.keys() and all(torch.equal(again[k], v) for k, v in tuned.items())
+
+
+def test_two_published_generators_make_a_cyclegan(tmp_path, capsys, tiny_world):
+    """The published CycleGAN models are one generator per direction (e.g. map2sat and sat2map): together they make a
+    CycleGAN whose discriminators start from scratch."""
+    from cimgen.cli.main import main
+    from cimgen.io.checkpoints import load_checkpoint
+
+    nets = _cyclegan_nets()
+    torch.save(nets["G_A"].state_dict(), tmp_path / "map2sat.pth")
+    torch.save(nets["G_B"].state_dict(), tmp_path / "sat2map.pth")
+    imp = ["import-official", str(tmp_path / "map2sat.pth"), "--generator-b", str(tmp_path / "sat2map.pth")]
+    assert main([*imp, "--out", str(tmp_path / "ckpt")]) == 0
+    assert "fine-tuning starts D_A and D_B from scratch" in capsys.readouterr().out
+    tensors = load_checkpoint(tmp_path / "ckpt")[1]
+    assert all(torch.equal(tensors[f"G_B.{k}"], v) for k, v in nets["G_B"].state_dict().items())
+    assert not any(k.startswith("D_") for k in tensors)
+    _unaligned(tiny_world, tmp_path / "small")
+    tune = ["finetune", "--data", str(tmp_path / "small"), *CYCLE_TUNE, "--from", str(tmp_path / "ckpt"), "--out", str(tmp_path / "run")]
+    assert main(tune) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "holds no D_A; it starts from scratch" in out and "holds no D_B; it starts from scratch" in out
+    # With D files given as well (D_A with --discriminator, D_B with --discriminator-b), all four are imported.
+    torch.save(nets["D_A"].state_dict(), tmp_path / "D_A.pth")
+    torch.save(nets["D_B"].state_dict(), tmp_path / "D_B.pth")
+    imp += ["--discriminator", str(tmp_path / "D_A.pth"), "--discriminator-b", str(tmp_path / "D_B.pth")]
+    assert main([*imp, "--out", str(tmp_path / "ckpt4")]) == 0
+    assert {k.split(".")[0] for k in load_checkpoint(tmp_path / "ckpt4")[1]} == {"G_A", "G_B", "D_A", "D_B"}
+
+
+def test_bad_cyclegan_imports_load_nothing(tmp_path, capsys):
+    from cimgen.cli.main import main
+
+    def refused(args, words):
+        assert main(["import-official", *args, "--out", str(tmp_path / "never")]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and err.count("\n") == 1, err
+        assert not (tmp_path / "never").exists()
+
+    nets = _cyclegan_nets()
+    half = tmp_path / "half"
+    _save_junyanz_folder(half, {"G_A": nets["G_A"]}, epoch="10")
+    refused([str(half)], "latest_net_G_B.pth missing (it holds 10_net_G_A.pth; choose the epoch with --epoch)")
+    refused([str(half), "--epoch", "10"], "10_net_G_B.pth missing")
+    odd = tmp_path / "odd"
+    _save_junyanz_folder(odd, {"G_A": nets["G_A"], "G_B": _cyclegan_nets(blocks=9)["G_B"]})
+    refused([str(odd)], "the two generators are not a CycleGAN pair")
+    four = tmp_path / "four"
+    _save_junyanz_folder(four, _cyclegan_nets(blocks=4))
+    refused([str(four)], "none of resnet_9blocks, resnet_6blocks")
+    p2p = tmp_path / "p2p"
+    d6 = NLayerDiscriminator(NLayerDiscriminatorConfig(in_channels=6, base_channels=4, num_layers=3))
+    _save_junyanz_folder(p2p, {"G_A": nets["G_A"], "G_B": nets["G_B"], "D_A": d6, "D_B": d6})
+    refused([str(p2p)], "a CycleGAN D sees one RGB image")
+    one_d = tmp_path / "one_d"
+    _save_junyanz_folder(one_d, {"G_A": nets["G_A"], "G_B": nets["G_B"], "D_A": nets["D_A"]})
+    refused([str(one_d)], "give both discriminators (D_A and D_B) or neither")
+    g_a = str(four / "latest_net_G_A.pth")
+    refused([g_a, "--discriminator-b", g_a], "--discriminator-b is CycleGAN's D_B: give it with --generator-b")
+    refused([str(one_d), "--generator-b", g_a], "leave out --generator-b")
+    hd = GlobalGenerator(GlobalGeneratorConfig(in_channels=7, base_channels=4, num_downsamplings=3, num_blocks=2))
+    torch.save(hd.state_dict(), tmp_path / "hd.pth")
+    refused([str(tmp_path / "hd.pth"), "--generator-b", str(tmp_path / "hd.pth")], "not a junyanz CycleGAN one")
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "latest_net_G_A.pth").write_bytes(b"\x80\x04not a checkpoint")
+    torch.save(nets["G_B"].state_dict(), tmp_path / "evil" / "latest_net_G_B.pth")
+    refused([str(tmp_path / "evil")], "cannot be loaded")
+    # A CycleGAN goes out as a folder.
+    _save_junyanz_folder(tmp_path / "good", nets)
+    assert main(["import-official", str(tmp_path / "good"), "--out", str(tmp_path / "ckpt")]) == 0
+    capsys.readouterr()
+    assert main(["export-official", str(tmp_path / "ckpt"), "--out", str(tmp_path / "G.pth")]) == 2
+    assert "name a folder" in capsys.readouterr().err

@@ -10,7 +10,11 @@ from cimgen.errors import CimgenError
 
 
 def import_cmd(
-    path: Path = typer.Argument(..., help="An official generator file, e.g. checkpoints/label2city_1024p/latest_net_G.pth."),
+    path: Path = typer.Argument(
+        ...,
+        help="An official generator file, e.g. checkpoints/label2city_1024p/latest_net_G.pth, or a junyanz CycleGAN checkpoint "
+        "folder holding {epoch}_net_G_A/G_B[/D_A/D_B].pth.",
+    ),
     out: Path = typer.Option(..., "--out", help="cimgen checkpoint folder to write (config.json + weights.safetensors)."),
     kind: str = typer.Option(
         None, "--kind", help="pix2pixhd-global, pix2pixhd-local, junyanz-resnet or junyanz-unet (default: inferred from the tensors)."
@@ -26,10 +30,20 @@ def import_cmd(
         "--discriminator",
         help="The matching latest_net_D.pth (pix2pixHD multi-scale, or a junyanz PatchGAN/pixel D), imported too so that fine-tuning starts from it.",
     ),
+    generator_b: Path = typer.Option(
+        None,
+        "--generator-b",
+        help="CycleGAN: the generator of the other direction (e.g. sat2map.pth beside map2sat.pth); PATH and it become G_A and G_B.",
+    ),
+    discriminator_b: Path = typer.Option(None, "--discriminator-b", help="CycleGAN, with --generator-b: D_B (--discriminator is D_A)."),
+    epoch: str = typer.Option("latest", "--epoch", help="CycleGAN folder: which {epoch}_net_*.pth files to import."),
 ) -> None:
-    """Import an official generator (and a pix2pixHD discriminator): loaded without running code, architecture inferred, loaded strictly.
+    """Import an official generator (and discriminator), or a whole junyanz CycleGAN: loaded without running code,
+    architecture inferred, loaded strictly.
 
-    Example: cimgen import-official latest_net_G.pth --out runs/label2city-1024p
+    Examples: cimgen import-official latest_net_G.pth --out runs/label2city-1024p;
+    cimgen import-official checkpoints/maps_cyclegan --out runs/maps-cyclegan (G_A, G_B, D_A, D_B);
+    cimgen import-official map2sat.pth --generator-b sat2map.pth --out runs/maps-cyclegan
     """
     from dataclasses import asdict
 
@@ -38,6 +52,13 @@ def import_cmd(
 
     if (out / CONFIG_NAME).exists():
         raise CimgenError(f"{out} already holds a checkpoint; choose another --out folder")
+    if path.is_dir() or generator_b is not None:
+        if kind is not None or label_nc is not None or palette is not None:
+            raise CimgenError("--kind, --label-nc and --palette are for single generator files; a CycleGAN's kind is inferred")
+        _import_cyclegan(path, out, generator_b, discriminator, discriminator_b, epoch)
+        return
+    if discriminator_b is not None:
+        raise CimgenError("--discriminator-b is CycleGAN's D_B: give it with --generator-b")
     module, kind, config, dropped = import_generator(path, kind=kind)
     meta = {**config_dict(kind, config), "source": str(path)}
     if kind.startswith("pix2pixhd"):
@@ -78,6 +99,32 @@ def import_cmd(
     typer.echo(f"checkpoint: {out}")
 
 
+def _import_cyclegan(path: Path, out: Path, generator_b: Path | None, d_a: Path | None, d_b: Path | None, epoch: str) -> None:
+    from cimgen.io.checkpoints import save_checkpoint
+    from cimgen.io.official import cyclegan_files, import_cyclegan
+
+    if path.is_dir():
+        if generator_b is not None or d_a is not None or d_b is not None:
+            raise CimgenError(f"{path} is a folder: its files are the networks, so leave out --generator-b and the --discriminator options")
+        files = cyclegan_files(path, epoch)
+    else:
+        files = {"G_A": path, "G_B": generator_b, "D_A": d_a, "D_B": d_b}
+    config, tensors, dropped = import_cyclegan(files)
+    save_checkpoint(out, config, tensors)
+    for name in ("G_A", "G_B", "D_A", "D_B"):
+        params = sum(v.numel() for k, v in tensors.items() if k.startswith(f"{name}.") and v.is_floating_point() and "running_" not in k)
+        if params:
+            spec = config["generator" if name.startswith("G") else "discriminator"]
+            typer.echo(f"{name}: {spec['name']} {spec['options']}; {params:,} parameters  ({files[name]})")
+    if not any(k.startswith("D_A.") for k in tensors):
+        typer.echo("no discriminator files: fine-tuning starts D_A and D_B from scratch")
+    if dropped:
+        typer.echo(f"dropped {len(dropped)} stale normalisation statistics (e.g. {dropped[0]})")
+    typer.echo(
+        f"checkpoint: {out}  (next: cimgen finetune --from {out} --data DIR; cimgen translate --checkpoint {out} --direction BtoA --images DIR --out DIR)"
+    )
+
+
 def _label_options(in_channels: int, label_nc: int | None, palette_file: Path | None) -> dict:
     """label_nc, edge_channels and palette of an imported pix2pixHD generator, so `cimgen manipulate` can drive it."""
     from cimgen.data.palette import CITYSCAPES_PALETTE, Palette
@@ -104,12 +151,15 @@ def _label_options(in_channels: int, label_nc: int | None, palette_file: Path | 
 
 def export_cmd(
     checkpoint: Path = typer.Argument(..., help="A checkpoint written by `cimgen import-official`."),
-    out: Path = typer.Option(..., "--out", help="The .pth file to write, in the official format and names."),
+    out: Path = typer.Option(
+        ..., "--out", help="The .pth file to write, in the official format and names (for a CycleGAN: a folder for latest_net_*.pth)."
+    ),
     discriminator_out: Path = typer.Option(
         None, "--discriminator-out", help="Also write the checkpoint's pix2pixHD discriminator as an official latest_net_D.pth."
     ),
 ) -> None:
-    """Export an imported generator back to the official ``.pth`` format (a plain state dict, official names).
+    """Export an imported generator back to the official ``.pth`` format (a plain state dict, official names), or a
+    CycleGAN (imported or trained by cimgen) as a junyanz checkpoint folder.
 
     Example: cimgen export-official runs/label2city-1024p --out latest_net_G.pth
     """
@@ -118,8 +168,18 @@ def export_cmd(
 
     config, tensors = load_checkpoint(checkpoint)
     kind = config.get("model")
+    if kind == "cyclegan":
+        from cimgen.io.official import export_cyclegan
+
+        if discriminator_out is not None:
+            raise CimgenError("a CycleGAN goes out as one folder with all four networks; leave out --discriminator-out")
+        if out.suffix == ".pth":
+            raise CimgenError(f"a CycleGAN goes out as a folder of {{epoch}}_net_*.pth files; name a folder, not {out}")
+        for written in export_cyclegan(tensors, out):
+            typer.echo(f"official-format network: {written}")
+        return
     if kind not in KINDS:
-        raise CimgenError(f"{checkpoint} holds a '{kind}' model; export-official takes {', '.join(KINDS)} checkpoints")
+        raise CimgenError(f"{checkpoint} holds a '{kind}' model; export-official takes {', '.join(KINDS)} or cyclegan checkpoints")
     module = build(kind, config_class(kind)(**config["generator"]))
     load_module(module, tensors, "generator", source=str(checkpoint))
     typer.echo(f"official-format generator: {export_generator(module, out)}")

@@ -349,3 +349,115 @@ def import_patchgan(path: str | Path) -> tuple[nn.Module, str, object, list[str]
         raise CimgenError(f"{path} does not have the layout of a junyanz discriminator") from None
     dropped = strict_load(module, sd, source=str(path))
     return module.eval(), name, config, dropped
+
+
+# ----------------------------------------------------------------------------- junyanz CycleGAN, all four networks
+#
+# junyanz ``models/cycle_gan_model.py`` names its networks G_A (A -> B), G_B (B -> A), D_A (judges B
+# images) and D_B (judges A images), and ``base_model.save_networks`` writes each as
+# ``{epoch}_net_{name}.pth`` in the run's checkpoint folder (``latest`` for the newest). The published
+# CycleGAN models are single generators, one file per direction (e.g. map2sat and sat2map).
+
+CYCLEGAN_NETS = ("G_A", "G_B", "D_A", "D_B")
+UNET_NAMES = {8: "unet_256", 7: "unet_128"}
+RESNET_NAMES = {9: "resnet_9blocks", 6: "resnet_6blocks"}
+RGB = 3
+
+
+def generator_spec(g: dict) -> dict | None:
+    """The ``cimgen.models.cyclegan`` registry name and options (channels left out) of an imported junyanz generator's
+    config, or None when the registry has no such network (another depth or block count, zero padding)."""
+    if "num_downs" in g:
+        name = UNET_NAMES.get(g["num_downs"])
+        # A U-Net's dropout leaves no tensors: the file cannot say, so the recipe's default applies.
+        options = {"base_channels": g["base_channels"], "norm": g["norm"]}
+    else:
+        name = RESNET_NAMES.get(g["num_blocks"]) if g.get("padding", "reflect") == "reflect" else None
+        options = {"base_channels": g["base_channels"], "norm": g["norm"], "dropout": g["dropout"]}
+    return None if name is None else {"name": name, "options": options}
+
+
+def cyclegan_files(folder: str | Path, epoch: str = "latest") -> dict[str, Path | None]:
+    """The ``{epoch}_net_{G_A,G_B,D_A,D_B}.pth`` files of a junyanz CycleGAN checkpoint folder; both generators must be
+    there, the discriminators may be missing (fine-tuning then starts them from scratch)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CimgenError(f"{folder} is not a folder")
+    files: dict[str, Path | None] = {n: folder / f"{epoch}_net_{n}.pth" for n in CYCLEGAN_NETS}
+    missing = [p.name for n, p in files.items() if n.startswith("G") and not p.is_file()]
+    if missing:
+        found = sorted(p.name for p in folder.glob("*_net_*.pth"))[:6]
+        raise CimgenError(
+            f"{folder} is not a junyanz CycleGAN checkpoint folder for epoch '{epoch}': {' and '.join(missing)} missing"
+            + (f" (it holds {', '.join(found)}; choose the epoch with --epoch)" if found else "")
+        )
+    return {n: (p if p.is_file() else None) for n, p in files.items()}
+
+
+def import_cyclegan(files: dict[str, Path | None]) -> tuple[dict, dict[str, torch.Tensor], list[str]]:
+    """A whole junyanz CycleGAN (two generators, and two discriminators or none) as a cimgen ``cyclegan`` checkpoint.
+
+    Args:
+        files: the ``.pth`` file of each of G_A, G_B, D_A, D_B (None for a discriminator left out).
+
+    Returns:
+        (checkpoint config, tensors under G_A./G_B./D_A./D_B., dropped stale keys). The config is the one
+        cimgen's CycleGAN recipe writes, so ``finetune --from``, ``translate`` and ``export-official`` take it.
+    """
+    gens = {n: import_generator(files[n]) for n in ("G_A", "G_B")}
+    (_, kind, cfg_a, dropped), (_, kind_b, cfg_b, dropped_b) = gens["G_A"], gens["G_B"]
+    if kind not in (CYCLEGAN_RESNET, CYCLEGAN_UNET):
+        raise CimgenError(f"{files['G_A']} is a {kind} generator, not a junyanz CycleGAN one")
+    a, b = asdict(cfg_a), asdict(cfg_b)
+    if (cfg_a.in_channels, cfg_a.out_channels) != (RGB, RGB):
+        raise CimgenError(
+            f"{files['G_A']} maps {cfg_a.in_channels} channels to {cfg_a.out_channels}; cimgen's CycleGAN translates RGB images"
+        )
+    if kind_b != kind or {**b, "in_channels": b["out_channels"], "out_channels": b["in_channels"]} != a:
+        raise CimgenError(f"the two generators are not a CycleGAN pair: G_A is {kind} {a}, G_B is {kind_b} {b}")
+    spec = generator_spec(a)
+    if spec is None:
+        names = ", ".join([*RESNET_NAMES.values(), *UNET_NAMES.values()])
+        raise CimgenError(f"the generators ({kind} {a}) are none of {names}, which cimgen's CycleGAN recipe trains")
+    tensors = {f"{n}.{k}": v for n, (m, *_) in gens.items() for k, v in m.state_dict().items()}
+    dropped = dropped + dropped_b
+    d_files = {n: files.get(n) for n in ("D_A", "D_B")}
+    d_spec: dict = {"name": "basic", "options": {}}
+    if any(d_files.values()):
+        if not all(d_files.values()):
+            raise CimgenError("give both discriminators (D_A and D_B) or neither")
+        ds = {n: import_patchgan(p) for n, p in d_files.items()}
+        (_, name_a, dcfg_a, _), (_, name_b, dcfg_b, _) = ds["D_A"], ds["D_B"]
+        if (name_a, dcfg_a) != (name_b, dcfg_b):
+            raise CimgenError(f"the two discriminators differ: D_A is {name_a} {asdict(dcfg_a)}, D_B is {name_b} {asdict(dcfg_b)}")
+        if dcfg_a.in_channels != RGB:
+            raise CimgenError(
+                f"the discriminators see {dcfg_a.in_channels} channels; a CycleGAN D sees one RGB image (a pix2pix D sees two stacked)"
+            )
+        name, options = name_a, {k: v for k, v in asdict(dcfg_a).items() if k != "in_channels"}
+        if name == JUNYANZ_PATCHGAN and options["num_layers"] == 3:  # junyanz's netD 'basic' is n_layers 3
+            name, options = "basic", {k: v for k, v in options.items() if k != "num_layers"}
+        d_spec = {"name": name, "options": options}
+        for n, (m, _, _, d_dropped) in ds.items():
+            tensors.update({f"{n}.{k}": v for k, v in m.state_dict().items()})
+            dropped = dropped + d_dropped
+    config = {
+        "model": "cyclegan",
+        "generator": spec,
+        "discriminator": d_spec,
+        "directions": {"AtoB": "G_A", "BtoA": "G_B"},
+        "imported": True,
+        "source": {n: str(p) for n, p in files.items() if p is not None},
+    }
+    return config, tensors, dropped
+
+
+def export_cyclegan(tensors: dict[str, torch.Tensor], folder: str | Path, epoch: str = "latest") -> list[Path]:
+    """Write a cimgen CycleGAN checkpoint's networks as junyanz files ``{epoch}_net_{G_A,G_B,D_A,D_B}.pth``: the module
+    names are the official ones, so each state dict goes out as stored."""
+    written = []
+    for n in CYCLEGAN_NETS:
+        sd = {k.removeprefix(f"{n}."): v for k, v in tensors.items() if k.startswith(f"{n}.")}
+        if sd:
+            written.append(save_state_dict(sd, Path(folder) / f"{epoch}_net_{n}.pth"))
+    return written

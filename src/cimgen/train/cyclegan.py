@@ -496,7 +496,7 @@ def run_cyclegan(
     dataset.check_all(size_multiple=multiple)  # bad images fail here, before any output is written
     recipe = CycleGANRecipe(cfg, runtime)
     if init_from is not None and not resume:
-        load_init(init_from, MODEL_NAME, recipe.networks)
+        load_init(init_from, MODEL_NAME, recipe.networks, echo=echo if runtime.is_main else None)
     identity = {"generator": to_dict(cfg.generator), "discriminator": to_dict(cfg.discriminator)}
     extra = {"init_from": str(init_from)} if init_from is not None else None
     run_dir = prepare_run(cfg, run_dir, resume=resume, model=MODEL_NAME, identity=identity, extra=extra)

@@ -172,13 +172,16 @@ def tensors_of(recipe: Recipe) -> dict[str, torch.Tensor]:
 def load_networks(networks: dict[str, nn.Module], ckpt_cfg: dict, tensors: dict[str, torch.Tensor], source: str, *, echo=None) -> None:
     """Load every network from a checkpoint's tensors, naming the first mismatch in one sentence.
 
-    A checkpoint written by ``cimgen import-official`` from a generator file alone has no
-    discriminator: that one then starts from scratch, and ``echo`` (when given) says so.
+    A checkpoint written by ``cimgen import-official`` from generator files alone has no
+    discriminator (``discriminator``, or CycleGAN's ``D_A`` and ``D_B``): those then start from
+    scratch, and ``echo`` (when given) says so.
     """
     for name, net in networks.items():
-        if name == "discriminator" and ckpt_cfg.get("imported") and not any(k.startswith("discriminator.") for k in tensors):
+        is_d = name == "discriminator" or name.startswith("D_")
+        if is_d and ckpt_cfg.get("imported") and not any(k.startswith(f"{name}.") for k in tensors):
             if echo:
-                echo(f"{source} holds no discriminator; it starts from scratch (import latest_net_D.pth with --discriminator)")
+                hint = "import latest_net_D.pth with --discriminator" if name == "discriminator" else "import the folder with its D files"
+                echo(f"{source} holds no {name}; it starts from scratch ({hint})")
             continue
         load_module(net, tensors, name, source=source)
 

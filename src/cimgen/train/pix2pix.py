@@ -116,27 +116,21 @@ def resolve_config(raw: dict) -> Pix2PixConfig:
 
 # Generators written by `cimgen import-official` from junyanz files, which pix2pix fine-tunes.
 IMPORTED_KINDS = ("junyanz-unet", "junyanz-resnet")
-_UNET_NAMES = {8: "unet_256", 7: "unet_128"}
-_RESNET_NAMES = {9: "resnet_9blocks", 6: "resnet_6blocks"}
 
 
 def as_pix2pix_config(ckpt_cfg: dict, direction: str = "AtoB") -> dict:
     """A checkpoint config written by ``cimgen import-official`` from a junyanz generator (and discriminator), seen as a
     pix2pix one: the registry names and options of its networks, and the direction asked for (the file does not record
     one). Other configs are returned unchanged."""
+    from cimgen.io.official import RESNET_NAMES, UNET_NAMES, generator_spec
+
     if ckpt_cfg.get("model") not in IMPORTED_KINDS:
         return ckpt_cfg
     g = ckpt_cfg["generator"]
-    if "num_downs" in g:
-        name = _UNET_NAMES.get(g["num_downs"])
-        # A U-Net's dropout leaves no tensors: the file cannot say, so pix2pix's default (on) applies.
-        options = {"base_channels": g["base_channels"], "norm": g["norm"]}
-    else:
-        name = _RESNET_NAMES.get(g["num_blocks"]) if g.get("padding", "reflect") == "reflect" else None
-        options = {"base_channels": g["base_channels"], "norm": g["norm"], "dropout": g["dropout"]}
-    if name is None:
+    spec = generator_spec(g)
+    if spec is None:
         raise CimgenError(
-            f"the imported generator ({g}) is none of {', '.join([*_UNET_NAMES.values(), *_RESNET_NAMES.values()])}; pix2pix cannot fine-tune it"
+            f"the imported generator ({g}) is none of {', '.join([*UNET_NAMES.values(), *RESNET_NAMES.values()])}; pix2pix cannot fine-tune it"
         )
     d = ckpt_cfg.get("discriminator") or {"name": "basic", "options": {}}
     d = {"name": d["name"], "options": {k: v for k, v in d["options"].items() if k != "in_channels"}}
@@ -145,7 +139,7 @@ def as_pix2pix_config(ckpt_cfg: dict, direction: str = "AtoB") -> dict:
             f"the imported discriminator sees {ckpt_cfg['discriminator']['options'].get('in_channels')} channels; pix2pix's sees the input "
             f"and output images stacked ({2 * IMAGE_CHANNELS}), so it is a CycleGAN D and cannot be fine-tuned here"
         )
-    return {**ckpt_cfg, "model": MODEL_NAME, "direction": direction, "generator": {"name": name, "options": options}, "discriminator": d}
+    return {**ckpt_cfg, "model": MODEL_NAME, "direction": direction, "generator": spec, "discriminator": d}
 
 
 def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixConfig:
