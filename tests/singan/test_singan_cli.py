@@ -123,3 +123,36 @@ def test_bad_input(tmp_path, tiny_image, tiny_run, capsys):
     )
     assert "unknown SinGAN schedule" in _err(capsys, ["singan", "train", str(p["clean"]), "--out", str(out), "--schedule", "slow"])
     assert not out.exists()
+
+
+def test_train_resume_continues_a_mid_scale_checkpoint(tmp_path, tiny_image, capsys):
+    """`cimgen singan train --resume` picks up the scale in progress where its last mid-scale checkpoint left it."""
+    import pytest
+    import torch
+
+    from cimgen.singan.model import load_singan
+    from cimgen.singan.train import PARTIAL_DIR, train_singan
+    from tests.singan.conftest import tiny_config
+
+    image = tmp_path / "image.png"
+    write_image(image, tiny_image)
+    cfg = tiny_config("original", num_scales=2, iters=4)
+    straight = train_singan(tiny_image, cfg, tmp_path / "straight", write_samples=False)
+
+    def crash(n, it, iters, stats):
+        if (n, it) == (1, 3):
+            raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_singan(tiny_image, cfg, run, progress=crash, checkpoint_every=1e-9)
+    assert json.loads((run / PARTIAL_DIR / "config.json").read_text())["iteration"] == 2
+    args = ["singan", "train", str(image), "--out", str(run), "--schedule", "original", *SETS, "--set", "num_scales=2"]
+    assert main([*args, "--set", "iters=4", "--checkpoint-minutes", "5", "--resume", "--quiet"]) == 0
+    assert "trained 2 scales" in capsys.readouterr().out
+    model = load_singan(run)[0]
+    for g1, g2 in zip(straight.generators, model.generators):
+        assert all(torch.equal(a, b) for a, b in zip(g1.state_dict().values(), g2.state_dict().values()))
+    assert not (run / PARTIAL_DIR).exists()
+    assert main([*args[:4], str(tmp_path / "x"), *args[5:], "--checkpoint-minutes", "-1"]) == 2
+    assert "-1" in capsys.readouterr().err and not (tmp_path / "x").exists()
