@@ -97,7 +97,11 @@ def main() -> None:
                 **_scores(fill.result, clean, fill.region),
             }
             rows.append(row)
-            print(f"{name}: {seconds:.1f} s, {model.num_scales} scales x {cfg.iters} iterations, SSIM {row['ssim']:.4f}", flush=True)
+            print(
+                f"{name}: {seconds:.1f} s, {model.num_scales} scales x {cfg.iters} iterations, injected at {fill.scale}: "
+                f"SSIM {row['ssim']:.4f}, in the region {row['ssim_filled']:.4f}, ASVS {row['asvs']:.4f}",
+                flush=True,
+            )
     timed = [r for r in rows if "seconds" in r]
     if len(timed) == 2:
         print(f"speed-up {timed[0]['schedule']} / {timed[1]['schedule']}: {timed[0]['seconds'] / timed[1]['seconds']:.2f}x")
