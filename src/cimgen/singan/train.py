@@ -33,6 +33,7 @@ from cimgen.singan.pyramid import image_pyramid, mask_pyramid, pyramid_sizes, re
 SAMPLES_DIR = "samples"
 PARTIAL_DIR = "partial"
 PARTIAL_MODEL = "singan-partial"
+_TRAINER_STATE = ("optD", "optG", "schedD", "schedG")  # ScaleTrainer's optimizers and schedulers, kept in a mid-scale checkpoint
 LOG_NAME = "log.jsonl"
 SAMPLE_COUNT = 4
 
@@ -304,7 +305,7 @@ def _save_partial(folder: Path, trainer: ScaleTrainer, iteration: int, seconds: 
         "image_digest": model.meta["image_digest"],
         "singan": to_dict(model.cfg),
     }
-    state = {name: getattr(trainer, name).state_dict() for name in ("optD", "optG", "schedD", "schedG")}
+    state = {name: getattr(trainer, name).state_dict() for name in _TRAINER_STATE}
     save_checkpoint(folder, config, tensors, {"generator": trainer.gen.get_state(), **state})
 
 
@@ -357,7 +358,7 @@ def _restore_partial(partial: dict, trainer: ScaleTrainer) -> tuple[int, float]:
         raise CimgenError(f"{source} is a damaged mid-scale checkpoint (no z_opt.{n} of the right shape)")
     model.z_opt[n] = z.to(model.z_opt[n].device)
     model.amps[n] = partial["noise_amp"]
-    for name in ("optD", "optG", "schedD", "schedG"):
+    for name in _TRAINER_STATE:
         getattr(trainer, name).load_state_dict(state[name])
     trainer.gen.set_state(state["generator"])
     return partial["iteration"], partial["seconds"]
