@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -452,6 +453,8 @@ def run_matrix(root: Path, *, progress=None) -> list[Outcome]:
                 t0 = time.perf_counter()
                 rc, err = run_one(argv)
                 clean, why = judge(rc, err, out, expected)
+                if clean:  # judged: free the disk (a training command leaves a ~66 MB checkpoint per run)
+                    shutil.rmtree(out, ignore_errors=True)
                 outcomes.append(Outcome(command.name, slot, item, rc, err.strip(), expected, clean, why, time.perf_counter() - t0))
                 if progress:
                     progress(outcomes[-1])
