@@ -1,7 +1,7 @@
 """One training iteration (D and G update) of each recipe at 256x256, plain fp32 eager against cimgen's faster settings.
 
 Usage:  .venv/bin/python benchmarks/train_step.py [--size 256] [--steps 3] [--models all] [--device cpu|cuda]
-        .venv/bin/python benchmarks/train_step.py --memory   # peak memory of the 1024x512 local-enhancer step
+        .venv/bin/python benchmarks/train_step.py --memory [--device cuda]   # peak memory of the 1024x512 local-enhancer step
 
 Every model has its official size: pix2pixHD global (ngf 64, 4 downsamplings, 9 blocks, 36
 input channels = 35 Cityscapes classes + instance edges, 2 D scales, VGG loss), the 1024p local
@@ -140,32 +140,77 @@ def speed_table(args) -> None:
     print("\n".join(rows))
 
 
-def memory_child(precision: str, height: int, width: int) -> None:
-    """Build the 1024p local-enhancer recipe, run two training steps at height x width and print peak memory."""
-    rt = Runtime(torch.device("cpu"), precision=precision)
+MEMORY_SETTINGS = {
+    "fp32 (plain)": dict(precision="fp32"),
+    "bf16 + fused Adam, channels_last (the 8 GB preset)": dict(precision="bf16", fused_optimizer=True, channels_last=True),
+}
+GPU_MEMORY_SETTINGS = {
+    **MEMORY_SETTINGS,
+    "fp16 + fused Adam, channels_last": dict(precision="fp16", fused_optimizer=True, channels_last=True),
+}
+
+
+def memory_child(setting: str, height: int, width: int, device: str) -> None:
+    """Build the 1024p local-enhancer recipe, run two training steps at height x width and print its memory (GiB).
+
+    Prints: tensors after building, the peak of live tensors over the steps, and a third figure:
+    on the CPU the process's peak resident memory above its start (``ru_maxrss``), on a GPU
+    what the caching allocator reserved at most (``max_memory_reserved``); on a GPU, a fourth,
+    the card's memory in use at the end (CUDA context included).
+    """
+    from cimgen.train.memory import LiveTensorBytes, recipe_tensors
+
+    dev = torch.device(device)
+    rt = Runtime(dev, **GPU_MEMORY_SETTINGS[setting])
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     recipe, batch = pix2pixhd_recipe(rt, (height, width), local=True)
-    params = sum(p.numel() for n in recipe.networks.values() for p in n.parameters())
-    built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for _ in range(2):  # the second step has Adam's moment buffers allocated
-        for phase in recipe.phases():
-            phase(batch)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{precision} {params} {(built - base) / 2**20:.2f} {(peak - base) / 2**20:.2f}")
+    batch = {k: v.to(dev) for k, v in batch.items()}
+    built = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in recipe_tensors(recipe)}.values())
+    counter = LiveTensorBytes()
+    counter.track(recipe_tensors(recipe))
+    counter.track(batch.values())
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    with counter:
+        for _ in range(2):  # the second step has Adam's moment buffers allocated
+            for phase in recipe.phases():
+                phase(batch)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        free, total = torch.cuda.mem_get_info(dev)
+        extra = f"{torch.cuda.max_memory_reserved(dev) / 2**30:.2f} {(total - free) / 2**30:.2f}"
+    else:
+        extra = f"{(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 2**20:.2f}"
+    print(f"{built / 2**30:.2f} {counter.peak / 2**30:.2f} {extra}")
 
 
 def memory_table(args) -> None:
-    """Each precision in a fresh process, so the peaks do not mix (ru_maxrss only grows)."""
-    print("| precision | parameters (G + D) | after building, GiB | peak over two steps, GiB |")
-    print("|---|---:|---:|---:|")
-    for precision in ("fp32", "bf16"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", precision, "--height", str(args.height), "--width", str(args.width)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        print(f"| {out[0]} | {int(out[1]):,} | {out[2]} | {out[3]} |", flush=True)
+    """Each setting in a fresh process, so the peaks do not mix (ru_maxrss only grows)."""
+    cuda = args.device.startswith("cuda")
+    sizes = [(args.height, args.width)] if args.height != 512 or args.width != 1024 else [(512, 1024), (512, 512)]
+    print(f"torch {torch.__version__}, device {args.device}; the 1024p local enhancer, 3 D scales, VGG19 loss, batch 1, two steps\n")
+    if cuda:
+        print("| input | setting | after building, GiB | peak of live tensors, GiB | peak reserved (CUDA), GiB | card memory in use, GiB |")
+        print("|---|---|---:|---:|---:|---:|")
+    else:
+        print("| input | setting | after building, GiB | peak of live tensors, GiB | peak resident memory above start, GiB |")
+        print("|---|---|---:|---:|---:|")
+    for height, width in sizes:
+        for setting in GPU_MEMORY_SETTINGS if cuda else MEMORY_SETTINGS:
+            argv = [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                setting,
+                "--height",
+                str(height),
+                "--width",
+                str(width),
+                "--device",
+                args.device,
+            ]
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+            print(f"| {width}x{height} | {setting} | " + " | ".join(out) + " |", flush=True)
 
 
 def main() -> None:
@@ -181,7 +226,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1024)
     args = ap.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child, args.height, args.width)
+        memory_child(args.memory_child, args.height, args.width, args.device)
     elif args.memory:
         memory_table(args)
     else:

@@ -43,8 +43,38 @@ def _say(text: str) -> None:
         typer.echo(text)
 
 
+MEMORY_HELP = (
+    "Measure the peak memory of two training steps on the first batch of the data, on this machine's device, "
+    "print it and exit; nothing is written (no --out needed)."
+)
+
+
+def _measure(recipe, cfg, name: str, **kw) -> None:
+    """``--memory``: the run's networks and data, two training steps, the peak printed (on a CPU: eager, bf16 for fp16)."""
+    import dataclasses
+
+    import torch
+
+    loop = cfg.loop
+    if loop.device != "cpu" and not torch.cuda.is_available():
+        if loop.device != "auto":
+            typer.echo(f"CUDA is not available here; measuring on the CPU instead of {loop.device}")
+        loop = dataclasses.replace(loop, device="cpu")
+    if loop.compile and loop.device == "cpu":
+        typer.echo("measuring without torch.compile: the CPU count follows eager operations")
+        loop = dataclasses.replace(loop, compile=False)
+    if loop.precision == "fp16" and loop.device == "cpu":
+        typer.echo("fp16 runs on GPUs only; measuring bf16 instead, whose tensors take the same bytes")
+        loop = dataclasses.replace(loop, precision="bf16")
+    cfg = dataclasses.replace(cfg, loop=loop)
+    typer.echo(f"measuring {name}: two training steps at batch size {loop.batch_size}, {loop.precision}...")
+    report = recipe.run(cfg, Path("."), progress=False, measure_memory=True, **kw)
+    for line in report.lines():
+        typer.echo(line)
+
+
 def train_cmd(
-    out: Path = typer.Option(..., "--out", help="Run folder to create (config, log, stats, TensorBoard, samples, checkpoints)."),
+    out: Path = typer.Option(None, "--out", help="Run folder to create (config, log, stats, TensorBoard, samples, checkpoints)."),
     config: Path = typer.Option(None, "--config", help="YAML config (see configs/); its 'model' key picks the recipe."),
     model: str = typer.Option(None, "--model", help="Recipe: pix2pixhd (default), pix2pix or cyclegan."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (overrides data.root)."),
@@ -55,6 +85,7 @@ def train_cmd(
         False, "--resume", help="Continue the run in --out from its newest checkpoint (weights, optimisers, epoch, random state)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+    memory: bool = typer.Option(False, "--memory", help=MEMORY_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a model from scratch: pix2pixHD on (map, image) pairs, pix2pix on aligned pairs, CycleGAN on unpaired folders.
@@ -62,10 +93,14 @@ def train_cmd(
     Multi-GPU or multi-process: launch the same command with torchrun, e.g.
     torchrun --nproc_per_node 4 -m cimgen train --config configs/pix2pixhd_cityscapes_512p.yaml --out runs/city
 
+    Will it fit on the GPU? cimgen train --config configs/pix2pixhd_1024x512_local_8gb.yaml --data datasets/cityscapes --memory
+
     Example: cimgen train --config configs/synth_pretrain.yaml --out runs/synth-pretrain
     """
     from cimgen.io.checkpoints import has_checkpoint, load_checkpoint
     from cimgen.train.recipes import get_recipe
+
+    _check_run_flags(out, resume, memory, dry_run)
 
     saved = _saved_options(out) if resume else None
     raw = _overrides(config, sets, data, epochs, decay_epochs, base=saved)
@@ -81,13 +116,16 @@ def train_cmd(
     if dry_run:
         typer.echo(yaml.safe_dump({"model": name or "pix2pixhd", **to_dict(cfg)}, sort_keys=False), nl=False)
         return
+    if memory:
+        _measure(recipe, cfg, name or "pix2pixhd")
+        return
     last = recipe.run(cfg, out, resume=resume, progress=not quiet)
     _say(f"done; newest checkpoint: {last}; run folder: {out}")
 
 
 def finetune_cmd(
     init: Path = typer.Option(..., "--from", help="Checkpoint folder (or run folder) to start from."),
-    out: Path = typer.Option(..., "--out", help="Run folder to create."),
+    out: Path = typer.Option(None, "--out", help="Run folder to create."),
     data: Path = typer.Option(None, "--data", help="The small dataset folder (overrides data.root)."),
     target_image: Path = typer.Option(
         None, "--target-image", help="Fine-tune on this one image (with --target-map): the manipulation use case."
@@ -101,6 +139,7 @@ def finetune_cmd(
     decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of learning-rate decay."),
     resume: bool = typer.Option(False, "--resume", help="Continue the fine-tuning run in --out."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+    memory: bool = typer.Option(False, "--memory", help=MEMORY_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Fine-tune a pretrained checkpoint of any recipe on a small set (the paper's "smalldata"), or on one target pair.
@@ -114,6 +153,11 @@ def finetune_cmd(
     from cimgen.io.checkpoints import load_checkpoint
     from cimgen.train.recipes import get_recipe
 
+    _check_run_flags(out, resume, memory, dry_run)
+    if memory and target_image is not None:
+        raise CimgenError(
+            "--memory measures a run on --data; with --target-image the batch is one crop of data.crop_size, so measure with --data"
+        )
     ckpt_cfg, _ = load_checkpoint(init)
     recipe = get_recipe(ckpt_cfg.get("model", "?"))
     saved = None
@@ -145,8 +189,20 @@ def finetune_cmd(
     if dry_run:
         typer.echo(yaml.safe_dump({"model": ckpt_cfg["model"], **to_dict(cfg)}, sort_keys=False), nl=False)
         return
+    if memory:
+        _measure(recipe, cfg, f"fine-tuning of {init}", init_from=init)
+        return
     last = recipe.run(cfg, out, resume=resume, init_from=init, progress=not quiet)
     _say(f"done; newest checkpoint: {last}; run folder: {out}")
+
+
+def _check_run_flags(out: Path | None, resume: bool, memory: bool, dry_run: bool) -> None:
+    if memory and resume:
+        raise CimgenError("--memory measures a new run's training step; drop --resume")
+    if memory and dry_run:
+        raise CimgenError("give --memory or --dry-run, not both")
+    if out is None and not memory:
+        raise CimgenError("name the run folder to create with --out")
 
 
 def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, data: dict, *, write: bool) -> dict:

@@ -44,6 +44,7 @@ from cimgen.losses.reconstruction import cycle_loss, identity_loss
 from cimgen.models.cyclegan import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
 from cimgen.train.image_pool import ImagePool
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
+from cimgen.train.memory import MemoryReport, measure_training_memory
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "cyclegan"
@@ -477,7 +478,8 @@ def run_cyclegan(
     init_from: str | Path | None = None,
     echo: Callable[[str], None] | None = print,
     progress: bool = True,
-) -> Path:
+    measure_memory: bool = False,
+) -> Path | MemoryReport:
     """Train (or fine-tune, with ``init_from``) a CycleGAN; returns the last checkpoint folder.
 
     Args:
@@ -487,6 +489,7 @@ def run_cyclegan(
         init_from: a CycleGAN checkpoint (or run folder) to start all four networks from.
         echo: where log lines go besides ``log.txt``.
         progress: show a progress bar.
+        measure_memory: measure two training steps' peak memory instead (``cimgen train --memory``); nothing is written.
     """
     cfg = resolve_config(to_dict(cfg))
     runtime = make_runtime(cfg.loop)
@@ -497,6 +500,8 @@ def run_cyclegan(
     recipe = CycleGANRecipe(cfg, runtime)
     if init_from is not None and not resume:
         load_init(init_from, MODEL_NAME, recipe.networks, echo=echo if runtime.is_main else None)
+    if measure_memory:
+        return measure_training_memory(recipe, dataset, cfg.loop.batch_size, epoch=cfg.loop.epochs + cfg.loop.decay_epochs - 1)
     identity = {"generator": to_dict(cfg.generator), "discriminator": to_dict(cfg.discriminator)}
     extra = {"init_from": str(init_from)} if init_from is not None else None
     run_dir = prepare_run(cfg, run_dir, resume=resume, model=MODEL_NAME, identity=identity, extra=extra)

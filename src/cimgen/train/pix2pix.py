@@ -46,6 +46,7 @@ from cimgen.train.cyclegan import (
 )
 from cimgen.train.image_pool import ImagePool
 from cimgen.train.loop import LoopConfig, make_runtime, resume_point, train
+from cimgen.train.memory import MemoryReport, measure_training_memory
 from cimgen.train.runtime import Runtime, eval_mode
 
 MODEL_NAME = "pix2pix"
@@ -262,7 +263,8 @@ def run_pix2pix(
     init_from: str | Path | None = None,
     echo: Callable[[str], None] | None = print,
     progress: bool = True,
-) -> Path:
+    measure_memory: bool = False,
+) -> Path | MemoryReport:
     """Train (or fine-tune, with ``init_from``) a pix2pix model; returns the last checkpoint folder.
 
     Args:
@@ -272,6 +274,7 @@ def run_pix2pix(
         init_from: a pix2pix checkpoint (or run folder) to start both networks from.
         echo: where log lines go besides ``log.txt``.
         progress: show a progress bar.
+        measure_memory: measure two training steps' peak memory instead (``cimgen train --memory``); nothing is written.
     """
     cfg = resolve_config(to_dict(cfg))
     runtime = make_runtime(cfg.loop)
@@ -282,6 +285,8 @@ def run_pix2pix(
     recipe = Pix2PixRecipe(cfg, runtime)
     if init_from is not None and not resume:
         load_init(init_from, MODEL_NAME, recipe.networks, imported=IMPORTED_KINDS, echo=echo if runtime.is_main else None)
+    if measure_memory:
+        return measure_training_memory(recipe, dataset, cfg.loop.batch_size, epoch=cfg.loop.epochs + cfg.loop.decay_epochs - 1)
     identity = {"direction": cfg.direction, "generator": to_dict(cfg.generator), "discriminator": to_dict(cfg.discriminator)}
     extra = {"init_from": str(init_from)} if init_from is not None else None
     run_dir = prepare_run(cfg, run_dir, resume=resume, model=MODEL_NAME, identity=identity, extra=extra)

@@ -40,6 +40,7 @@ from cimgen.models.pix2pixhd import (
     MultiscaleDiscriminatorConfig,
 )
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
+from cimgen.train.memory import MemoryReport, measure_training_memory
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
 
 MODEL_NAME = "pix2pixhd"
@@ -313,7 +314,8 @@ def run_pix2pixhd(
     init_from: str | Path | None = None,
     echo: Callable[[str], None] | None = print,
     progress: bool = True,
-) -> Path:
+    measure_memory: bool = False,
+) -> Path | MemoryReport:
     """Train (or fine-tune, with ``init_from``) a pix2pixHD model; returns the last checkpoint folder.
 
     Under ``torchrun`` every process calls this; rank 0 writes the run folder.
@@ -341,6 +343,10 @@ def run_pix2pixhd(
         load_networks(recipe.networks, init[0], init[1], str(init_from), echo=echo if runtime.is_main else None)
     if global_init is not None:
         recipe.generator.load_global_generator(global_init)
+    if measure_memory:
+        if echo:
+            echo(f"VGG loss: {vgg_note}")
+        return measure_training_memory(recipe, dataset, cfg.loop.batch_size, epoch=cfg.loop.epochs + cfg.loop.decay_epochs - 1)
     extra: dict = {"vgg_loss": vgg_note}
     if init_from is not None:
         extra["init_from"] = str(init_from)
