@@ -73,6 +73,36 @@ def test_legacy_instance_norm_statistics_and_wrappers_are_dropped(tmp_path):
         assert torch.equal(module(x), original(x))
 
 
+def _reduce_like_pytorch_0_3(self, protocol):
+    """How a tensor pickled itself before PyTorch 0.4: ``_rebuild_tensor`` over a typed storage."""
+    return (torch._utils._rebuild_tensor, (self.storage(), self.storage_offset(), tuple(self.size()), self.stride()))
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+@pytest.mark.parametrize("era", ["pytorch-0.3", "pytorch-1.5"])
+def test_files_in_the_formats_of_the_published_years_load(tmp_path, monkeypatch, era):
+    """The published checkpoints date from 2017-2019: the file format before PyTorch 1.6's zip files, and 0.3's tensors."""
+    original = _randomised(LocalEnhancer(CASES[1][2]))
+    path = tmp_path / "latest_net_G.pth"
+    with monkeypatch.context() as m:
+        if era == "pytorch-0.3":
+            m.setattr(torch.Tensor, "__reduce_ex__", _reduce_like_pytorch_0_3)
+        torch.save(original.state_dict(), path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    assert not data.startswith(b"PK") and (b"_rebuild_tensor_v2" in data) == (era == "pytorch-1.5")
+    module, kind, cfg, dropped = official.import_generator(path)
+    assert kind == official.PIX2PIXHD_LOCAL and cfg == CASES[1][2] and dropped == []
+    assert all(torch.equal(module.state_dict()[k], v) for k, v in original.state_dict().items())
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CimgenError, match="damaged"):
+        official.import_generator(path)
+    monkeypatch.chdir(tmp_path)
+    torch.save({"model.1.weight": _Payload()}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(CimgenError, match="could run code"):
+        official.import_generator(path)
+    assert not (tmp_path / "PWNED_BY_PICKLE").exists()
+
+
 def test_official_sizes_are_inferred_without_loading_values(tmp_path):
     """The published layouts: pix2pixHD 512p global (36 inputs) and 1024p local (ngf 32), resnet_9blocks, unet_256."""
     expected = {
