@@ -333,7 +333,10 @@ def run_pix2pixhd(
         init = load_checkpoint(init_from)
         check_compatible(init[0], cfg, str(init_from))
     global_init = None
-    if cfg.init_global and not resume and init is None:
+    if cfg.init_global and not resume and init is None and measure_memory:
+        if echo:
+            echo(f"init_global {cfg.init_global} is not loaded for the measurement: its values do not change the memory")
+    elif cfg.init_global and not resume and init is None:
         global_init, _ = load_generator(cfg.init_global)
         if not isinstance(global_init, GlobalGenerator):
             raise CimgenError(f"init_global {cfg.init_global} holds a local enhancer; name a global-generator checkpoint")
