@@ -100,6 +100,8 @@ def state_bytes(recipe: object) -> int:
     for opt in recipe.optimizers.values():
         for group in opt.param_groups:
             for p in group["params"]:
+                if not p.requires_grad:  # frozen (a local enhancer's global part in its first epochs)
+                    continue
                 for t in (p, p.grad, *opt.state.get(p, {}).values()):
                     if isinstance(t, torch.Tensor) and t.dim() > 0:
                         seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
@@ -122,7 +124,7 @@ class MemoryReport:
     reserved: int | None = None
     """GPU only: ``max_memory_reserved``, what the caching allocator took from the card."""
     pools_full: int = 0
-    """CycleGAN: what the image pools add once full (they fill over the first pool_size steps)."""
+    """CycleGAN (and pix2pix with a pool): what the image pools add once full (they fill over the first pool_size steps)."""
 
     def lines(self) -> list[str]:
         out = [
