@@ -49,6 +49,16 @@ def test_fp16_needs_a_gpu():
         Runtime(torch.device("cpu"), precision="fp16")
 
 
+def test_cudnn_benchmark_is_on_by_default_and_leaves_cpu_runs_alone(monkeypatch):
+    from cimgen.train.loop import LoopConfig, make_runtime
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    assert LoopConfig().cudnn_benchmark is True  # junyanz's default for fixed-size inputs
+    rt = make_runtime(LoopConfig(device="cpu"))
+    assert rt.cudnn_benchmark is True and torch.backends.cudnn.benchmark is False  # a process-wide switch only GPU runs set
+    assert make_runtime(LoopConfig(device="cpu", cudnn_benchmark=False)).cudnn_benchmark is False
+
+
 def test_sharding_splits_each_global_batch_between_processes():
     single = epoch_indices(10, 4, seed=1, epoch=3, rank=0, world_size=1)
     r0 = epoch_indices(10, 2, seed=1, epoch=3, rank=0, world_size=2)

@@ -81,6 +81,8 @@ class Runtime:
         compile: ``torch.compile`` the networks the update steps call.
         fused_optimizer: build Adam with its fused kernel (one pass over all parameters instead of a
             loop of small operations per tensor; CPU and GPU).
+        cudnn_benchmark: on a GPU, let cuDNN time its convolution algorithms for each new input
+            size and keep the fastest (``torch.backends.cudnn.benchmark``); no effect on a CPU.
         rank: this process's rank; ``world_size`` processes share each step's batch under DDP.
         world_size: number of DDP processes (1 = no DDP).
     """
@@ -93,6 +95,7 @@ class Runtime:
         channels_last: bool = False,
         compile: bool = False,
         fused_optimizer: bool = False,
+        cudnn_benchmark: bool = False,
         rank: int = 0,
         world_size: int = 1,
     ):
@@ -105,6 +108,9 @@ class Runtime:
         self.channels_last = channels_last
         self.compile = compile
         self.fused_optimizer = fused_optimizer
+        self.cudnn_benchmark = cudnn_benchmark
+        if device.type == "cuda":  # a process-wide switch; only a GPU run sets it
+            torch.backends.cudnn.benchmark = cudnn_benchmark
         self.rank = rank
         self.world_size = world_size
         self._scalers: dict[int, torch.amp.GradScaler] = {}
