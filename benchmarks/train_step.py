@@ -157,12 +157,13 @@ GPU_MEMORY_SETTINGS = {
 def memory_child(setting: str, height: int, width: int, device: str) -> None:
     """Build the 1024p local-enhancer recipe, run two training steps at height x width and print its memory (GiB).
 
-    Prints: tensors after building, the peak of live tensors over the steps, and a third figure:
-    on the CPU the process's peak resident memory above its start (``ru_maxrss``), on a GPU
-    what the caching allocator reserved at most (``max_memory_reserved``); on a GPU, a fourth,
-    the card's memory in use at the end (CUDA context included).
+    Prints: tensors after building, the steps' peak (``cimgen.train.memory.steps_peak``: live
+    tensors on the CPU, ``max_memory_allocated`` on a GPU), and a third figure: on the CPU the
+    process's peak resident memory above its start (``ru_maxrss``), on a GPU what the caching
+    allocator reserved at most; on a GPU, a fourth, the card's memory in use at the end (CUDA
+    context included).
     """
-    from cimgen.train.memory import LiveTensorBytes, recipe_tensors
+    from cimgen.train.memory import recipe_tensors, steps_peak
 
     dev = torch.device(device)
     rt = Runtime(dev, **GPU_MEMORY_SETTINGS[setting])
@@ -170,22 +171,13 @@ def memory_child(setting: str, height: int, width: int, device: str) -> None:
     recipe, batch = pix2pixhd_recipe(rt, (height, width), local=True)
     batch = {k: v.to(dev) for k, v in batch.items()}
     built = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in recipe_tensors(recipe)}.values())
-    counter = LiveTensorBytes()
-    counter.track(recipe_tensors(recipe))
-    counter.track(batch.values())
+    peak, reserved = steps_peak(recipe, batch, 2)  # the second step has Adam's moment buffers allocated
     if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
-    with counter:
-        for _ in range(2):  # the second step has Adam's moment buffers allocated
-            for phase in recipe.phases():
-                phase(batch)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
         free, total = torch.cuda.mem_get_info(dev)
-        extra = f"{torch.cuda.max_memory_reserved(dev) / 2**30:.2f} {(total - free) / 2**30:.2f}"
+        extra = f"{reserved / 2**30:.2f} {(total - free) / 2**30:.2f}"
     else:
         extra = f"{(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 2**20:.2f}"
-    print(f"{built / 2**30:.2f} {counter.peak / 2**30:.2f} {extra}")
+    print(f"{built / 2**30:.2f} {peak / 2**30:.2f} {extra}")
 
 
 def memory_table(args) -> None:
@@ -194,7 +186,9 @@ def memory_table(args) -> None:
     sizes = [(args.height, args.width)] if args.height != 512 or args.width != 1024 else [(512, 1024), (512, 512)]
     print(f"torch {torch.__version__}, device {args.device}; the 1024p local enhancer, 3 D scales, VGG19 loss, batch 1, two steps\n")
     if cuda:
-        print("| input | setting | after building, GiB | peak of live tensors, GiB | peak reserved (CUDA), GiB | card memory in use, GiB |")
+        print(
+            "| input | setting | after building, GiB | peak allocated (CUDA), GiB | peak reserved (CUDA), GiB | card memory in use, GiB |"
+        )
         print("|---|---|---:|---:|---:|---:|")
     else:
         print("| input | setting | after building, GiB | peak of live tensors, GiB | peak resident memory above start, GiB |")

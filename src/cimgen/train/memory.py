@@ -18,6 +18,7 @@ module, but refuses modules called more than once in an iteration, which every G
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import weakref
 from collections.abc import Callable, Iterable
@@ -82,13 +83,15 @@ class LiveTensorBytes(TorchDispatchMode):
         return out
 
 
+def _members(recipe: object, kind: type) -> list:
+    """The recipe's attributes of ``kind``, directly or as values of a dict attribute (e.g. ``networks``, ``pools``)."""
+    found = [v for v in vars(recipe).values() if isinstance(v, kind)]
+    return found + [m for v in vars(recipe).values() if isinstance(v, dict) for m in v.values() if isinstance(m, kind)]
+
+
 def recipe_tensors(recipe: object) -> list[torch.Tensor]:
     """Parameters, buffers and optimiser state a recipe holds (its networks and losses, e.g. VGG19, as attributes or in dicts)."""
-    modules = [v for v in vars(recipe).values() if isinstance(v, nn.Module)]
-    for v in vars(recipe).values():
-        if isinstance(v, dict):
-            modules += [m for m in v.values() if isinstance(m, nn.Module)]
-    tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
+    tensors = [t for m in _members(recipe, nn.Module) for t in (*m.parameters(), *m.buffers())]
     for opt in getattr(recipe, "optimizers", {}).values():
         tensors += [t for state in opt.state.values() for t in state.values() if isinstance(t, torch.Tensor)]
     return tensors
@@ -154,13 +157,38 @@ def first_batch(dataset: Dataset, batch_size: int) -> dict:
 
 def _pools_full(recipe: object) -> int:
     """Bytes the recipe's image pools (CycleGAN's two, pix2pix's optional one) add between now and full."""
-    pools = [v for v in vars(recipe).values() if isinstance(v, ImagePool)]
-    pools += [p for v in vars(recipe).values() if isinstance(v, dict) for p in v.values() if isinstance(p, ImagePool)]
     extra = 0
-    for pool in pools:
+    for pool in _members(recipe, ImagePool):
         if len(pool) and pool.size > len(pool):
             extra += (pool.size - len(pool)) * pool.images[0].untyped_storage().nbytes()
     return extra
+
+
+def steps_peak(recipe, batch: dict, steps: int = 2) -> tuple[int, int | None]:
+    """Run ``steps`` training steps of ``recipe`` on ``batch``; their peak bytes, and on a GPU what CUDA reserved at most.
+
+    On a GPU the peak is ``max_memory_allocated``; on a CPU the peak of live tensors
+    (``LiveTensorBytes``, with the recipe's tensors and the batch counted from the start) and no
+    reserved figure.
+    """
+    device = recipe.runtime.device
+    phases: list[Callable[[dict], dict]] = recipe.phases()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        counter = contextlib.nullcontext()
+    else:
+        counter = LiveTensorBytes()
+        counter.track(recipe_tensors(recipe))
+        counter.track(v for v in batch.values() if isinstance(v, torch.Tensor))
+    with counter:
+        for _ in range(steps):
+            for phase in phases:
+                phase(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device), torch.cuda.max_memory_reserved(device)
+    return counter.peak, None
 
 
 def measure_training_memory(recipe, dataset: Dataset, batch_size: int, *, epoch: int, steps: int = 2) -> MemoryReport:
@@ -182,26 +210,8 @@ def measure_training_memory(recipe, dataset: Dataset, batch_size: int, *, epoch:
     batch = first_batch(dataset, batch_size)
     image = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() == 4), None)
     shape = "x".join(map(str, image.shape)) if image is not None else "?"
-    phases: list[Callable[[dict], dict]] = recipe.phases()
     trained = {id(p): p.numel() for opt in recipe.optimizers.values() for g in opt.param_groups for p in g["params"] if p.requires_grad}
-    if rt.device.type == "cuda":
-        torch.cuda.synchronize(rt.device)
-        torch.cuda.reset_peak_memory_stats(rt.device)
-        for _ in range(steps):
-            for phase in phases:
-                phase(batch)
-        torch.cuda.synchronize(rt.device)
-        peak = torch.cuda.max_memory_allocated(rt.device)
-        reserved = torch.cuda.max_memory_reserved(rt.device)
-    else:
-        counter = LiveTensorBytes()
-        counter.track(recipe_tensors(recipe))
-        counter.track(v for v in batch.values() if isinstance(v, torch.Tensor))
-        with counter:
-            for _ in range(steps):
-                for phase in phases:
-                    phase(batch)
-        peak, reserved = counter.peak, None
+    peak, reserved = steps_peak(recipe, batch, steps)
     return MemoryReport(
         device=str(rt.device),
         batch_shape=shape,

@@ -333,13 +333,14 @@ def run_pix2pixhd(
         init = load_checkpoint(init_from)
         check_compatible(init[0], cfg, str(init_from))
     global_init = None
-    if cfg.init_global and not resume and init is None and measure_memory:
-        if echo:
-            echo(f"init_global {cfg.init_global} is not loaded for the measurement: its values do not change the memory")
-    elif cfg.init_global and not resume and init is None:
-        global_init, _ = load_generator(cfg.init_global)
-        if not isinstance(global_init, GlobalGenerator):
-            raise CimgenError(f"init_global {cfg.init_global} holds a local enhancer; name a global-generator checkpoint")
+    if cfg.init_global and not resume and init is None:
+        if measure_memory:
+            if echo:
+                echo(f"init_global {cfg.init_global} is not loaded for the measurement: its values do not change the memory")
+        else:
+            global_init, _ = load_generator(cfg.init_global)
+            if not isinstance(global_init, GlobalGenerator):
+                raise CimgenError(f"init_global {cfg.init_global} holds a local enhancer; name a global-generator checkpoint")
     vgg, vgg_note = build_vgg_loss(cfg.loss)
     recipe = Pix2PixHDRecipe(cfg, dataset.palette, runtime, vgg=vgg)
     if init is not None:
