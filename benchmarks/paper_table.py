@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cimgen.data.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
+from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
 from cimgen.demo import busiest_box, pretrained_path
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics

@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from cimgen.data.palette import CITYSCAPES_PALETTE
+from cimgen.palette import CITYSCAPES_PALETTE
 from cimgen.train.runtime import Runtime
 
 SETTINGS = {

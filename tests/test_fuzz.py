@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from safetensors.torch import save_file
 
-from cimgen.data.palette import SYNTH_PALETTE
+from cimgen.palette import SYNTH_PALETTE
 from cimgen.errors import CimgenError
 
 EXAMPLES = int(os.environ.get("CIMGEN_FUZZ_EXAMPLES", "150"))
@@ -123,7 +123,7 @@ JSONISH = st.recursive(
 @FUZZ
 @given(value=JSONISH, names=st.lists(st.text(max_size=8), max_size=4))
 def test_palettes(tmp_path, value, names):
-    from cimgen.data.palette import palette_from_option
+    from cimgen.palette import palette_from_option
 
     _count("palettes")
     p = tmp_path / "palette.json"

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from cimgen.config import to_dict
-from cimgen.data.palette import SYNTH_PALETTE
+from cimgen.palette import SYNTH_PALETTE
 from cimgen.data.synth import BUILDING, SynthConfig, write_world
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics

@@ -9,7 +9,7 @@ import pytest
 
 from cimgen.app.session import EditSession, Limits, RunOptions, example_scene, new_job_folder, run_edit, upload_scene
 from cimgen.cli.main import main
-from cimgen.data.palette import labels_to_colors
+from cimgen.palette import labels_to_colors
 from cimgen.data.synth import SYNTH_PALETTE
 from cimgen.demo import pretrained_path
 from cimgen.edit.spec import read_spec

@@ -57,7 +57,7 @@ class Outcome:
 
 def setup_base(base: Path) -> dict[str, Path]:
     """Good inputs for every slot, and the models the commands need."""
-    from cimgen.data.palette import SYNTH_PALETTE
+    from cimgen.palette import SYNTH_PALETTE
     from cimgen.data.synth import SynthConfig, write_world
     from cimgen.demo import pretrained_path
     from cimgen.io.images import write_image, write_label_map

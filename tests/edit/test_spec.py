@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cimgen.data.palette import SYNTH_PALETTE
+from cimgen.palette import SYNTH_PALETTE
 from cimgen.data.synth import BUILDING, GROUND, ROAD, WATER
 from cimgen.edit.ops import InsertShape, MoveObject, PasteObject, RemoveClass, RemoveObject, ReplaceClass, apply_edits
 from cimgen.edit.spec import load_spec_file, parse_edits, read_spec

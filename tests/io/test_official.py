@@ -459,7 +459,7 @@ def _save_junyanz_folder(folder, nets, epoch: str = "latest", legacy: bool = Fal
 
 
 def _unaligned(world, root) -> None:
-    from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
+    from cimgen.palette import SYNTH_PALETTE, labels_to_colors
     from cimgen.io.images import read_image, read_label_map, write_image
 
     for i in range(2):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from cimgen.data.palette import SNAP_TOLERANCE, Palette
+from cimgen.palette import SNAP_TOLERANCE, Palette
 from cimgen.errors import CimgenError
 
 EXAMPLE_COUNT = 8

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cimgen.app.session import EditSession, Limits, RunOptions, example_names, example_scene, new_job_folder, run_edit, upload_scene
-from cimgen.data.palette import Palette, labels_to_colors
+from cimgen.palette import Palette, labels_to_colors
 from cimgen.errors import CimgenError
 
 # gradio reports usage to its makers unless told not to; cimgen runs offline and sends nothing.
@@ -195,7 +195,7 @@ def _commit(session: EditSession | None, editor: dict | None) -> EditSession:
 
 def _parse_region(text: str | None) -> dict:
     """The region field as an edit-spec region: ``x0,y0,x1,y1`` is a box, ``x,y x,y x,y ...`` a polygon."""
-    from cimgen.cli.manipulate import parse_box, parse_polygon
+    from cimgen.edit.spec import parse_box, parse_polygon
 
     text = (text or "").strip()
     if not text:
@@ -210,7 +210,7 @@ def _parse_region(text: str | None) -> dict:
 
 def _region_shown(text: str | None) -> dict | None:
     """What to draw for the region field (also an unfinished polygon), or None."""
-    from cimgen.cli.manipulate import parse_polygon
+    from cimgen.edit.spec import parse_polygon
 
     try:
         return _parse_region(text)

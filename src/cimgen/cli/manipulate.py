@@ -7,34 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cimgen.edit.spec import parse_box, parse_ints, parse_polygon
 from cimgen.errors import CimgenError
-
-
-def _ints(text: str, n: int, what: str) -> list[int]:
-    try:
-        vals = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise CimgenError(f"{what} '{text}' must be {n} integers separated by commas") from None
-    if len(vals) != n:
-        raise CimgenError(f"{what} '{text}' must be {n} integers separated by commas")
-    return vals
-
-
-def parse_box(text: str) -> tuple[int, int, int, int]:
-    """``x0,y0,x1,y1`` -> a tuple of ints."""
-    return tuple(_ints(text, 4, "box"))  # type: ignore[return-value]
-
-
-def parse_polygon(text: str) -> list[list[float]]:
-    """``x,y x,y x,y ...`` -> a list of points."""
-    points = []
-    for part in text.split():
-        try:
-            x, y = (float(v) for v in part.split(","))
-        except ValueError:
-            raise CimgenError(f"polygon '{text}' must be points 'x,y x,y x,y ...'") from None
-        points.append([x, y])
-    return points
 
 
 def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region) -> list[dict] | None:
@@ -58,7 +32,7 @@ def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region
     if remove_at is not None:
         if where or region:
             raise CimgenError("--remove-at removes the object under a point; it takes no --box, --polygon or --region")
-        return [{"op": "remove", "at": _ints(remove_at, 2, "point")}]
+        return [{"op": "remove", "at": parse_ints(remove_at, 2, "point")}]
     if remove is not None:
         if region or len(where) != 1:
             raise CimgenError("--remove needs exactly one of --box or --polygon")

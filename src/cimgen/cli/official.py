@@ -127,7 +127,7 @@ def _import_cyclegan(path: Path, out: Path, generator_b: Path | None, d_a: Path 
 
 def _label_options(in_channels: int, label_nc: int | None, palette_file: Path | None) -> dict:
     """label_nc, edge_channels and palette of an imported pix2pixHD generator, so `cimgen manipulate` can drive it."""
-    from cimgen.data.palette import CITYSCAPES_PALETTE, Palette
+    from cimgen.palette import CITYSCAPES_PALETTE, Palette
 
     if label_nc is None and palette_file is None and in_channels not in (35, 36):
         return {}  # usable for export, not for manipulate (load_generator says what is missing)

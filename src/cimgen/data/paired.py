@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from cimgen.data.instances import instance_edges
 from cimgen.data.layouts import Sample, list_cityscapes, list_folders, list_pix2pixhd, pix2pixhd_folders
-from cimgen.data.palette import BUILDINGS_PALETTE, CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
+from cimgen.palette import BUILDINGS_PALETTE, CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
 from cimgen.data.tiles import TILE_EDGES, SceneReader, list_scenes, pad_to, tile_grid
 from cimgen.errors import CimgenError
 from cimgen.io.images import image_to_tensor, list_images, read_id_map, read_image, read_label_map

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cimgen.data.palette import SYNTH_PALETTE, labels_to_colors
+from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from cimgen.errors import CimgenError
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION, TREE = range(6)

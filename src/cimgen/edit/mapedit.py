@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cimgen.data.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
+from cimgen.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
 from cimgen.errors import CimgenError
 
 

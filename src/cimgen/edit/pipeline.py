@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimgen.data.palette import check_labels
+from cimgen.palette import check_labels
 from cimgen.edit.blend import blend
 from cimgen.edit.mask import edit_mask, user_mask
 from cimgen.edit.ops import apply_edits

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cimgen.data.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
+from cimgen.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
 from cimgen.edit.ops import RemoveObject
 from cimgen.errors import CimgenError
 
@@ -142,7 +142,7 @@ def load_renderer(checkpoint: str | Path, *, palette: str = "", direction: str =
 
 def map_from_image(image: np.ndarray, to_map: Callable[[np.ndarray], np.ndarray], palette: Palette) -> np.ndarray:
     """Labels of an image made by an image -> colour map generator: each pixel takes the nearest palette colour."""
-    from cimgen.data.palette import colors_to_labels
+    from cimgen.palette import colors_to_labels
 
     return colors_to_labels(to_map(image), palette, tolerance=float("inf"), source="the generated map")
 
@@ -183,7 +183,7 @@ def read_map_any(path: Path, palette: Palette, tolerance: float) -> tuple[np.nda
     from cimgen.io.images import read_edited_map
 
     if path.suffix.lower() in GEOTIFF_SUFFIXES and path.is_file():
-        from cimgen.data.palette import check_labels
+        from cimgen.palette import check_labels
         from cimgen.io.geotiff import is_georeferenced, read_geotiff_labels
 
         if is_georeferenced(path):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cimgen.data.palette import Palette
+from cimgen.palette import Palette
 from cimgen.edit.ops import InsertShape, MoveObject, PaintRegion, PasteObject, RemoveClass, RemoveObject, ReplaceClass
 from cimgen.errors import CimgenError
 
@@ -43,6 +43,37 @@ SPEC_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "copy": ({"at", "by", "to"}, {"at"}),
     "paste": ({"source", "source_instances", "at", "to"}, {"source", "at", "to"}),
 }
+
+
+# Boxes and polygons as typed on a command line or in a text field.
+
+
+def parse_ints(text: str, n: int, what: str) -> list[int]:
+    """``a,b,...`` -> ``n`` ints, or one sentence naming ``what`` was mistyped."""
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise CimgenError(f"{what} '{text}' must be {n} integers separated by commas") from None
+    if len(vals) != n:
+        raise CimgenError(f"{what} '{text}' must be {n} integers separated by commas")
+    return vals
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """``x0,y0,x1,y1`` -> a tuple of ints."""
+    return tuple(parse_ints(text, 4, "box"))  # type: ignore[return-value]
+
+
+def parse_polygon(text: str) -> list[list[float]]:
+    """``x,y x,y x,y ...`` -> a list of points."""
+    points = []
+    for part in text.split():
+        try:
+            x, y = (float(v) for v in part.split(","))
+        except ValueError:
+            raise CimgenError(f"polygon '{text}' must be points 'x,y x,y x,y ...'") from None
+        points.append([x, y])
+    return points
 
 
 def _where(source: str, i: int, op: str) -> str:

@@ -11,6 +11,13 @@ from pathlib import Path
 from cimgen.errors import CimgenError
 
 
+def check_fresh(out: str | Path, hint: str = "choose another folder") -> None:
+    """Fail in one sentence when ``out`` exists and is a file or a folder that is not empty (nothing a user made is replaced)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CimgenError(f"{out} already exists and is not empty; {hint}")
+
+
 @contextlib.contextmanager
 def new_folder(out: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; when the block succeeds it becomes ``out``, when it fails it is removed.
@@ -18,8 +25,7 @@ def new_folder(out: str | Path) -> Iterator[Path]:
     ``out`` must not exist or must be empty, so nothing a user made is ever replaced.
     """
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CimgenError(f"{out} already exists and is not empty; choose another folder")
+    check_fresh(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:

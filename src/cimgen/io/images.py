@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cimgen.data.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors
+from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors
 from cimgen.errors import CimgenError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

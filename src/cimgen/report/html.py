@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cimgen.data.palette import Palette, labels_to_colors
+from cimgen.palette import Palette, labels_to_colors
 from cimgen.edit.pipeline import Manipulation
 from cimgen.io.images import write_image, write_label_map, write_text
 

@@ -25,7 +25,7 @@ import yaml
 
 from cimgen.config import from_dict, mapping, section, to_dict
 from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, one_hot
-from cimgen.data.palette import Palette
+from cimgen.palette import Palette
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import tensor_to_image, write_text
@@ -448,7 +448,7 @@ def generate(
             boundaries become the edges.
     """
     from cimgen.data.paired import instance_edges
-    from cimgen.data.palette import check_labels
+    from cimgen.palette import check_labels
 
     check_labels(labels, label_nc)
     want_edges = generator.config.in_channels - label_nc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimgen.data.palette import SYNTH_PALETTE, Palette, check_labels, colors_to_labels, labels_to_colors
+from cimgen.palette import SYNTH_PALETTE, Palette, check_labels, colors_to_labels, labels_to_colors
 from cimgen.errors import CimgenError
 
 
@@ -44,7 +44,7 @@ def test_class_lookup_and_validation():
 
 
 def _painted():
-    from cimgen.data.palette import CITYSCAPES_PALETTE
+    from cimgen.palette import CITYSCAPES_PALETTE
 
     lab = np.full((40, 60), 7, np.int64)  # road
     lab[8:30, 10:30] = 26  # car
@@ -55,7 +55,7 @@ def _painted():
 def test_antialiased_brush_edges_snap_to_one_of_the_two_classes():
     import cv2
 
-    from cimgen.data.palette import labels_to_colors, snap_colors
+    from cimgen.palette import labels_to_colors, snap_colors
 
     lab, pal = _painted()
     rgb = labels_to_colors(lab, pal)
@@ -74,7 +74,7 @@ def test_antialiased_brush_edges_snap_to_one_of_the_two_classes():
 
 
 def test_a_colour_far_from_every_class_is_refused_with_where_it_is():
-    from cimgen.data.palette import labels_to_colors, snap_colors
+    from cimgen.palette import labels_to_colors, snap_colors
 
     lab, pal = _painted()
     rgb = labels_to_colors(lab, pal)
@@ -88,7 +88,7 @@ def test_a_colour_far_from_every_class_is_refused_with_where_it_is():
 
 
 def test_edited_label_file_is_checked_against_the_classes(tmp_path):
-    from cimgen.data.palette import SYNTH_PALETTE
+    from cimgen.palette import SYNTH_PALETTE
     from cimgen.io.images import read_edited_map, write_label_map
 
     lab = np.zeros((5, 6), np.int64)
@@ -101,7 +101,7 @@ def test_edited_label_file_is_checked_against_the_classes(tmp_path):
 def test_a_real_cityscapes_map_painted_and_antialiased_snaps_back():
     import cv2
 
-    from cimgen.data.palette import CITYSCAPES_PALETTE, canonical_ids, labels_to_colors, snap_colors
+    from cimgen.palette import CITYSCAPES_PALETTE, canonical_ids, labels_to_colors, snap_colors
     from cimgen.io.images import read_label_map
     from tests.conftest import shared
 
