@@ -67,11 +67,11 @@ def synthetic_samples(seed: int, tiles: list[int], size: int) -> list[Sample]:
     """Tiles of the synthetic world with their buildings removed in a centre box, rendered by the shipped generator."""
     import torch
 
-    from cimgen.demo import pretrained_path
-    from cimgen.train.pix2pixhd import generate, load_generator
+    from cimgen.generators import shipped_checkpoint
+    from cimgen.generators import generate, load_label_generator
 
     torch.set_num_threads(1)
-    generator, cfg = load_generator(pretrained_path())
+    generator, cfg = load_label_generator(shipped_checkpoint())
     cfg_world = SynthConfig(height=size, width=size, seed=seed)
     lo, hi = int(size * 0.3), int(size * 0.7)  # a box of 40% of the side, as in the demo
     samples = []

@@ -45,11 +45,11 @@ from paper_table import (
 )
 
 from cimgen.data.synth import BUILDING
-from cimgen.forensics.commands import run_evaluate, run_heatmap, run_robustness
 from cimgen.forensics.forgeries import default_edit, synthetic_forgeries, write_forgery_set
 from cimgen.forensics.patches import PatchDatasetConfig, build_patch_dataset, load_split, read_dataset_info, sources_from_folders
 from cimgen.forensics.train import resolve_config, run_detector
 from cimgen.io.images import list_images, read_image, read_label_map, write_text
+from cimgen.runs.detect import run_evaluate, run_heatmap, run_robustness
 
 MODES = ("plain", "bart", "at", "bart+at")
 
@@ -60,7 +60,7 @@ def log(msg: str) -> None:
 
 def real_forgeries(shared: Path, out: Path, iterations: int, scratch_iterations: int, timings: dict) -> list[Path]:
     """Forgery sets of the real samples, each rendered by a generator tuned on them."""
-    from cimgen.train.pix2pixhd import load_generator, renderer
+    from cimgen.generators import label_renderer, load_label_generator
 
     sets = []
     jobs = [
@@ -82,7 +82,7 @@ def real_forgeries(shared: Path, out: Path, iterations: int, scratch_iterations:
             log(f"{name}: fine-tuning the shipped generator on {n} pair(s) ({iterations} iterations)")
             finetune(data, run, iterations, n, 1, 256)
         timings[f"generator_{name}_s"] = round(time.perf_counter() - t0, 1)
-        gen, gcfg = load_generator(run)
+        gen, gcfg = load_label_generator(run)
         nc = int(gcfg["label_nc"])
         scenes = [(f"{name}_{p.stem}", read_image(p), read_label_map(data / "labels" / p.name)) for p in list_images(data / "images")]
         dest = out / "forgeries" / name
@@ -91,7 +91,7 @@ def real_forgeries(shared: Path, out: Path, iterations: int, scratch_iterations:
         write_forgery_set(
             dest,
             iter(scenes),
-            renderer(gen, nc),
+            label_renderer(gen, nc),
             num_classes=nc,
             edit_for=lambda labels, i, cls=cls: default_edit(labels, cls, i),
             about={"source": name, "generator": str(run)},
@@ -259,6 +259,9 @@ def train_and_score(args, out: Path, timings: dict, hardware: dict, synth: Path,
 
     log("validation per domain")
     table = domain_metrics(ds, runs, args.device)
+    for d in ("robustness", "heatmaps", *(p.name for p in out.glob("localisation-*"))):
+        if (out / d).exists():  # the commands write only into new folders; a --reuse run makes them again
+            shutil.rmtree(out / d)
     log("robustness sweep")
     t0 = time.perf_counter()
     run_robustness(

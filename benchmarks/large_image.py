@@ -173,10 +173,10 @@ def plan_cases(args, work: Path) -> dict[str, list[tuple[int, int, int, int]]]:
 def run_case(args, work: Path, boxes: list) -> dict:
     import torch
 
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
     from cimgen.edit.blend import blend
     from cimgen.edit.tiled import generate_tiled, tile_seam_score
-    from cimgen.train.pix2pixhd import generate, load_generator
+    from cimgen.generators import generate, load_label_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,7 +184,7 @@ def run_case(args, work: Path, boxes: list) -> dict:
     t = time.perf_counter()
     original, info = read_geotiff(work / "scene.tif")
     labels, _ = read_geotiff_labels(work / "labels.tif")
-    generator, config = load_generator(pretrained_path())
+    generator, config = load_label_generator(shipped_checkpoint())
     label_nc = config["label_nc"]
     times["load"] = time.perf_counter() - t
 

@@ -36,7 +36,8 @@ import torch
 from PIL import Image
 
 from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
-from cimgen.demo import busiest_box, pretrained_path
+from cimgen.edit.mask import busiest_box
+from cimgen.generators import shipped_checkpoint
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics
 from cimgen.io.checkpoints import load_checkpoint
@@ -44,7 +45,8 @@ from cimgen.io.images import read_image, write_image, write_label_map, write_tex
 from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
 from cimgen.report.html import write_report
-from cimgen.train.pix2pixhd import finetune_config, load_generator, renderer, resolve_config, run_pix2pixhd
+from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
+from cimgen.generators import label_renderer, load_label_generator
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION = 0, 1, 2, 3, 4
 CAR = 26
@@ -121,7 +123,7 @@ def loop_opts(iterations: int, pairs: int, checkpoints: int, seed: int = 1) -> d
 
 
 def finetune(data: Path, run: Path, iterations: int, pairs: int, checkpoints: int, crop: int) -> float:
-    ckpt = pretrained_path()
+    ckpt = shipped_checkpoint()
     cfg, _ = load_checkpoint(ckpt)
     over = {
         "data": {"root": str(data), "crop_size": crop, "flip": True},
@@ -134,7 +136,7 @@ def finetune(data: Path, run: Path, iterations: int, pairs: int, checkpoints: in
 
 
 def train_scratch_cityscapes(data: Path, run: Path, iterations: int, crop: int) -> float:
-    arch, _ = load_checkpoint(pretrained_path())  # the same small architecture as the shipped model
+    arch, _ = load_checkpoint(shipped_checkpoint())  # the same small architecture as the shipped model
     raw = {
         "data": {"root": str(data), "label_nc": 35, "crop_size": crop, "flip": True},
         "generator": {k: arch["generator"][k] for k in ("base_channels", "num_downsamplings", "num_blocks")},
@@ -148,15 +150,15 @@ def train_scratch_cityscapes(data: Path, run: Path, iterations: int, crop: int) 
 
 
 def manipulate_one(ckpt: Path, data: Path, name: str, cls: int, box, out: Path, *, whole: bool, palette) -> Path:
-    gen, gcfg = load_generator(ckpt)
+    gen, gcfg = load_label_generator(ckpt)
     image = read_image(data / "images" / f"{name}.png")
     labels = np.asarray(Image.open(data / "labels" / f"{name}.png")).astype(np.int64)
     m = manipulate(
-        image, labels, [RemoveClass(cls=cls, box=box, whole_objects=whole)], renderer(gen, gcfg["label_nc"]), num_classes=gcfg["label_nc"]
+        image, labels, [RemoveClass(cls=cls, box=box, whole_objects=whole)], label_renderer(gen, gcfg["label_nc"]), num_classes=gcfg["label_nc"]
     )
     if out.exists():
         shutil.rmtree(out)
-    write_report(out, m, palette, manipulation_metrics(m))
+    write_report(out, **m.arrays(), palette=palette, metrics=manipulation_metrics(m))
     return out
 
 

@@ -7,22 +7,23 @@ import json
 import numpy as np
 
 from cimgen.cli.main import main
-from cimgen.demo import busiest_box, pretrained_path
+from cimgen.edit.mask import busiest_box
+from cimgen.generators import shipped_checkpoint
 from cimgen.io.images import read_image
-from cimgen.train.pix2pixhd import load_generator
+from cimgen.generators import load_label_generator
 
 
 def test_shipped_pretrained_checkpoint_loads_and_renders():
-    path = pretrained_path()
+    path = shipped_checkpoint()
     assert (path / "config.json").is_file() and (path / "weights.safetensors").is_file()
-    gen, cfg = load_generator(path)
+    gen, cfg = load_label_generator(path)
     assert cfg["label_nc"] == 6 and cfg["palette"]["names"][2] == "building"
     assert cfg["generator"] == {**cfg["generator"], "base_channels": 16, "num_downsamplings": 3, "num_blocks": 6}
     # It was pretrained, not just initialised: it renders a tile of a world it never saw
     # (seed 1; it was trained on seed 0) close to the real rendering (0.678 when it was made).
     from cimgen.data.synth import SynthConfig, make_tile
     from cimgen.metrics.ssim import ssim_outside
-    from cimgen.train.pix2pixhd import generate
+    from cimgen.generators import generate
 
     tile = make_tile(SynthConfig(height=256, width=256, seed=1), 0)
     out = generate(gen, tile.labels.astype(np.int64), 6)

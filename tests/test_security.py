@@ -94,12 +94,12 @@ def test_no_code_path_can_unpickle_arbitrary_objects():
 
 
 def test_checkpoint_weights_and_train_state(tmp_path, bomb):
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
     from cimgen.io.checkpoints import load_checkpoint, load_train_state
 
     payload, _ = bomb
     ck = tmp_path / "ck"
-    shutil.copytree(pretrained_path(), ck)
+    shutil.copytree(shipped_checkpoint(), ck)
     (ck / "train_state.pt").unlink(missing_ok=True)
     _pth(ck / "train_state.pt", {"optimizer": payload})
     assert "could run code" in _refused(load_train_state, ck)
@@ -134,7 +134,7 @@ def test_official_files(tmp_path, bomb):
 def test_detector_and_vgg_and_inception_weights(tmp_path, bomb):
     from cimgen.metrics.inception import load_inception_state
     from cimgen.models.detectors import load_torchvision_weights, resnet_small
-    from cimgen.models.vgg import read_vgg19_state_dict
+    from cimgen.io.weights import read_vgg19_state_dict
 
     payload, _ = bomb
     f = _pth(tmp_path / "resnet.pth", {"conv1.weight": payload})

@@ -17,7 +17,7 @@ import threading
 import numpy as np
 import pytest
 
-from cimgen.demo import pretrained_path
+from cimgen.generators import shipped_checkpoint
 from cimgen.io.images import read_image, write_image, write_label_map
 from tests.app.conftest import CHROMIUM_ARGS, Server, browser_or_skip, untrained_detector
 from tests.app.test_study import make_study
@@ -240,7 +240,7 @@ def test_spot_the_fake_records_answers_and_accuracy(page, server):
 
 
 def test_ten_clients_at_once_are_all_served(server):
-    ckpt = str(pretrained_path())
+    ckpt = str(shipped_checkpoint())
 
     def client(i: int) -> str:
         c = gradio_client(server.url)
@@ -284,7 +284,7 @@ def test_no_file_outside_the_served_folders_can_be_fetched(server):
 
 
 def test_a_hundred_concurrent_requests_are_held(server):
-    ckpt = str(pretrained_path())
+    ckpt = str(shipped_checkpoint())
     results = concurrently(lambda i: gradio_client(server.url).predict(i % 8, ckpt, api_name="/load_example")[-1], 100)
     failed = {k: v for k, v in results.items() if not v.startswith("Loaded synthetic-")}
     assert not failed, (failed, server.log.read_text()[-3000:])

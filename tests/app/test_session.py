@@ -11,7 +11,7 @@ from cimgen.app.session import EditSession, Limits, RunOptions, example_scene, n
 from cimgen.cli.main import main
 from cimgen.palette import labels_to_colors
 from cimgen.data.synth import SYNTH_PALETTE
-from cimgen.demo import pretrained_path
+from cimgen.generators import shipped_checkpoint
 from cimgen.edit.spec import read_spec
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_id_map, read_image, read_mask, write_image, write_label_map
@@ -100,7 +100,7 @@ def test_a_layer_of_another_size_is_refused(session):
 def test_a_run_is_replayed_exactly_by_the_command_it_records(session, tmp_path, monkeypatch, capsys):
     layer = _stroke_layer(session.scene.labels.shape, (60, 60, 130, 110), GROUND)
     new = session.with_paint([layer]).with_edit({"op": "remove", "at": [5, 5]})
-    options = RunOptions(checkpoint=str(pretrained_path()), blend="poisson", radius=6)
+    options = RunOptions(checkpoint=str(shipped_checkpoint()), blend="poisson", radius=6)
     job = new_job_folder(tmp_path / "runs")
     result = run_edit(new, options, job)
     assert (result / "result.png").is_file() and (result / "metrics.json").is_file()
@@ -113,7 +113,7 @@ def test_a_run_is_replayed_exactly_by_the_command_it_records(session, tmp_path, 
 
 def test_a_run_without_edits_says_so(session, tmp_path):
     with pytest.raises(CimgenError, match="paint on the map"):
-        run_edit(session, RunOptions(checkpoint=str(pretrained_path())), tmp_path / "job")
+        run_edit(session, RunOptions(checkpoint=str(shipped_checkpoint())), tmp_path / "job")
     assert not (tmp_path / "job").exists()
 
 

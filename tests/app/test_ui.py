@@ -130,6 +130,6 @@ def test_clicks_remove_the_object_under_them_set_a_box_or_draw_a_polygon(tmp_pat
 
 
 def _bundled() -> str:
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
 
-    return str(pretrained_path())
+    return str(shipped_checkpoint())

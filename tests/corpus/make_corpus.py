@@ -186,9 +186,9 @@ def make_corpus(out: str | Path) -> list[Item]:
     add("config_python_tag.yaml", "config", False, "a YAML python/object tag", b"loop: !!python/object/apply:os.system ['touch PWNED']\n")
 
     # -- checkpoints ----------------------------------------------------------------------
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
 
-    good_ckpt = pretrained_path()
+    good_ckpt = shipped_checkpoint()
     ck = out / "ckpt_truncated"
     ck.mkdir(exist_ok=True)
     (ck / "config.json").write_bytes((good_ckpt / "config.json").read_bytes())

@@ -59,7 +59,7 @@ def setup_base(base: Path) -> dict[str, Path]:
     """Good inputs for every slot, and the models the commands need."""
     from cimgen.palette import SYNTH_PALETTE
     from cimgen.data.synth import SynthConfig, write_world
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
     from cimgen.io.images import write_image, write_label_map
 
     base.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def setup_base(base: Path) -> dict[str, Path]:
         "loop: {epochs: 1, decay_epochs: 0, batch_size: 1}\n"
     )
     good["config"] = base / "config.yaml"
-    good["checkpoint"] = pretrained_path()
+    good["checkpoint"] = shipped_checkpoint()
     good["official"] = base / "unused.pth"  # import-official has no other input, so only corpus items go in
     from tests.conftest import tiny_cyclegan
 

@@ -230,13 +230,13 @@ def test_seam_score_counts_pairs_by_tile_cover():
 def test_the_shipped_generator_tiles_close_to_its_whole_image_rendering():
     torch = pytest.importorskip("torch")
     from cimgen.data.synth import SynthConfig, make_tile
-    from cimgen.demo import pretrained_path
-    from cimgen.train.pix2pixhd import generate, load_generator
+    from cimgen.generators import shipped_checkpoint
+    from cimgen.generators import generate, load_label_generator
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:  # later tests (their timings and float sums) need the usual thread count back
-        generator, config = load_generator(pretrained_path())
+        generator, config = load_label_generator(shipped_checkpoint())
         label_nc = config["label_nc"]
         labels = make_tile(SynthConfig(height=256, width=384, seed=3), 0).labels
         whole = generate(generator, labels, label_nc).astype(np.int16)

@@ -15,15 +15,8 @@ from cimgen.config import merge
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import write_image
-from cimgen.train.cyclegan import (
-    CycleGANRecipe,
-    finetune_config,
-    load_cyclegan_generator,
-    resolve_config,
-    run_cyclegan,
-    translate,
-    translator,
-)
+from cimgen.train.cyclegan import CycleGANRecipe, finetune_config, resolve_config, run_cyclegan
+from cimgen.generators import load_image_generator, translate, translator
 from cimgen.train.image_pool import ImagePool
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +165,7 @@ def test_both_directions_load_and_translate_any_size(domains, tmp_path):
     image = np.random.default_rng(0).integers(0, 255, (30, 21, 3), dtype=np.uint8)
     outputs = {}
     for direction, prefix in (("AtoB", "G_A"), ("BtoA", "G_B")):
-        gen = load_cyclegan_generator(last, direction)
+        gen = load_image_generator(last, direction)
         assert not gen.training
         assert torch.equal(gen.state_dict()["model.1.weight"], tensors[f"{prefix}.model.1.weight"])
         out = translate(gen, image)
@@ -180,9 +173,9 @@ def test_both_directions_load_and_translate_any_size(domains, tmp_path):
         outputs[direction] = out
     assert not np.array_equal(outputs["AtoB"], outputs["BtoA"])
     # The default direction is AtoB; the callable form gives the same pixels.
-    assert np.array_equal(translator(load_cyclegan_generator(tmp_path / "r"))(image), outputs["AtoB"])
+    assert np.array_equal(translator(load_image_generator(tmp_path / "r"))(image), outputs["AtoB"])
     with pytest.raises(CimgenError, match="direction must be AtoB or BtoA, got 'AB'"):
-        load_cyclegan_generator(last, "AB")
+        load_image_generator(last, "AB")
     with pytest.raises(CimgenError, match="HxWx3 uint8 image"):
         translate(gen, image.astype(np.float32))
 

@@ -93,10 +93,10 @@ def _same_generator_outputs(run_a, run_b, world, atol=1e-3):
     zero up to rounding, so Adam turns rounding differences into +-lr steps that change nothing.
     """
     from cimgen.io.images import read_label_map
-    from cimgen.train.pix2pixhd import load_generator
+    from cimgen.generators import load_label_generator
 
-    ga, meta = load_generator(run_a)
-    gb, _ = load_generator(run_b)
+    ga, meta = load_label_generator(run_a)
+    gb, _ = load_label_generator(run_b)
     labels = torch.from_numpy(read_label_map(sorted((world / "labels").iterdir())[0])).long()[None]
     x = torch.nn.functional.one_hot(labels[..., :48, :48], meta["label_nc"]).permute(0, 3, 1, 2).float()
     with torch.no_grad():

@@ -16,8 +16,9 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import write_image
 from cimgen.train.cyclegan import finetune_config as cyclegan_finetune_config
-from cimgen.train.cyclegan import load_cyclegan_generator, translate
-from cimgen.train.pix2pix import finetune_config, load_pix2pix_generator, resolve_config, run_pix2pix
+from cimgen.generators import load_image_generator, translate
+from cimgen.train.pix2pix import finetune_config, resolve_config, run_pix2pix
+from cimgen.generators import load_image_generator
 
 
 def write_pairs(folder: Path, n: int, size: int) -> Path:
@@ -114,17 +115,17 @@ def test_directions_load_and_translate(pairs, tmp_path):
     last = run(tiny(pairs, decay_epochs=0), tmp_path / "ab")
     back = run(merge(tiny(pairs, decay_epochs=0), {"direction": "BtoA"}), tmp_path / "ba")
     image = np.random.default_rng(0).integers(0, 255, (30, 21, 3), dtype=np.uint8)
-    gen = load_pix2pix_generator(last)
+    gen = load_image_generator(last, model="pix2pix")
     assert not gen.training
     out = translate(gen, image)
     assert out.shape == (30, 21, 3) and out.dtype == np.uint8
     # The CycleGAN loader reads pix2pix checkpoints too, in their trained direction only.
-    assert np.array_equal(translate(load_cyclegan_generator(last), image), out)
-    assert translate(load_cyclegan_generator(back, "BtoA"), image).shape == (30, 21, 3)
+    assert np.array_equal(translate(load_image_generator(last), image), out)
+    assert translate(load_image_generator(back, "BtoA"), image).shape == (30, 21, 3)
     with pytest.raises(CimgenError, match="is a pix2pix model trained BtoA; it has no AtoB generator"):
-        load_cyclegan_generator(back, "AtoB")
+        load_image_generator(back, "AtoB")
     with pytest.raises(CimgenError, match="holds a 'pix2pix' model, not cyclegan"):
-        load_cyclegan_generator(last, model="cyclegan")
+        load_image_generator(last, model="cyclegan")
     # BtoA learns from the same pairs the other way round, so its first-epoch losses differ.
     s_ab = json.loads((tmp_path / "ab" / "stats.jsonl").read_text().splitlines()[0])
     s_ba = json.loads((tmp_path / "ba" / "stats.jsonl").read_text().splitlines()[0])

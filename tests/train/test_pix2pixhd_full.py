@@ -15,7 +15,8 @@ from cimgen.config import merge
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_label_map, write_label_map
 from cimgen.models.vgg import VGG19
-from cimgen.train.pix2pixhd import finetune_config, generate, load_generator, resolve_config, run_pix2pixhd
+from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
+from cimgen.generators import generate, load_label_generator
 from tests.conftest import tiny_train_config
 
 TINY_LOCAL = {"base_channels": 2, "num_downsamplings_global": 1, "num_blocks_global": 1, "num_local_enhancers": 1, "num_blocks_local": 1}
@@ -56,7 +57,7 @@ def test_global_then_local_with_the_global_part_frozen_first(tiny_world, tmp_pat
     enh0 = {k: v for k, v in _tensors(tmp_path / "local" / "checkpoints" / "epoch-0001", "generator.").items() if k.startswith("model1_")}
     assert enh0  # the enhancer trains from the start
     assert "now trained jointly" in (tmp_path / "local" / "log.txt").read_text()
-    gen, meta = load_generator(last)
+    gen, meta = load_label_generator(last)
     assert meta["generator_type"] == "local" and type(gen).__name__ == "LocalEnhancer"
     labels = read_label_map(sorted((tiny_world / "labels").iterdir())[0])[:45, :45]
     assert generate(gen, labels, 6).shape == (45, 45, 3)
@@ -141,7 +142,7 @@ def test_instance_edges_add_one_input_channel(world_with_instances, tmp_path):
     resolved = resolve_config(cfg)
     assert resolved.generator.in_channels == 7 and resolved.discriminator.in_channels == 10
     last = _run(cfg, tmp_path / "r")
-    gen, meta = load_generator(last)
+    gen, meta = load_label_generator(last)
     assert meta["edge_channels"] == 1 and gen.config.in_channels == 7
     labels = read_label_map(sorted((world_with_instances / "labels").iterdir())[0])
     inst = read_label_map(sorted((world_with_instances / "instances").iterdir())[0])

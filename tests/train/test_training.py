@@ -14,7 +14,8 @@ from cimgen.config import merge
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, save_checkpoint
 from cimgen.train.loop import LoopConfig, learning_rate
-from cimgen.train.pix2pixhd import finetune_config, generate, load_generator, resolve_config, run_pix2pixhd
+from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
+from cimgen.generators import generate, load_label_generator
 from tests.conftest import tiny_train_config
 
 
@@ -69,8 +70,8 @@ def test_finetune_starts_from_the_checkpoint(tiny_world, tmp_path):
     cfg = finetune_config(ckpt_cfg, {"data": {"root": str(tiny_world), "crop_size": 0}, "loop": {"epochs": 0, "decay_epochs": 1, "batch_size": 4}})
     assert cfg.generator.base_channels == 4
     last = run_pix2pixhd(cfg, tmp_path / "ft", init_from=pre, echo=None, progress=False)
-    gen_pre, _ = load_generator(pre)
-    gen_ft, meta = load_generator(last)
+    gen_pre, _ = load_label_generator(pre)
+    gen_ft, meta = load_label_generator(last)
     assert meta["label_nc"] == 6 and meta["palette"]["names"][2] == "building"
     changed = [not torch.equal(p, q) for p, q in zip(gen_pre.parameters(), gen_ft.parameters())]
     assert any(changed)
@@ -82,7 +83,7 @@ def test_finetune_starts_from_the_checkpoint(tiny_world, tmp_path):
 
 def test_generate_renders_any_size(tiny_world, tmp_path):
     last = _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "r")
-    gen, meta = load_generator(last)
+    gen, meta = load_label_generator(last)
     out = generate(gen, np.random.default_rng(0).integers(0, 6, (30, 21)), 6)
     assert out.shape == (30, 21, 3) and out.dtype == np.uint8
 
@@ -93,17 +94,17 @@ def test_checkpoint_that_does_not_match_the_model(tiny_world, tmp_path):
     cfg["generator"]["num_blocks"] = 2
     save_checkpoint(tmp_path / "bad", cfg, tensors)
     with pytest.raises(CimgenError, match="does not match the model: it lacks 'generator.model"):
-        load_generator(tmp_path / "bad")
+        load_label_generator(tmp_path / "bad")
     cfg["generator"]["num_blocks"] = 1
     cfg["generator"]["base_channels"] = 8
     save_checkpoint(tmp_path / "bad2", cfg, tensors)
     with pytest.raises(CimgenError, match="has shape .* the model expects"):
-        load_generator(tmp_path / "bad2")
+        load_label_generator(tmp_path / "bad2")
     (tmp_path / "trunc").mkdir()
     (tmp_path / "trunc" / "config.json").write_text(json.dumps({"format": "cimgen-checkpoint", "model": "pix2pixhd"}))
     (tmp_path / "trunc" / "weights.safetensors").write_bytes((last / "weights.safetensors").read_bytes()[:100])
     with pytest.raises(CimgenError, match="not a valid safetensors file"):
-        load_generator(tmp_path / "trunc")
+        load_label_generator(tmp_path / "trunc")
 
 
 def test_unknown_or_mistyped_options_are_rejected(tiny_world):

@@ -3,7 +3,7 @@
 Nothing here imports gradio. A browser session holds an ``EditSession``; every change to the
 map is an item of the same edit spec that ``cimgen manipulate --spec`` reads (painted strokes
 become ``paint`` edits with a mask file each), and a run saves that spec with the image and
-its map and calls ``cimgen.edit.run.run_manipulation``, the function behind
+its map and calls ``cimgen.runs.manipulate.run_manipulation``, the function behind
 ``cimgen manipulate``. So whatever the browser made, the command line can replay.
 """
 
@@ -111,7 +111,8 @@ def upload_scene(
         image_to_map: image -> colour map, used when no map is given.
         tolerance: RGB distance within which map colours snap to the palette.
     """
-    from cimgen.edit.run import map_from_image, read_image_any, read_map_any
+    from cimgen.generators import map_from_image
+    from cimgen.runs.manipulate import read_image_any, read_map_any
     from cimgen.io.images import read_id_map
 
     image_path = check_upload(image_path, "image", limits)
@@ -314,7 +315,7 @@ def run_edit(session: EditSession, options: RunOptions, job: str | Path, *, echo
 
     Returns ``job/result``. ``job/input/replay.txt`` holds the command line that redoes it.
     """
-    from cimgen.edit.run import ManipulateConfig, run_manipulation
+    from cimgen.runs.manipulate import ManipulateConfig, run_manipulation
     from cimgen.io.images import write_text
 
     if not session.edits:

@@ -134,7 +134,7 @@ def guarded(n_outputs: int):
 
 @functools.lru_cache(maxsize=8)
 def _renderer(checkpoint: str, palette: str, direction: str, device: str):
-    from cimgen.edit.run import load_renderer
+    from cimgen.generators import load_renderer
 
     return load_renderer(checkpoint, palette=palette, direction=direction, device=device)
 
@@ -142,7 +142,7 @@ def _renderer(checkpoint: str, palette: str, direction: str, device: str):
 @functools.lru_cache(maxsize=16)
 def _palette_for(cfg: AppConfig, checkpoint: str) -> Palette:
     """The classes a generator draws from (read from its checkpoint once, then remembered)."""
-    from cimgen.edit.mapedit import palette_of, stored_palette
+    from cimgen.runs.edit import palette_of, stored_palette
     from cimgen.io.checkpoints import load_checkpoint
 
     config, _ = load_checkpoint(checkpoint)
@@ -265,9 +265,9 @@ def _study_folders(cfg: AppConfig) -> list[str]:
 
 def build_app(cfg: AppConfig) -> gr.Blocks:
     """The editor as a gradio Blocks app (not launched)."""
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
 
-    generators = [("bundled synthetic-world pix2pixHD", str(pretrained_path()))] + [(c, c) for c in cfg.checkpoints]
+    generators = [("bundled synthetic-world pix2pixHD", str(shipped_checkpoint()))] + [(c, c) for c in cfg.checkpoints]
     detectors = [(NO_DETECTOR, NO_DETECTOR)] + [(k, k) for k in BASELINES] + [(d, d) for d in cfg.detectors]
     first_palette = _palette_for(cfg, generators[0][1])
     offered = {value for _, value in generators}
@@ -702,7 +702,7 @@ def build_app(cfg: AppConfig) -> gr.Blocks:
 
 def _heatmap(cfg: AppConfig, image: np.ndarray, choice: str) -> np.ndarray:
     """The chosen detector's (or baseline's) heatmap over an image."""
-    from cimgen.forensics.commands import image_scores
+    from cimgen.runs.detect import image_scores
     from cimgen.forensics.heatmap import overlay
 
     if choice in BASELINES:

@@ -23,7 +23,7 @@ def demo_cmd(
 
     Example: cimgen demo --out runs/demo
     """
-    from cimgen.demo import DemoConfig, run_demo
+    from cimgen.runs.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(
         out=str(out),

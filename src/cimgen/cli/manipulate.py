@@ -9,6 +9,10 @@ import typer
 
 from cimgen.edit.spec import parse_box, parse_ints, parse_polygon
 from cimgen.errors import CimgenError
+from cimgen.runs.options import ManipulateConfig
+
+DEFAULTS = ManipulateConfig(checkpoint="", out="")
+"""Every default of ``cimgen manipulate`` and ``cimgen edit``, as the run's config dataclass states it."""
 
 
 def inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region) -> list[dict] | None:
@@ -81,7 +85,7 @@ def manipulate_cmd(
         None, "--map", help="Its semantic map: label ids or palette colours (snapped); for a batch, a folder of maps."
     ),
     map_from: Path = typer.Option(None, "--map-from", help="No map: make it from the image with this CycleGAN/pix2pix checkpoint."),
-    map_from_direction: str = typer.Option("AtoB", "--map-from-direction", help="The image -> map direction of --map-from."),
+    map_from_direction: str = typer.Option(DEFAULTS.map_from_direction, "--map-from-direction", help="The image -> map direction of --map-from."),
     direction: str = typer.Option("", "--direction", help="CycleGAN/pix2pix --checkpoint: its map -> image direction (default BtoA)."),
     palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings (default: the checkpoint's)."),
     spec: SpecOpt = None,
@@ -96,17 +100,17 @@ def manipulate_cmd(
     region: RegionOpt = None,
     instances: InstancesOpt = None,
     mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
-    radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels, in pixels."),
-    blend_mode: str = typer.Option("feather", "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
-    feather: float = typer.Option(6.0, "--feather", help="Soft-edge width inside the mask (feather, laplacian), in pixels."),
+    radius: int = typer.Option(DEFAULTS.radius, "--radius", help="Dilation of the changed labels, in pixels."),
+    blend_mode: str = typer.Option(DEFAULTS.blend, "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
+    feather: float = typer.Option(DEFAULTS.feather, "--feather", help="Soft-edge width inside the mask (feather, laplacian), in pixels."),
     color_tolerance: float = typer.Option(
-        24.0, "--color-tolerance", help="RGB distance within which map colours (and blends of two) snap to the palette."
+        DEFAULTS.color_tolerance, "--color-tolerance", help="RGB distance within which map colours (and blends of two) snap to the palette."
     ),
     finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
-    finetune_steps: int = typer.Option(600, "--finetune-steps", help="Fine-tuning iterations."),
+    finetune_steps: int = typer.Option(DEFAULTS.finetune_steps, "--finetune-steps", help="Fine-tuning iterations."),
     tile_size: int = typer.Option(-1, "--tile-size", help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never)."),
-    overlap: int = typer.Option(128, "--overlap", help="Tile overlap in pixels."),
-    device: str = typer.Option("cpu", "--device", help="Where the generators run: cpu or cuda."),
+    overlap: int = typer.Option(DEFAULTS.overlap, "--overlap", help="Tile overlap in pixels."),
+    device: str = typer.Option(DEFAULTS.device, "--device", help="Where the generators run: cpu or cuda."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Edit an image's semantic map, render the edited map with a generator and blend it into the image.
@@ -116,7 +120,7 @@ def manipulate_cmd(
 
     Example: cimgen manipulate --checkpoint runs/demo/finetune --image img.png --map map.png --remove building --box 40,40,140,140 --out runs/edit
     """
-    from cimgen.edit.run import ManipulateConfig, run_batch, run_manipulation
+    from cimgen.runs.manipulate import run_batch, run_manipulation
 
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
     given = sum(x is not None for x in (edits, spec, edited_map))
@@ -169,14 +173,16 @@ def edit_cmd(
     polygon: PolygonOpt = None,
     region: RegionOpt = None,
     instances: InstancesOpt = None,
-    radius: int = typer.Option(8, "--radius", help="Dilation of the changed labels for mask.png, in pixels."),
-    color_tolerance: float = typer.Option(24.0, "--color-tolerance", help="RGB distance within which map colours snap to the palette."),
+    radius: int = typer.Option(DEFAULTS.radius, "--radius", help="Dilation of the changed labels for mask.png, in pixels."),
+    color_tolerance: float = typer.Option(
+        DEFAULTS.color_tolerance, "--color-tolerance", help="RGB distance within which map colours snap to the palette."
+    ),
 ) -> None:
     """Edit a semantic map (no generator): write the edited map, the mask of what changed and its area.
 
     Example: cimgen edit --map map.png --palette synth --remove-at 120,80 --out runs/map-edit
     """
-    from cimgen.edit.mapedit import run_map_edit
+    from cimgen.runs.edit import run_map_edit
 
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
     if sum(x is not None for x in (edits, spec, edited_map)) != 1:

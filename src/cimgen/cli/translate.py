@@ -28,7 +28,7 @@ def translate_cmd(
     from tqdm.auto import tqdm
 
     from cimgen.io.images import list_images, read_image, write_image
-    from cimgen.train.cyclegan import load_cyclegan_generator, translate
+    from cimgen.generators import load_image_generator, translate
     from cimgen.train.runtime import resolve_device
 
     if not images.exists():
@@ -36,7 +36,7 @@ def translate_cmd(
     files = [images] if images.is_file() else list_images(images)
     if not files:
         raise CimgenError(f"{images} holds no images")
-    generator = load_cyclegan_generator(checkpoint, direction, resolve_device(device))
+    generator = load_image_generator(checkpoint, direction, resolve_device(device))
     targets = [out / f"{f.stem}.png" for f in files]
     clash = next((t for t in targets if t.exists()), None)
     if clash is not None:

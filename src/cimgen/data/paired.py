@@ -332,6 +332,34 @@ class _Source:
         return labels, photo, None
 
 
+class ArraySource:
+    """Pairs already in memory (e.g. windows of one image to fine-tune on), read like files: checked class ids, no copies."""
+
+    def __init__(self, pairs: list[tuple[str, np.ndarray, np.ndarray]], cfg: DataConfig, palette: Palette):
+        if not pairs:
+            raise CimgenError("there are no pairs to train on")
+        self.cfg = cfg
+        self.palette = palette
+        self.with_edges = False
+        self.pairs = pairs
+        for name, labels, image in pairs:
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or labels.shape != image.shape[:2]:
+                raise CimgenError(f"pair {name} must be an HxW label map and an HxWx3 uint8 image of the same size")
+            check_labels(labels, cfg.label_nc, source=f"map {name}")
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def name(self, index: int) -> str:
+        """The pair's name."""
+        return self.pairs[index][0]
+
+    def read(self, index: int, *, image: bool) -> tuple[np.ndarray, np.ndarray | None, None]:
+        """(labels HxW int64, image HxWx3 uint8 or None, None) of one pair."""
+        _, labels, photo = self.pairs[index]
+        return labels.astype(np.int64), (photo if image else None), None
+
+
 class PairedDataset(Dataset):
     """(label map, image) pairs, augmented deterministically per (seed, epoch, index).
 
@@ -345,16 +373,26 @@ class PairedDataset(Dataset):
     with ``instance_edges``, so for flips the order does not matter.
     """
 
-    def __init__(self, cfg: DataConfig, *, training: bool = True, seed: int = 0):
+    def __init__(self, cfg: DataConfig, *, training: bool = True, seed: int = 0, source: _Source | ArraySource | None = None):
         self.cfg = cfg
         self.training = training
         self.seed = seed
         self.epoch = 0
-        self.source = _Source(cfg, images=True)
+        self.source = source if source is not None else _Source(cfg, images=True)
         self.palette = self.source.palette
         self.with_edges = self.source.with_edges
         self._cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
         self._cache_bytes = 0
+
+    @classmethod
+    def from_arrays(
+        cls, pairs: list[tuple[str, np.ndarray, np.ndarray]], cfg: DataConfig, palette: Palette, *, training: bool = True, seed: int = 0
+    ) -> PairedDataset:
+        """A dataset of (name, labels HxW, image HxWx3 uint8) pairs in memory, cropped and flipped as ``cfg`` says.
+
+        No file is written or read: this is how ``cimgen manipulate --finetune`` trains on windows of the target image.
+        """
+        return cls(cfg, training=training, seed=seed, source=ArraySource(pairs, cfg, palette))
 
     def __len__(self) -> int:
         return len(self.source)
@@ -435,6 +473,16 @@ class LabelDataset(Dataset):
         self.source = _Source(cfg, images=False)
         self.palette = self.source.palette
         self.with_edges = self.source.with_edges
+
+    @classmethod
+    def from_arrays(
+        cls, pairs: list[tuple[str, np.ndarray, np.ndarray]], cfg: DataConfig, palette: Palette, *, training: bool = True, seed: int = 0
+    ) -> PairedDataset:
+        """A dataset of (name, labels HxW, image HxWx3 uint8) pairs in memory, cropped and flipped as ``cfg`` says.
+
+        No file is written or read: this is how ``cimgen manipulate --finetune`` trains on windows of the target image.
+        """
+        return cls(cfg, training=training, seed=seed, source=ArraySource(pairs, cfg, palette))
 
     def __len__(self) -> int:
         return len(self.source)

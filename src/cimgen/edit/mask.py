@@ -50,3 +50,13 @@ def mask_area(mask: np.ndarray) -> dict:
     """The mask's area in pixels and as a fraction of the image, and its number of separate regions."""
     n, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     return {"pixels": int(mask.sum()), "fraction": round(float(mask.mean()), 6), "regions": int(n - 1)}
+
+
+def busiest_box(mask: np.ndarray, side: int) -> tuple[int, int, int, int]:
+    """The ``side``-square box (x0, y0, x1, y1) that covers the most True pixels of ``mask``."""
+    h, w = mask.shape
+    side = min(side, h, w)
+    ii = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    counts = ii[side:, side:] - ii[:-side, side:] - ii[side:, :-side] + ii[:-side, :-side]
+    y, x = np.unravel_index(int(counts.argmax()), counts.shape)
+    return int(x), int(y), int(x + side), int(y + side)

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cimgen.palette import check_labels
-from cimgen.edit.blend import blend
+from cimgen.edit.blend import blend, seam_report
 from cimgen.edit.mask import edit_mask, user_mask
 from cimgen.edit.ops import apply_edits
+from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
+from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
 
 # Images with a side longer than this are generated in tiles when no tile size is given.
 AUTO_TILE_ABOVE = 2048
@@ -44,6 +46,17 @@ class Manipulation:
     """Tiled runs: the (y, x, height, width) windows that were generated; None when the whole map was."""
     info: dict = field(default_factory=dict)
     """Plain facts about the run: timings, tile counts, blend mode, changed pixels outside a user mask."""
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The six full-size arrays by name, as ``cimgen.report.html.write_report`` takes them."""
+        return {
+            "original": self.original,
+            "labels": self.labels,
+            "edited_labels": self.edited_labels,
+            "mask": self.mask,
+            "generated": self.generated,
+            "result": self.result,
+        }
 
 
 def tiling_for(shape: tuple[int, int], tile_size: int | None, overlap: int | None) -> tuple[int, int] | None:
@@ -95,6 +108,43 @@ def manipulate(
         overlap: tile overlap in pixels (default 128).
         progress: callable(done, total) called as tiles are generated.
     """
+    plan = plan_edit(
+        image, labels, edits, num_classes=num_classes, edited_labels=edited_labels, instances=instances, mask=mask, radius=radius
+    )
+    return render_edit(
+        image, labels, plan, render, blend_mode=blend_mode, feather=feather, blend_options=blend_options,
+        tile_size=tile_size, overlap=overlap, progress=progress,
+    )  # fmt: skip
+
+
+@dataclass
+class EditPlan:
+    """An edit decided before anything is generated: the edited map and the region to blend."""
+
+    edited_labels: np.ndarray
+    """The label map after the edits."""
+    mask: np.ndarray
+    """Pixels that may differ from the original (changed labels, dilated; or the user's mask)."""
+    info: dict = field(default_factory=dict)
+    """Timings, and changed pixels outside a user mask."""
+
+
+def plan_edit(
+    image: np.ndarray,
+    labels: np.ndarray,
+    edits: list | None,
+    *,
+    num_classes: int,
+    edited_labels: np.ndarray | None = None,
+    instances: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+    radius: int = 8,
+) -> EditPlan:
+    """Check the inputs, apply ``edits`` (or take ``edited_labels``) and derive the blend region, once.
+
+    Arguments as for ``manipulate``. A caller that needs the region before generating (to fine-tune
+    around it) plans first and hands the plan to ``render_edit``.
+    """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise CimgenError(f"the image must be HxWx3 uint8, got {image.dtype} {image.shape}")
     if image.shape[:2] != labels.shape:
@@ -121,6 +171,24 @@ def manipulate(
         region = user_mask(mask, labels.shape)
         info["changed_pixels_outside_mask"] = int(((labels != edited) & ~region).sum())
     info["edit_seconds"] = round(time.perf_counter() - t0, 3)
+    return EditPlan(edited, region, info)
+
+
+def render_edit(
+    image: np.ndarray,
+    labels: np.ndarray,
+    plan: EditPlan,
+    render: Callable[[np.ndarray], np.ndarray],
+    *,
+    blend_mode: str = "feather",
+    feather: float = 6.0,
+    blend_options: dict | None = None,
+    tile_size: int | None = 0,
+    overlap: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Manipulation:
+    """Render a planned edit's map (whole, or in the tiles that touch its region) and blend it into ``image``."""
+    edited, region, info = plan.edited_labels, plan.mask, dict(plan.info)
     t0 = time.perf_counter()
     tiling = tiling_for(labels.shape, tile_size, overlap)
     tiles = None
@@ -129,8 +197,6 @@ def manipulate(
         if generated.shape != image.shape or generated.dtype != np.uint8:
             raise CimgenError(f"the generator returned {generated.dtype} {generated.shape} for a {image.shape[1]}x{image.shape[0]} map")
     else:
-        from cimgen.edit.tiled import generate_tiled
-
         size, ov = tiling
         margin = TILE_MARGIN.get(blend_mode, 32)
         tiled = generate_tiled(edited, render, tile_size=size, overlap=ov, mask=region, margin=margin, fill=image, progress=progress)
@@ -160,8 +226,6 @@ def identical_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, rows: i
 
 def _ssim_outside(m: Manipulation) -> dict:
     """SSIM of generated vs original outside the mask: over the whole image, or over the generated tiles."""
-    from cimgen.metrics.ssim import ssim_outside
-
     windows = m.tiles or [(0, 0, m.mask.shape[0], m.mask.shape[1])]
     total, pixels = 0.0, 0
     for y, x, h, w in windows:
@@ -181,9 +245,6 @@ def manipulation_metrics(m: Manipulation) -> dict:
     ``ssim_outside_mask`` is None when the mask leaves no pixel to compare. Tiled runs compare
     inside the generated tiles only (elsewhere nothing was generated).
     """
-    from cimgen.edit.blend import seam_report
-    from cimgen.metrics.ssim import SSIM_SETTINGS
-
     ssim = _ssim_outside(m)
     compared = "generated vs original, mean of the SSIM map over pixels outside the mask"
     if m.tiles:

@@ -21,7 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cimgen.data.synth import BUILDING, SynthConfig, make_tile
+from cimgen.edit.mask import busiest_box
+from cimgen.edit.ops import InsertShape, RemoveClass
+from cimgen.edit.pipeline import manipulate
 from cimgen.errors import CimgenError
+from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
 from cimgen.io.folders import new_folder
 from cimgen.io.images import write_image, write_label_map
 
@@ -32,8 +37,6 @@ def default_edit(labels: np.ndarray, cls: int, seed: int):
     Large edits, like the paper's, leave patches wholly inside the generated region, which a
     64-pixel patch detector needs to localise them.
     """
-    from cimgen.demo import busiest_box
-    from cimgen.edit.ops import InsertShape, RemoveClass
 
     h, w = labels.shape
     side = max(16, int(0.4 * min(h, w)))
@@ -67,7 +70,6 @@ def write_forgery_set(
         total: number of scenes, for progress.
         progress: callable(done, total).
     """
-    from cimgen.edit.pipeline import manipulate
 
     records = []
     with new_folder(out) as tmp:
@@ -100,14 +102,11 @@ def synthetic_forgeries(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """A forgery set from the synthetic world rendered by a pix2pixHD generator (the shipped one by default)."""
-    from cimgen.data.synth import BUILDING, SynthConfig, make_tile
-    from cimgen.demo import pretrained_path
-    from cimgen.train.pix2pixhd import load_generator, renderer
 
     if count < 2:
         raise CimgenError(f"a forgery set needs at least 2 scenes (they are split by scene), got {count}")
-    ckpt = Path(checkpoint) if checkpoint else pretrained_path()
-    gen, gcfg = load_generator(ckpt, device)
+    ckpt = Path(checkpoint) if checkpoint else shipped_checkpoint()
+    gen, gcfg = load_label_generator(ckpt, device)
     nc = int(gcfg["label_nc"])
     if nc != 6:
         raise CimgenError(f"the synthetic world has 6 classes but {ckpt} takes {nc}")
@@ -122,7 +121,7 @@ def synthetic_forgeries(
     return write_forgery_set(
         out,
         scenes(),
-        renderer(gen, nc, device),
+        label_renderer(gen, nc, device),
         num_classes=nc,
         edit_for=lambda labels, i: default_edit(labels, BUILDING, seed * 100003 + i),
         about=about,

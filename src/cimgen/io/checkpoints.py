@@ -101,15 +101,25 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return ckpts[-1]
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read a checkpoint's config and tensors, without unpickling anything."""
-    folder = resolve_checkpoint(path)
+def _read_config(folder: Path) -> dict:
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
     except (OSError, json.JSONDecodeError):
         raise CimgenError(f"{folder / CONFIG_NAME} is not a readable JSON file") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CimgenError(f'{folder} is not a cimgen checkpoint (its {CONFIG_NAME} lacks "format": "{FORMAT}")')
+    return config
+
+
+def read_config(path: str | Path) -> dict:
+    """A checkpoint's config alone (no tensors read), for callers that need only its kind, classes or palette."""
+    return _read_config(resolve_checkpoint(path))
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read a checkpoint's config and tensors, without unpickling anything."""
+    folder = resolve_checkpoint(path)
+    config = _read_config(folder)
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise CimgenError(f"checkpoint {folder} has no {WEIGHTS_NAME}")

@@ -19,13 +19,13 @@ def check_fresh(out: str | Path, hint: str = "choose another folder") -> None:
 
 
 @contextlib.contextmanager
-def new_folder(out: str | Path) -> Iterator[Path]:
+def new_folder(out: str | Path, hint: str = "choose another folder") -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; when the block succeeds it becomes ``out``, when it fails it is removed.
 
     ``out`` must not exist or must be empty, so nothing a user made is ever replaced.
     """
     out = Path(out)
-    check_fresh(out)
+    check_fresh(out, hint)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:

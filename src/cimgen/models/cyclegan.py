@@ -19,7 +19,7 @@ in the normalisation slot so later indices do not move.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -471,3 +471,30 @@ def build_discriminator(name: str, **options) -> nn.Module:
     if name not in DISCRIMINATORS:
         raise CimgenError(f"unknown discriminator '{name}'; choose one of {', '.join(DISCRIMINATORS)}")
     return DISCRIMINATORS[name](**options)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A network from ``cimgen.models.cyclegan``'s registries, by name, with its constructor's options."""
+
+    name: str = ""
+    """Registry name: GENERATORS (resnet_9blocks, resnet_6blocks, unet_128, unet_256) or DISCRIMINATORS (basic, n_layers, pixel)."""
+    options: dict = field(default_factory=dict)
+    """Keyword arguments of that constructor; the resolved config lists every one, defaults included."""
+
+
+def build_network(kind: str, spec: NetworkConfig) -> nn.Module:
+    """The generator or discriminator a spec names, freshly initialised by its constructor."""
+    build = build_generator if kind == "generator" else build_discriminator
+    try:
+        return build(spec.name, **spec.options)
+    except TypeError as e:  # a checkpoint or hand-made config with options the constructor does not take
+        raise CimgenError(f"the {kind} options do not fit {spec.name} ({e})") from None
+
+
+def size_multiple(generator: nn.Module) -> int:
+    """The number the generator's input height and width must be multiples of."""
+    multiple = getattr(getattr(generator, "config", None), "size_multiple", None)
+    if multiple:
+        return int(multiple)
+    return 2 ** int(getattr(generator, "num_downsamplings", 0))

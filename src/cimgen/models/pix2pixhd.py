@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cimgen.config import from_dict
 from cimgen.errors import CimgenError
+from cimgen.kinds import PIX2PIXHD, PIX2PIXHD_GLOBAL, PIX2PIXHD_LOCAL
 from cimgen.nn.blocks import ResnetBlock, check_input, make_norm
 
 
@@ -297,3 +299,37 @@ class MultiscaleDiscriminator(nn.Module):
                 x = self.downsample(x)
             outs.append(d(x))
         return outs
+
+
+# ----------------------------------------------------------------------------------------------
+# Building a generator from a checkpoint's config
+
+GENERATOR_TYPES = ("global", "local")
+IMPORTED_GENERATOR_TYPES = {PIX2PIXHD_GLOBAL: "global", PIX2PIXHD_LOCAL: "local"}
+"""The official kinds ``cimgen import-official`` writes, and the generator type each one is."""
+
+
+def build_generator(generator_type: str, config: GlobalGeneratorConfig | LocalEnhancerConfig) -> GlobalGenerator | LocalEnhancer:
+    """A freshly initialised global generator or local enhancer."""
+    return LocalEnhancer(config) if generator_type == "local" else GlobalGenerator(config)
+
+
+def generator_from_config(config: dict, source: str) -> GlobalGenerator | LocalEnhancer:
+    """The (untrained) generator a pix2pixHD checkpoint config describes, or one sentence saying why it cannot be built.
+
+    Args:
+        config: a checkpoint's ``config.json`` with ``"model": "pix2pixhd"``, its ``generator_type`` and ``generator``.
+        source: the checkpoint's name for messages.
+    """
+    model = config.get("model")
+    if model != PIX2PIXHD:
+        raise CimgenError(f"checkpoint {source} holds a '{model}' model, not {PIX2PIXHD}")
+    gtype = config.get("generator_type", "global")
+    if gtype not in GENERATOR_TYPES:
+        raise CimgenError(f"checkpoint {source} names an unknown generator_type '{gtype}'")
+    try:
+        cls = LocalEnhancerConfig if gtype == "local" else GlobalGeneratorConfig
+        gcfg = from_dict(cls, config["generator"], where="checkpoint generator config")
+    except KeyError:
+        raise CimgenError(f"checkpoint {source} has no generator config") from None
+    return build_generator(gtype, gcfg)

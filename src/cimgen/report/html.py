@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from cimgen.palette import Palette, labels_to_colors
-from cimgen.edit.pipeline import Manipulation
 from cimgen.io.images import write_image, write_label_map, write_text
 
 
@@ -75,17 +75,42 @@ def overview(images: list[np.ndarray], captions: list[str], *, gap: int = 6, cap
     return sheet
 
 
-def side_by_side(m: Manipulation, *, margin: int = 32, longest: int = 768) -> np.ndarray:
+def side_by_side(
+    original: np.ndarray, generated: np.ndarray, result: np.ndarray, mask: np.ndarray, *, margin: int = 32, longest: int = 768
+) -> np.ndarray:
     """Original | generated | manipulated, cropped around the edit, captioned (each panel at most ``longest``)."""
-    ys, xs = edit_window(m.mask, margin=margin)
-    panels = [fit(im[ys, xs], longest) for im in (m.original, m.generated, m.result)]
+    ys, xs = edit_window(mask, margin=margin)
+    panels = [fit(im[ys, xs], longest) for im in (original, generated, result)]
     return overview(panels, ["original", "generated", "manipulated"])
 
 
+class _Arrays(NamedTuple):
+    original: np.ndarray
+    labels: np.ndarray
+    edited_labels: np.ndarray
+    mask: np.ndarray
+    generated: np.ndarray
+    result: np.ndarray
+
+
 def write_report(
-    out: str | Path, m: Manipulation, palette: Palette, metrics: dict, *, title: str = "cimgen manipulation", geo=None
+    out: str | Path,
+    *,
+    original: np.ndarray,
+    labels: np.ndarray,
+    edited_labels: np.ndarray,
+    mask: np.ndarray,
+    generated: np.ndarray,
+    result: np.ndarray,
+    palette: Palette,
+    metrics: dict,
+    title: str = "cimgen manipulation",
+    geo=None,
 ) -> Path:
     """Write the outputs, the pictures and ``report.html`` into ``out``; returns the HTML path.
+
+    The arrays are a manipulation's (``cimgen.edit.pipeline.Manipulation`` holds them under these
+    names): HxWx3 uint8 images, HxW integer label maps and an HxW bool mask.
 
     Full-size outputs: ``result``, ``generated``, ``mask_raw`` (0/255) and ``edited_labels``
     (label ids) as PNG, or with ``geo`` (a ``cimgen.io.geotiff.GeoInfo``) ``result.tif``,
@@ -94,6 +119,7 @@ def write_report(
     images longer than ``PREVIEW_MAX`` pixels they are downscaled previews under ``preview/``.
     """
     out = Path(out)
+    m = _Arrays(original, labels, edited_labels, mask, generated, result)
     large = max(m.mask.shape) > PREVIEW_MAX
     if geo is not None:
         from cimgen.io.geotiff import write_geotiff
@@ -121,7 +147,7 @@ def write_report(
         if folder or name not in ("generated.png", "result.png"):  # full-size ones are written above
             write_image(out / name, img)
     write_image(out / "zoom.png", zoom([m.original, m.generated, m.result], m.mask))
-    write_image(out / "side_by_side.png", side_by_side(m))
+    write_image(out / "side_by_side.png", side_by_side(m.original, m.generated, m.result, m.mask))
     pictures["zoom.png"] = ("Zoom on the edit: original | generated | manipulated", None)
     short = ["original", "map", "edited map", "mask", "generated", "manipulated"]
     write_image(out / "overview.png", overview([fit(v[1], 512) if large else v[1] for k, v in pictures.items() if k != "zoom.png"], short))

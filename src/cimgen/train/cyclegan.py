@@ -41,7 +41,7 @@ from cimgen.io.images import image_to_tensor, tensor_to_image, write_text
 from cimgen.losses.adversarial import GAN_MODES, discriminator_loss, generator_loss
 from cimgen.losses.gradient_penalty import gradient_penalty
 from cimgen.losses.reconstruction import cycle_loss, identity_loss
-from cimgen.models.cyclegan import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
+from cimgen.models.cyclegan import DISCRIMINATORS, GENERATORS, NetworkConfig, build_network, size_multiple
 from cimgen.train.image_pool import ImagePool
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.memory import MemoryReport, measure_training_memory
@@ -59,16 +59,6 @@ DISCRIMINATOR_DEFAULTS = {"norm": "instance"}
 
 # ----------------------------------------------------------------------------------------------
 # Configuration
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """A network from ``cimgen.models.cyclegan``'s registries, by name, with its constructor's options."""
-
-    name: str = ""
-    """Registry name: GENERATORS (resnet_9blocks, resnet_6blocks, unet_128, unet_256) or DISCRIMINATORS (basic, n_layers, pixel)."""
-    options: dict = field(default_factory=dict)
-    """Keyword arguments of that constructor; the resolved config lists every one, defaults included."""
 
 
 @dataclass(frozen=True)
@@ -163,23 +153,6 @@ def resolve_network(kind: str, raw: object, *, default_name: str, defaults: dict
     full.update(options)
     full.update({k: want for k, (want, _) in fixed.items()})
     return {"name": name, "options": full}
-
-
-def build_network(kind: str, spec: NetworkConfig) -> nn.Module:
-    """The generator or discriminator a spec names, freshly initialised by its constructor."""
-    build = build_generator if kind == "generator" else build_discriminator
-    try:
-        return build(spec.name, **spec.options)
-    except TypeError as e:  # a checkpoint or hand-made config with options the constructor does not take
-        raise CimgenError(f"the {kind} options do not fit {spec.name} ({e})") from None
-
-
-def size_multiple(generator: nn.Module) -> int:
-    """The number the generator's input height and width must be multiples of."""
-    multiple = getattr(getattr(generator, "config", None), "size_multiple", None)
-    if multiple:
-        return int(multiple)
-    return 2 ** int(getattr(generator, "num_downsamplings", 0))
 
 
 def check_network_sizes(generator: NetworkConfig, discriminator: NetworkConfig, load_size: int, crop_size: int) -> int:
@@ -511,85 +484,3 @@ def run_cyclegan(
             f"on {runtime.device} ({cfg.loop.precision}) -> {run_dir}"
         )
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)
-
-
-# ----------------------------------------------------------------------------------------------
-# Using a trained model
-
-
-def load_cyclegan_generator(
-    path: str | Path, direction: str | None = None, device: str | torch.device = "cpu", *, model: str | None = None
-) -> nn.Module:
-    """A trained generator of a CycleGAN or pix2pix checkpoint, in eval mode on ``device``.
-
-    Args:
-        path: a checkpoint folder, or a run folder (its newest checkpoint).
-        direction: ``AtoB`` (CycleGAN's G_A) or ``BtoA`` (G_B); None means AtoB for CycleGAN
-            and the trained direction for pix2pix, which has only one generator.
-        device: where the generator goes.
-        model: require this model (``cyclegan`` or ``pix2pix``); None accepts either.
-
-    Returns:
-        The generator, ready for ``translate``. Eval mode turns dropout off and makes batch norm use
-        its running statistics; junyanz's ``test.py`` keeps train mode unless ``--eval`` is given,
-        so pix2pix outputs there (dropout on, batch statistics) differ from these.
-    """
-    if direction is not None and direction not in DIRECTIONS:
-        raise CimgenError(f"direction must be AtoB or BtoA, got '{direction}'")
-    config, tensors = load_checkpoint(path)
-    if model is not None:
-        check_model(config, model, str(path))
-    model = config.get("model")
-    spec = config.get("generator")
-    if not isinstance(spec, dict) or not isinstance(spec.get("options"), dict) or not isinstance(spec.get("name"), str):
-        raise CimgenError(f"checkpoint {path} has no generator config")
-    if model == MODEL_NAME:
-        direction = direction or "AtoB"
-        prefix = "G_A" if direction == "AtoB" else "G_B"
-        options = dict(spec["options"])
-        if direction == "BtoA" and "in_channels" in options:
-            options["in_channels"], options["out_channels"] = options["out_channels"], options["in_channels"]
-    elif model == "pix2pix":
-        trained = config.get("direction", "AtoB")
-        if direction is not None and direction != trained:
-            raise CimgenError(f"checkpoint {path} is a pix2pix model trained {trained}; it has no {direction} generator")
-        prefix, options = "generator", spec["options"]
-    else:
-        raise CimgenError(f"checkpoint {path} holds a '{model}' model, not cyclegan or pix2pix")
-    generator = build_network("generator", NetworkConfig(name=spec["name"], options=options))
-    load_module(generator, tensors, prefix, source=str(path))
-    return generator.to(device).eval()
-
-
-@torch.no_grad()
-def translate(generator: nn.Module, image: np.ndarray) -> np.ndarray:
-    """Translate one RGB image, padding it (reflect) to the generator's size multiple and cropping the result back.
-
-    Args:
-        generator: a CycleGAN or pix2pix generator with 3 input channels; it runs in eval mode
-            on its own device (its mode is restored afterwards).
-        image: HxWx3 uint8.
-
-    Returns:
-        HxWx3 uint8, the same size as ``image``.
-    """
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise CimgenError(
-            f"translate needs an HxWx3 uint8 image, got {getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
-        )
-    in_channels = getattr(getattr(generator, "config", None), "in_channels", IMAGE_CHANNELS)
-    if in_channels != IMAGE_CHANNELS:
-        raise CimgenError(f"translate needs a generator of RGB images, but this one takes {in_channels} channels")
-    m = size_multiple(generator)
-    h, w = image.shape[:2]
-    ph, pw = (-h) % m, (-w) % m
-    padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
-    device = next(generator.parameters()).device
-    with eval_mode(generator):
-        out = generator(image_to_tensor(padded)[None].to(device))
-    return tensor_to_image(out[..., :h, :w].float())
-
-
-def translator(generator: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
-    """An image -> image callable (e.g. photo -> colour map) for the manipulation pipeline."""
-    return lambda image: translate(generator, image)

@@ -26,19 +26,17 @@ from cimgen.data.unaligned import AlignedDataConfig, AlignedDataset
 from cimgen.errors import CimgenError
 from cimgen.io.images import tensor_to_image
 from cimgen.losses.adversarial import generator_loss
+from cimgen.models.cyclegan import NetworkConfig, build_network
 from cimgen.train.cyclegan import (
     DIRECTIONS,
     IMAGE_CHANNELS,
-    NetworkConfig,
     OptimConfig,
-    build_network,
     check_common_options,
     check_loss_options,
     check_model,
     check_network_sizes,
     discriminator_step_loss,
     init_normal_,
-    load_cyclegan_generator,
     load_init,
     pool_seed,
     prepare_run,
@@ -123,7 +121,7 @@ def as_pix2pix_config(ckpt_cfg: dict, direction: str = "AtoB") -> dict:
     """A checkpoint config written by ``cimgen import-official`` from a junyanz generator (and discriminator), seen as a
     pix2pix one: the registry names and options of its networks, and the direction asked for (the file does not record
     one). Other configs are returned unchanged."""
-    from cimgen.io.official import RESNET_NAMES, UNET_NAMES, generator_spec
+    from cimgen.models.official import RESNET_NAMES, UNET_NAMES, generator_spec
 
     if ckpt_cfg.get("model") not in IMPORTED_KINDS:
         return ckpt_cfg
@@ -296,8 +294,3 @@ def run_pix2pix(
             f"on {runtime.device} ({cfg.loop.precision}) -> {run_dir}"
         )
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)
-
-
-def load_pix2pix_generator(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """The generator of a pix2pix checkpoint (or run folder), in eval mode; use it with ``cimgen.train.cyclegan.translate``."""
-    return load_cyclegan_generator(path, None, device, model=MODEL_NAME)

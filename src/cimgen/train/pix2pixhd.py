@@ -38,6 +38,10 @@ from cimgen.models.pix2pixhd import (
     LocalEnhancerConfig,
     MultiscaleDiscriminator,
     MultiscaleDiscriminatorConfig,
+    build_generator,
+    generator_from_config,
+    GENERATOR_TYPES,
+    IMPORTED_GENERATOR_TYPES,
 )
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.memory import MemoryReport, measure_training_memory
@@ -88,9 +92,6 @@ class Pix2PixHDConfig:
     """Schedule and bookkeeping."""
 
 
-GENERATOR_TYPES = ("global", "local")
-# Official generators imported by `cimgen import-official`, and the generator type each one is.
-IMPORTED_KINDS = {"pix2pixhd-global": "global", "pix2pixhd-local": "local"}
 PIX2PIXHD_GAN_LOSSES = ("lsgan", "vanilla", "hinge")
 
 
@@ -128,10 +129,6 @@ def resolve_config(raw: dict) -> Pix2PixHDConfig:
 def generator_config(cfg: Pix2PixHDConfig) -> GlobalGeneratorConfig | LocalEnhancerConfig:
     """The config of the generator the run trains."""
     return cfg.local_enhancer if cfg.generator_type == "local" else cfg.generator
-
-
-def build_generator(generator_type: str, gcfg: GlobalGeneratorConfig | LocalEnhancerConfig) -> GlobalGenerator | LocalEnhancer:
-    return LocalEnhancer(gcfg) if generator_type == "local" else GlobalGenerator(gcfg)
 
 
 def build_vgg_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
@@ -312,6 +309,8 @@ def run_pix2pixhd(
     *,
     resume: bool = False,
     init_from: str | Path | None = None,
+    init_checkpoint: tuple[dict, dict] | None = None,
+    dataset: PairedDataset | None = None,
     echo: Callable[[str], None] | None = print,
     progress: bool = True,
     measure_memory: bool = False,
@@ -319,10 +318,22 @@ def run_pix2pixhd(
     """Train (or fine-tune, with ``init_from``) a pix2pixHD model; returns the last checkpoint folder.
 
     Under ``torchrun`` every process calls this; rank 0 writes the run folder.
+
+    Args:
+        cfg: the run's options.
+        run_dir: the run folder.
+        resume: continue the run in ``run_dir`` from its newest checkpoint.
+        init_from: a checkpoint (or run folder) to start from.
+        init_checkpoint: ``init_from`` already read, as (config, tensors), so it is not read again.
+        dataset: the training pairs already in memory (``PairedDataset.from_arrays``); default: read ``cfg.data``.
+        echo: where log lines go besides ``log.txt``.
+        progress: show a progress bar.
+        measure_memory: measure two training steps' peak memory instead; nothing is written.
     """
     runtime = make_runtime(cfg.loop)
     resume = resume_point(run_dir, resume)  # after the runtime: under DDP its barriers need the process group
-    dataset = PairedDataset(cfg.data, training=True, seed=cfg.loop.seed)
+    if dataset is None:
+        dataset = PairedDataset(cfg.data, training=True, seed=cfg.loop.seed)
     if dataset.palette.num_classes != cfg.data.label_nc:
         raise CimgenError(
             f"the palette has {dataset.palette.num_classes} classes but data.label_nc is {cfg.data.label_nc}; name a palette with one colour per class"
@@ -330,7 +341,7 @@ def run_pix2pixhd(
     dataset.check_all()  # bad pairs fail here, before any output is written
     init = None
     if init_from is not None and not resume:
-        init = load_checkpoint(init_from)
+        init = init_checkpoint if init_checkpoint is not None else load_checkpoint(init_from)
         check_compatible(init[0], cfg, str(init_from))
     global_init = None
     if cfg.init_global and not resume and init is None:
@@ -338,7 +349,7 @@ def run_pix2pixhd(
             if echo:
                 echo(f"init_global {cfg.init_global} is not loaded for the measurement: its values do not change the memory")
         else:
-            global_init, _ = load_generator(cfg.init_global)
+            global_init = load_trained_generator(cfg.init_global)
             if not isinstance(global_init, GlobalGenerator):
                 raise CimgenError(f"init_global {cfg.init_global} holds a local enhancer; name a global-generator checkpoint")
     vgg, vgg_note = build_vgg_loss(cfg.loss)
@@ -362,15 +373,23 @@ def run_pix2pixhd(
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)
 
 
+def load_trained_generator(path: str | Path) -> GlobalGenerator | LocalEnhancer:
+    """The generator of a pix2pixHD checkpoint (cimgen's or imported), to start training from; inference loads it in ``cimgen.generators``."""
+    config, tensors = load_checkpoint(path)
+    generator = generator_from_config(as_pix2pixhd_config(config, str(path)), str(path))
+    load_module(generator, tensors, "generator", source=str(path))
+    return generator
+
+
 def as_pix2pixhd_config(ckpt_cfg: dict, source: str) -> dict:
     """A checkpoint config written by ``cimgen import-official`` seen as a pix2pixHD one: its generator type, and the
     imported discriminator's config or pix2pixHD's default one (which then starts from scratch); others unchanged."""
     model = ckpt_cfg.get("model")
-    if model not in IMPORTED_KINDS:
+    if model not in IMPORTED_GENERATOR_TYPES:
         return ckpt_cfg
     if "label_nc" not in ckpt_cfg:
         raise CimgenError(f"checkpoint {source} was imported without --label-nc; import it again with the number of classes")
-    return {**ckpt_cfg, "model": MODEL_NAME, "generator_type": IMPORTED_KINDS[model], "discriminator": ckpt_cfg.get("discriminator", {})}
+    return {**ckpt_cfg, "model": MODEL_NAME, "generator_type": IMPORTED_GENERATOR_TYPES[model], "discriminator": ckpt_cfg.get("discriminator", {})}
 
 
 def check_compatible(ckpt_cfg: dict, cfg: Pix2PixHDConfig, source: str) -> None:
@@ -405,76 +424,3 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
     data["label_nc"] = ckpt_cfg["label_nc"]
     raw["data"] = data
     return resolve_config(raw)
-
-
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[GlobalGenerator | LocalEnhancer, dict]:
-    """A generator ready for inference, and its checkpoint config (which holds label_nc and the palette)."""
-    config, tensors = load_checkpoint(path)
-    config = as_pix2pixhd_config(config, str(path))  # written by `cimgen import-official`
-    model = config.get("model")
-    if model != MODEL_NAME:
-        raise CimgenError(f"checkpoint {path} holds a '{model}' model, not {MODEL_NAME}")
-    gtype = config.get("generator_type", "global")
-    if gtype not in GENERATOR_TYPES:
-        raise CimgenError(f"checkpoint {path} names an unknown generator_type '{gtype}'")
-    try:
-        cls = LocalEnhancerConfig if gtype == "local" else GlobalGeneratorConfig
-        gcfg = from_dict(cls, config["generator"], where="checkpoint generator config")
-    except KeyError:
-        raise CimgenError(f"checkpoint {path} has no generator config") from None
-    gen = build_generator(gtype, gcfg)
-    load_module(gen, tensors, "generator", source=str(path))
-    return gen.to(device).eval(), config
-
-
-@torch.no_grad()
-def generate(
-    generator: GlobalGenerator | LocalEnhancer,
-    labels: np.ndarray,
-    label_nc: int,
-    device: str | torch.device = "cpu",
-    *,
-    instances: np.ndarray | None = None,
-) -> np.ndarray:
-    """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
-
-    Args:
-        generator: a global generator or local enhancer.
-        labels: HxW class ids in 0..label_nc-1.
-        label_nc: the number of classes the generator was trained with.
-        device: where to run.
-        instances: HxW instance ids, for a generator trained with instance edge maps; without
-            them (and for such a generator) the label map itself stands in, so class
-            boundaries become the edges.
-    """
-    from cimgen.data.paired import instance_edges
-    from cimgen.palette import check_labels
-
-    check_labels(labels, label_nc)
-    want_edges = generator.config.in_channels - label_nc
-    if want_edges not in (0, 1):
-        raise CimgenError(f"the generator takes {generator.config.in_channels} input channels, which does not fit {label_nc} classes")
-    if instances is not None and instances.shape != labels.shape:
-        raise CimgenError(
-            f"the instance map is {instances.shape[1]}x{instances.shape[0]} but the label map is {labels.shape[1]}x{labels.shape[0]}"
-        )
-    m = generator.config.size_multiple
-    h, w = labels.shape
-    ph, pw = (-h) % m, (-w) % m
-
-    def pad(a: np.ndarray) -> np.ndarray:
-        return np.pad(a, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else a
-
-    x = one_hot(torch.from_numpy(np.ascontiguousarray(pad(labels))).long()[None].to(device), label_nc)
-    if want_edges:
-        edges = instance_edges(pad(instances if instances is not None else labels))
-        x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
-    out = generator(x)[..., :h, :w]
-    return tensor_to_image(out)
-
-
-def renderer(
-    generator: GlobalGenerator | LocalEnhancer, label_nc: int, device: str | torch.device = "cpu"
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A labels -> image callable for ``cimgen.edit.pipeline.manipulate``."""
-    return lambda labels: generate(generator, labels, label_nc, device)

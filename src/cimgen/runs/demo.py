@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -14,19 +13,15 @@ import numpy as np
 from cimgen.config import to_dict
 from cimgen.palette import SYNTH_PALETTE
 from cimgen.data.synth import BUILDING, SynthConfig, write_world
+from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics
 from cimgen.errors import CimgenError
+from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
+from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import read_image, read_label_map, write_text
 from cimgen.report.html import write_report
-
-PRETRAINED_NAME = "synth-pix2pixhd-small"
-
-
-def pretrained_path() -> Path:
-    """The small pretrained synthetic-world generator shipped with the package."""
-    return Path(str(resources.files("cimgen") / "assets" / "pretrained" / PRETRAINED_NAME))
-
+from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -60,21 +55,8 @@ class DemoConfig:
     """CPU threads for torch (0 = torch's default)."""
 
 
-def busiest_box(mask: np.ndarray, side: int) -> tuple[int, int, int, int]:
-    """The ``side``-square box (x0, y0, x1, y1) that covers the most True pixels of ``mask``."""
-    h, w = mask.shape
-    side = min(side, h, w)
-    ii = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    counts = ii[side:, side:] - ii[:-side, side:] - ii[side:, :-side] + ii[:-side, :-side]
-    y, x = np.unravel_index(int(counts.argmax()), counts.shape)
-    return int(x), int(y), int(x + side), int(y + side)
-
-
 def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: bool = True) -> Path:
     """Run every stage and return the path of ``report.html``."""
-    from cimgen.io.checkpoints import load_checkpoint
-    from cimgen.train.pix2pixhd import finetune_config, load_generator, renderer, run_pix2pixhd
-
     if cfg.size % 8 or cfg.size < 32:
         raise CimgenError(f"the demo tile size must be a multiple of 8 and at least 32, got {cfg.size}")
     if cfg.crop_size > cfg.size:
@@ -82,8 +64,9 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     out = Path(cfg.out)
     if (out / "report.html").exists() or (out / "finetune").exists():
         raise CimgenError(f"{out} already holds a demo; remove it or pass another --out folder")
-    ckpt = Path(cfg.checkpoint) if cfg.checkpoint else pretrained_path()
-    ckpt_cfg, _ = load_checkpoint(ckpt)  # fail before writing anything
+    ckpt = Path(cfg.checkpoint) if cfg.checkpoint else shipped_checkpoint()
+    init = load_checkpoint(ckpt)  # read once, and fail before writing anything
+    ckpt_cfg = init[0]
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
 
@@ -122,14 +105,14 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
         },
     }
     ft_cfg = finetune_config(ckpt_cfg, overrides)
-    last = run_pix2pixhd(ft_cfg, out / "finetune", init_from=ckpt, echo=echo, progress=progress)
+    last = run_pix2pixhd(ft_cfg, out / "finetune", init_from=ckpt, init_checkpoint=init, echo=echo, progress=progress)
     stage("finetune", t0)
 
     echo(f"[3/5] removing the buildings in the busiest region of {target.name}")
     t0 = time.perf_counter()
     image = read_image(data_dir / "images" / target.name)
     box = busiest_box(labels == BUILDING, int(cfg.box_fraction * cfg.size))
-    generator, gen_cfg = load_generator(last)
+    generator, gen_cfg = load_label_generator(last)
     edits = [RemoveClass(cls=BUILDING, box=box)]
     stage("load+edit", t0)
 
@@ -139,7 +122,7 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
         image,
         labels,
         edits,
-        renderer(generator, gen_cfg["label_nc"]),
+        label_renderer(generator, gen_cfg["label_nc"]),
         num_classes=gen_cfg["label_nc"],
         radius=cfg.radius,
         feather=cfg.feather,
@@ -156,7 +139,7 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
         "checkpoint": str(last),
         "timings_seconds": timings,
     }
-    report = write_report(out, m, SYNTH_PALETTE, metrics, title="cimgen demo: buildings removed from a synthetic tile")
+    report = write_report(out, **m.arrays(), palette=SYNTH_PALETTE, metrics=metrics, title="cimgen demo: buildings removed from a synthetic tile")
     stage("report", t0)
     timings["total"] = round(time.perf_counter() - t_all, 2)
     # The report's own table was written before these last timings were known.

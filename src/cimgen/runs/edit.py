@@ -8,16 +8,21 @@ from pathlib import Path
 
 import numpy as np
 
-from cimgen.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
+from cimgen.edit.mask import edit_mask, mask_area
+from cimgen.edit.ops import apply_edits
 from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import read_config
+from cimgen.io.folders import new_folder
+from cimgen.io.images import read_id_map, write_image, write_label_map, write_text
+from cimgen.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
+from cimgen.runs.manipulate import OUT_HINT, describe_edit, load_edits, read_map_any
+from cimgen.runs.options import DEFAULT_RADIUS
 
 
 def palette_of(palette: str = "", checkpoint: str | Path | None = None) -> Palette:
-    """The classes named by a palette option or stored in a generator checkpoint."""
+    """The classes named by a palette option or stored in a generator checkpoint (its config alone is read)."""
     if checkpoint is not None:
-        from cimgen.io.checkpoints import load_checkpoint
-
-        return stored_palette(load_checkpoint(checkpoint)[0], checkpoint)
+        return stored_palette(read_config(checkpoint), checkpoint)
     return palette_from_option(palette)
 
 
@@ -38,7 +43,7 @@ def run_map_edit(
     edits_raw: list | None = None,
     edited_map: str | Path | None = None,
     instances: str | Path | None = None,
-    radius: int = 8,
+    radius: int = DEFAULT_RADIUS,
     color_tolerance: float = SNAP_TOLERANCE,
     echo: Callable[[str], None] | None = print,
 ) -> Path:
@@ -48,11 +53,6 @@ def run_map_edit(
     ``mask.png`` (changed pixels dilated by ``radius``, 0/255) and ``edit.json`` (the edits,
     changed pixels, the mask's area, snapping counts). Returns ``edit.json``'s path.
     """
-    from cimgen.edit.mask import edit_mask, mask_area
-    from cimgen.edit.ops import apply_edits
-    from cimgen.edit.run import _describe, fresh_folder, load_edits, read_map_any
-    from cimgen.io.images import read_id_map, write_image, write_label_map, write_text
-
     pal = palette_of(palette, checkpoint)
     labels, snap = read_map_any(Path(map_path), pal, color_tolerance)
     inst = read_id_map(instances) if instances else None
@@ -66,7 +66,7 @@ def run_map_edit(
     else:
         edits = load_edits(spec, edits_raw, pal, color_tolerance)
         edited = apply_edits(labels, edits, num_classes=pal.num_classes, instances=inst)
-        described, edited_snap = [_describe(e) for e in edits], {}
+        described, edited_snap = [describe_edit(e) for e in edits], {}
     mask = edit_mask(labels, edited, radius=radius)  # an edit that changes nothing fails here
     changed = labels != edited
     by_class = {pal.names[int(c)]: int(n) for c, n in zip(*np.unique(edited[changed], return_counts=True))}
@@ -80,11 +80,12 @@ def run_map_edit(
         "colours_snapped": {"map": snap, "edited_map": edited_snap},
     }
     out = Path(out)
-    with fresh_folder(out):
-        write_label_map(out / "edited_labels.png", edited)
-        write_image(out / "edited_map.png", labels_to_colors(edited, pal))
-        write_image(out / "mask.png", mask.astype(np.uint8) * 255)
-        path = write_text(out / "edit.json", json.dumps(report, indent=2))
+    with new_folder(out, OUT_HINT) as tmp:
+        write_label_map(tmp / "edited_labels.png", edited)
+        write_image(tmp / "edited_map.png", labels_to_colors(edited, pal))
+        write_image(tmp / "mask.png", mask.astype(np.uint8) * 255)
+        write_text(tmp / "edit.json", json.dumps(report, indent=2))
+    path = out / "edit.json"
     if echo:
         echo(
             f"{report['changed_pixels']} labels changed; mask: {report['mask']['pixels']} pixels ({100 * report['mask']['fraction']:.2f}%) in {report['mask']['regions']} region(s)"

@@ -1,0 +1,300 @@
+"""Generators at inference: any checkpoint kind loaded once, label maps rendered, images translated, maps made from images.
+
+Every command and the web editor that runs a generator goes through here: ``cimgen manipulate``,
+``cimgen translate``, ``cimgen demo``, the forgery sets of ``cimgen detect`` and ``cimgen app``.
+What a checkpoint holds is looked up in the one table of kinds, ``cimgen.kinds.KINDS``: label-map
+generators (pix2pixHD, cimgen's or imported) take one-hot maps; image generators (CycleGAN,
+pix2pix, single imported junyanz generators) take RGB images, so a label map is drawn in its
+palette's colours first. A checkpoint file is read once per load (``load_checkpoint`` returns its
+config and tensors together, and a CycleGAN's two directions are built from the same read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cimgen.data.paired import instance_edges, one_hot
+from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import load_checkpoint, load_module
+from cimgen.io.images import image_to_tensor, tensor_to_image
+from cimgen.kinds import CYCLEGAN, DIRECTIONS, IMAGE, KINDS, LABELS
+from cimgen.models.cyclegan import NetworkConfig, build_network, size_multiple
+from cimgen.models.pix2pixhd import GlobalGenerator, LocalEnhancer, generator_from_config
+from cimgen.palette import Palette, check_labels, colors_to_labels, labels_to_colors, palette_from_option
+from cimgen.train.pix2pix import as_pix2pix_config
+from cimgen.train.pix2pixhd import as_pix2pixhd_config
+from cimgen.train.runtime import eval_mode
+
+SHIPPED_NAME = "synth-pix2pixhd-small"
+"""The small pix2pixHD generator shipped in the package, pretrained on the synthetic world (seed 0)."""
+
+IMAGE_CHANNELS = 3
+"""Image generators translate RGB images (a map to translate is a colour map)."""
+
+Checkpoint = tuple[dict, dict[str, torch.Tensor]]
+"""A checkpoint as read once by ``cimgen.io.checkpoints.load_checkpoint``: (config, tensors)."""
+
+
+def shipped_checkpoint() -> Path:
+    """The small pretrained synthetic-world generator shipped with the package."""
+    return Path(str(resources.files("cimgen") / "assets" / "pretrained" / SHIPPED_NAME))
+
+
+def read_checkpoint(source: str | Path | Checkpoint) -> tuple[Checkpoint, str]:
+    """(config, tensors) of a checkpoint folder or run folder, or of a checkpoint already read; and its name for messages."""
+    if isinstance(source, tuple):
+        return source, str(source[0].get("source", "in memory"))
+    return load_checkpoint(source), str(source)
+
+
+# ----------------------------------------------------------------------------------------------
+# Label-map generators (pix2pixHD)
+
+
+def load_label_generator(source: str | Path | Checkpoint, device: str | torch.device = "cpu") -> tuple[GlobalGenerator | LocalEnhancer, dict]:
+    """A pix2pixHD generator ready for inference, and its checkpoint config (which holds label_nc and the palette).
+
+    Args:
+        source: a checkpoint or run folder (cimgen's or written by ``cimgen import-official``), or (config, tensors) already read.
+        device: where the generator goes.
+    """
+    (config, tensors), name = read_checkpoint(source)
+    return label_generator_from(config, tensors, name, device)
+
+
+def label_generator_from(
+    config: dict, tensors: dict[str, torch.Tensor], name: str, device: str | torch.device = "cpu"
+) -> tuple[GlobalGenerator | LocalEnhancer, dict]:
+    """The pix2pixHD generator of a read checkpoint, in eval mode on ``device``, and its config seen as pix2pixHD's."""
+    config = as_pix2pixhd_config(config, name)  # written by `cimgen import-official`
+    generator = generator_from_config(config, name)
+    load_module(generator, tensors, "generator", source=name)
+    return generator.to(device).eval(), config
+
+
+@torch.no_grad()
+def generate(
+    generator: GlobalGenerator | LocalEnhancer,
+    labels: np.ndarray,
+    label_nc: int,
+    device: str | torch.device = "cpu",
+    *,
+    instances: np.ndarray | None = None,
+) -> np.ndarray:
+    """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
+
+    Args:
+        generator: a global generator or local enhancer.
+        labels: HxW class ids in 0..label_nc-1.
+        label_nc: the number of classes the generator was trained with.
+        device: where to run.
+        instances: HxW instance ids, for a generator trained with instance edge maps; without
+            them (and for such a generator) the label map itself stands in, so class
+            boundaries become the edges.
+    """
+    check_labels(labels, label_nc)
+    want_edges = generator.config.in_channels - label_nc
+    if want_edges not in (0, 1):
+        raise CimgenError(f"the generator takes {generator.config.in_channels} input channels, which does not fit {label_nc} classes")
+    if instances is not None and instances.shape != labels.shape:
+        raise CimgenError(
+            f"the instance map is {instances.shape[1]}x{instances.shape[0]} but the label map is {labels.shape[1]}x{labels.shape[0]}"
+        )
+    m = generator.config.size_multiple
+    h, w = labels.shape
+    ph, pw = (-h) % m, (-w) % m
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.pad(a, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else a
+
+    x = one_hot(torch.from_numpy(np.ascontiguousarray(pad(labels))).long()[None].to(device), label_nc)
+    if want_edges:
+        edges = instance_edges(pad(instances if instances is not None else labels))
+        x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
+    out = generator(x)[..., :h, :w]
+    return tensor_to_image(out)
+
+
+def label_renderer(
+    generator: GlobalGenerator | LocalEnhancer, label_nc: int, device: str | torch.device = "cpu"
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A labels -> image callable for ``cimgen.edit.pipeline.manipulate``."""
+    return lambda labels: generate(generator, labels, label_nc, device)
+
+
+# ----------------------------------------------------------------------------------------------
+# Image generators (CycleGAN, pix2pix, single junyanz generators)
+
+
+def image_generator_from(
+    config: dict, tensors: dict[str, torch.Tensor], direction: str | None, name: str, *, model: str | None = None
+) -> nn.Module:
+    """The generator of one direction of a read CycleGAN, pix2pix or imported junyanz checkpoint, in eval mode on the CPU.
+
+    Args:
+        config: the checkpoint's config.
+        tensors: its tensors.
+        direction: ``AtoB`` (CycleGAN's G_A) or ``BtoA`` (G_B); None means AtoB for CycleGAN and the trained
+            direction for a single generator. An imported junyanz generator records no direction; it is the
+            one it was published for, whichever direction is asked.
+        name: the checkpoint's name for messages.
+        model: require this model (``cyclegan`` or ``pix2pix``); None accepts any image generator.
+    """
+    if direction is not None and direction not in DIRECTIONS:
+        raise CimgenError(f"direction must be AtoB or BtoA, got '{direction}'")
+    kind = KINDS.get(config.get("model"))
+    if model is not None and (kind is None or kind.name != model):
+        raise CimgenError(f"checkpoint {name} holds a '{config.get('model')}' model, not {model}")
+    if kind is None or kind.takes != IMAGE:
+        raise CimgenError(f"checkpoint {name} holds a '{config.get('model')}' model, not cyclegan or pix2pix")
+    if kind.imported:  # a single official generator, seen as pix2pix in the direction asked
+        config = as_pix2pix_config(config, direction or "AtoB")
+    spec = config.get("generator")
+    if not isinstance(spec, dict) or not isinstance(spec.get("options"), dict) or not isinstance(spec.get("name"), str):
+        raise CimgenError(f"checkpoint {name} has no generator config")
+    if kind.name == CYCLEGAN:
+        direction = direction or "AtoB"
+        prefix = "G_A" if direction == "AtoB" else "G_B"
+        options = dict(spec["options"])
+        if direction == "BtoA" and "in_channels" in options:
+            options["in_channels"], options["out_channels"] = options["out_channels"], options["in_channels"]
+    else:
+        trained = config.get("direction", "AtoB")
+        if direction is not None and direction != trained:
+            raise CimgenError(f"checkpoint {name} is a pix2pix model trained {trained}; it has no {direction} generator")
+        prefix, options = "generator", spec["options"]
+    generator = build_network("generator", NetworkConfig(name=spec["name"], options=options))
+    load_module(generator, tensors, prefix, source=name)
+    return generator.eval()
+
+
+def load_image_generator(
+    source: str | Path | Checkpoint, direction: str | None = None, device: str | torch.device = "cpu", *, model: str | None = None
+) -> nn.Module:
+    """A trained CycleGAN, pix2pix or imported junyanz generator, in eval mode on ``device``.
+
+    Args:
+        source: a checkpoint folder, a run folder (its newest checkpoint), or (config, tensors) already read.
+        direction: see ``image_generator_from``.
+        device: where the generator goes.
+        model: require this model (``cyclegan`` or ``pix2pix``); None accepts any image generator.
+
+    Returns:
+        The generator, ready for ``translate``. Eval mode turns dropout off and makes batch norm use
+        its running statistics; junyanz's ``test.py`` keeps train mode unless ``--eval`` is given,
+        so pix2pix outputs there (dropout on, batch statistics) differ from these.
+    """
+    if direction is not None and direction not in DIRECTIONS:
+        raise CimgenError(f"direction must be AtoB or BtoA, got '{direction}'")
+    (config, tensors), name = read_checkpoint(source)
+    return image_generator_from(config, tensors, direction, name, model=model).to(device)
+
+
+@torch.no_grad()
+def translate(generator: nn.Module, image: np.ndarray) -> np.ndarray:
+    """Translate one RGB image, padding it (reflect) to the generator's size multiple and cropping the result back.
+
+    Args:
+        generator: a CycleGAN or pix2pix generator with 3 input channels; it runs in eval mode
+            on its own device (its mode is restored afterwards).
+        image: HxWx3 uint8.
+
+    Returns:
+        HxWx3 uint8, the same size as ``image``.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise CimgenError(
+            f"translate needs an HxWx3 uint8 image, got {getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
+        )
+    in_channels = getattr(getattr(generator, "config", None), "in_channels", IMAGE_CHANNELS)
+    if in_channels != IMAGE_CHANNELS:
+        raise CimgenError(f"translate needs a generator of RGB images, but this one takes {in_channels} channels")
+    m = size_multiple(generator)
+    h, w = image.shape[:2]
+    ph, pw = (-h) % m, (-w) % m
+    padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
+    device = next(generator.parameters()).device
+    with eval_mode(generator):
+        out = generator(image_to_tensor(padded)[None].to(device))
+    return tensor_to_image(out[..., :h, :w].float())
+
+
+def translator(generator: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    """An image -> image callable (e.g. photo -> colour map) for the manipulation pipeline."""
+    return lambda image: translate(generator, image)
+
+
+def map_from_image(image: np.ndarray, to_map: Callable[[np.ndarray], np.ndarray], palette: Palette) -> np.ndarray:
+    """Labels of an image made by an image -> colour map generator: each pixel takes the nearest palette colour."""
+    return colors_to_labels(to_map(image), palette, tolerance=float("inf"), source="the generated map")
+
+
+# ----------------------------------------------------------------------------------------------
+# The renderer a manipulation calls
+
+
+@dataclass
+class Renderer:
+    """A generator as the pipeline uses it: labels -> image, with its classes."""
+
+    render: Callable[[np.ndarray], np.ndarray]
+    """HxW labels -> HxWx3 uint8."""
+    palette: Palette
+    """The classes (names and colours) of the maps it takes."""
+    kind: str
+    """The checkpoint's kind (``cimgen.kinds``): pix2pixhd, cyclegan, pix2pix, or an imported one."""
+    takes: str
+    """``labels`` (pix2pixHD: fine-tunable in ``cimgen manipulate --finetune``) or ``image`` (colour maps)."""
+    image_to_map: Callable[[np.ndarray], np.ndarray] | None = None
+    """A CycleGAN's other direction (image -> colour map), when there is one."""
+    config: dict | None = None
+    """The checkpoint's config, as read."""
+    generator: nn.Module | None = None
+    """The map -> image network."""
+    checkpoint: Checkpoint | None = None
+    """Label-map generators: the checkpoint as read (config, tensors, the discriminator's too), so fine-tuning
+    starts from it without reading the file again."""
+
+
+def load_renderer(
+    source: str | Path | Checkpoint, *, palette: str = "", direction: str = "", device: str | torch.device = "cpu"
+) -> Renderer:
+    """The generator of a checkpoint as a labels -> image callable, the checkpoint read once.
+
+    Label-map (pix2pixHD) checkpoints use their own palette unless ``palette`` names another with as
+    many classes. Image generators (CycleGAN, pix2pix, imported junyanz) take colour maps, so they
+    need ``palette`` to draw the labels with; a CycleGAN's other direction becomes ``image_to_map``.
+    """
+    (config, tensors), name = read_checkpoint(source)
+    kind = KINDS.get(config.get("model"))
+    if kind is None:
+        raise CimgenError(
+            f"checkpoint {name} holds a '{config.get('model')}' model; manipulate takes pix2pixHD, CycleGAN or pix2pix generators"
+        )
+    if kind.takes == LABELS:
+        if direction:
+            raise CimgenError("--direction applies to CycleGAN and pix2pix generators; this checkpoint is pix2pixHD")
+        gen, gcfg = label_generator_from(config, tensors, name, device)
+        nc = int(gcfg["label_nc"])
+        pal = palette_from_option(palette) if palette else Palette.from_dict(gcfg["palette"])
+        if pal.num_classes != nc:
+            raise CimgenError(f"the palette has {pal.num_classes} classes but the generator takes {nc}")
+        return Renderer(label_renderer(gen, nc, device), pal, kind.name, LABELS, config=gcfg, generator=gen, checkpoint=(config, tensors))
+    if not palette:
+        raise CimgenError(f"a {kind.name} generator draws from colour maps; name the classes and colours with --palette")
+    pal = palette_from_option(palette)
+    to_image = direction or ("BtoA" if kind.name == CYCLEGAN else "")
+    gen = image_generator_from(config, tensors, to_image or None, name).to(device)
+    other = None
+    if kind.name == CYCLEGAN:
+        back = image_generator_from(config, tensors, "AtoB" if to_image == "BtoA" else "BtoA", name).to(device)
+        other = translator(back)
+    render = lambda labels: translate(gen, labels_to_colors(labels, pal))  # noqa: E731
+    return Renderer(render, pal, kind.name, IMAGE, image_to_map=other, config=config, generator=gen)

@@ -1,0 +1,475 @@
+"""Manipulation runs from files: one image or a folder of them, a generator, edits -> a results folder each.
+
+This is what ``cimgen manipulate`` and the web editor call. It reads and checks every input
+before it writes anything, optionally fine-tunes the generator on the target pair around the
+edit (on windows held in memory), makes the map from the image with a CycleGAN/pix2pix model
+when no map is given, runs the pipeline (tiled for large images), and writes the outputs
+(GeoTIFF in, GeoTIFF out). Each checkpoint file is read once per run. A failed run leaves no
+output folder behind; a batch records each file in a manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cimgen.data.paired import PairedDataset
+from cimgen.data.tiles import tile_starts
+from cimgen.edit.mask import dilate
+from cimgen.edit.ops import RemoveObject
+from cimgen.edit.pipeline import EditPlan, Manipulation, manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.spec import parse_edits, read_spec
+from cimgen.errors import CimgenError
+from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, translator
+from cimgen.io.folders import check_fresh, new_folder
+from cimgen.io.geotiff import is_georeferenced, read_geotiff, read_geotiff_labels
+from cimgen.io.images import list_images, read_edited_map, read_id_map, read_image, read_mask, write_text
+from cimgen.kinds import LABELS
+from cimgen.palette import Palette, check_labels
+from cimgen.report.html import write_report
+from cimgen.runs.options import ManipulateConfig
+from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
+
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+MANIFEST_FIELDS = (
+    "image", "status", "error", "output", "edits", "mask_area_pixels", "mask_area_fraction", "changed_label_pixels",
+    "ssim_outside_mask", "seam", "seam_original", "tiles_generated", "seconds",
+)  # fmt: skip
+OUT_HINT = "choose another --out folder"
+FINETUNE_HINT_MARGIN = 64
+"""Fine-tuning sees the image this far around the edit's mask, in pixels."""
+FINETUNE_WINDOW = 512
+"""Side of the windows fine-tuning trains on when the image is large."""
+FINETUNE_WINDOW_LIMIT = 16
+"""At most this many windows around the edit."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_image_any(path: Path):
+    """(HxWx3 uint8 image, GeoInfo or None): GeoTIFFs keep their georeferencing."""
+    if path.suffix.lower() in GEOTIFF_SUFFIXES and path.is_file() and is_georeferenced(path):
+        return read_geotiff(path)
+    return read_image(path), None
+
+
+def read_map_any(path: Path, palette: Palette, tolerance: float) -> tuple[np.ndarray, dict]:
+    """A label map from a label/colour PNG or a single-band GeoTIFF of label ids, and how many colours were snapped."""
+    if path.suffix.lower() in GEOTIFF_SUFFIXES and path.is_file() and is_georeferenced(path):
+        labels, _ = read_geotiff_labels(path)
+        check_labels(labels, palette.num_classes, source=str(path))
+        return labels.astype(np.uint8 if palette.num_classes <= 256 else np.int32), {}
+    return read_edited_map(path, palette, tolerance=tolerance)
+
+
+def load_edits(spec: str | Path | None, edits_raw: list | None, palette: Palette, tolerance: float) -> list:
+    """The edit operations of a spec file, or of option edits given as a spec list; files they name are read now."""
+    readers = {"read_map": lambda p: read_map_any(p, palette, tolerance)[0], "read_mask": read_mask, "read_instances": read_id_map}
+    if spec:
+        return read_spec(spec, palette, **readers)
+    return parse_edits(edits_raw, palette, source="the edit options", **readers)
+
+
+def describe_edit(edit) -> dict:
+    """A plain-data description of an edit operation for metrics and manifests."""
+    d = {"op": type(edit).__name__}
+    for k, v in vars(edit).items():
+        if isinstance(v, np.ndarray):
+            d[k] = f"array {v.shape[1]}x{v.shape[0]}"
+        elif v is not None:
+            d[k] = list(v) if isinstance(v, tuple) else v
+    return d
+
+
+@dataclass
+class Inputs:
+    """Everything read for one manipulation, checked."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    edits: list | None
+    edited_labels: np.ndarray | None
+    instances: np.ndarray | None
+    mask: np.ndarray | None
+    geo: object | None
+    map_source: str
+    snap: dict
+
+
+@dataclass(frozen=True)
+class MapSource:
+    """Where a manipulation's map comes from when no map file is given: an image -> colour map generator."""
+
+    to_map: Callable[[np.ndarray], np.ndarray] | None
+    """image -> colour map; None when there is none."""
+    name: str
+    """How it is named in metrics."""
+
+
+def map_source(cfg: ManipulateConfig, renderer: Renderer) -> MapSource:
+    """The image -> map generator of a run (``--map-from``, else the checkpoint's own other direction), loaded once."""
+    if cfg.map_from:
+        back = load_image_generator(cfg.map_from, cfg.map_from_direction, cfg.device)
+        return MapSource(translator(back), f"{cfg.map_from} ({cfg.map_from_direction})")
+    return MapSource(renderer.image_to_map, "the generator's own image -> map direction")
+
+
+def read_inputs(
+    image_path: Path,
+    map_path: Path | None,
+    edits: list | None,
+    palette: Palette,
+    to_map: MapSource,
+    *,
+    tolerance: float,
+    edited_map: str = "",
+    instances: str = "",
+    mask: str = "",
+    seed_key: str = "",
+) -> Inputs:
+    """Read and check the image, its map, the edited map and the mask for one manipulation.
+
+    Args:
+        image_path: the image.
+        map_path: its map; None makes it from the image with ``to_map``.
+        edits: the parsed operations (``load_edits``); None when ``edited_map`` gives the edit.
+        palette: the generator's classes.
+        to_map: the image -> map generator, for a missing map.
+        tolerance: RGB distance within which map colours snap to the palette.
+        edited_map: a map edited elsewhere.
+        instances: an instance-id map.
+        mask: a blend region given by the user.
+        seed_key: varies random picks per image of a batch (the image's name).
+    """
+    image, geo = read_image_any(image_path)
+    snap: dict = {}
+    if map_path is not None:
+        labels, snap = read_map_any(map_path, palette, tolerance)
+        source = str(map_path)
+    else:
+        if to_map.to_map is None:
+            raise CimgenError("give the image's map with --map, or an image -> map CycleGAN with --map-from")
+        labels = map_from_image(image, to_map.to_map, palette)
+        source = to_map.name
+    if labels.shape != image.shape[:2]:
+        raise CimgenError(
+            f"image {image_path} is {image.shape[1]}x{image.shape[0]} but map {map_path} is {labels.shape[1]}x{labels.shape[0]}"
+        )
+    inst = read_id_map(instances) if instances else None
+    user_mask = read_mask(mask) if mask else None
+    if user_mask is not None and user_mask.shape != labels.shape:
+        raise CimgenError(
+            f"mask {mask} is {user_mask.shape[1]}x{user_mask.shape[0]} but the image is {labels.shape[1]}x{labels.shape[0]}"
+        )
+    edited = read_map_any(Path(edited_map), palette, tolerance)[0] if edited_map else None
+    if edits is not None and seed_key:
+        # Random picks differ per image but do not shift when files are added to the folder.
+        offset = zlib.crc32(seed_key.encode()) % (2**31)
+        edits = [replace(e, seed=e.seed + offset) if isinstance(e, RemoveObject) and e.cls is not None else e for e in edits]
+    return Inputs(image, labels, edits, edited, inst, user_mask, geo, source, snap)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fine-tuning on the target image
+
+
+def finetune_windows(
+    mask_hint: np.ndarray | None, shape: tuple[int, int], *, window: int = FINETUNE_WINDOW, limit: int = FINETUNE_WINDOW_LIMIT
+) -> list[tuple[int, int, int, int]]:
+    """(y, x, h, w) windows to fine-tune on: the whole image when small, else windows touching the edit."""
+    h, w = shape
+    if max(h, w) <= 2 * window - window // 2 or mask_hint is None:
+        if max(h, w) > 2 * window:  # large image without a hint: its centre
+            y, x = max((h - window) // 2, 0), max((w - window) // 2, 0)
+            return [(y, x, min(window, h), min(window, w))]
+        return [(0, 0, h, w)]
+    ys, xs = tile_starts(h, window, window // 2, "shift"), tile_starts(w, window, window // 2, "shift")
+    out = [(y, x, window, window) for y in ys for x in xs if mask_hint[y : y + window, x : x + window].any()]
+    return out[:limit] or [(0, 0, min(window, h), min(window, w))]
+
+
+def finetune_renderer(
+    renderer: Renderer,
+    image: np.ndarray,
+    labels: np.ndarray,
+    hint: np.ndarray,
+    run_dir: Path,
+    *,
+    source: str,
+    steps: int,
+    crop: int,
+    palette: str,
+    device: str,
+    echo: Callable[[str], None] | None,
+    progress: bool,
+) -> Renderer:
+    """Fine-tune a pix2pixHD renderer on windows of the target image around the edit; returns the fine-tuned renderer.
+
+    The windows stay in memory (no image is written or read back), and training starts from the
+    checkpoint as the renderer read it. The run folder keeps the fine-tuned checkpoint and its log.
+    """
+    if renderer.takes != LABELS or renderer.checkpoint is None:
+        raise CimgenError("--finetune fine-tunes pix2pixHD generators; this checkpoint is a " + renderer.kind)
+    if steps < 1:
+        raise CimgenError(f"--finetune-steps must be at least 1, got {steps}")
+    ckpt_cfg, _ = renderer.checkpoint
+    windows = finetune_windows(hint, labels.shape)
+    pairs = [(f"window_{i:03d}", labels[y : y + h, x : x + w], image[y : y + h, x : x + w]) for i, (y, x, h, w) in enumerate(windows)]
+    side = min(min(h, w) for _, _, h, w in windows)
+    crop = min(crop, side - side % 16)
+    epochs_total = max(1, -(-steps // len(windows)))
+    decay = epochs_total // 4
+    overrides = {
+        "data": {"root": "(windows of the target image, in memory)", "format": "folders", "crop_size": crop, "flip": False, "palette": ""},
+        "loop": {
+            "epochs": epochs_total - decay,
+            "decay_epochs": decay,
+            "batch_size": 1,
+            "checkpoint_every": epochs_total,
+            "sample_every": epochs_total,
+            "keep_checkpoints": 1,
+        },
+    }
+    cfg = finetune_config(ckpt_cfg, overrides)
+    dataset = PairedDataset.from_arrays(pairs, cfg.data, Palette.from_dict(ckpt_cfg["palette"]), seed=cfg.loop.seed)
+    if echo:
+        echo(f"fine-tuning on {len(windows)} window(s) of the image around the edit for {epochs_total * len(windows)} steps -> {run_dir}")
+    last = run_pix2pixhd(
+        cfg, run_dir / "run", init_from=source, init_checkpoint=renderer.checkpoint, dataset=dataset, echo=echo, progress=progress
+    )
+    return load_renderer(last, palette=palette, device=device)
+
+
+# ----------------------------------------------------------------------------------------------
+# One image
+
+
+def tile_progress(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A (done, total) callback that draws a tile progress bar once tiles are generated, and a function closing it."""
+    if not enabled:
+        return None, lambda: None
+    bar = None
+
+    def tick(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="tile", desc="generating", mininterval=1.0)
+        bar.n = done
+        bar.refresh()
+
+    return tick, lambda: bar.close() if bar is not None else None
+
+
+def manipulate_one(
+    cfg: ManipulateConfig,
+    renderer: Renderer,
+    inputs: Inputs,
+    out: Path,
+    *,
+    echo: Callable[[str], None] | None = print,
+    progress: bool = True,
+) -> tuple[Manipulation, dict, Renderer]:
+    """Run the pipeline on read inputs and write everything into ``out`` (which must be fresh).
+
+    Returns the manipulation, its metrics and the renderer that drew it (the fine-tuned one with ``cfg.finetune``).
+    """
+    t0 = time.perf_counter()
+    if cfg.finetune and renderer.takes != LABELS:
+        raise CimgenError("--finetune fine-tunes pix2pixHD generators; this checkpoint is a " + renderer.kind)
+    plan: EditPlan = plan_edit(
+        inputs.image,
+        inputs.labels,
+        inputs.edits,
+        num_classes=renderer.palette.num_classes,
+        edited_labels=inputs.edited_labels,
+        instances=inputs.instances,
+        mask=inputs.mask,
+        radius=cfg.radius,
+    )
+    if cfg.finetune:  # around the edit's mask, planned once above, so fine-tuning sees that part of the image
+        renderer = finetune_renderer(
+            renderer, inputs.image, inputs.labels, dilate(plan.mask, FINETUNE_HINT_MARGIN), out / "finetune",
+            source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
+            echo=echo, progress=progress,
+        )  # fmt: skip
+    tick, close = tile_progress(progress)
+    try:
+        m = render_edit(
+            inputs.image, inputs.labels, plan, renderer.render, blend_mode=cfg.blend, feather=cfg.feather,
+            tile_size=cfg.tile_size, overlap=cfg.overlap, progress=tick,
+        )  # fmt: skip
+    finally:
+        close()
+    metrics = {
+        **manipulation_metrics(m),
+        "checkpoint": str(cfg.checkpoint),
+        "finetuned": cfg.finetune,
+        "map": inputs.map_source,
+        "map_colours_snapped": inputs.snap,
+        "edits": [describe_edit(e) for e in inputs.edits] if inputs.edits is not None else f"edited map {cfg.edited_map}",
+        "radius": cfg.radius if inputs.mask is None else None,
+        "mask_from": cfg.mask or "changed labels, dilated",
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    write_report(out, **m.arrays(), palette=renderer.palette, metrics=metrics, geo=inputs.geo)
+    return m, metrics, renderer
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry points
+
+
+@dataclass
+class ManipulationRun:
+    """What one manipulation run made: the folder it wrote, and the same results in memory."""
+
+    folder: Path
+    """The results folder."""
+    report: Path
+    """Its ``report.html``."""
+    manipulation: Manipulation
+    """The arrays: original, maps, mask, generated, result."""
+    metrics: dict
+    """What ``metrics.json`` holds."""
+    renderer: Renderer
+    """The generator that drew it (fine-tuned with ``--finetune``), for the next run to reuse."""
+
+
+def run_manipulation(
+    cfg: ManipulateConfig,
+    edits_raw=None,
+    *,
+    renderer: Renderer | None = None,
+    echo: Callable[[str], None] | None = print,
+    progress: bool = True,
+) -> ManipulationRun:
+    """One image: check everything, then manipulate into ``cfg.out``.
+
+    Args:
+        cfg: the run's options.
+        edits_raw: option edits as a spec list, when ``cfg`` names no spec or edited map.
+        renderer: the generator of ``cfg.checkpoint`` already loaded (the web editor keeps one); default: load it.
+        echo: where progress lines go.
+        progress: show progress bars.
+    """
+    out = Path(cfg.out)
+    check_fresh(out, OUT_HINT)
+    if renderer is None:
+        renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
+    edits = None if cfg.edited_map else load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance)
+    inputs = read_inputs(
+        Path(cfg.image), Path(cfg.map) if cfg.map else None, edits, renderer.palette,
+        map_source(cfg, renderer) if not cfg.map else MapSource(None, ""),
+        tolerance=cfg.color_tolerance, edited_map=cfg.edited_map, instances=cfg.instances, mask=cfg.mask,
+    )  # fmt: skip
+    with new_folder(out, OUT_HINT) as tmp:
+        m, metrics, used = manipulate_one(cfg, renderer, inputs, tmp, echo=echo, progress=progress)
+    if echo:
+        suffix = ".tif" if inputs.geo is not None else ".png"
+        ssim = metrics["ssim_outside_mask"]
+        echo(
+            f"mask: {metrics['mask_area_pixels']} pixels ({100 * metrics['mask_area_fraction']:.2f}%); "
+            f"SSIM outside it: {'n/a' if ssim is None else f'{ssim:.3f}'}; seam: {metrics['seam']['seam']}"
+        )
+        echo(f"result: {out / ('result' + suffix)}; side by side: {out / 'side_by_side.png'}; report: {out / 'report.html'}")
+    return ManipulationRun(out, out / "report.html", m, metrics, used)
+
+
+def batch_maps(cfg: ManipulateConfig, images: list[Path]) -> dict[str, Path]:
+    """The map of each image of a batch by name (empty when the maps are made from the images); checks the options."""
+    if cfg.edited_map:
+        raise CimgenError("--edited-map is for one image; a batch applies an edit spec")
+    if cfg.instances or cfg.mask:
+        raise CimgenError("--instances and --mask are for one image; a batch applies an edit spec to each image")
+    if not cfg.map:
+        return {}
+    folder = Path(cfg.map)
+    if not folder.is_dir():
+        raise CimgenError(f"for a folder of images, --map must be a folder of maps named like them; {folder} is not a folder")
+    maps = {p.stem: p for p in list_images(folder)}
+    missing = [p.name for p in images if p.stem not in maps]
+    if missing:
+        raise CimgenError(f"{len(missing)} image(s) have no map of the same name in {folder}, e.g. {missing[0]}")
+    return maps
+
+
+def manifest_row(metrics: dict) -> dict:
+    """The manifest columns of one manipulated image."""
+    return {
+        "status": "ok",
+        "error": "",
+        "edits": json.dumps(metrics["edits"]),
+        "mask_area_pixels": metrics["mask_area_pixels"],
+        "mask_area_fraction": metrics["mask_area_fraction"],
+        "changed_label_pixels": metrics["changed_label_pixels"],
+        "ssim_outside_mask": metrics["ssim_outside_mask"],
+        "seam": metrics["seam"]["seam"],
+        "seam_original": metrics["seam"]["seam_original"],
+        "tiles_generated": metrics.get("tiles_generated", ""),
+    }
+
+
+def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], None] | None = print, progress: bool = True) -> Path:
+    """A folder of images, each manipulated by the same edits into ``out/<name>/``; writes manifest.csv and manifest.json.
+
+    A file whose manipulation fails (no object to remove, a region off its map) is recorded
+    as failed with the reason, leaves no folder, and the batch goes on. Returns the manifest path.
+    """
+    out = Path(cfg.out)
+    images = list_images(cfg.image)
+    if not images:
+        raise CimgenError(f"{cfg.image} holds no images")
+    maps = batch_maps(cfg, images)
+    check_fresh(out, OUT_HINT)
+    renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
+    # Parsed once for all images, so a spec with a typo fails the whole batch before anything runs.
+    edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance)
+    to_map = map_source(cfg, renderer) if not maps else MapSource(None, "")
+    rows: list[dict] = []
+    with new_folder(out, OUT_HINT) as tmp:
+        if echo:
+            echo(f"manipulating {len(images)} images from {cfg.image} -> {out}")
+        for path in tqdm(images, unit="image", mininterval=1.0, disable=not progress):
+            t0 = time.perf_counter()
+            row = {"image": str(path), "output": str(out / path.stem)}
+            try:
+                inputs = read_inputs(
+                    path, maps.get(path.stem), edits, renderer.palette, to_map, tolerance=cfg.color_tolerance, seed_key=path.stem
+                )
+                with new_folder(tmp / path.stem, OUT_HINT) as target:
+                    _, metrics, _ = manipulate_one(cfg, renderer, inputs, target, echo=None, progress=False)
+                row.update(manifest_row(metrics))
+            except CimgenError as e:
+                row.update(status="failed", error=str(e), output="")
+            row["seconds"] = round(time.perf_counter() - t0, 2)
+            rows.append(row)
+        ok = sum(r["status"] == "ok" for r in rows)
+        if ok == 0:  # nothing was made: leave nothing behind
+            raise CimgenError(f"no image could be manipulated; the first reason: {rows[0]['error']}")
+        write_text(tmp / "manifest.json", json.dumps({"config": dict(vars(cfg)), "files": rows}, indent=2))
+        write_text(tmp / "manifest.csv", manifest_csv(rows))
+    if echo:
+        echo(f"{ok} of {len(rows)} images manipulated" + (f"; {len(rows) - ok} failed (reasons in the manifest)" if ok < len(rows) else ""))
+        echo(f"manifest: {out / 'manifest.csv'} and {out / 'manifest.json'}; results: {out}/<image name>/")
+    return out / "manifest.csv"
+
+
+def manifest_csv(rows: list[dict]) -> str:
+    """The manifest rows as CSV text, in ``MANIFEST_FIELDS`` order."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(MANIFEST_FIELDS), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r.get(k, "") for k in MANIFEST_FIELDS})
+    return buf.getvalue()

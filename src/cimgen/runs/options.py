@@ -1,0 +1,68 @@
+"""The options of the runs that commands and the web editor share, written once: each default lives here.
+
+Kept apart from the runs themselves (no torch, no models) so that the command line can take its
+defaults from these dataclasses without loading the networks for ``--help``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cimgen.palette import SNAP_TOLERANCE
+
+DEFAULT_RADIUS = 8
+"""Dilation of the changed labels that makes the blend mask, in pixels."""
+DEFAULT_FEATHER = 6.0
+"""Soft-edge width inside the mask for the feather and Laplacian blends, in pixels."""
+FINETUNE_STEPS = 600
+"""Fine-tuning iterations of ``cimgen manipulate --finetune`` and the web editor."""
+
+
+@dataclass(frozen=True)
+class ManipulateConfig:
+    """Options of a manipulation run (``cimgen manipulate``)."""
+
+    checkpoint: str
+    """Generator: a pix2pixHD checkpoint (label maps in), or a CycleGAN/pix2pix one (colour maps in, needs ``palette``)."""
+    out: str
+    """Results folder (batch: one sub-folder per image, plus the manifest)."""
+    image: str = ""
+    """The image to manipulate (PNG, JPEG, or GeoTIFF kept georeferenced); or a folder of images for a batch."""
+    map: str = ""
+    """Its semantic map (label ids, or palette colours, snapped); for a batch, a folder of maps named like the images."""
+    map_from: str = ""
+    """A CycleGAN/pix2pix checkpoint that turns the image into a colour map, when no map is given."""
+    map_from_direction: str = "AtoB"
+    """Direction of ``map_from`` that goes image -> map."""
+    direction: str = ""
+    """Direction of a CycleGAN/pix2pix ``checkpoint`` that goes map -> image (default: BtoA for CycleGAN)."""
+    palette: str = ""
+    """Palette (JSON file or name: synth, cityscapes, buildings); default: the checkpoint's own."""
+    spec: str = ""
+    """An edit spec file (YAML or JSON); otherwise the edits come from the command's options."""
+    edited_map: str = ""
+    """A map edited elsewhere (GIMP, Photoshop) instead of edit operations; single images only."""
+    instances: str = ""
+    """Instance-id map of the image (Cityscapes style), so 'the object under a point' is an instance."""
+    mask: str = ""
+    """Blend region given by the user (non-zero = inside); default: changed labels dilated by ``radius``."""
+    radius: int = DEFAULT_RADIUS
+    """Dilation of the changed labels, in pixels."""
+    blend: str = "feather"
+    """Blend mode: hard, feather, laplacian, poisson or poisson-mixed."""
+    feather: float = DEFAULT_FEATHER
+    """Soft-edge width inside the mask, for feather and laplacian."""
+    color_tolerance: float = SNAP_TOLERANCE
+    """RGB distance within which colour-map colours (and blends of two) snap to the palette."""
+    finetune: bool = False
+    """Fine-tune the generator on the image and its map around the edit first (pix2pixHD)."""
+    finetune_steps: int = FINETUNE_STEPS
+    """Fine-tuning iterations (the last quarter with linear decay)."""
+    finetune_crop: int = 128
+    """Random crop side during fine-tuning."""
+    tile_size: int | None = None
+    """Generate in tiles of this size; None: automatic (tiles above 2048 px a side); 0: never."""
+    overlap: int = 128
+    """Tile overlap in pixels."""
+    device: str = "cpu"
+    """Where the generators run (cpu, cuda)."""
