@@ -21,14 +21,15 @@ import torch
 from torch import nn
 
 from cimgen.data.paired import instance_edges, one_hot
+from cimgen.config import from_dict
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import image_to_tensor, tensor_to_image
 from cimgen.kinds import CYCLEGAN, DIRECTIONS, IMAGE, KINDS, LABELS
 from cimgen.models.cyclegan import NetworkConfig, build_network, size_multiple
+from cimgen.models.official import build, config_class
 from cimgen.models.pix2pixhd import GlobalGenerator, LocalEnhancer, generator_from_config
 from cimgen.palette import Palette, check_labels, colors_to_labels, labels_to_colors, palette_from_option
-from cimgen.train.pix2pix import as_pix2pix_config
 from cimgen.train.pix2pixhd import as_pix2pixhd_config
 from cimgen.train.runtime import eval_mode
 
@@ -143,7 +144,7 @@ def image_generator_from(
         tensors: its tensors.
         direction: ``AtoB`` (CycleGAN's G_A) or ``BtoA`` (G_B); None means AtoB for CycleGAN and the trained
             direction for a single generator. An imported junyanz generator records no direction; it is the
-            one it was published for, whichever direction is asked.
+            one network it was published as, whichever direction is asked.
         name: the checkpoint's name for messages.
         model: require this model (``cyclegan`` or ``pix2pix``); None accepts any image generator.
     """
@@ -154,8 +155,13 @@ def image_generator_from(
         raise CimgenError(f"checkpoint {name} holds a '{config.get('model')}' model, not {model}")
     if kind is None or kind.takes != IMAGE:
         raise CimgenError(f"checkpoint {name} holds a '{config.get('model')}' model, not cyclegan or pix2pix")
-    if kind.imported:  # a single official generator, seen as pix2pix in the direction asked
-        config = as_pix2pix_config(config, direction or "AtoB")
+    if kind.imported:  # a single official generator, built from the configuration its tensors were imported with
+        try:
+            generator = build(kind.name, from_dict(config_class(kind.name), config["generator"], where="checkpoint generator config"))
+        except (KeyError, TypeError):
+            raise CimgenError(f"checkpoint {name} has no generator config") from None
+        load_module(generator, tensors, "generator", source=name)
+        return generator.eval()
     spec = config.get("generator")
     if not isinstance(spec, dict) or not isinstance(spec.get("options"), dict) or not isinstance(spec.get("name"), str):
         raise CimgenError(f"checkpoint {name} has no generator config")

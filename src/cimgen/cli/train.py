@@ -97,7 +97,7 @@ def train_cmd(
 
     Example: cimgen train --config configs/synth_pretrain.yaml --out runs/synth-pretrain
     """
-    from cimgen.io.checkpoints import has_checkpoint, load_checkpoint
+    from cimgen.io.checkpoints import has_checkpoint, read_config
     from cimgen.train.recipes import get_recipe
 
     _check_run_flags(out, resume, memory, dry_run)
@@ -107,7 +107,7 @@ def train_cmd(
     config_model = raw.pop("model", None)
     name = model or config_model
     if resume and has_checkpoint(out):
-        ckpt_model = load_checkpoint(out)[0].get("model")
+        ckpt_model = read_config(out).get("model")
         if name and name != ckpt_model:
             raise CimgenError(f"{out} holds a {ckpt_model} run, not {name}")
         name = ckpt_model
@@ -150,7 +150,7 @@ def finetune_cmd(
 
     Example: cimgen finetune --from runs/synth-pretrain --data data/small --out runs/small --epochs 100
     """
-    from cimgen.io.checkpoints import load_checkpoint
+    from cimgen.io.checkpoints import read_config
     from cimgen.train.recipes import get_recipe
 
     _check_run_flags(out, resume, memory, dry_run)
@@ -158,7 +158,7 @@ def finetune_cmd(
         raise CimgenError(
             "--memory measures a run on --data; with --target-image the batch is one crop of data.crop_size, so measure with --data"
         )
-    ckpt_cfg, _ = load_checkpoint(init)
+    ckpt_cfg = read_config(init)
     recipe = get_recipe(ckpt_cfg.get("model", "?"))
     saved = None
     if resume and (out / "config.yaml").is_file():

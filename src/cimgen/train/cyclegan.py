@@ -36,7 +36,7 @@ from torch import nn
 from cimgen.config import from_dict, mapping, to_dict
 from cimgen.data.unaligned import UnalignedDataConfig, UnalignedDataset, check_sizes
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import load_checkpoint, load_module
+from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
 from cimgen.io.images import image_to_tensor, tensor_to_image, write_text
 from cimgen.losses.adversarial import GAN_MODES, discriminator_loss, generator_loss
 from cimgen.losses.gradient_penalty import gradient_penalty
@@ -414,7 +414,7 @@ def prepare_run(cfg: object, run_dir: str | Path, *, resume: bool, model: str, i
     """
     run_dir = Path(run_dir)
     if resume:  # resume_point has made sure there is a checkpoint
-        saved, _ = load_checkpoint(run_dir)
+        saved = read_config(run_dir)
         check_model(saved, model, str(run_dir))
         for key, value in identity.items():
             if saved.get(key) != value:

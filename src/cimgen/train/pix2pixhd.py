@@ -27,7 +27,7 @@ from cimgen.config import from_dict, mapping, section, to_dict
 from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, one_hot
 from cimgen.palette import Palette
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import load_checkpoint, load_module
+from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
 from cimgen.io.images import tensor_to_image, write_text
 from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
@@ -279,7 +279,7 @@ def prepare_run(cfg: Pix2PixHDConfig, run_dir: str | Path, *, resume: bool, extr
     """
     run_dir = Path(run_dir)
     if resume:  # resume_point has made sure there is a checkpoint
-        saved, _ = load_checkpoint(run_dir)
+        saved = read_config(run_dir)
         check_compatible(saved, cfg, str(run_dir))
         ours = {
             "generator_type": cfg.generator_type,

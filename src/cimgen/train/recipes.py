@@ -2,52 +2,48 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cimgen.errors import CimgenError
+from cimgen.kinds import KINDS
+from cimgen.train import cyclegan, pix2pix, pix2pixhd
 
 
 @dataclass(frozen=True)
-class RecipeEntry:
-    """Where a recipe's functions live (imported on use, so ``cimgen --help`` stays fast)."""
+class Recipe:
+    """A training recipe's entry points."""
 
-    module: str
-    """Module under cimgen.train holding the recipe."""
-    runner: str
-    """Name of its ``run_*(cfg, run_dir, *, resume, init_from, echo, progress) -> Path``."""
+    resolve_config: Callable[[dict], Any]
+    """Nested dict -> the recipe's typed config, checked."""
+    finetune_config: Callable[[dict, dict], Any]
+    """(checkpoint config, overrides) -> the config of a fine-tuning run that keeps the checkpoint's networks."""
+    run: Callable[..., Any]
+    """``run(cfg, run_dir, *, resume, init_from, echo, progress, measure_memory) -> last checkpoint folder``."""
     summary: str
     """One line for --help and errors."""
 
-    def _get(self, name: str) -> Callable:
-        return getattr(importlib.import_module(f"cimgen.train.{self.module}"), name)
 
-    def resolve_config(self, raw: dict) -> Any:
-        return self._get("resolve_config")(raw)
-
-    def finetune_config(self, ckpt_cfg: dict, raw: dict) -> Any:
-        return self._get("finetune_config")(ckpt_cfg, raw)
-
-    def run(self, cfg: Any, run_dir: Path, **kw) -> Path:
-        return self._get(self.runner)(cfg, run_dir, **kw)
-
-
-# The literal table of recipes; a checkpoint's config.json names one of these keys as "model".
+# The literal table of recipes; a checkpoint's config.json names one of these, or a kind of cimgen.kinds that one of them fine-tunes.
 RECIPES = {
-    "pix2pixhd": RecipeEntry("pix2pixhd", "run_pix2pixhd", "label map -> image, multi-scale D, feature matching, VGG (global or local)"),
-    "pix2pix": RecipeEntry("pix2pix", "run_pix2pix", "paired image -> image, U-Net G, PatchGAN D, L1 100"),
-    "cyclegan": RecipeEntry("cyclegan", "run_cyclegan", "unpaired A <-> B, two G and two D, cycle and identity losses"),
-}
+    "pix2pixhd": Recipe(
+        pix2pixhd.resolve_config, pix2pixhd.finetune_config, pix2pixhd.run_pix2pixhd,
+        "label map -> image, multi-scale D, feature matching, VGG (global or local)",
+    ),
+    "pix2pix": Recipe(
+        pix2pix.resolve_config, pix2pix.finetune_config, pix2pix.run_pix2pix, "paired image -> image, U-Net G, PatchGAN D, L1 100"
+    ),
+    "cyclegan": Recipe(
+        cyclegan.resolve_config, cyclegan.finetune_config, cyclegan.run_cyclegan,
+        "unpaired A <-> B, two G and two D, cycle and identity losses",
+    ),
+}  # fmt: skip
 
 
-# Checkpoints written by `cimgen import-official` name the official kind; these fine-tune with a recipe.
-IMPORTED = {"pix2pixhd-global": "pix2pixhd", "pix2pixhd-local": "pix2pixhd", "junyanz-unet": "pix2pix", "junyanz-resnet": "pix2pix"}
-
-
-def get_recipe(name: str) -> RecipeEntry:
-    name = IMPORTED.get(name, name)
+def get_recipe(name: str) -> Recipe:
+    """The recipe of a name, or of a checkpoint kind (``cimgen import-official`` kinds fine-tune with pix2pixHD or pix2pix)."""
+    name = KINDS[name].recipe if name in KINDS else name
     if name not in RECIPES:
         raise CimgenError(f"unknown model '{name}'; choose one of {', '.join(RECIPES)}")
     return RECIPES[name]
