@@ -67,8 +67,7 @@ def synthetic_samples(seed: int, tiles: list[int], size: int) -> list[Sample]:
     """Tiles of the synthetic world with their buildings removed in a centre box, rendered by the shipped generator."""
     import torch
 
-    from cimgen.generators import shipped_checkpoint
-    from cimgen.generators import generate, load_label_generator
+    from cimgen.generators import generate, load_label_generator, shipped_checkpoint
 
     torch.set_num_threads(1)
     generator, cfg = load_label_generator(shipped_checkpoint())

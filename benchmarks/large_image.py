@@ -173,10 +173,9 @@ def plan_cases(args, work: Path) -> dict[str, list[tuple[int, int, int, int]]]:
 def run_case(args, work: Path, boxes: list) -> dict:
     import torch
 
-    from cimgen.generators import shipped_checkpoint
     from cimgen.edit.blend import blend
     from cimgen.edit.tiled import generate_tiled, tile_seam_score
-    from cimgen.generators import generate, load_label_generator
+    from cimgen.generators import generate, load_label_generator, shipped_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -35,18 +35,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
 from cimgen.edit.mask import busiest_box
-from cimgen.generators import shipped_checkpoint
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics
+from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import read_image, write_image, write_label_map, write_text
 from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
+from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
 from cimgen.report.html import write_report
 from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
-from cimgen.generators import label_renderer, load_label_generator
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION = 0, 1, 2, 3, 4
 CAR = 26

@@ -56,8 +56,8 @@ def inception_weights() -> Path:
 
 def tiny_cyclegan(world: Path, out: Path) -> Path:
     """A CycleGAN trained for one epoch on two tiles of ``world``: A = images, B = their synth-palette colour maps."""
-    from cimgen.palette import SYNTH_PALETTE, labels_to_colors
     from cimgen.io.images import read_image, read_label_map, write_image
+    from cimgen.palette import SYNTH_PALETTE, labels_to_colors
     from cimgen.train.cyclegan import resolve_config, run_cyclegan
 
     root = out / "data"

@@ -8,9 +8,8 @@ import numpy as np
 
 from cimgen.cli.main import main
 from cimgen.edit.mask import busiest_box
-from cimgen.generators import shipped_checkpoint
+from cimgen.generators import load_label_generator, shipped_checkpoint
 from cimgen.io.images import read_image
-from cimgen.generators import load_label_generator
 
 
 def test_shipped_pretrained_checkpoint_loads_and_renders():
@@ -22,8 +21,8 @@ def test_shipped_pretrained_checkpoint_loads_and_renders():
     # It was pretrained, not just initialised: it renders a tile of a world it never saw
     # (seed 1; it was trained on seed 0) close to the real rendering (0.678 when it was made).
     from cimgen.data.synth import SynthConfig, make_tile
-    from cimgen.metrics.ssim import ssim_outside
     from cimgen.generators import generate
+    from cimgen.metrics.ssim import ssim_outside
 
     tile = make_tile(SynthConfig(height=256, width=256, seed=1), 0)
     out = generate(gen, tile.labels.astype(np.int64), 6)

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from safetensors.torch import save_file
 
-from cimgen.palette import SYNTH_PALETTE
 from cimgen.errors import CimgenError
+from cimgen.palette import SYNTH_PALETTE
 
 EXAMPLES = int(os.environ.get("CIMGEN_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimgen.palette import SYNTH_PALETTE, Palette, check_labels, colors_to_labels, labels_to_colors
 from cimgen.errors import CimgenError
+from cimgen.palette import SYNTH_PALETTE, Palette, check_labels, colors_to_labels, labels_to_colors
 
 
 def test_round_trip():
@@ -88,8 +88,8 @@ def test_a_colour_far_from_every_class_is_refused_with_where_it_is():
 
 
 def test_edited_label_file_is_checked_against_the_classes(tmp_path):
-    from cimgen.palette import SYNTH_PALETTE
     from cimgen.io.images import read_edited_map, write_label_map
+    from cimgen.palette import SYNTH_PALETTE
 
     lab = np.zeros((5, 6), np.int64)
     lab[2, 3] = 9
@@ -101,8 +101,8 @@ def test_edited_label_file_is_checked_against_the_classes(tmp_path):
 def test_a_real_cityscapes_map_painted_and_antialiased_snaps_back():
     import cv2
 
-    from cimgen.palette import CITYSCAPES_PALETTE, canonical_ids, labels_to_colors, snap_colors
     from cimgen.io.images import read_label_map
+    from cimgen.palette import CITYSCAPES_PALETTE, canonical_ids, labels_to_colors, snap_colors
     from tests.conftest import shared
 
     path = shared("cityscapes-samples/train_label/aachen_000000_000019_gtFine_labelIds.png")

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cimgen.data.paired import instance_edges, one_hot
 from cimgen.config import from_dict
+from cimgen.data.paired import instance_edges, one_hot
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import image_to_tensor, tensor_to_image

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.optimize import nnls
 
 from cimgen.errors import CimgenError
 
@@ -241,7 +242,6 @@ def _resolve_junctions(
     3x3 neighbours (5x5 when fewer than two classes are that close) that are not unresolved
     themselves; it takes the most common of them. Others get -1. Returns the number accepted.
     """
-    from scipy.optimize import nnls
 
     labels[bad] = -1
     ys, xs = np.nonzero(bad)

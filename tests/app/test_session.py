@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 import numpy as np
 import pytest
 
+import cimgen.runs.manipulate
 from cimgen.app.session import EditSession, Limits, RunOptions, example_scene, new_job_folder, run_edit, upload_scene
 from cimgen.cli.main import main
-from cimgen.palette import labels_to_colors
 from cimgen.data.synth import SYNTH_PALETTE
-from cimgen.generators import shipped_checkpoint
 from cimgen.edit.spec import read_spec
 from cimgen.errors import CimgenError
+from cimgen.generators import load_renderer, shipped_checkpoint
 from cimgen.io.images import read_id_map, read_image, read_mask, write_image, write_label_map
+from cimgen.palette import labels_to_colors
+from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, FINETUNE_STEPS
 
 BUILDING, GROUND, WATER = (SYNTH_PALETTE.names.index(n) for n in ("building", "ground", "water"))
 
@@ -102,13 +105,40 @@ def test_a_run_is_replayed_exactly_by_the_command_it_records(session, tmp_path, 
     new = session.with_paint([layer]).with_edit({"op": "remove", "at": [5, 5]})
     options = RunOptions(checkpoint=str(shipped_checkpoint()), blend="poisson", radius=6)
     job = new_job_folder(tmp_path / "runs")
-    result = run_edit(new, options, job)
+    result = run_edit(new, options, job).folder
     assert (result / "result.png").is_file() and (result / "metrics.json").is_file()
     argv = shlex.split((job / "input" / "replay.txt").read_text())
     assert argv[:2] == ["cimgen", "manipulate"] and "--spec" in argv and argv[argv.index("--blend") + 1] == "poisson"
     assert main(argv[1:]) == 0, capsys.readouterr().err
     replayed = read_image(job / "replay" / "result.png")
     assert np.array_equal(replayed, read_image(result / "result.png"))
+
+
+def test_a_run_hands_back_what_it_wrote_and_uses_the_renderer_it_is_given(session, tmp_path, monkeypatch):
+    """The page shows the run from memory: the arrays and metrics equal the files, and a kept generator is not loaded again."""
+    options = RunOptions(checkpoint=str(shipped_checkpoint()), blend="hard", radius=4)
+    renderer = load_renderer(options.checkpoint)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded again")
+
+    monkeypatch.setattr(cimgen.runs.manipulate, "load_renderer", no_loading)
+    new = session.with_edit({"op": "insert", "class": "water", "shape": "rectangle", "box": [40, 40, 90, 80]})
+    run = run_edit(new, options, tmp_path / "job", renderer=renderer)
+    assert run.folder == tmp_path / "job" / "result" and run.renderer is renderer
+    assert run.metrics == json.loads((run.folder / "metrics.json").read_text())
+    m = run.manipulation
+    assert np.array_equal(m.result, read_image(run.folder / "result.png"))
+    assert np.array_equal(m.generated, read_image(run.folder / "generated.png"))
+    assert np.array_equal(m.mask, read_mask(run.folder / "mask_raw.png"))
+    assert np.array_equal(m.edited_labels, read_id_map(run.folder / "edited_labels.png"))
+    assert np.array_equal(m.edited_labels, new.edited_labels()) and np.array_equal(m.original, session.scene.image)
+    assert (tmp_path / "job" / "input" / "replay.txt").is_file() and (tmp_path / "job" / "input" / "edit.yaml").is_file()
+
+
+def test_run_options_take_the_defaults_of_cimgen_manipulate():
+    options = RunOptions(checkpoint="c")
+    assert (options.radius, options.feather, options.finetune_steps) == (DEFAULT_RADIUS, DEFAULT_FEATHER, FINETUNE_STEPS)
 
 
 def test_a_run_without_edits_says_so(session, tmp_path):

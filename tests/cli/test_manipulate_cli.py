@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from cimgen.cli.main import main
-from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from cimgen.data.synth import BUILDING, ROAD
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from tests.cli.test_cli import _err
 
 

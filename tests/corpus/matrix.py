@@ -57,10 +57,10 @@ class Outcome:
 
 def setup_base(base: Path) -> dict[str, Path]:
     """Good inputs for every slot, and the models the commands need."""
-    from cimgen.palette import SYNTH_PALETTE
     from cimgen.data.synth import SynthConfig, write_world
     from cimgen.generators import shipped_checkpoint
     from cimgen.io.images import write_image, write_label_map
+    from cimgen.palette import SYNTH_PALETTE
 
     base.mkdir(parents=True, exist_ok=True)
     good: dict[str, Path] = {}

@@ -49,9 +49,9 @@ def test_legitimate_images_are_read_right_side_up_and_in_range(tmp_path):
 def test_the_web_editor_takes_every_corpus_image_or_says_why(tmp_path):
     """The same images as uploads to ``cimgen app`` (its library side): legitimate ones load with the map, the others get one sentence."""
     from cimgen.app.session import Limits, upload_scene
-    from cimgen.palette import SYNTH_PALETTE
     from cimgen.errors import CimgenError
     from cimgen.io.images import write_label_map
+    from cimgen.palette import SYNTH_PALETTE
     from tests.corpus.make_corpus import good_labels
 
     items = make_corpus(tmp_path / "corpus")

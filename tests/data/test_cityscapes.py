@@ -9,9 +9,9 @@ import pytest
 
 from cimgen.config import from_dict, to_dict
 from cimgen.data.paired import DataConfig, LabelDataset, PairedDataset, edge_channels, remap_labels
-from cimgen.palette import CITYSCAPES_PALETTE, Palette, canonical_ids, colors_to_labels, labels_to_colors
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_id_map, read_label_map, write_image, write_label_map
+from cimgen.palette import CITYSCAPES_PALETTE, Palette, canonical_ids, colors_to_labels, labels_to_colors
 from tests.conftest import shared
 
 FRAMES = ("aachen_000000_000019", "aachen_000001_000019")

@@ -7,9 +7,9 @@ import pytest
 
 from cimgen.data.layouts import list_pix2pixhd, name_pattern, sample_key
 from cimgen.data.paired import DataConfig, LabelDataset, PairedDataset, edge_channels
-from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from tests.conftest import shared
 
 

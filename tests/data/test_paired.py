@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from cimgen.data.paired import DataConfig, PairedDataset, one_hot
-from cimgen.palette import SYNTH_PALETTE, Palette
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+from cimgen.palette import SYNTH_PALETTE, Palette
 from tests.conftest import shared
 
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from cimgen.data.synth import BUILDING, GROUND, ROAD, TREE, VEGETATION, WATER, SynthConfig, make_tile, write_world
 from cimgen.errors import CimgenError
+from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from cimgen.palette import SYNTH_PALETTE
 from cimgen.data.synth import BUILDING, GROUND, ROAD, WATER
 from cimgen.edit.ops import InsertShape, MoveObject, PasteObject, RemoveClass, RemoveObject, ReplaceClass, apply_edits
 from cimgen.edit.spec import load_spec_file, parse_edits, read_spec
 from cimgen.errors import CimgenError
 from cimgen.io.images import read_edited_map, read_mask, write_label_map
+from cimgen.palette import SYNTH_PALETTE
 
 SPEC = """
 edits:

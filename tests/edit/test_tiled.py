@@ -230,8 +230,7 @@ def test_seam_score_counts_pairs_by_tile_cover():
 def test_the_shipped_generator_tiles_close_to_its_whole_image_rendering():
     torch = pytest.importorskip("torch")
     from cimgen.data.synth import SynthConfig, make_tile
-    from cimgen.generators import shipped_checkpoint
-    from cimgen.generators import generate, load_label_generator
+    from cimgen.generators import generate, load_label_generator, shipped_checkpoint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

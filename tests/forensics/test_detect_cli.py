@@ -54,9 +54,9 @@ def test_bad_input_is_one_sentence(tmp_path, capsys, patch_dataset):
     capsys.readouterr()
     line = _err(capsys, ["detect", "heatmap", "--detector", str(run), "--image", str(tiny), "--out", str(tmp_path / "h")])
     assert "smaller than one 64x64 patch" in line and not (tmp_path / "h").exists()
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
 
-    line = _err(capsys, ["detect", "heatmap", "--detector", str(pretrained_path()), "--image", str(tiny), "--out", str(tmp_path / "h")])
+    line = _err(capsys, ["detect", "heatmap", "--detector", str(shipped_checkpoint()), "--image", str(tiny), "--out", str(tmp_path / "h")])
     assert "not a detector" in line
     assert "unknown baseline" in _err(capsys, ["detect", "evaluate", "--baseline", "magic", "--forgeries", str(tmp_path)])
     assert "mode must be one of" in _err(

@@ -76,10 +76,10 @@ def test_bad_options_and_checkpoints(patch_dataset, tmp_path, tiny_world):
         raw = {**tiny_detector_config(patch_dataset), **change}
         with pytest.raises(CimgenError, match=msg):
             resolve_config(raw)
-    from cimgen.demo import pretrained_path
+    from cimgen.generators import shipped_checkpoint
 
     with pytest.raises(CimgenError, match="not a detector"):
-        load_detector(pretrained_path())
+        load_detector(shipped_checkpoint())
 
 
 def test_attack_fraction_replaces_part_of_the_batch(patch_dataset):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cimgen.errors import CimgenError
-from cimgen.io import official
+from cimgen.models import official
 from cimgen.models.cyclegan import (
     NLayerDiscriminator,
     NLayerDiscriminatorConfig,
@@ -26,10 +26,10 @@ from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig, Loca
 CASES = [
     (official.PIX2PIXHD_GLOBAL, GlobalGenerator, GlobalGeneratorConfig(in_channels=7, base_channels=4, num_downsamplings=3, num_blocks=2)),
     (official.PIX2PIXHD_LOCAL, LocalEnhancer, LocalEnhancerConfig(in_channels=7, base_channels=2, num_downsamplings_global=2, num_blocks_global=1, num_blocks_local=2)),
-    (official.CYCLEGAN_RESNET, ResnetGenerator, ResnetGeneratorConfig(base_channels=4, num_blocks=3)),
-    (official.CYCLEGAN_RESNET, ResnetGenerator, ResnetGeneratorConfig(base_channels=4, num_blocks=2, norm="batch", dropout=True)),
-    (official.CYCLEGAN_UNET, UnetGenerator, UnetGeneratorConfig(base_channels=2, num_downs=7)),
-    (official.CYCLEGAN_UNET, UnetGenerator, UnetGeneratorConfig(in_channels=1, out_channels=3, base_channels=2, num_downs=8, norm="instance")),
+    (official.JUNYANZ_RESNET, ResnetGenerator, ResnetGeneratorConfig(base_channels=4, num_blocks=3)),
+    (official.JUNYANZ_RESNET, ResnetGenerator, ResnetGeneratorConfig(base_channels=4, num_blocks=2, norm="batch", dropout=True)),
+    (official.JUNYANZ_UNET, UnetGenerator, UnetGeneratorConfig(base_channels=2, num_downs=7)),
+    (official.JUNYANZ_UNET, UnetGenerator, UnetGeneratorConfig(in_channels=1, out_channels=3, base_channels=2, num_downs=8, norm="instance")),
 ]  # fmt: skip
 
 
@@ -66,7 +66,7 @@ def test_legacy_instance_norm_statistics_and_wrappers_are_dropped(tmp_path):
     sd["module.model.10.conv_block.2.num_batches_tracked"] = torch.tensor(3)
     torch.save({"state_dict": sd}, tmp_path / "old.pth")
     module, kind, got, dropped = official.import_generator(tmp_path / "old.pth")
-    assert kind == official.CYCLEGAN_RESNET and got == cfg
+    assert kind == official.JUNYANZ_RESNET and got == cfg
     assert dropped == ["model.10.conv_block.2.num_batches_tracked", "model.2.running_mean", "model.2.running_var"]
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
@@ -108,8 +108,8 @@ def test_official_sizes_are_inferred_without_loading_values(tmp_path):
     expected = {
         official.PIX2PIXHD_GLOBAL: (GlobalGeneratorConfig(in_channels=36), 182_546_755),
         official.PIX2PIXHD_LOCAL: (LocalEnhancerConfig(in_channels=36), 182_857_059),
-        official.CYCLEGAN_RESNET: (ResnetGeneratorConfig(), 11_378_179),
-        official.CYCLEGAN_UNET: (UnetGeneratorConfig(), 54_413_955),
+        official.JUNYANZ_RESNET: (ResnetGeneratorConfig(), 11_378_179),
+        official.JUNYANZ_UNET: (UnetGeneratorConfig(), 54_413_955),
     }
     for kind, (cfg, count) in expected.items():
         with torch.device("meta"):
@@ -133,7 +133,7 @@ def test_mismatch_is_one_readable_sentence(tmp_path):
     del sd["model.4.bias"]
     torch.save(sd, tmp_path / "bad2.pth")
     with pytest.raises(CimgenError, match="1 missing \\(first: model.4.bias\\), 1 unexpected"):
-        official.import_generator(tmp_path / "bad2.pth", kind=official.CYCLEGAN_RESNET)
+        official.import_generator(tmp_path / "bad2.pth", kind=official.JUNYANZ_RESNET)
 
 
 class _Payload:
@@ -459,8 +459,8 @@ def _save_junyanz_folder(folder, nets, epoch: str = "latest", legacy: bool = Fal
 
 
 def _unaligned(world, root) -> None:
-    from cimgen.palette import SYNTH_PALETTE, labels_to_colors
     from cimgen.io.images import read_image, read_label_map, write_image
+    from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 
     for i in range(2):
         write_image(root / "trainA" / f"{i}.png", read_image(world / "images" / f"tile_{i:05d}.png"))
@@ -477,9 +477,9 @@ def test_whole_cyclegan_folder_imports_finetunes_translates_and_exports(tmp_path
     from safetensors.torch import load_file
 
     from cimgen.cli.main import main
+    from cimgen.generators import translate
     from cimgen.io.checkpoints import load_checkpoint
     from cimgen.io.images import read_image
-    from cimgen.train.cyclegan import translate
 
     nets = _cyclegan_nets()
     _save_junyanz_folder(tmp_path / "maps_cyclegan", nets, legacy=True)

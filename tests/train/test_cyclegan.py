@@ -13,10 +13,10 @@ from safetensors.torch import load_file
 
 from cimgen.config import merge
 from cimgen.errors import CimgenError
+from cimgen.generators import load_image_generator, translate, translator
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import write_image
 from cimgen.train.cyclegan import CycleGANRecipe, finetune_config, resolve_config, run_cyclegan
-from cimgen.generators import load_image_generator, translate, translator
 from cimgen.train.image_pool import ImagePool
 
 # ---------------------------------------------------------------------------------------------

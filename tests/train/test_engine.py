@@ -92,8 +92,8 @@ def _same_generator_outputs(run_a, run_b, world, atol=1e-3):
     Weights are not compared: a bias right before an instance norm gets a gradient that is
     zero up to rounding, so Adam turns rounding differences into +-lr steps that change nothing.
     """
-    from cimgen.io.images import read_label_map
     from cimgen.generators import load_label_generator
+    from cimgen.io.images import read_label_map
 
     ga, meta = load_label_generator(run_a)
     gb, _ = load_label_generator(run_b)

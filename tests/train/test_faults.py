@@ -128,7 +128,7 @@ def test_other_writes_on_a_full_disk_are_one_sentence(tmp_path, monkeypatch, cap
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "x.png"))
 
-    monkeypatch.setattr(images, "_atomic_write", full)
+    monkeypatch.setattr(images, "atomic_write", full)
     rc = main(["data", "synth", "--out", str(tmp_path / "out"), "--count", "1", "--size", "32"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("cimgen: error: the disk is full while writing") and err.count("\n") == 1, err

@@ -13,12 +13,11 @@ from safetensors.torch import load_file
 
 from cimgen.config import merge
 from cimgen.errors import CimgenError
+from cimgen.generators import load_image_generator, translate
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import write_image
 from cimgen.train.cyclegan import finetune_config as cyclegan_finetune_config
-from cimgen.generators import load_image_generator, translate
 from cimgen.train.pix2pix import finetune_config, resolve_config, run_pix2pix
-from cimgen.generators import load_image_generator
 
 
 def write_pairs(folder: Path, n: int, size: int) -> Path:

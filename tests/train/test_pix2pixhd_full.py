@@ -13,10 +13,10 @@ from safetensors.torch import load_file, save_file
 
 from cimgen.config import merge
 from cimgen.errors import CimgenError
+from cimgen.generators import generate, load_label_generator
 from cimgen.io.images import read_label_map, write_label_map
 from cimgen.models.vgg import VGG19
 from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
-from cimgen.generators import generate, load_label_generator
 from tests.conftest import tiny_train_config
 
 TINY_LOCAL = {"base_channels": 2, "num_downsamplings_global": 1, "num_blocks_global": 1, "num_local_enhancers": 1, "num_blocks_local": 1}

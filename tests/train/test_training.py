@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 
 from cimgen.config import merge
 from cimgen.errors import CimgenError
+from cimgen.generators import generate, load_label_generator
 from cimgen.io.checkpoints import load_checkpoint, save_checkpoint
 from cimgen.train.loop import LoopConfig, learning_rate
 from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
-from cimgen.generators import generate, load_label_generator
 from tests.conftest import tiny_train_config
 
 

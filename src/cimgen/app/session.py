@@ -4,7 +4,9 @@ Nothing here imports gradio. A browser session holds an ``EditSession``; every c
 map is an item of the same edit spec that ``cimgen manipulate --spec`` reads (painted strokes
 become ``paint`` edits with a mask file each), and a run saves that spec with the image and
 its map and calls ``cimgen.runs.manipulate.run_manipulation``, the function behind
-``cimgen manipulate``. So whatever the browser made, the command line can replay.
+``cimgen manipulate``. So whatever the browser made, the command line can replay. The run
+hands back its arrays and metrics in memory, so the page shows them without reading its own
+output files again.
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from cimgen.palette import SNAP_TOLERANCE, Palette
+from cimgen.data.synth import SynthConfig, make_tile
+from cimgen.edit.ops import apply_edits
+from cimgen.edit.spec import parse_edits
 from cimgen.errors import CimgenError
+from cimgen.generators import Renderer, map_from_image
+from cimgen.io.images import image_size, read_id_map, write_image, write_label_map, write_text
+from cimgen.palette import SNAP_TOLERANCE, Palette
+from cimgen.runs.manipulate import ManipulationRun, read_image_any, read_map_any, run_manipulation
+from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, FINETUNE_STEPS, ManipulateConfig
 
 EXAMPLE_COUNT = 8
 """Bundled examples: tiles 0..7 of the synthetic world the shipped generator was pretrained on (seed 0)."""
@@ -63,8 +72,6 @@ def example_names() -> list[str]:
 
 def example_scene(index: int) -> Scene:
     """Bundled example ``index``: a tile of the procedural synthetic world (no data files needed)."""
-    from cimgen.data.synth import SynthConfig, make_tile
-
     if not 0 <= index < EXAMPLE_COUNT:
         raise CimgenError(f"there are {EXAMPLE_COUNT} examples, 0..{EXAMPLE_COUNT - 1}; got {index}")
     tile = make_tile(SynthConfig(height=EXAMPLE_SIZE, width=EXAMPLE_SIZE, seed=0), index)
@@ -73,8 +80,6 @@ def example_scene(index: int) -> Scene:
 
 def check_upload(path: str | Path, what: str, limits: Limits) -> Path:
     """An uploaded file that may be read: it exists, is within the size limit and is an image within the side limit."""
-    from cimgen.io.images import image_size
-
     path = Path(path)
     if not path.is_file():
         raise CimgenError(f"the {what} upload did not arrive; upload it again")
@@ -111,10 +116,6 @@ def upload_scene(
         image_to_map: image -> colour map, used when no map is given.
         tolerance: RGB distance within which map colours snap to the palette.
     """
-    from cimgen.generators import map_from_image
-    from cimgen.runs.manipulate import read_image_any, read_map_any
-    from cimgen.io.images import read_id_map
-
     image_path = check_upload(image_path, "image", limits)
     image, _ = read_image_any(image_path)
     if map_path is not None:
@@ -157,7 +158,6 @@ class EditSession:
 
     def operations(self) -> list:
         """The edits parsed by the edit-spec parser, exactly as ``cimgen manipulate --spec`` would."""
-        from cimgen.edit.spec import parse_edits
 
         def mask(path: Path) -> np.ndarray:
             if path.name not in self.masks:
@@ -168,8 +168,6 @@ class EditSession:
 
     def edited_labels(self) -> np.ndarray:
         """The map after all edits (the original map when there are none)."""
-        from cimgen.edit.ops import apply_edits
-
         if not self.edits:
             return self.scene.labels
         if self._edited is None:
@@ -238,8 +236,6 @@ class EditSession:
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         """Write image.png, map.png (label ids), instances.png, edit.yaml and the paint masks into ``folder``."""
-        from cimgen.io.images import write_image, write_label_map, write_text
-
         folder = Path(folder)
         files = {
             "image": write_image(folder / "image.png", self.scene.image),
@@ -265,13 +261,13 @@ class RunOptions:
     """The generator checkpoint."""
     blend: str = "feather"
     """Blend mode."""
-    radius: int = 8
+    radius: int = DEFAULT_RADIUS
     """Dilation of the changed labels, in pixels."""
-    feather: float = 6.0
+    feather: float = DEFAULT_FEATHER
     """Soft-edge width for feather and laplacian."""
     finetune: bool = False
     """Fine-tune the generator on the scene first (pix2pixHD)."""
-    finetune_steps: int = 600
+    finetune_steps: int = FINETUNE_STEPS
     """Fine-tuning iterations."""
     direction: str = ""
     """map -> image direction of a CycleGAN/pix2pix generator."""
@@ -310,14 +306,30 @@ def replay_command(files: dict[str, Path], options: RunOptions, out: str | Path)
     return " ".join(shlex.quote(a) for a in args)
 
 
-def run_edit(session: EditSession, options: RunOptions, job: str | Path, *, echo: Callable[[str], None] | None = None) -> Path:
+def run_edit(
+    session: EditSession,
+    options: RunOptions,
+    job: str | Path,
+    *,
+    renderer: Renderer | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> ManipulationRun:
     """Save the session into ``job/input`` and manipulate it into ``job/result`` through ``run_manipulation``.
 
-    Returns ``job/result``. ``job/input/replay.txt`` holds the command line that redoes it.
-    """
-    from cimgen.runs.manipulate import ManipulateConfig, run_manipulation
-    from cimgen.io.images import write_text
+    The inputs are saved because ``job/input/replay.txt``, the command line that redoes the run,
+    names them, and the page offers them for download; the run itself writes ``job/result``.
 
+    Args:
+        session: the scene and its edits (at least one).
+        options: how to render and blend.
+        job: the run's folder (``new_job_folder``).
+        renderer: the generator of ``options.checkpoint`` already loaded (the page keeps one); default: load it.
+        echo: where progress lines go.
+
+    Returns:
+        The run: its folder (``job/result``), the manipulation's arrays and its metrics in memory,
+        and the renderer that drew it (a fresh fine-tuned one with ``options.finetune``).
+    """
     if not session.edits:
         raise CimgenError("paint on the map or apply an edit first; the map is unchanged")
     job = Path(job)
@@ -339,5 +351,4 @@ def run_edit(session: EditSession, options: RunOptions, job: str | Path, *, echo
         device=options.device,
     )
     write_text(job / "input" / "replay.txt", replay_command(files, options, job / "replay") + "\n")
-    run_manipulation(cfg, echo=echo, progress=False)
-    return job / "result"
+    return run_manipulation(cfg, renderer=renderer, echo=echo, progress=False)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 import yaml
-
-from cimgen.errors import CimgenError
 
 app = typer.Typer(
     help="Forensics: make forgeries, cut patch datasets, train patch detectors (plain, BaRT, PGD, BaRT+PGD), score and localise.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+
+def _say(text: str) -> None:
+    from cimgen.train.runtime import is_main_process
+
+    if is_main_process():  # under torchrun, one process speaks
+        typer.echo(text)
 
 
 def _bar(desc: str, quiet: bool):
@@ -46,9 +52,9 @@ def forgeries_cmd(
 
     Example: cimgen detect forgeries --out runs/forgeries --count 40
     """
-    from cimgen.forensics.forgeries import synthetic_forgeries
+    from cimgen.runs.detect import make_forgeries
 
-    done = synthetic_forgeries(out, count=count, size=size, seed=seed, checkpoint=checkpoint, progress=_bar("rendering", quiet))
+    done = make_forgeries(out, count=count, size=size, seed=seed, checkpoint=checkpoint, progress=_bar("rendering", quiet))
     typer.echo(f"forgery set: {done} (pristine/, generated/, forgeries/images + masks/, forgeries.json)")
 
 
@@ -68,19 +74,11 @@ def dataset_cmd(
 
     Example: cimgen detect dataset --pristine runs/forgeries/pristine --generated runs/forgeries/generated --out runs/patches
     """
-    from cimgen.forensics.patches import PatchDatasetConfig, build_patch_dataset, read_dataset_info, sources_from_folders, sources_from_runs
+    from cimgen.forensics.patches import PatchDatasetConfig
+    from cimgen.runs.detect import make_patch_dataset
 
-    if runs and (pristine or generated):
-        raise CimgenError("give either --pristine/--generated or --run folders, not both")
-    if runs:
-        sources, made = sources_from_runs(runs), f"{len(runs)} manipulation runs"
-    elif pristine and generated:
-        sources, made = sources_from_folders(pristine, generated), f"pristine {pristine}, generated {generated}"
-    else:
-        raise CimgenError("give --pristine and --generated folders, or --run folders")
     cfg = PatchDatasetConfig(patch_size=patch_size, val_fraction=val_fraction, max_patches_per_image=max_per_image, seed=seed)
-    build_patch_dataset(sources, out, cfg, made_from=made, progress=_bar("cutting", quiet))
-    info = read_dataset_info(out)
+    info = make_patch_dataset(out, cfg, pristine=pristine, generated=generated, runs=runs, progress=_bar("cutting", quiet))
     s = info["splits"]
     typer.echo(
         f"patch dataset: {out} — train {s['train']['patches']} patches from {s['train']['sources']} scenes, "
@@ -108,32 +106,14 @@ def train_cmd(
 
     Example: cimgen detect train --data runs/patches --arch resnet_small --mode bart+at --epochs 5 --out runs/det-bart-at
     """
-    from cimgen.cli.train import RUN_NOTES, _say
-    from cimgen.config import load_yaml, merge, parse_override, to_dict
-    from cimgen.forensics.train import resolve_config, run_detector
+    from cimgen.config import to_dict
+    from cimgen.runs.detect import detector_train_config, train_detector
 
-    raw = (
-        {k: v for k, v in load_yaml(out / "config.yaml").items() if k not in RUN_NOTES}
-        if resume and (out / "config.yaml").is_file()
-        else {}
-    )
-    raw = merge(raw, load_yaml(config) if config else {})
-    raw.pop("model", None)
-    for s in sets:
-        raw = merge(raw, parse_override(s))
-    if data is not None:
-        raw["data"] = str(data)
-    if arch is not None:
-        raw = merge(raw, {"detector": {"arch": arch}})
-    if mode is not None:
-        raw["mode"] = mode
-    if epochs is not None:
-        raw = merge(raw, {"loop": {"epochs": epochs}})
-    cfg = resolve_config(raw)
+    cfg = detector_train_config(out, config=config, sets=sets, data=data, arch=arch, mode=mode, epochs=epochs, resume=resume)
     if dry_run:
         typer.echo(yaml.safe_dump({"model": "detector", **to_dict(cfg)}, sort_keys=False), nl=False)
         return
-    last = run_detector(cfg, out, resume=resume, init_from=init_from, progress=not quiet)
+    last = train_detector(cfg, out, resume=resume, init_from=init_from, progress=not quiet)
     _say(f"done; best checkpoint: {out / 'best'}; newest: {last}; run folder: {out}")
 
 
@@ -153,15 +133,10 @@ def evaluate_cmd(
 
     Example: cimgen detect evaluate --detector runs/det-plain --data runs/patches --forgeries runs/forgeries/forgeries --baseline noise --baseline ela
     """
-    from cimgen.forensics.commands import name_detectors, run_evaluate
+    from cimgen.runs.detect import name_detectors, run_evaluate
 
-    named = name_detectors(detectors) if detectors else {}
-    if not named and not baselines:
-        raise CimgenError("name at least one --detector or --baseline")
-    if not named and data is not None and forgeries is None:
-        raise CimgenError("baselines localise; give --forgeries")
     md = run_evaluate(
-        named,
+        name_detectors(detectors) if detectors else {},
         data=data,
         forgeries=forgeries,
         baselines=baselines,
@@ -192,7 +167,7 @@ def robustness_cmd(
 
     Example: cimgen detect robustness --detector plain=runs/det-plain --detector bart+at=runs/det-bart-at --data runs/patches
     """
-    from cimgen.forensics.commands import name_detectors, run_robustness
+    from cimgen.runs.detect import name_detectors, run_robustness
 
     md = run_robustness(
         name_detectors(detectors),
@@ -226,7 +201,7 @@ def heatmap_cmd(
 
     Example: cimgen detect heatmap --detector runs/det-patchnet --image forged.png --mask mask.png --out runs/heat
     """
-    from cimgen.forensics.commands import run_heatmap
+    from cimgen.runs.detect import run_heatmap
 
     done = run_heatmap(
         image_path=image,
@@ -241,8 +216,6 @@ def heatmap_cmd(
         progress=not quiet,
         echo=typer.echo,
     )
-    import json
-
     info = json.loads((out / "heatmap.json").read_text())
     if "localisation" in info:
         loc = info["localisation"]

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from cimgen.errors import CimgenError
-
 
 def evaluate_cmd(
     sources: list[Path] = typer.Argument(
@@ -37,34 +35,10 @@ def evaluate_cmd(
 
     Example: cimgen evaluate runs/edit-1 runs/edit-2 --out runs/eval   (or --real a.png --fake b.png --mask m.png)
     """
-    from tqdm.auto import tqdm
+    from cimgen.metrics.protocol import KEY_WARNINGS, ProtocolConfig
+    from cimgen.runs.evaluate import FeatureOptions, run_evaluate
 
-    from cimgen.io.images import write_text
-    from cimgen.metrics.features import FeatureCache, default_cache_dir, load_extractor
-    from cimgen.metrics.protocol import (
-        KEY_WARNINGS,
-        ProtocolConfig,
-        evaluate_pairs,
-        pair_from_files,
-        pairs_from_source,
-        table_csv,
-        table_json,
-        table_markdown,
-    )
-
-    sources = list(sources or [])
-    single = real is not None or fake is not None
-    if single and (real is None or fake is None):
-        raise CimgenError("a single pair needs both --real and --fake")
-    if single and sources:
-        raise CimgenError("give either folders or --real/--fake, not both")
-    if not single and not sources:
-        raise CimgenError("nothing to evaluate: give run or pair folders, or --real and --fake")
-    if mask is not None and not single:
-        raise CimgenError("--mask goes with --real/--fake; folders carry their own masks")
-    if names and len(names) != max(len(sources), 1):
-        raise CimgenError(f"{len(names)} --name given for {max(len(sources), 1)} rows")
-    cfg = ProtocolConfig(
+    protocol = ProtocolConfig(
         patch_size=patch_size,
         stride=stride,
         dilation=dilation,
@@ -72,20 +46,39 @@ def evaluate_cmd(
         kid_subset_size=kid_subset_size,
         fid_method=fid_method,
     )
+    features = FeatureOptions(weights=weights, resize=resize, batch_size=batch_size, device=device, cache=cache, use_cache=not no_cache)
+    bars: list = []
+    try:
+        result = run_evaluate(
+            list(sources or []),
+            out,
+            real=real,
+            fake=fake,
+            mask=mask,
+            names=names,
+            protocol=protocol,
+            features=features,
+            paper=paper,
+            progress_factory=None if quiet else _progress_factory(bars),
+        )
+    finally:
+        for b in bars:
+            b.close()
+    typer.echo(result.markdown, nl=False)
+    for r in result.rows:
+        for w in r[KEY_WARNINGS]:
+            typer.echo(f"note ({r['name']}): {w}")
+    typer.echo(
+        f"resize {result.policy}, {protocol.patch_size}px patches every {protocol.stride}px, weights {result.weights} "
+        f"on {result.device}; table: {result.table} (also table.csv, table.json)"
+    )
 
-    # Read every input before the network is loaded, so bad input fails fast and writes nothing.
-    if single:
-        groups = [(names[0] if names else fake.stem, [pair_from_files(real, fake, mask)])]
-    else:
-        groups = [(names[i] if names else src.name, pairs_from_source(src)) for i, src in enumerate(sources)]
-    extractor = load_extractor(weights, policy=resize, batch_size=batch_size, device=device)
-    feature_cache = FeatureCache(None if no_cache else (cache or default_cache_dir()))
 
-    bars = []
+def _progress_factory(bars: list):
+    """A progress bar per row of the table, each kept in ``bars`` so that it can be closed if the run fails."""
+    from tqdm.auto import tqdm
 
-    def progress_factory(total: int, name: str):
-        if quiet:
-            return None
+    def factory(total: int, name: str):
         bar = tqdm(total=total, unit="patch", desc=name, mininterval=1.0)
         bars.append(bar)
 
@@ -96,22 +89,4 @@ def evaluate_cmd(
 
         return update
 
-    rows = []
-    try:
-        for name, pairs in groups:
-            rows.append(evaluate_pairs(name, pairs, extractor, cfg=cfg, cache=feature_cache, progress_factory=progress_factory))
-    finally:
-        for b in bars:
-            b.close()
-    md = table_markdown(rows, paper=paper)
-    write_text(out / "table.md", md)
-    write_text(out / "table.csv", table_csv(rows))
-    write_text(out / "table.json", table_json(rows))
-    typer.echo(md, nl=False)
-    for r in rows:
-        for w in r[KEY_WARNINGS]:
-            typer.echo(f"note ({r['name']}): {w}")
-    typer.echo(
-        f"resize {extractor.policy}, {cfg.patch_size}px patches every {cfg.stride}px, weights {extractor.weights.path} "
-        f"on {extractor.device.type}; table: {out / 'table.md'} (also table.csv, table.json)"
-    )
+    return factory

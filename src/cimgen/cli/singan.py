@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from cimgen.errors import CimgenError
+from cimgen.singan.config import DEFAULT_SCHEDULE
 
 app = typer.Typer(
     help="SinGAN: train a pyramid of GANs on one image; random samples; reference-guided inpainting, editing and harmonization.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-
-def _load(path: Path, device: str):
-    from cimgen.singan.model import load_singan
-    from cimgen.train.runtime import resolve_device
-
-    return load_singan(path, device=resolve_device(device))[0]
-
-
-def _read_mask(mask: Path | None, threshold: int | None, image, *, min_area: int = 0):
-    from cimgen.io.images import read_mask
-    from cimgen.singan.inpaint import check_mask, threshold_mask
-
-    if (mask is None) == (threshold is None):
-        raise CimgenError("give the damaged region either as --mask FILE or as --threshold LEVEL (white pixels), not both")
-    if mask is not None:
-        return check_mask(read_mask(mask), image.shape, source=f"the mask {mask}")
-    return threshold_mask(image, threshold=threshold, min_area=min_area)
 
 
 def _bar(quiet: bool, iters: int):
@@ -58,11 +39,20 @@ def _bar(quiet: bool, iters: int):
     return progress
 
 
+def _say_fill(out: Path, record: dict) -> None:
+    scores = record.get("scores")
+    if scores:
+        typer.echo(f"SSIM {scores['ssim']:.4f} (in the region {scores['ssim_filled']:.4f}), ASVS {scores['asvs']:.4f}")
+    typer.echo(f"result: {out / 'result.png'}  record: {out / 'fill.json'}")
+
+
 @app.command("train")
 def train_cmd(
     image: Path = typer.Argument(..., help="The training image (any size; it is scaled down to max_size)."),
     out: Path = typer.Option(..., "--out", help="Run folder to create: model/ (safetensors + config.json), samples/, log.jsonl."),
-    schedule: str = typer.Option("fast", "--schedule", help="fast (ConSinGAN-style, the default) or original (SinGAN's own settings)."),
+    schedule: str = typer.Option(
+        DEFAULT_SCHEDULE, "--schedule", help="fast (ConSinGAN-style, the default) or original (SinGAN's own settings)."
+    ),
     sets: list[str] = typer.Option([], "--set", help="Override one setting, e.g. --set iters=500 or --set max_size=128 (repeatable)."),
     mask: Path = typer.Option(None, "--mask", help="Damaged region to leave out of the reconstruction loss (inpainting)."),
     threshold: int = typer.Option(None, "--threshold", help="Or find the damaged region as pixels whose RGB all reach this level."),
@@ -82,40 +72,23 @@ def train_cmd(
     """
     import yaml
 
-    from cimgen.config import merge, parse_override, to_dict
-    from cimgen.io.images import read_image
-    from cimgen.singan.config import schedule_config
-    from cimgen.singan.pyramid import pyramid_sizes
-    from cimgen.singan.train import MODEL_DIR, SAMPLES_DIR, train_singan
-    from cimgen.train.runtime import resolve_device
+    from cimgen.config import to_dict
+    from cimgen.runs.singan import plan_training, run_training
+    from cimgen.singan.train import MODEL_DIR, SAMPLES_DIR
 
-    raw: dict = {}
-    for s in sets:
-        raw = merge(raw, parse_override(s))
-    cfg = schedule_config(schedule, raw)
-    img = read_image(image)
-    damaged = None if (mask is None and threshold is None) else _read_mask(mask, threshold, img)
-    sizes = pyramid_sizes(*img.shape[:2], cfg)
+    plan = plan_training(image, schedule=schedule, sets=sets, mask=mask, threshold=threshold)
     if dry_run:
-        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False).rstrip())
-        typer.echo(f"pyramid ({len(sizes)} scales, height x width): " + ", ".join(f"{h}x{w}" for h, w in sizes))
+        typer.echo(yaml.safe_dump(to_dict(plan.cfg), sort_keys=False).rstrip())
+        typer.echo(f"pyramid ({len(plan.sizes)} scales, height x width): " + ", ".join(f"{h}x{w}" for h, w in plan.sizes))
         return
-    dev = resolve_device(device)
-    if not quiet:
-        typer.echo(
-            f"training {len(sizes)} scales of {cfg.iters} iterations ({cfg.schedule} schedule) on {dev}: "
-            + ", ".join(f"{h}x{w}" for h, w in sizes)
-        )
-    model = train_singan(
-        img,
-        cfg,
+    model = run_training(
+        plan,
         out,
-        mask=damaged,
-        device=dev,
         resume=resume,
-        source=str(image),
-        progress=_bar(quiet, cfg.iters),
-        checkpoint_every=checkpoint_minutes * 60,
+        checkpoint_minutes=checkpoint_minutes,
+        device=device,
+        progress=_bar(quiet, plan.cfg.iters),
+        echo=None if quiet else typer.echo,
     )
     typer.echo(
         f"trained {model.trained} scales in {sum(model.meta['seconds']):.0f} s; reconstruction RMSE {model.reconstruction_error()[-1]:.4f}"
@@ -137,39 +110,10 @@ def sample_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Draw random samples, at the training size or any other size and aspect ratio, from any start scale."""
-    import torch
+    from cimgen.runs.singan import run_sample
 
-    from cimgen.io.folders import new_folder
-    from cimgen.io.images import write_image
-    from cimgen.singan.model import to_image
-
-    if count < 1:
-        raise CimgenError(f"--count must be at least 1, got {count}")
-    for name, v in (("--height", height), ("--width", width)):
-        if v is not None and v < 8:
-            raise CimgenError(f"{name} must be at least 8 pixels, got {v}")
-    model = _load(model_path, device)
-    if start_scale > 0 and (height or width):
-        raise CimgenError(
-            "a start scale above 0 follows the reconstruction path, which exists only at the training size; leave out --height/--width"
-        )
-    gen = torch.Generator().manual_seed(seed)
-    with new_folder(out) as tmp:
-        for i in range(count):
-            x = model.generate(start=start_scale, height=height, width=width, generator=gen)
-            write_image(tmp / f"sample_{i:03d}.png", to_image(x))
-    h, w = model.sizes_for(height, width)[-1]
+    h, w = run_sample(model_path, out, count=count, height=height, width=width, start_scale=start_scale, seed=seed, device=device)
     typer.echo(f"{count} samples of {w}x{h} from scale {start_scale}: {out}")
-
-
-def _scores(result, clean: Path | None, region) -> dict | None:
-    if clean is None:
-        return None
-    from cimgen.io.images import read_image
-    from cimgen.metrics.inpainting import inpainting_scores
-
-    ref = read_image(clean)
-    return inpainting_scores(result, ref, region)
 
 
 @app.command("inpaint")
@@ -194,48 +138,25 @@ def inpaint_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Fill the damaged region: SinGAN with an injected reference, or OpenCV; pixels outside the dilated region are unchanged."""
-    from cimgen.io.images import read_image
-    from cimgen.singan.inpaint import inpaint
+    from cimgen.runs.singan import run_inpaint
 
-    img = read_image(image)
-    damaged = _read_mask(mask, threshold, img, min_area=min_area)
-    model = ref = None
-    if method == "singan":
-        if model_path is None or reference is None:
-            raise CimgenError("--method singan needs --model (a SinGAN run) and --reference (a clean image of the same view)")
-        model, ref = _load(model_path, device), read_image(reference)
-    fill = inpaint(img, damaged, method=method, model=model, reference=ref, scale=scale, dilation=dilation, noise=noise, seed=seed)
-    scores = _scores(fill.result, clean, fill.region)
-    _write_fill(
+    record = run_inpaint(
+        image,
         out,
-        fill,
-        {
-            "method": method,
-            "image": str(image),
-            "reference": str(reference) if reference else None,
-            "scale": fill.scale,
-            "dilation": dilation,
-            "noise": noise if method == "singan" else None,
-            "region_pixels": int(fill.region.sum()),
-            "scores": scores,
-        },
+        mask=mask,
+        threshold=threshold,
+        min_area=min_area,
+        method=method,
+        model_path=model_path,
+        reference=reference,
+        scale=scale,
+        dilation=dilation,
+        noise=noise,
+        clean=clean,
+        seed=seed,
+        device=device,
     )
-
-
-def _write_fill(out: Path, fill, record: dict) -> None:
-    from cimgen.io.folders import new_folder
-    from cimgen.io.images import write_image
-
-    with new_folder(out) as tmp:
-        write_image(tmp / "result.png", fill.result)
-        write_image(tmp / "region.png", (fill.region * 255).astype("uint8")[..., None].repeat(3, axis=2))
-        if fill.generated is not None:
-            write_image(tmp / "generated.png", fill.generated)
-        (tmp / "fill.json").write_text(json.dumps(record, indent=2))
-    scores = record.get("scores")
-    if scores:
-        typer.echo(f"SSIM {scores['ssim']:.4f} (in the region {scores['ssim_filled']:.4f}), ASVS {scores['asvs']:.4f}")
-    typer.echo(f"result: {out / 'result.png'}  record: {out / 'fill.json'}")
+    _say_fill(out, record)
 
 
 @app.command("edit")
@@ -252,12 +173,7 @@ def edit_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """SinGAN editing and harmonization: inject the naive image at a scale, blend the output into the dilated, feathered mask."""
-    from cimgen.io.images import read_image, read_mask
-    from cimgen.singan.inpaint import edit
+    from cimgen.runs.singan import run_edit
 
-    model = _load(model_path, device)
-    img = read_image(naive)
-    fill = edit(model, img, read_mask(mask), kind=kind, scale=scale, dilation=dilation, noise=noise, seed=seed)
-    _write_fill(
-        out, fill, {"kind": kind, "image": str(naive), "scale": fill.scale, "noise": noise, "region_pixels": int(fill.region.sum())}
-    )
+    record = run_edit(model_path, naive, out, mask=mask, kind=kind, scale=scale, dilation=dilation, noise=noise, seed=seed, device=device)
+    _say_fill(out, record)

@@ -209,8 +209,8 @@ def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, da
     """Data options for fine-tuning on one (image, map) pair, copied into ``out/target`` so the run folder records it."""
     import json
 
-    from cimgen.palette import Palette, check_labels
     from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+    from cimgen.palette import Palette, check_labels
 
     if (out / "config.yaml").exists() or (out / "checkpoints").exists():
         raise CimgenError(f"{out} already holds a run; pass --resume to continue it or choose another --out folder")

@@ -27,8 +27,8 @@ def translate_cmd(
     """
     from tqdm.auto import tqdm
 
-    from cimgen.io.images import list_images, read_image, write_image
     from cimgen.generators import load_image_generator, translate
+    from cimgen.io.images import list_images, read_image, write_image
     from cimgen.train.runtime import resolve_device
 
     if not images.exists():

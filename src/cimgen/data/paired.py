@@ -9,6 +9,7 @@ boundary map as ``edge``, the extra generator input channel of pix2pixHD.
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,10 @@ from torch.utils.data import Dataset
 
 from cimgen.data.instances import instance_edges
 from cimgen.data.layouts import Sample, list_cityscapes, list_folders, list_pix2pixhd, pix2pixhd_folders
-from cimgen.palette import BUILDINGS_PALETTE, CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
 from cimgen.data.tiles import TILE_EDGES, SceneReader, list_scenes, pad_to, tile_grid
 from cimgen.errors import CimgenError
 from cimgen.io.images import image_to_tensor, list_images, read_id_map, read_image, read_label_map
+from cimgen.palette import BUILDINGS_PALETTE, CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
 
 FORMATS = ("folders", "ab", "pix2pixhd", "cityscapes", "tiles")
 
@@ -216,7 +217,6 @@ def resolve_palette(cfg: DataConfig) -> Palette:
 
 def generated_palette(num_classes: int) -> Palette:
     """Distinct colours for classes without a palette file (golden-angle hues at two lightness levels)."""
-    import colorsys
 
     colors = []
     for i in range(num_classes):
@@ -473,16 +473,6 @@ class LabelDataset(Dataset):
         self.source = _Source(cfg, images=False)
         self.palette = self.source.palette
         self.with_edges = self.source.with_edges
-
-    @classmethod
-    def from_arrays(
-        cls, pairs: list[tuple[str, np.ndarray, np.ndarray]], cfg: DataConfig, palette: Palette, *, training: bool = True, seed: int = 0
-    ) -> PairedDataset:
-        """A dataset of (name, labels HxW, image HxWx3 uint8) pairs in memory, cropped and flipped as ``cfg`` says.
-
-        No file is written or read: this is how ``cimgen manipulate --finetune`` trains on windows of the target image.
-        """
-        return cls(cfg, training=training, seed=seed, source=ArraySource(pairs, cfg, palette))
 
     def __len__(self) -> int:
         return len(self.source)

@@ -23,8 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 from cimgen.errors import CimgenError
+from cimgen.io.images import write_image, write_label_map, write_text
+from cimgen.palette import SYNTH_PALETTE, labels_to_colors
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION, TREE = range(6)
 
@@ -340,7 +341,6 @@ def write_world(out: str | Path, count: int, cfg: SynthConfig, *, progress=None)
     Returns:
         The output folder.
     """
-    from cimgen.io.images import write_image, write_label_map, write_text
 
     if count < 1:
         raise CimgenError(f"the tile count must be at least 1, got {count}")

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimgen.palette import check_labels
 from cimgen.edit.blend import blend, seam_report
 from cimgen.edit.mask import edit_mask, user_mask
 from cimgen.edit.ops import apply_edits
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
 from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
+from cimgen.palette import check_labels
 
 # Images with a side longer than this are generated in tiles when no tile size is given.
 AUTO_TILE_ABOVE = 2048

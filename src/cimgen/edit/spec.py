@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cimgen.palette import Palette
 from cimgen.edit.ops import InsertShape, MoveObject, PaintRegion, PasteObject, RemoveClass, RemoveObject, ReplaceClass
 from cimgen.errors import CimgenError
+from cimgen.palette import Palette
 
 # op name -> (allowed keys, required keys); `op` itself is always allowed.
 SPEC_KEYS: dict[str, tuple[set[str], set[str]]] = {

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from cimgen.errors import CimgenError
+from cimgen.forensics.heatmap import localisation_scores
+from cimgen.forensics.postprocess import OPERATIONS, apply_operation
+from cimgen.io.images import list_images, read_image, read_mask
 
 AUC, ACCURACY, LOSS, COUNT = "auc", "accuracy", "loss", "patches"
 
@@ -50,7 +54,6 @@ def predict_patches(
 
 def patch_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """AUC, accuracy at 0.5, mean binary cross-entropy and count (AUC is nan when only one class is present)."""
-    from sklearn.metrics import roc_auc_score
 
     labels = np.asarray(labels).astype(np.float64)
     p = np.clip(np.asarray(probs, np.float64), 1e-7, 1 - 1e-7)
@@ -77,7 +80,6 @@ class Forgery:
 
 def find_forgeries(folder: str | Path) -> list[Forgery]:
     """Forgeries in ``folder``: ``images/`` + ``masks/`` paired by name, or manipulation run folders (``result.png`` + ``mask_raw.png``)."""
-    from cimgen.io.images import list_images
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -105,8 +107,6 @@ def localisation_table(
     progress: bool = False,
 ) -> list[dict]:
     """Pixel AUC and best-threshold IoU of each scorer (image -> HxW score map) on each forgery, plus the mean row per scorer."""
-    from cimgen.forensics.heatmap import localisation_scores
-    from cimgen.io.images import read_image, read_mask
 
     rows = []
     bar = tqdm(total=len(forgeries) * len(scorers), disable=not progress, desc="localising", unit="map", leave=False)
@@ -145,7 +145,6 @@ def robustness_sweep(
     operations (noise) draw from a generator seeded by (seed, operation, strength), so every
     detector sees the same noisy patches.
     """
-    from cimgen.forensics.postprocess import OPERATIONS, apply_operation
 
     rows = []
     total = sum(len(v) for v in sweeps.values()) * len(detectors)

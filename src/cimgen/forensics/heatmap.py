@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
+from tqdm.auto import tqdm
 
 from cimgen.errors import CimgenError
 from cimgen.io.images import image_to_tensor
@@ -143,7 +145,6 @@ def patch_logits(
     tensor = image_to_tensor(image).to(device)
     starts = range(0, total, batch_size)
     if progress:
-        from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="patches", unit="batch")
     with torch.inference_mode():
@@ -302,7 +303,6 @@ def localisation_scores(scores: np.ndarray, mask: np.ndarray) -> dict[str, float
         note = f"the mask marks {what} as manipulated, so AUC and IoU are undefined"
         return {PIXEL_AUC: float("nan"), BEST_IOU: float("nan"), BEST_THRESHOLD: float("nan"), NOTE: note}
     # Imported here: scikit-learn is slow to import and only this score needs it.
-    from sklearn.metrics import roc_auc_score
 
     auc = float(roc_auc_score(m, s))
     order = np.argsort(-s, kind="stable")

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cimgen.errors import CimgenError
-from cimgen.io.folders import new_folder
+from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.images import list_images, read_image
 
 PRISTINE, GENERATED = 0, 1
@@ -137,8 +137,7 @@ def build_patch_dataset(
         progress: optional callable(done, total) called per source.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):  # checked again when writing; here so no image is read in vain
-        raise CimgenError(f"{out} already exists and is not empty; choose another folder")
+    check_fresh(out, hint="choose another folder")  # checked again when writing; here so no image is read in vain
     if cfg.patch_size < 8:
         raise CimgenError(f"the patch size must be at least 8, got {cfg.patch_size}")
     splits = split_sources(sources, cfg.val_fraction, cfg.seed)

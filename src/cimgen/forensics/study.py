@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cimgen.errors import CimgenError
+from cimgen.io.images import list_images, read_mask, write_text
 
 PRISTINE, MANIPULATED = "pristine", "manipulated"
 ANSWERS = (PRISTINE, MANIPULATED)
@@ -51,7 +52,6 @@ class StudyItem:
 
 
 def _images(folder: Path) -> dict[str, Path]:
-    from cimgen.io.images import list_images
 
     return {p.stem: p for p in list_images(folder)} if folder.is_dir() else {}
 
@@ -96,7 +96,6 @@ def click_in_mask(item: StudyItem, click: tuple[int, int] | None) -> bool | None
     """Whether a click (x, y) on a manipulated image lands inside its edit; None when it cannot be scored."""
     if click is None or item.truth != MANIPULATED or item.mask is None:
         return None
-    from cimgen.io.images import read_mask
 
     mask = read_mask(item.mask)
     x, y = int(click[0]), int(click[1])
@@ -178,7 +177,6 @@ def record_answer(out: str | Path, row: dict) -> dict:
 
     Both files are replaced atomically, so a crash never leaves a half-written CSV.
     """
-    from cimgen.io.images import write_text
 
     out = Path(out)
     with _WRITE_LOCK:

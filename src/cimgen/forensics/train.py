@@ -28,7 +28,8 @@ from cimgen.forensics.patches import PatchDataset, read_dataset_info
 from cimgen.forensics.pgd import AttackConfig, check_attack, pgd
 from cimgen.forensics.postprocess import BartConfig, bart, check_bart_config
 from cimgen.io.checkpoints import load_checkpoint, load_module, resolve_checkpoint
-from cimgen.models.detectors import DetectorConfig, build_detector
+from cimgen.models.detectors import DetectorConfig, build_detector, load_torchvision_weights
+from cimgen.train.cyclegan import prepare_run
 from cimgen.train.loop import LoopConfig, check_loop_config, make_runtime, resume_point, train
 from cimgen.train.runtime import Runtime
 
@@ -109,7 +110,6 @@ class DetectorRecipe:
         torch.manual_seed(cfg.loop.seed)
         net = build_detector(cfg.detector)
         if cfg.init_weights:
-            from cimgen.models.detectors import load_torchvision_weights
 
             load_torchvision_weights(net, cfg.init_weights)
         self.networks: dict[str, nn.Module] = {"detector": rt.prepare(net)}
@@ -222,7 +222,6 @@ def run_detector(
         echo: where log lines go besides ``log.txt``.
         progress: show a progress bar.
     """
-    from cimgen.train.cyclegan import prepare_run
 
     cfg = resolve_config(to_dict(cfg))
     info = read_dataset_info(cfg.data)

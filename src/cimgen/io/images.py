@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors
 from cimgen.errors import CimgenError
+from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -134,7 +134,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise CimgenError(f"{path} declares more pixels than cimgen will decode; it may be a decompression bomb") from None
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -153,7 +153,7 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise CimgenError(f"write_image needs a uint8 HxW or HxWx3 array, got {image.dtype} {image.shape}")
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
-    _atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format=fmt))
+    atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format=fmt))
     return path
 
 
@@ -163,7 +163,7 @@ def write_label_map(path: str | Path, labels: np.ndarray) -> Path:
     if labels.ndim != 2 or labels.min(initial=0) < 0:
         raise CimgenError("a label map must be a non-negative integer HxW array")
     arr = labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.uint16)
-    _atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"))
+    atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"))
     return path
 
 
@@ -175,7 +175,7 @@ def write_text(path: str | Path, text: str) -> Path:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
-    _atomic_write(path, _w)
+    atomic_write(path, _w)
     return path
 
 

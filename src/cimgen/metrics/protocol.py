@@ -20,7 +20,7 @@ from skimage.metrics import structural_similarity
 from cimgen.errors import CimgenError
 from cimgen.io.images import list_images, read_image
 from cimgen.metrics.features import FeatureCache, FeatureExtractor
-from cimgen.metrics.fid import KEY_FID, fid_from_features
+from cimgen.metrics.fid import FID_METHODS, KEY_FID, fid_from_features
 from cimgen.metrics.kid import KEY_KID_NOTE, kid_from_features
 from cimgen.metrics.patches import dilate_mask, patch_positions, positions_outside
 from cimgen.metrics.ssim import SSIM_SETTINGS
@@ -63,7 +63,6 @@ class ProtocolConfig:
     """Below this many patches (the feature dimension) FID's covariance is rank-deficient: a warning is added."""
 
     def __post_init__(self):
-        from cimgen.metrics.fid import FID_METHODS
 
         if self.fid_method not in FID_METHODS:
             raise CimgenError(f"unknown FID method '{self.fid_method}'; choose one of {', '.join(FID_METHODS)}")

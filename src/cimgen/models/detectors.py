@@ -24,6 +24,7 @@ from torch import nn
 
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import state_dict_mismatch
+from cimgen.io.weights import read_resnet_state_dict
 
 RESNET_BLOCKS = ("basic", "bottleneck")
 
@@ -181,10 +182,8 @@ def resnet_small(*, patch_size: int = 64, width: int = 16, num_outputs: int = 1)
 def load_torchvision_weights(model: ResNet, path: str | Path) -> ResNet:
     """Load a torchvision ResNet ``.pth`` (e.g. ImageNet weights) into ``model``, all but ``fc``.
 
-    The file is read with ``weights_only=True``, so a file that would run code is refused. A
-    ``state_dict`` wrapper and ``module.`` prefixes (from ``DataParallel``) are removed and
-    ``fc.*`` is dropped, since the detector's ``fc`` has its own number of outputs; every other
-    tensor must match by name and shape.
+    The file is read by ``cimgen.io.weights.read_resnet_state_dict`` (``weights_only=True``, so a
+    file that would run code is refused; a ``state_dict`` wrapper and ``module.`` prefixes removed).
 
     Args:
         model: a ``ResNet`` whose block type, block counts and width match the file's.
@@ -193,21 +192,24 @@ def load_torchvision_weights(model: ResNet, path: str | Path) -> ResNet:
     Returns:
         ``model``, with its ``fc`` untouched.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CimgenError(f"ResNet weights file {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises several types for corrupt or unsafe files
-        from cimgen.io.checkpoints import torch_load_failure
+    return load_resnet_state_dict(model, read_resnet_state_dict(path), source=str(path))
 
-        raise CimgenError(f"{path} cannot be read as ResNet weights: {torch_load_failure(e)}") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CimgenError(f"{path} does not hold a dictionary of tensors (a ResNet state dict)")
-    given = {k.removeprefix("module."): v for k, v in obj.items()}
-    given = {k: v for k, v in given.items() if not k.startswith("fc.")}
+
+def load_resnet_state_dict(model: ResNet, tensors: dict[str, torch.Tensor], *, source: str) -> ResNet:
+    """Load torchvision ResNet tensors into ``model``, all but ``fc``.
+
+    ``fc.*`` is dropped, since the detector's ``fc`` has its own number of outputs; every other
+    tensor must match by name and shape.
+
+    Args:
+        model: a ``ResNet`` whose block type, block counts and width match the tensors'.
+        tensors: torchvision's names, e.g. from ``cimgen.io.weights.read_resnet_state_dict``.
+        source: where they came from, for the error when they do not fit.
+
+    Returns:
+        ``model``, with its ``fc`` untouched.
+    """
+    given = {k: v for k, v in tensors.items() if not k.startswith("fc.")}
     expected = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
     # torchvision's original 2017 files (e.g. resnet50-19c8e357.pth) predate BatchNorm's
     # num_batches_tracked buffer; it only matters for momentum=None, so the model's own value stands in.
@@ -216,7 +218,7 @@ def load_torchvision_weights(model: ResNet, path: str | Path) -> ResNet:
             given[k] = v
     problem = state_dict_mismatch(expected, given)
     if problem:
-        raise CimgenError(f"{path} does not match this ResNet: {problem}")
+        raise CimgenError(f"{source} does not match this ResNet: {problem}")
     own = model.state_dict()
     model.load_state_dict({**given, "fc.weight": own["fc.weight"], "fc.bias": own["fc.bias"]}, strict=True)
     return model

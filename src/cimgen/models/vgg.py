@@ -1,4 +1,4 @@
-"""VGG19's convolutional part with torchvision's parameter names, and a loader for torchvision's weights file.
+"""VGG19's convolutional part with torchvision's parameter names, built from torchvision's weights file.
 
 Layout facts: torchvision ``models/vgg.py`` builds VGG19 from configuration "E" (channels 64, 64,
 M, 128, 128, M, 256 x 4, M, 512 x 4, M, 512 x 4, M; 3x3 convolutions with padding 1, ReLU after
@@ -22,6 +22,7 @@ from torch import nn
 
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import state_dict_mismatch
+from cimgen.io.weights import read_vgg19_state_dict
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 """torchvision's name for the ImageNet VGG19 weights (the hash prefix is part of the name)."""
@@ -138,40 +139,6 @@ def find_vgg19_weights(path: str | Path | None = None) -> Path | None:
     return None
 
 
-def read_vgg19_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The ``features.*`` tensors of a torchvision VGG19 file (.pth, or .safetensors with the same names).
-
-    The .pth is read with ``weights_only=True``, so a file that would run code is refused. A
-    ``state_dict`` wrapper and ``module.`` prefixes (from ``DataParallel``, around the whole
-    model or, as in torchvision's ImageNet example, around ``features``) are removed, and
-    ``classifier.*`` is dropped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CimgenError(f"VGG19 weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            obj = load_file(str(path))
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - whatever torch or safetensors raise, the file is the problem
-        from cimgen.io.checkpoints import torch_load_failure
-
-        raise CimgenError(f"{path} cannot be read as VGG19 weights: {torch_load_failure(e)}") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CimgenError(f"{path} does not hold a dictionary of tensors (a VGG19 state dict)")
-    out = {}
-    for key, value in obj.items():
-        key = key.removeprefix("module.").replace("features.module.", "features.")
-        if not key.startswith("classifier."):
-            out[key] = value
-    return out
-
-
 def load_vgg19(path: str | Path | None = None) -> VGG19:
     """torchvision's ImageNet VGG19 features, loaded strictly, frozen and in eval mode.
 
@@ -190,10 +157,19 @@ def load_vgg19(path: str | Path | None = None) -> VGG19:
             f"no VGG19 weights found; put torchvision's {VGG19_FILE} ({VGG19_URL}) in one of these places "
             f"or name it with ${ENV_WEIGHTS}. Looked in: {looked}"
         )
-    tensors = read_vgg19_state_dict(found)
+    return vgg19_from_state_dict(read_vgg19_state_dict(found), source=str(found))
+
+
+def vgg19_from_state_dict(tensors: dict[str, torch.Tensor], *, source: str) -> VGG19:
+    """A VGG19 holding ``tensors`` (torchvision's ``features.*`` names), loaded strictly, frozen and in eval mode.
+
+    Args:
+        tensors: the ``features.*`` tensors, e.g. from ``cimgen.io.weights.read_vgg19_state_dict``.
+        source: where they came from, for the error when they do not fit.
+    """
     model = VGG19()
     problem = state_dict_mismatch(model.state_dict(), tensors)
     if problem:
-        raise CimgenError(f"{found} is not torchvision VGG19 weights: {problem}")
+        raise CimgenError(f"{source} is not torchvision VGG19 weights: {problem}")
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
     return model.eval().requires_grad_(False)

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+from cimgen.io.images import atomic_write
+
 
 def robustness_figure(rows: list[dict], operation: str, path: str | Path, *, title: str = "", strength: str = "") -> Path:
     """Accuracy and AUC against strength, one line per detector, for one operation; written atomically as PNG.
 
     ``strength`` says what the operation's strength is (its meaning and unit), for the x axis.
     """
-    import matplotlib
+    import matplotlib  # loaded here: choosing the backend must come before pyplot is imported
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cimgen.io.images import _atomic_write
+    import matplotlib.pyplot as plt  # after choosing the Agg backend, which draws without a screen
 
     mine = [r for r in rows if r["operation"] == operation]
     detectors = list(dict.fromkeys(r["detector"] for r in mine))
@@ -39,7 +39,7 @@ def robustness_figure(rows: list[dict], operation: str, path: str | Path, *, tit
     def _w(tmp: str) -> None:
         fig.savefig(tmp, format="png", dpi=110)
 
-    _atomic_write(path, _w)
+    atomic_write(path, _w)
     plt.close(fig)
     return path
 

@@ -10,8 +10,9 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from cimgen.palette import Palette, labels_to_colors
+from cimgen.io.geotiff import write_geotiff
 from cimgen.io.images import write_image, write_label_map, write_text
+from cimgen.palette import Palette, labels_to_colors
 
 
 def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -122,7 +123,6 @@ def write_report(
     m = _Arrays(original, labels, edited_labels, mask, generated, result)
     large = max(m.mask.shape) > PREVIEW_MAX
     if geo is not None:
-        from cimgen.io.geotiff import write_geotiff
 
         write_geotiff(out / "result.tif", m.result, geo)
         write_geotiff(out / "generated.tif", m.generated, geo)

@@ -11,7 +11,6 @@ from typing import Callable
 import numpy as np
 
 from cimgen.config import to_dict
-from cimgen.palette import SYNTH_PALETTE
 from cimgen.data.synth import BUILDING, SynthConfig, write_world
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
@@ -20,8 +19,10 @@ from cimgen.errors import CimgenError
 from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import read_image, read_label_map, write_text
+from cimgen.palette import SYNTH_PALETTE
 from cimgen.report.html import write_report
 from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
+
 
 @dataclass(frozen=True)
 class DemoConfig:

@@ -24,6 +24,7 @@ from torch import nn
 from cimgen.config import to_dict
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, load_train_state, save_checkpoint
+from cimgen.io.folders import check_fresh
 from cimgen.io.images import write_image
 from cimgen.singan.config import SinGANConfig
 from cimgen.singan.model import MODEL_DIR, SinGAN, image_tensor, load_singan, to_image
@@ -157,9 +158,8 @@ def _check_out(out: Path, resume: bool) -> None:
     has_model = (out / MODEL_DIR / CONFIG_NAME).is_file() or (out / PARTIAL_DIR / CONFIG_NAME).is_file()
     if resume and not has_model:
         raise CimgenError(f"{out} holds no SinGAN run to resume ({MODEL_DIR}/{CONFIG_NAME} is missing)")
-    if not resume and out.exists() and any(out.iterdir()):
-        hint = "pass --resume to continue it" if has_model else "choose an empty or new folder"
-        raise CimgenError(f"{out} already exists and is not empty; {hint}")
+    if not resume:
+        check_fresh(out, hint="pass --resume to continue it" if has_model else "choose an empty or new folder")
 
 
 def train_singan(

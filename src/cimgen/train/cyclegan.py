@@ -36,8 +36,8 @@ from torch import nn
 from cimgen.config import from_dict, mapping, to_dict
 from cimgen.data.unaligned import UnalignedDataConfig, UnalignedDataset, check_sizes
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
-from cimgen.io.images import image_to_tensor, tensor_to_image, write_text
+from cimgen.io.checkpoints import load_checkpoint, read_config
+from cimgen.io.images import tensor_to_image, write_text
 from cimgen.losses.adversarial import GAN_MODES, discriminator_loss, generator_loss
 from cimgen.losses.gradient_penalty import gradient_penalty
 from cimgen.losses.reconstruction import cycle_loss, identity_loss

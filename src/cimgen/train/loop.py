@@ -295,6 +295,18 @@ def epoch_indices(n: int, batch_size: int, seed: int, epoch: int, rank: int, wor
     return [order[s * per_step + rank * batch_size + j] for s in range(steps) for j in range(batch_size)]
 
 
+@dataclass
+class _Position:
+    """Where a run stands; saved in every checkpoint and restored on resume."""
+
+    epoch: int = 0
+    """Epochs finished when the run (re)started."""
+    step: int = 0
+    """Optimizer steps taken so far (the loop counts them)."""
+    best: float = -math.inf
+    """Best validation score so far (recipes with ``validate``)."""
+
+
 def train(
     recipe: Recipe,
     dataset: Dataset,
@@ -324,39 +336,15 @@ def train(
         raise CimgenError("the dataset is empty")
     progress = progress and rt.is_main
     if echo is not None and progress:
-        plain_echo = echo
-
-        def echo(text: str) -> None:  # print above the progress bar instead of through it
-            with tqdm.external_write_mode():
-                plain_echo(text)
-
+        echo = _above_progress_bar(echo)
     batch_size = min(cfg.batch_size, len(dataset) // rt.world_size)
     if batch_size < 1:
         raise CimgenError(f"{len(dataset)} items cannot feed {rt.world_size} processes; use fewer processes or more data")
     log = RunLog(run_dir, echo, active=rt.is_main, tensorboard=cfg.tensorboard)
-    start_epoch, step = 0, 0
-    best = -math.inf
+    at = _Position()
     if resume:
-        ckpt_dir = run_dir / "checkpoints"
-        _, tensors = load_checkpoint(run_dir)
-        state = load_train_state(run_dir)
-        for name, net in recipe.networks.items():
-            load_module(net, tensors, name, source=str(ckpt_dir))
-        for name, opt in recipe.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        rt.load_scaler_states(recipe.optimizers, state.get("scalers", {}))
-        rng = own_rank_state(state, "rng", rt)
-        if rng is not None:
-            set_rng_state(rng, rt.device)
-        extra = own_rank_state(state, "extra", rt)
-        if hasattr(recipe, "load_extra_state") and extra is not None:
-            recipe.load_extra_state(extra)
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        best = float(state.get("best", best))
-        if rt.is_main:
-            _keep_stats_until(run_dir / "stats.jsonl", start_epoch)
-        log.line(f"resumed from epoch {start_epoch} (step {step})")
-        if start_epoch >= total_epochs:
+        at = _resume(recipe, run_dir, log)
+        if at.epoch >= total_epochs:
             log.line(f"nothing to do: the run already finished its {total_epochs} epochs")
             log.close()
             return _latest(run_dir)
@@ -365,7 +353,7 @@ def train(
     if rt.distributed:
         log.line(f"DDP: {rt.world_size} processes, {batch_size} item(s) each per step, {steps_per_epoch} steps per epoch")
     bar = tqdm(
-        total=(total_epochs - start_epoch) * steps_per_epoch,
+        total=(total_epochs - at.epoch) * steps_per_epoch,
         disable=not progress,
         unit="step",
         dynamic_ncols=True,
@@ -374,15 +362,8 @@ def train(
     phases = recipe.phases()
     last = None
     try:
-        for epoch in range(start_epoch, total_epochs):
-            lr = learning_rate(recipe.base_lr, epoch, cfg)
-            for opt in recipe.optimizers.values():
-                for group in opt.param_groups:
-                    group["lr"] = lr * group.get("lr_scale", 1.0)
-            if hasattr(recipe, "on_epoch_start"):
-                note = recipe.on_epoch_start(epoch)
-                if note:
-                    log.line(note)
+        for epoch in range(at.epoch, total_epochs):
+            lr = _start_epoch(recipe, epoch, cfg, log)
             dataset.set_epoch(epoch)
             loader = DataLoader(
                 dataset,
@@ -392,64 +373,19 @@ def train(
                 num_workers=cfg.num_workers,
             )
             t0 = time.perf_counter()
-            sums: dict[str, float] = {}
-            first_batch = None
-            for batch in loader:
-                first_batch = first_batch or batch
-                losses: dict[str, float] = {}
-                for phase in phases:
-                    losses.update(phase(batch))
-                bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                if rt.distributed:  # every process must stop together, or the others wait forever
-                    bad = bad or (["on another process"] if rt.all_reduce_mean({"bad": float(bool(bad))})["bad"] > 0 else [])
-                if bad:
-                    value = losses.get(bad[0], float("nan"))
-                    raise CimgenError(
-                        f"loss {bad[0]} became {value} at epoch {epoch + 1}, step {step + 1}; the last good checkpoint is kept"
-                    )
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                step += 1
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-                bar.set_description(f"epoch {epoch + 1}/{total_epochs}", refresh=False)
+            sums, first_batch = _run_epoch(loader, phases, rt, bar, at, epoch=epoch, total_epochs=total_epochs)
             means = rt.all_reduce_mean({k: v / steps_per_epoch for k, v in sums.items()})
-            record = {"epoch": epoch + 1, "step": step, "lr": lr, "seconds": round(time.perf_counter() - t0, 3), **means}
+            record = {"epoch": epoch + 1, "step": at.step, "lr": lr, "seconds": round(time.perf_counter() - t0, 3), **means}
             if hasattr(recipe, "validate"):
-                # Every process validates the same (identical) weights, so none waits at the next collective.
-                record.update({f"val_{k}": v for k, v in recipe.validate().items()})
-                score = record.get(f"val_{recipe.best_key}", -math.inf)
-                if score > best:
-                    best = score
-                    if rt.is_main:
-                        best_cfg = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": step, "best": {recipe.best_key: score}}
-                        save_checkpoint(run_dir / "best", best_cfg, tensors_of(recipe))
-                        log.line(f"epoch {epoch + 1}: best validation {recipe.best_key} so far ({score:.4f}) -> best/")
+                _validate(recipe, record, at, run_dir, log, epoch=epoch)
             log.stats(record)
             done = epoch + 1 == total_epochs
             if rt.is_main and ((epoch + 1) % cfg.sample_every == 0 or done):
-                grid = recipe.sample_grid(first_batch)
-                write_image(run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
-                log.image("samples", grid, step)
+                _write_samples(recipe, first_batch, run_dir, log, epoch=epoch, step=at.step)
             if (epoch + 1) % cfg.checkpoint_every == 0 or done:
-                rngs = gather_ranks(rng_state(rt.device), rt)
-                extras = gather_ranks(recipe.extra_state(), rt) if hasattr(recipe, "extra_state") else None
-                if rt.is_main:
-                    state = {
-                        "epoch": epoch + 1,
-                        "step": step,
-                        "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
-                        "scalers": rt.scaler_states(recipe.optimizers),
-                        "rng": rngs[0],
-                        "rng_ranks": rngs,
-                        "best": best,
-                    }
-                    if extras is not None:
-                        state["extra"] = extras[0]
-                        state["extra_ranks"] = extras
-                    cfg_json = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": step}
-                    last = save_checkpoint(run_dir / "checkpoints" / f"epoch-{epoch + 1:04d}", cfg_json, tensors_of(recipe), state)
-                    _prune(run_dir, cfg.keep_checkpoints)
+                saved = _write_checkpoint(recipe, run_dir, cfg, at, epoch=epoch)
+                if saved is not None:
+                    last = saved
                     log.line(
                         f"epoch {epoch + 1}/{total_epochs} lr {lr:.2e} "
                         + " ".join(f"{k} {v:.4f}" for k, v in record.items() if k in means or k.startswith("val_"))
@@ -460,6 +396,130 @@ def train(
         bar.close()
         log.close()
     return last or _latest(run_dir)
+
+
+def _above_progress_bar(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """``echo`` printing above the progress bar instead of through it."""
+
+    def echo_above(text: str) -> None:
+        with tqdm.external_write_mode():
+            echo(text)
+
+    return echo_above
+
+
+def _resume(recipe: Recipe, run_dir: Path, log: RunLog) -> _Position:
+    """Load networks, optimizers, loss scalers, this rank's random and recipe state from the newest checkpoint."""
+    rt = recipe.runtime
+    ckpt_dir = run_dir / "checkpoints"
+    _, tensors = load_checkpoint(run_dir)
+    state = load_train_state(run_dir)
+    for name, net in recipe.networks.items():
+        load_module(net, tensors, name, source=str(ckpt_dir))
+    for name, opt in recipe.optimizers.items():
+        opt.load_state_dict(state["optimizers"][name])
+    rt.load_scaler_states(recipe.optimizers, state.get("scalers", {}))
+    rng = own_rank_state(state, "rng", rt)
+    if rng is not None:
+        set_rng_state(rng, rt.device)
+    extra = own_rank_state(state, "extra", rt)
+    if hasattr(recipe, "load_extra_state") and extra is not None:
+        recipe.load_extra_state(extra)
+    at = _Position(int(state["epoch"]), int(state["step"]), float(state.get("best", -math.inf)))
+    if rt.is_main:
+        _keep_stats_until(run_dir / "stats.jsonl", at.epoch)
+    log.line(f"resumed from epoch {at.epoch} (step {at.step})")
+    return at
+
+
+def _start_epoch(recipe: Recipe, epoch: int, cfg: LoopConfig, log: RunLog) -> float:
+    """Set the epoch's learning rate on every optimizer (times a group's ``lr_scale``) and run the recipe's epoch hook."""
+    lr = learning_rate(recipe.base_lr, epoch, cfg)
+    for opt in recipe.optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+    if hasattr(recipe, "on_epoch_start"):
+        note = recipe.on_epoch_start(epoch)
+        if note:
+            log.line(note)
+    return lr
+
+
+def _run_epoch(loader, phases, rt: Runtime, bar, at: _Position, *, epoch: int, total_epochs: int) -> tuple[dict[str, float], dict | None]:
+    """Run every phase on every batch, counting steps in ``at``; returns the summed losses and the first batch."""
+    sums: dict[str, float] = {}
+    first_batch = None
+    for batch in loader:
+        first_batch = first_batch or batch
+        losses: dict[str, float] = {}
+        for phase in phases:
+            losses.update(phase(batch))
+        _check_finite(losses, rt, epoch=epoch, step=at.step)
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + v
+        at.step += 1
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+        bar.set_description(f"epoch {epoch + 1}/{total_epochs}", refresh=False)
+    return sums, first_batch
+
+
+def _check_finite(losses: dict[str, float], rt: Runtime, *, epoch: int, step: int) -> None:
+    """Stop the run in one sentence when a loss (here or, under DDP, on any process) is not finite."""
+    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+    if rt.distributed:  # every process must stop together, or the others wait forever
+        bad = bad or (["on another process"] if rt.all_reduce_mean({"bad": float(bool(bad))})["bad"] > 0 else [])
+    if bad:
+        value = losses.get(bad[0], float("nan"))
+        raise CimgenError(f"loss {bad[0]} became {value} at epoch {epoch + 1}, step {step + 1}; the last good checkpoint is kept")
+
+
+def _validate(recipe: Recipe, record: dict, at: _Position, run_dir: Path, log: RunLog, *, epoch: int) -> None:
+    """Add the recipe's held-out metrics to ``record``; keep the networks in ``best/`` when they beat ``at.best``."""
+    # Every process validates the same (identical) weights, so none waits at the next collective.
+    record.update({f"val_{k}": v for k, v in recipe.validate().items()})
+    score = record.get(f"val_{recipe.best_key}", -math.inf)
+    if score > at.best:
+        at.best = score
+        if recipe.runtime.is_main:
+            best_cfg = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": at.step, "best": {recipe.best_key: score}}
+            save_checkpoint(run_dir / "best", best_cfg, tensors_of(recipe))
+            log.line(f"epoch {epoch + 1}: best validation {recipe.best_key} so far ({score:.4f}) -> best/")
+
+
+def _write_samples(recipe: Recipe, batch: dict, run_dir: Path, log: RunLog, *, epoch: int, step: int) -> None:
+    """The recipe's picture of a batch, as ``samples/epoch-NNNN.png`` and in TensorBoard."""
+    grid = recipe.sample_grid(batch)
+    write_image(run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
+    log.image("samples", grid, step)
+
+
+def _write_checkpoint(recipe: Recipe, run_dir: Path, cfg: LoopConfig, at: _Position, *, epoch: int) -> Path | None:
+    """Save the networks and everything exact resume needs (every rank's random and recipe state); rank 0 only writes.
+
+    Every rank must call it (it gathers state from all); returns the checkpoint folder on rank 0, None elsewhere.
+    """
+    rt = recipe.runtime
+    rngs = gather_ranks(rng_state(rt.device), rt)
+    extras = gather_ranks(recipe.extra_state(), rt) if hasattr(recipe, "extra_state") else None
+    if not rt.is_main:
+        return None
+    state = {
+        "epoch": epoch + 1,
+        "step": at.step,
+        "optimizers": {k: o.state_dict() for k, o in recipe.optimizers.items()},
+        "scalers": rt.scaler_states(recipe.optimizers),
+        "rng": rngs[0],
+        "rng_ranks": rngs,
+        "best": at.best,
+    }
+    if extras is not None:
+        state["extra"] = extras[0]
+        state["extra_ranks"] = extras
+    cfg_json = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": at.step}
+    saved = save_checkpoint(run_dir / "checkpoints" / f"epoch-{epoch + 1:04d}", cfg_json, tensors_of(recipe), state)
+    _prune(run_dir, cfg.keep_checkpoints)
+    return saved
 
 
 def resume_point(run_dir: str | Path, resume: bool) -> bool:

@@ -27,6 +27,7 @@ from cimgen.errors import CimgenError
 from cimgen.io.images import tensor_to_image
 from cimgen.losses.adversarial import generator_loss
 from cimgen.models.cyclegan import NetworkConfig, build_network
+from cimgen.models.official import RESNET_NAMES, UNET_NAMES, generator_spec
 from cimgen.train.cyclegan import (
     DIRECTIONS,
     IMAGE_CHANNELS,
@@ -121,7 +122,6 @@ def as_pix2pix_config(ckpt_cfg: dict, direction: str = "AtoB") -> dict:
     """A checkpoint config written by ``cimgen import-official`` from a junyanz generator (and discriminator), seen as a
     pix2pix one: the registry names and options of its networks, and the direction asked for (the file does not record
     one). Other configs are returned unchanged."""
-    from cimgen.models.official import RESNET_NAMES, UNET_NAMES, generator_spec
 
     if ckpt_cfg.get("model") not in IMPORTED_KINDS:
         return ckpt_cfg

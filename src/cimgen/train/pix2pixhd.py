@@ -25,13 +25,14 @@ import yaml
 
 from cimgen.config import from_dict, mapping, section, to_dict
 from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, one_hot
-from cimgen.palette import Palette
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
 from cimgen.io.images import tensor_to_image, write_text
 from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
 from cimgen.models.pix2pixhd import (
+    GENERATOR_TYPES,
+    IMPORTED_GENERATOR_TYPES,
     GlobalGenerator,
     GlobalGeneratorConfig,
     LocalEnhancer,
@@ -40,9 +41,8 @@ from cimgen.models.pix2pixhd import (
     MultiscaleDiscriminatorConfig,
     build_generator,
     generator_from_config,
-    GENERATOR_TYPES,
-    IMPORTED_GENERATOR_TYPES,
 )
+from cimgen.palette import Palette
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.memory import MemoryReport, measure_training_memory
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process

@@ -1,4 +1,4 @@
-"""What ``cimgen detect evaluate | robustness | heatmap`` do: load detectors, score them, write tables, figures and maps."""
+"""What the ``cimgen detect`` commands do: make forgery sets and patch datasets, train, score and localise with detectors, write tables, figures and maps."""
 
 from __future__ import annotations
 
@@ -12,8 +12,104 @@ from pathlib import Path
 
 import numpy as np
 
+from cimgen.config import load_yaml, merge, parse_override
 from cimgen.errors import CimgenError
+from cimgen.forensics.baselines import BASELINES, baseline_scores
+from cimgen.forensics.evaluate import find_forgeries, localisation_table, patch_metrics, predict_patches, robustness_sweep
+from cimgen.forensics.forgeries import synthetic_forgeries
+from cimgen.forensics.heatmap import heatmap, heatmap_picture, localisation_scores, overlay, pixel_scores
+from cimgen.forensics.patches import (
+    PatchDatasetConfig,
+    build_patch_dataset,
+    load_split,
+    read_dataset_info,
+    sources_from_folders,
+    sources_from_runs,
+)
+from cimgen.forensics.postprocess import OPERATIONS
+from cimgen.forensics.train import DetectorTrainConfig, load_detector, resolve_config, run_detector
+from cimgen.io.folders import check_fresh, new_folder
+from cimgen.io.images import read_image, read_mask, write_image, write_text
+from cimgen.report.figures import mean_accuracy, robustness_figure
 from cimgen.train.runtime import resolve_device
+
+DEFAULT_DEVICE = "auto"
+"""Where detectors run unless told: cuda when present, else cpu."""
+DEFAULT_BATCH_SIZE = 256
+"""Patches per forward pass."""
+# What run_detector writes into a run's config.yaml beside the options; left out when a run is resumed from it.
+DETECTOR_RUN_NOTES = ("model", "init_from")
+
+
+def make_forgeries(
+    out: Path,
+    *,
+    count: int,
+    size: int,
+    seed: int,
+    checkpoint: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """A forgery set from the synthetic world (see ``cimgen.forensics.forgeries.synthetic_forgeries``); returns its folder."""
+    return synthetic_forgeries(out, count=count, size=size, seed=seed, checkpoint=checkpoint, progress=progress)
+
+
+def make_patch_dataset(
+    out: Path,
+    cfg: PatchDatasetConfig,
+    *,
+    pristine: Path | None = None,
+    generated: Path | None = None,
+    runs: list[Path] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Cut a patch dataset from pristine and generated folders, or from manipulation run folders; returns its ``dataset.json``."""
+    if runs and (pristine or generated):
+        raise CimgenError("give either --pristine/--generated or --run folders, not both")
+    if runs:
+        sources, made = sources_from_runs(runs), f"{len(runs)} manipulation runs"
+    elif pristine and generated:
+        sources, made = sources_from_folders(pristine, generated), f"pristine {pristine}, generated {generated}"
+    else:
+        raise CimgenError("give --pristine and --generated folders, or --run folders")
+    build_patch_dataset(sources, out, cfg, made_from=made, progress=progress)
+    return read_dataset_info(out)
+
+
+def detector_train_config(
+    out: Path,
+    *,
+    config: Path | None = None,
+    sets: list[str] | None = None,
+    data: Path | None = None,
+    arch: str | None = None,
+    mode: str | None = None,
+    epochs: int | None = None,
+    resume: bool = False,
+) -> DetectorTrainConfig:
+    """The checked training config: a resumed run's saved options, then the YAML ``config``, the ``sets`` overrides, then the named options."""
+    saved = out / "config.yaml"
+    raw = {k: v for k, v in load_yaml(saved).items() if k not in DETECTOR_RUN_NOTES} if resume and saved.is_file() else {}
+    raw = merge(raw, load_yaml(config) if config else {})
+    raw.pop("model", None)
+    for s in sets or []:
+        raw = merge(raw, parse_override(s))
+    if data is not None:
+        raw["data"] = str(data)
+    if arch is not None:
+        raw = merge(raw, {"detector": {"arch": arch}})
+    if mode is not None:
+        raw["mode"] = mode
+    if epochs is not None:
+        raw = merge(raw, {"loop": {"epochs": epochs}})
+    return resolve_config(raw)
+
+
+def train_detector(
+    cfg: DetectorTrainConfig, out: Path, *, resume: bool = False, init_from: Path | None = None, progress: bool = True
+) -> Path:
+    """Train a detector into the run folder ``out``; returns the newest checkpoint (the best is ``out/best``)."""
+    return run_detector(cfg, out, resume=resume, init_from=init_from, progress=progress)
 
 
 def name_detectors(items: list[str]) -> dict[str, Path]:
@@ -40,7 +136,6 @@ def auto_stride(model, stride: int) -> int:
 
 def detector_scorer(model, *, stride: int, device, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
     """image -> HxW pixel scores (mean probability of the patches covering each pixel)."""
-    from cimgen.forensics.heatmap import heatmap, pixel_scores
 
     def score(image: np.ndarray) -> np.ndarray:
         hm = heatmap(model, image, stride=stride, batch_size=batch_size, device=device)
@@ -67,6 +162,31 @@ def _table(rows: list[dict]) -> tuple[str, str]:
     return md, buf.getvalue()
 
 
+def _check_evaluate_input(detectors: dict[str, Path], data: Path | None, forgeries: Path | None, baselines: list[str]) -> None:
+    """One sentence for a detector evaluation that cannot run, before anything is loaded."""
+    if not detectors and not baselines:
+        raise CimgenError("name at least one --detector or --baseline")
+    if not detectors and data is not None and forgeries is None:
+        raise CimgenError("baselines localise; give --forgeries")
+    if data is None and forgeries is None:
+        raise CimgenError("give a patch dataset (--data) and/or a forgery folder (--forgeries) to evaluate on")
+    for b in baselines:
+        if b not in BASELINES:
+            raise CimgenError(f"unknown baseline '{b}'; choose from {', '.join(BASELINES)}")
+
+
+def _patch_rows(models: dict, split: tuple, *, batch_size: int, device: str, progress: bool) -> list[dict]:
+    """Patch AUC and accuracy of every detector on a split, with the seconds each took."""
+    patches, labels, _ = split
+    rows = []
+    for name, (model, cfg) in models.items():
+        t0 = time.perf_counter()
+        m = patch_metrics(predict_patches(model, patches, batch_size=batch_size, device=device, progress=progress, desc=name), labels)
+        seconds = round(time.perf_counter() - t0, 2)
+        rows.append({"detector": name, "arch": cfg["detector"]["arch"], "mode": cfg.get("mode", "?"), **m, "seconds": seconds})
+    return rows
+
+
 def run_evaluate(
     detectors: dict[str, Path],
     *,
@@ -75,24 +195,15 @@ def run_evaluate(
     baselines: list[str],
     stride: int,
     out: Path,
-    device: str = "auto",
-    batch_size: int = 256,
+    device: str = DEFAULT_DEVICE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
     """Patch AUC/accuracy on a dataset's validation split and localisation (pixel AUC, best IoU) on forgeries; returns ``evaluate.md``."""
+    _check_evaluate_input(detectors, data, forgeries, baselines)
     device = str(resolve_device(device))
-    from cimgen.forensics.baselines import BASELINES, baseline_scores
-    from cimgen.forensics.evaluate import find_forgeries, localisation_table, patch_metrics, predict_patches
-    from cimgen.forensics.patches import load_split
-    from cimgen.forensics.train import load_detector
-    from cimgen.io.images import write_text
-
-    if data is None and forgeries is None:
-        raise CimgenError("give a patch dataset (--data) and/or a forgery folder (--forgeries) to evaluate on")
-    for b in baselines:
-        if b not in BASELINES:
-            raise CimgenError(f"unknown baseline '{b}'; choose from {', '.join(BASELINES)}")
+    check_fresh(out)
     found = find_forgeries(forgeries) if forgeries is not None else []
     models = {name: load_detector(path, device) for name, path in detectors.items()}
     split = load_split(data, "val") if data is not None else None
@@ -102,20 +213,8 @@ def run_evaluate(
     sections = []
     result: dict = {"patch": [], "localisation": []}
     if split is not None:
-        patches, labels, _ = split
-        echo(f"scoring {len(models)} detector(s) on the {len(labels)} validation patches of {data}")
-        for name, (model, cfg) in models.items():
-            t0 = time.perf_counter()
-            m = patch_metrics(predict_patches(model, patches, batch_size=batch_size, device=device, progress=progress, desc=name), labels)
-            result["patch"].append(
-                {
-                    "detector": name,
-                    "arch": cfg["detector"]["arch"],
-                    "mode": cfg.get("mode", "?"),
-                    **m,
-                    "seconds": round(time.perf_counter() - t0, 2),
-                }
-            )
+        echo(f"scoring {len(models)} detector(s) on the {len(split[1])} validation patches of {data}")
+        result["patch"] = _patch_rows(models, split, batch_size=batch_size, device=device, progress=progress)
         md, _ = _table(result["patch"])
         sections.append(f"## Patch classification ({data}, validation split)\n\n{md}")
     if found:
@@ -129,12 +228,13 @@ def run_evaluate(
         result["localisation"] = rows
         md, _ = _table([r for r in rows if r["image"] == "mean"])
         sections.append(f"## Localisation ({forgeries}, {len(found)} forgeries; mean over images)\n\n{md}")
-    out.mkdir(parents=True, exist_ok=True)
-    for key in ("patch", "localisation"):
-        if result[key]:
-            write_text(out / f"{key}.csv", _table(result[key])[1])
-    write_text(out / "evaluate.json", json.dumps(result, indent=2))
-    return write_text(out / "evaluate.md", "# Detector evaluation\n\n" + "\n".join(sections))
+    with new_folder(out) as tmp:
+        for key in ("patch", "localisation"):
+            if result[key]:
+                write_text(tmp / f"{key}.csv", _table(result[key])[1])
+        write_text(tmp / "evaluate.json", json.dumps(result, indent=2))
+        write_text(tmp / "evaluate.md", "# Detector evaluation\n\n" + "\n".join(sections))
+    return out / "evaluate.md"
 
 
 def run_robustness(
@@ -145,24 +245,18 @@ def run_robustness(
     operations: list[str] | None = None,
     max_patches: int = 0,
     seed: int = 0,
-    device: str = "auto",
-    batch_size: int = 256,
+    device: str = DEFAULT_DEVICE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
     """The sweep: each post-processing at each strength, every detector, on the validation patches; CSV, one figure per operation, summary."""
     device = str(resolve_device(device))
-    from cimgen.forensics.evaluate import robustness_sweep
-    from cimgen.forensics.patches import load_split
-    from cimgen.forensics.postprocess import OPERATIONS
-    from cimgen.forensics.train import load_detector
-    from cimgen.io.images import write_text
-    from cimgen.report.figures import robustness_figure
-
     ops = operations or [k for k in OPERATIONS]
     for op in ops:
         if op not in OPERATIONS:
             raise CimgenError(f"unknown post-processing '{op}'; choose from {', '.join(OPERATIONS)}")
+    check_fresh(out)
     patches, labels, _ = load_split(data, "val")
     models = {name: load_detector(path, device)[0] for name, path in detectors.items()}
     if max_patches and len(labels) > max_patches:
@@ -176,24 +270,22 @@ def run_robustness(
     t0 = time.perf_counter()
     rows = robustness_sweep(models, patches, labels, sweeps, batch_size=batch_size, device=device, seed=seed, progress=progress)
     seconds = time.perf_counter() - t0
-    out.mkdir(parents=True, exist_ok=True)
     md, text = _table(rows)
-    write_text(out / "robustness.csv", text)
-    figures = [robustness_figure(rows, op, out / f"robustness_{op}.png", strength=OPERATIONS[op].strength) for op in ops]
     summary = summary_table(rows, list(models), ops)
-    write_text(
-        out / "robustness.md",
-        f"# Robustness sweep\n\n{len(labels)} validation patches of {data}; {seconds:.0f} s.\n\n"
-        f"## Mean accuracy over each operation's strengths\n\n{summary}\n## Every point\n\n{md}",
-    )
+    with new_folder(out) as tmp:
+        write_text(tmp / "robustness.csv", text)
+        figures = [robustness_figure(rows, op, tmp / f"robustness_{op}.png", strength=OPERATIONS[op].strength) for op in ops]
+        write_text(
+            tmp / "robustness.md",
+            f"# Robustness sweep\n\n{len(labels)} validation patches of {data}; {seconds:.0f} s.\n\n"
+            f"## Mean accuracy over each operation's strengths\n\n{summary}\n## Every point\n\n{md}",
+        )
     echo(f"figures: {', '.join(f.name for f in figures)}")
     return out / "robustness.md"
 
 
 def summary_table(rows: list[dict], detectors: list[str], ops: list[str]) -> str:
     """Markdown: mean accuracy per operation (rows) and detector (columns), the best in bold."""
-    from cimgen.report.figures import mean_accuracy
-
     md = "| operation | " + " | ".join(detectors) + " |\n|---|" + "---:|" * len(detectors) + "\n"
     for op in ops:
         vals = [mean_accuracy(rows, d, op) for d in detectors]
@@ -210,7 +302,7 @@ def image_scores(
     stride: int = 0,
     method: str = "auto",
     device: str = "cpu",
-    batch_size: int = 256,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ):
     """HxW pixel scores of an image by a loaded detector or a baseline: (scores, info, Heatmap or None).
@@ -222,9 +314,6 @@ def image_scores(
         stride, method, device, batch_size, progress: as for ``cimgen.forensics.heatmap.heatmap``
             (stride 0: automatic, see ``auto_stride``).
     """
-    from cimgen.forensics.baselines import baseline_scores
-    from cimgen.forensics.heatmap import heatmap, pixel_scores
-
     if (detector is None) == (baseline is None):
         raise CimgenError("give either a detector or a baseline")
     t0 = time.perf_counter()
@@ -255,25 +344,21 @@ def run_heatmap(
     mask_path: Path | None = None,
     stride: int = 0,
     method: str = "auto",
-    device: str = "auto",
-    batch_size: int = 256,
+    device: str = DEFAULT_DEVICE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
     """The probability map of one image by a detector (or a baseline's score map), overlaid; with a mask, its localisation scores."""
     device = str(resolve_device(device))
-    from cimgen.forensics.heatmap import heatmap_picture, localisation_scores, overlay
-    from cimgen.io.images import read_image, read_mask, write_image, write_text
-
     if (detector is None) == (baseline is None):
         raise CimgenError("give either --detector or --baseline")
+    check_fresh(out)
     image = read_image(image_path)
     mask = read_mask(mask_path) if mask_path is not None else None
     if mask is not None and mask.shape != image.shape[:2]:
         raise CimgenError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
     if detector is not None:
-        from cimgen.forensics.train import load_detector
-
         model, cfg = load_detector(detector, device)
         p = model.patch_size
         if min(image.shape[:2]) < p:
@@ -289,15 +374,15 @@ def run_heatmap(
         progress=progress,
     )
     info = {"image": str(image_path), **info}
-    out.mkdir(parents=True, exist_ok=True)
-    if hm is not None:
-        np.save(out / "patch_probs.npy", hm.probs)
-        np.save(out / "patch_origins_y.npy", np.asarray(hm.ys))
-        np.save(out / "patch_origins_x.npy", np.asarray(hm.xs))
-    np.save(out / "scores.npy", scores.astype(np.float32))
-    write_image(out / "heatmap.png", heatmap_picture(scores))
-    write_image(out / "overlay.png", overlay(image, scores))
     if mask is not None:
         info["localisation"] = localisation_scores(scores, mask)
-    write_text(out / "heatmap.json", json.dumps(info, indent=2))
+    with new_folder(out) as tmp:
+        if hm is not None:
+            np.save(tmp / "patch_probs.npy", hm.probs)
+            np.save(tmp / "patch_origins_y.npy", np.asarray(hm.ys))
+            np.save(tmp / "patch_origins_x.npy", np.asarray(hm.xs))
+        np.save(tmp / "scores.npy", scores.astype(np.float32))
+        write_image(tmp / "heatmap.png", heatmap_picture(scores))
+        write_image(tmp / "overlay.png", overlay(image, scores))
+        write_text(tmp / "heatmap.json", json.dumps(info, indent=2))
     return out / "overlay.png"

@@ -1,0 +1,204 @@
+"""Official pix2pixHD and junyanz CycleGAN/pix2pix files in, a cimgen checkpoint out (``import-official``), and back (``export-official``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from cimgen.errors import CimgenError
+from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, save_checkpoint
+from cimgen.io.official import cyclegan_files, export_cyclegan, save_state_dict
+from cimgen.kinds import CYCLEGAN
+from cimgen.models.official import (
+    KINDS,
+    build,
+    config_class,
+    config_dict,
+    export_discriminator,
+    export_generator,
+    import_cyclegan,
+    import_discriminator,
+    import_generator,
+    import_patchgan,
+)
+from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
+from cimgen.palette import CITYSCAPES_PALETTE, Palette
+
+
+def import_official(
+    path: Path,
+    out: Path,
+    *,
+    kind: str | None = None,
+    label_nc: int | None = None,
+    palette: Path | None = None,
+    discriminator: Path | None = None,
+    generator_b: Path | None = None,
+    discriminator_b: Path | None = None,
+    epoch: str = "latest",
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Import an official generator file (with its discriminator), or a whole junyanz CycleGAN, as a cimgen checkpoint.
+
+    Args:
+        path: an official generator ``.pth``, or a junyanz CycleGAN checkpoint folder.
+        out: the checkpoint folder to write; it must not hold a checkpoint yet.
+        kind: one of ``cimgen.kinds.IMPORTED_GENERATOR_KINDS``; None infers it from the tensors.
+        label_nc: pix2pixHD: classes of the label maps (None: inferred from 35 or 36 input channels).
+        palette: pix2pixHD: palette JSON of the classes (None: Cityscapes' for 35 classes).
+        discriminator: the matching discriminator file (pix2pixHD multi-scale, or a junyanz PatchGAN/pixel D), or D_A.
+        generator_b: CycleGAN: the generator of the other direction; ``path`` and it become G_A and G_B.
+        discriminator_b: CycleGAN, with ``generator_b``: D_B.
+        epoch: CycleGAN folder: which ``{epoch}_net_*.pth`` files to import.
+        echo: where progress lines go.
+
+    Returns:
+        ``out``.
+    """
+    if (out / CONFIG_NAME).exists():
+        raise CimgenError(f"{out} already holds a checkpoint; choose another --out folder")
+    if path.is_dir() or generator_b is not None:
+        if kind is not None or label_nc is not None or palette is not None:
+            raise CimgenError("--kind, --label-nc and --palette are for single generator files; a CycleGAN's kind is inferred")
+        return _import_cyclegan(path, out, generator_b, discriminator, discriminator_b, epoch, echo)
+    if discriminator_b is not None:
+        raise CimgenError("--discriminator-b is CycleGAN's D_B: give it with --generator-b")
+    module, kind, config, dropped = import_generator(path, kind=kind)
+    meta = {**config_dict(kind, config), "source": str(path)}
+    if kind.startswith("pix2pixhd"):
+        meta.update(label_options(config.in_channels, label_nc, palette))
+        if "label_nc" not in meta:
+            echo("no --label-nc/--palette given: the checkpoint exports fine, but cimgen manipulate needs them (import again with both)")
+    elif label_nc is not None or palette is not None:
+        raise CimgenError("--label-nc and --palette describe pix2pixHD label maps; a junyanz generator takes RGB images")
+    tensors = {f"generator.{k}": v for k, v in module.state_dict().items()}
+    if discriminator is not None and kind.startswith("pix2pixhd"):
+        d_module, d_config, d_dropped = import_discriminator(discriminator)
+        if d_config.in_channels != config.in_channels + 3:
+            raise CimgenError(
+                f"the discriminator takes {d_config.in_channels} input channels, but the generator's {config.in_channels} "
+                f"inputs plus 3 image channels make {config.in_channels + 3}; they are not a pair"
+            )
+        meta["discriminator"] = asdict(d_config)
+    elif discriminator is not None:
+        d_module, d_name, d_config, d_dropped = import_patchgan(discriminator)
+        meta["discriminator"] = {"name": d_name, "options": asdict(d_config)}
+    if discriminator is not None:
+        tensors.update({f"discriminator.{k}": v for k, v in d_module.state_dict().items()})
+        dropped = dropped + d_dropped
+        d_params = sum(p.numel() for p in d_module.parameters())
+    save_checkpoint(out, meta, tensors)
+    params = sum(p.numel() for p in module.parameters())
+    echo(f"{kind}: {asdict(config)}; {params:,} parameters")
+    if discriminator is not None:
+        echo(f"discriminator: {meta['discriminator']}; {d_params:,} parameters")
+    if dropped:
+        echo(f"dropped {len(dropped)} stale normalisation statistics (e.g. {dropped[0]})")
+    echo(f"checkpoint: {out}")
+    return out
+
+
+def _import_cyclegan(
+    path: Path, out: Path, generator_b: Path | None, d_a: Path | None, d_b: Path | None, epoch: str, echo: Callable[[str], None]
+) -> Path:
+    if path.is_dir():
+        if generator_b is not None or d_a is not None or d_b is not None:
+            raise CimgenError(f"{path} is a folder: its files are the networks, so leave out --generator-b and the --discriminator options")
+        files = cyclegan_files(path, epoch)
+    else:
+        files = {"G_A": path, "G_B": generator_b, "D_A": d_a, "D_B": d_b}
+    config, tensors, dropped = import_cyclegan(files)
+    save_checkpoint(out, config, tensors)
+    for name in ("G_A", "G_B", "D_A", "D_B"):
+        params = sum(v.numel() for k, v in tensors.items() if k.startswith(f"{name}.") and v.is_floating_point() and "running_" not in k)
+        if params:
+            spec = config["generator" if name.startswith("G") else "discriminator"]
+            echo(f"{name}: {spec['name']} {spec['options']}; {params:,} parameters  ({files[name]})")
+    if not any(k.startswith("D_A.") for k in tensors):
+        echo("no discriminator files: fine-tuning starts D_A and D_B from scratch")
+    if dropped:
+        echo(f"dropped {len(dropped)} stale normalisation statistics (e.g. {dropped[0]})")
+    echo(
+        f"checkpoint: {out}  (next: cimgen finetune --from {out} --data DIR; cimgen translate --checkpoint {out} --direction BtoA --images DIR --out DIR)"
+    )
+    return out
+
+
+def label_options(in_channels: int, label_nc: int | None, palette_file: Path | None) -> dict:
+    """label_nc, edge_channels and palette of an imported pix2pixHD generator, so `cimgen manipulate` can drive it.
+
+    Args:
+        in_channels: the generator's input channels (classes, plus one when it takes instance edges).
+        label_nc: the number of classes, or None to infer it from 35 or 36 input channels.
+        palette_file: a palette JSON, or None for Cityscapes' when there are 35 classes.
+
+    Returns:
+        The config entries, or an empty dict when nothing was given and nothing can be inferred.
+    """
+    if label_nc is None and palette_file is None and in_channels not in (35, 36):
+        return {}  # usable for export, not for manipulate (load_generator says what is missing)
+    if label_nc is None:
+        label_nc = in_channels - 1 if in_channels == 36 else in_channels
+    edges = in_channels - label_nc
+    if edges not in (0, 1):
+        raise CimgenError(
+            f"the generator takes {in_channels} input channels: --label-nc must be {in_channels} or {in_channels - 1} (with instance edges)"
+        )
+    if palette_file is not None:
+        palette = Palette.load(palette_file)
+    elif label_nc == CITYSCAPES_PALETTE.num_classes:
+        palette = CITYSCAPES_PALETTE
+    else:
+        raise CimgenError(f"name the palette of the {label_nc} classes with --palette (a JSON file with names and colours)")
+    if palette.num_classes != label_nc:
+        raise CimgenError(f"the palette has {palette.num_classes} classes but --label-nc is {label_nc}")
+    return {"label_nc": label_nc, "edge_channels": edges, "palette": palette.to_dict()}
+
+
+def export_official(
+    checkpoint: Path, out: Path, *, discriminator_out: Path | None = None, echo: Callable[[str], None] = print
+) -> list[Path]:
+    """Export an imported generator (and its discriminator) as official ``.pth`` files, or a CycleGAN as a junyanz folder.
+
+    Args:
+        checkpoint: a checkpoint written by ``import_official``, or any CycleGAN checkpoint.
+        out: the ``.pth`` file to write (for a CycleGAN: a folder for ``latest_net_*.pth``).
+        discriminator_out: also write the checkpoint's discriminator here, as an official ``latest_net_D.pth``.
+        echo: where progress lines go.
+
+    Returns:
+        The files written.
+    """
+    config, tensors = load_checkpoint(checkpoint)
+    kind = config.get("model")
+    if kind == CYCLEGAN:
+        if discriminator_out is not None:
+            raise CimgenError("a CycleGAN goes out as one folder with all four networks; leave out --discriminator-out")
+        if out.suffix == ".pth":
+            raise CimgenError(f"a CycleGAN goes out as a folder of {{epoch}}_net_*.pth files; name a folder, not {out}")
+        written = export_cyclegan(tensors, out)
+        for file in written:
+            echo(f"official-format network: {file}")
+        return written
+    if kind not in KINDS:
+        raise CimgenError(f"{checkpoint} holds a '{kind}' model; export-official takes {', '.join(KINDS)} or cyclegan checkpoints")
+    module = build(kind, config_class(kind)(**config["generator"]))
+    load_module(module, tensors, "generator", source=str(checkpoint))
+    written = [export_generator(module, out)]
+    echo(f"official-format generator: {written[0]}")
+    if discriminator_out is not None:
+        if "discriminator" not in config or not any(k.startswith("discriminator.") for k in tensors):
+            raise CimgenError(f"{checkpoint} holds no discriminator; import one with --discriminator first")
+        d = config["discriminator"]
+        if "name" in d:  # a junyanz D keeps the official names: its tensors go back as they were imported
+            d_file = save_state_dict(
+                {k.removeprefix("discriminator."): v for k, v in tensors.items() if k.startswith("discriminator.")}, discriminator_out
+            )
+        else:
+            d_module = MultiscaleDiscriminator(MultiscaleDiscriminatorConfig(**d))
+            load_module(d_module, tensors, "discriminator", source=str(checkpoint))
+            d_file = export_discriminator(d_module, discriminator_out)
+        written.append(d_file)
+        echo(f"official-format discriminator: {d_file}")
+    return written

@@ -1,0 +1,79 @@
+"""The layer order of docs/architecture.md, checked against every import in the package (those inside functions too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import cimgen
+
+PACKAGE = Path(cimgen.__file__).parent
+
+# Floor of each top-level part, bottom to top, as docs/architecture.md states it.
+FLOORS = {
+    "errors": 0, "config": 0, "palette": 0, "kinds": 0,
+    "io": 1,
+    "nn": 2, "models": 3, "losses": 4,
+    "data": 5, "metrics": 5,
+    "train": 6,
+    "generators": 7,
+    "edit": 8, "forensics": 8, "singan": 8,
+    "report": 9,
+    "runs": 10,
+    "cli": 11, "app": 11,
+    "__main__": 12,
+    "__init__": 0,  # the package face: its version
+}  # fmt: skip
+INFERENCE = {"load_label_generator", "generate", "label_renderer", "load_image_generator", "translate", "translator", "load_renderer"}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def _imports() -> list[tuple[str, str, int, list[str]]]:
+    """(importing module, imported cimgen module, line, names) for every import of a cimgen module."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(rel.parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cimgen"):
+                names = [a.name for a in node.names]
+                if node.module == "cimgen":  # `from cimgen import x`: x is a module, or a name of the package itself
+                    found += [(module, f"cimgen.{n}" if (PACKAGE / n).exists() or (PACKAGE / f"{n}.py").exists() else "cimgen", node.lineno, [n]) for n in names]
+                else:
+                    found.append((module, node.module, node.lineno, names))
+            elif isinstance(node, ast.Import):
+                found += [(module, a.name, node.lineno, []) for a in node.names if a.name.startswith("cimgen.")]
+    return found
+
+
+def test_every_part_has_a_floor():
+    parts = {_part(m) for m, *_ in _imports()} | {_part(t) for _, t, *_ in _imports()}
+    assert parts <= set(FLOORS), parts - set(FLOORS)
+
+
+def test_no_import_runs_up_the_layers():
+    upward = [
+        f"{m}:{line} imports {target}"
+        for m, target, line, _ in _imports()
+        if FLOORS[_part(target)] > FLOORS[_part(m)]
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_nothing_outside_train_imports_inference_from_train():
+    wrong = [
+        f"{m}:{line} imports {sorted(set(names) & INFERENCE)} from {target}"
+        for m, target, line, names in _imports()
+        if target.startswith("cimgen.train") and not m.startswith("cimgen.train") and set(names) & INFERENCE
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    """The scan reads imports inside functions too (a lazy import does not make a module lower)."""
+    tree = ast.parse("def f():\n    from cimgen.runs.manipulate import run_manipulation\n")
+    inner = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert inner and FLOORS[_part(inner[0].module)] > FLOORS["edit"]
