@@ -33,6 +33,7 @@ from cimgen.edit.blend import BLENDS, SEAM, SEAM_ORIGINAL, SEAM_RATIO, blend, se
 from cimgen.edit.mask import dilate, edit_mask
 from cimgen.edit.ops import RemoveClass
 from cimgen.io.images import read_id_map, read_image
+from cimgen.train.runtime import cpu_summary
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PICTURES = Path("docs/images/blending")
@@ -380,7 +381,7 @@ def main() -> None:
     cmd = " ".join([".venv/bin/python", *sys.argv])
     text = [
         (
-            f"Command: `{cmd}`. Measured on {os.cpu_count()} CPU cores ({platform.machine()}, Python {platform.python_version()}, "
+            f"Command: `{cmd}`. Measured on {os.cpu_count()} CPU cores ({cpu_summary()}, Python {platform.python_version()}, "
             f"OpenCV {cv2.__version__}, torch {torch.__version__}), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
             "default options (feather 6, levels 4)."
         ),

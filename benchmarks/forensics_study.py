@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -50,6 +49,7 @@ from cimgen.forensics.patches import PatchDatasetConfig, build_patch_dataset, lo
 from cimgen.forensics.train import resolve_config, run_detector
 from cimgen.io.images import list_images, read_image, read_label_map, write_text
 from cimgen.runs.detect import run_evaluate, run_heatmap, run_robustness
+from cimgen.train.runtime import cpu_summary
 
 MODES = ("plain", "bart", "at", "bart+at")
 
@@ -179,7 +179,7 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     timings: dict = {}
     hardware = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_summary(),
         "cores": os.cpu_count(),
         "torch": torch.__version__,
         "device": args.device,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -29,6 +28,7 @@ from cimgen.data.synth import SynthConfig, make_tile
 from cimgen.forensics.heatmap import dense_logits, patch_logits, patch_origins, patches_at
 from cimgen.io.images import image_to_tensor
 from cimgen.models.detectors import PatchNetConfig, patchnet, resnet50, resnet_small
+from cimgen.train.runtime import cpu_summary
 
 
 def _sync(device: str) -> None:
@@ -156,7 +156,7 @@ def main() -> None:
     total = (args.size - patch + 1) ** 2
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, device {args.device}, "
+        f"torch {torch.__version__}, {cpu_summary()}, {torch.get_num_threads()} threads, device {args.device}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load:.2f} at start",
         flush=True,
     )

@@ -26,6 +26,7 @@ import numpy as np
 from cimgen.io.images import read_image
 from cimgen.metrics.inpainting import KEY_ASVS, KEY_SSIM, KEY_SSIM_FILLED, asvs, opencv_inpaint, ssim_to_reference
 from cimgen.metrics.saliency import SALIENCY_MODELS
+from cimgen.train.runtime import cpu_summary
 
 DEFAULT_DATA = Path(os.environ.get("CIMGEN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 INPAINTING = "singan-inpainting-fork/Inpainting"
@@ -90,6 +91,7 @@ def print_table(title: str, sets: dict[str, tuple[Path, Path, Path]]) -> None:
 
 
 def main() -> None:
+    print(f"CPU: {cpu_summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (holding singan-inpainting-fork/)")
     args = ap.parse_args()

@@ -30,6 +30,7 @@ from cimgen.edit.mask import edit_mask
 from cimgen.edit.ops import RemoveClass, apply_edits
 from cimgen.edit.tiled import tile_boxes
 from cimgen.io.geotiff import GeoInfo, read_geotiff, read_geotiff_labels, write_geotiff
+from cimgen.train.runtime import cpu_summary
 
 SYNTH_TILE = 256  # the scale the shipped generator was trained at
 MOSAIC_OFFSET = 100  # keeps the mosaic's joins off the generation grid's lines (448k and 448k + 512 are 0 mod 64)
@@ -263,7 +264,7 @@ def cpu_model() -> str:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return cpu_summary()
 
 
 def fmt(v, digits: int = 2) -> str:

@@ -11,7 +11,6 @@ median of the rounds) and the largest feature difference between the models.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 import warnings
@@ -21,6 +20,7 @@ import torch
 
 from cimgen.metrics.inception import build_inception, find_inception_weights
 from cimgen.metrics.resize import resize_for_inception
+from cimgen.train.runtime import cpu_summary
 
 
 class ChannelsLast(torch.nn.Module):
@@ -80,7 +80,7 @@ def main() -> None:
             outputs[name] = out
     ref_name = next(iter(models))
     ref_rate = args.patches / statistics.median(times[ref_name])
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_summary()
     print(f"{args.patches} patches of 64x64, batch {args.batch}, {args.repeats} rounds, device {device} "
           f"({torch.cuda.get_device_name(0) if device.type == 'cuda' else f'{cpu}, {torch.get_num_threads()} threads'}), torch {torch.__version__}")  # fmt: skip
     print(f"TF1-bilinear resize to 299: {args.patches / resize_s:.0f} patches/s (not counted below)\n")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_s
 from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
 from cimgen.report.html import write_report
 from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
+from cimgen.train.runtime import cpu_summary
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION = 0, 1, 2, 3, 4
 CAR = 26
@@ -225,7 +225,7 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     timings: dict = {
         "hardware": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_summary(),
             "cores": os.cpu_count(),
             "torch": torch.__version__,
             "cuda": torch.cuda.is_available(),

@@ -37,11 +37,13 @@ from cimgen.singan.damage import adjacent_frame
 from cimgen.singan.inpaint import inpaint
 from cimgen.singan.model import MODEL_DIR, load_singan
 from cimgen.singan.train import PARTIAL_DIR, train_singan
+from cimgen.train.runtime import cpu_summary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def main() -> None:
+    print(f"CPU: {cpu_summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     ap.add_argument("--name", default="balloons", help="an image of singan-inpainting-fork with its _mask.png and clean original")

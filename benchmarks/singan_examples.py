@@ -24,6 +24,7 @@ from cimgen.singan.config import schedule_config
 from cimgen.singan.inpaint import edit
 from cimgen.singan.model import load_singan, to_image
 from cimgen.singan.train import train_singan
+from cimgen.train.runtime import cpu_summary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -38,6 +39,7 @@ def trained(image: np.ndarray, cfg, out: Path, name: str):
 
 
 def main() -> None:
+    print(f"CPU: {cpu_summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=Path("runs/singan-examples"))

@@ -36,6 +36,7 @@ from cimgen.singan.config import schedule_config
 from cimgen.singan.damage import adjacent_frame, occlusion, subtitles
 from cimgen.singan.inpaint import DEFAULT_DILATION, DEFAULT_NOISE, default_scale, inpaint
 from cimgen.singan.train import train_singan
+from cimgen.train.runtime import cpu_summary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FORK = ["0278", "0283", "0300", "0329", "0433", "0530", "0657", "0671", "0943", "0992", "0993"]
@@ -59,6 +60,7 @@ def cases(data: Path, sets: list[str]):
 
 
 def main() -> None:
+    print(f"CPU: {cpu_summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=Path("runs/singan-study"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from cimgen.data.synth import SynthConfig, make_tile, write_world
+from cimgen.train.runtime import cpu_summary
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     cmd = " ".join([".venv/bin/python", *sys.argv])
     text = f"""# Benchmarks
 
-Measured on this project's development machine ({os.cpu_count()} CPU cores, {platform.machine()}, Python
+Measured on this project's development machine ({os.cpu_count()} CPU cores, {cpu_summary()}, Python
 {platform.python_version()}, torch {torch.__version__}); no GPU.
 
 ## Synthetic world (`cimgen data synth`)

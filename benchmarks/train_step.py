@@ -27,7 +27,7 @@ import time
 import torch
 
 from cimgen.palette import CITYSCAPES_PALETTE
-from cimgen.train.runtime import Runtime
+from cimgen.train.runtime import Runtime, cpu_summary
 
 SETTINGS = {
     "fp32 eager (plain)": dict(precision="fp32"),
@@ -126,7 +126,7 @@ def speed_table(args) -> None:
         settings = {k: v for k, v in settings.items() if k == "fp32 eager (plain)" or k in wanted}
     models = list(MODELS) if args.models == "all" else [m for m in MODELS if m.startswith(tuple(args.models.split(",")))]
     size = (args.size, args.size)
-    print(f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, device {device}", flush=True)
+    print(f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, device {device}; {cpu_summary()}", flush=True)
     print(f"one iteration (D and G updates) at {args.size}x{args.size}, batch 1, median of {args.steps} steps\n", flush=True)
     header = "| model | " + " | ".join(settings) + " | fastest vs plain |"
     rows = []
@@ -184,7 +184,7 @@ def memory_table(args) -> None:
     """Each setting in a fresh process, so the peaks do not mix (ru_maxrss only grows)."""
     cuda = args.device.startswith("cuda")
     sizes = [(args.height, args.width)] if args.height != 512 or args.width != 1024 else [(512, 1024), (512, 512)]
-    print(f"torch {torch.__version__}, device {args.device}; the 1024p local enhancer, 3 D scales, VGG19 loss, batch 1, two steps\n")
+    print(f"torch {torch.__version__}, device {args.device}, {cpu_summary()}; the 1024p local enhancer, 3 D scales, VGG19 loss, batch 1, two steps\n")
     if cuda:
         print(
             "| input | setting | after building, GiB | peak allocated (CUDA), GiB | peak reserved (CUDA), GiB | card memory in use, GiB |"

@@ -11,7 +11,7 @@ PACKAGE = Path(cimgen.__file__).parent
 
 # Floor of each top-level part, bottom to top, as docs/architecture.md states it.
 FLOORS = {
-    "errors": 0, "config": 0, "palette": 0, "kinds": 0,
+    "errors": 0, "config": 0, "palette": 0, "kinds": 0, "textfiles": 0,
     "io": 1,
     "nn": 2, "models": 3, "losses": 4,
     "data": 5, "metrics": 5,

@@ -65,6 +65,10 @@ def _kw(node: ast.Call, key: str):
     return None
 
 
+# The one module allowed to import pickle: its Unpickler subclass hands out cimgen's own inert stand-ins only.
+RESTRICTED_UNPICKLER = SRC / "io" / "torchscript.py"
+
+
 def test_no_code_path_can_unpickle_arbitrary_objects():
     seen = {"torch.load": 0, "np.load": 0}
     jit = []
@@ -73,7 +77,8 @@ def test_no_code_path_can_unpickle_arbitrary_objects():
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-                assert not {"pickle", "dill", "joblib", "cloudpickle", "shelve", "marshal"} & set(names), f"{path}: imports {names}"
+                banned = {"dill", "joblib", "cloudpickle", "shelve", "marshal"} | ({"pickle"} if path != RESTRICTED_UNPICKLER else set())
+                assert not banned & set(names), f"{path}: imports {names}"
         for node, owner, name in _calls(tree):
             where = f"{path.relative_to(SRC)}:{node.lineno}"
             if owner == "torch" and name == "load":
@@ -84,10 +89,33 @@ def test_no_code_path_can_unpickle_arbitrary_objects():
                 assert _kw(node, "allow_pickle") is False, f"{where}: np.load without allow_pickle=False"
             if owner == "yaml":
                 assert name in ("safe_load", "safe_dump", "dump"), f"{where}: yaml.{name}"
-            if owner == "jit" and name == "load":
-                jit.append(where)
+            if owner == "jit" and name == "load" or owner == "_C" and name.startswith("import_ir_module"):
+                jit.append(where)  # torch.jit.load compiles an archive's code and runs its modules' __setstate__
+            if owner == "pickle":
+                assert name == "Unpickler", f"{where}: pickle.{name}"
     assert seen["torch.load"] >= 2 and seen["np.load"] >= 3  # the audit sees the loaders it is meant to (io/checkpoints, io/weights)
-    assert len(jit) == 1 and jit[0].startswith("io/weights.py"), jit
+    assert jit == [], f"torch.jit.load reads code from files: {jit}"
+
+
+def test_the_one_unpickler_allows_only_inert_stand_ins():
+    """io/torchscript.py's Unpickler overrides find_class and persistent_load, and its find_class returns no Python callable."""
+    from cimgen.io import torchscript
+
+    tree = ast.parse(RESTRICTED_UNPICKLER.read_text())
+    subclasses = [c for c in tree.body if isinstance(c, ast.ClassDef) and any(ast.unparse(b) == "pickle.Unpickler" for b in c.bases)]
+    assert [c.name for c in subclasses] == ["_TensorsOnly"]
+    methods = {f.name for f in subclasses[0].body if isinstance(f, ast.FunctionDef)}
+    assert {"find_class", "persistent_load"} <= methods
+    unpickler = torchscript._TensorsOnly(b"", None, "", 0)
+    inert = (torchscript._ScriptRecord, torchscript._rebuild_tensor, torchscript._identity, torchscript._empty_hooks)
+    for module, name in (("__torch__.x", "Net"), ("torch", "FloatStorage"), ("torch._utils", "_rebuild_tensor_v2"),
+                         ("torch.jit._pickle", "build_intlist"), ("collections", "OrderedDict")):  # fmt: skip
+        got = unpickler.find_class(module, name)
+        assert got in inert or isinstance(got, torchscript._StorageKind), (module, name)
+    for module, name in (("builtins", "eval"), ("os", "system"), ("torch", "load"), ("torch._utils", "_rebuild_device_tensor_from_numpy"),
+                         ("collections", "namedtuple"), ("__builtin__", "open"), ("torch.jit._pickle", "build_tensor_from_id")):  # fmt: skip
+        with pytest.raises(torchscript.RefusedGlobal):
+            unpickler.find_class(module, name)
 
 
 # -- planted payloads ------------------------------------------------------------------------
@@ -150,7 +178,7 @@ def test_detector_and_vgg_and_inception_weights(tmp_path, bomb):
             dst.writestr(item, src.read(item.filename))
         prefix = src.namelist()[0].split("/")[0]
         dst.writestr(f"{prefix}/code/__torch__.py", "def forward(self): pass\n")
-    _refused(load_inception_state, fake)
+    assert "cannot be loaded safely as Inception weights" in _refused(load_inception_state, fake)
 
 
 def test_patch_datasets_with_object_arrays(tmp_path, bomb):

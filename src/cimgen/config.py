@@ -8,9 +8,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from cimgen.errors import CimgenError
+from cimgen.textfiles import MalformedText, parse_yaml, read_yaml
 
 T = TypeVar("T")
 
@@ -80,18 +79,11 @@ def to_dict(obj: Any) -> dict:
 
 
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, with one clear sentence when it is missing or malformed."""
+    """Read a YAML mapping, with one clear sentence when it is missing, malformed or hostile (see ``cimgen.textfiles``)."""
     path = Path(path)
     if not path.is_file():
         raise CimgenError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise CimgenError(f"config file {path} is not valid YAML{at}") from None
-    except UnicodeDecodeError:
-        raise CimgenError(f"config file {path} is not a UTF-8 text file") from None
+    data = read_yaml(path, "config file")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -126,8 +118,8 @@ def parse_override(text: str) -> dict:
         raise CimgenError(f"override '{text}' must look like key.subkey=value")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
+        value = parse_yaml(raw, f"the value of override '{text}'")
+    except MalformedText:  # plain text such as a path with a colon; a duplicate key, a bomb or deep nesting stay refused
         value = raw
     out: dict = {}
     node = out

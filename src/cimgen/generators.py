@@ -26,7 +26,8 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import image_to_tensor, tensor_to_image
 from cimgen.kinds import CYCLEGAN, DIRECTIONS, IMAGE, KINDS, LABELS
-from cimgen.models.cyclegan import NetworkConfig, build_network, size_multiple
+from cimgen.models.cyclegan import NetworkConfig, UnetGenerator, build_network, size_multiple
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.official import build, config_class
 from cimgen.models.pix2pixhd import GlobalGenerator, LocalEnhancer, generator_from_config
 from cimgen.palette import Palette, check_labels, colors_to_labels, labels_to_colors, palette_from_option
@@ -51,8 +52,11 @@ def shipped_checkpoint() -> Path:
 def read_checkpoint(source: str | Path | Checkpoint) -> tuple[Checkpoint, str]:
     """(config, tensors) of a checkpoint folder or run folder, or of a checkpoint already read; and its name for messages."""
     if isinstance(source, tuple):
-        return source, str(source[0].get("source", "in memory"))
-    return load_checkpoint(source), str(source)
+        read, name = source, str(source[0].get("source", "in memory"))
+    else:
+        read, name = load_checkpoint(source), str(source)
+    check_checkpoint_config(read[0], name)  # untrusted: its schema and size before any network is built
+    return read, name
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,6 +85,18 @@ def label_generator_from(
 
 
 @torch.no_grad()
+def check_input_size(generator: nn.Module, height: int, width: int, what: str = "the image") -> None:
+    """Refuse an input with a side too small for ``generator`` (not padded up: a 1-pixel strip carries no picture to translate).
+
+    Inputs are padded to the generator's size multiple ``m``; instance normalisation and reflection
+    padding at its coarsest level need two pixels a side there, so a side needs more than ``m``
+    pixels. A U-Net has no normalisation at its 1x1 innermost level and takes any size.
+    """
+    least = 1 if isinstance(generator, UnetGenerator) else size_multiple(generator) + 1
+    if min(height, width) < least:
+        raise CimgenError(f"{what} is {width}x{height} pixels; this generator needs at least {least} pixels a side")
+
+
 def generate(
     generator: GlobalGenerator | LocalEnhancer,
     labels: np.ndarray,
@@ -110,6 +126,7 @@ def generate(
         )
     m = generator.config.size_multiple
     h, w = labels.shape
+    check_input_size(generator, h, w, "the label map")
     ph, pw = (-h) % m, (-w) % m
 
     def pad(a: np.ndarray) -> np.ndarray:
@@ -224,6 +241,7 @@ def translate(generator: nn.Module, image: np.ndarray) -> np.ndarray:
         raise CimgenError(f"translate needs a generator of RGB images, but this one takes {in_channels} channels")
     m = size_multiple(generator)
     h, w = image.shape[:2]
+    check_input_size(generator, h, w)
     ph, pw = (-h) % m, (-w) % m
     padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
     device = next(generator.parameters()).device

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,10 @@ import numpy as np
 from scipy.optimize import nnls
 
 from cimgen.errors import CimgenError
+from cimgen.textfiles import read_json
+
+MAX_CLASSES = 1024
+"""Most classes a palette may have (Cityscapes has 35, ADE20K 150, COCO-Stuff 182)."""
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,16 @@ class Palette:
 
     def class_id(self, name_or_id: str | int) -> int:
         """Resolve a class given by name or by integer id (as text or int)."""
-        if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
+        if isinstance(name_or_id, bool) or not isinstance(name_or_id, (str, int)):
+            raise CimgenError(f"a class must be a name or an id, got {_short(name_or_id)}; the classes are: {', '.join(self.names)}")
+        # isdigit() alone takes '²' and other Unicode digits that int() refuses
+        if isinstance(name_or_id, int) or (name_or_id.isascii() and name_or_id.isdigit()):
             idx = int(name_or_id)
             if not 0 <= idx < self.num_classes:
                 raise CimgenError(f"class id {idx} is outside 0..{self.num_classes - 1}")
             return idx
         if name_or_id not in self.names:
-            raise CimgenError(f"unknown class '{name_or_id}'; the classes are: {', '.join(self.names)}")
+            raise CimgenError(f"unknown class '{name_or_id[:60]}'; the classes are: {', '.join(self.names)}")
         return self.names.index(name_or_id)
 
     def to_dict(self) -> dict:
@@ -53,22 +59,49 @@ class Palette:
 
     @classmethod
     def from_dict(cls, d: dict) -> Palette:
-        try:
-            return cls(names=tuple(str(n) for n in d["names"]), colors=tuple(tuple(int(v) for v in c) for c in d["colors"]))
-        except (KeyError, TypeError, ValueError, OverflowError) as e:
-            raise CimgenError(f"a palette must have 'names' and 'colors' lists ({e})") from None
+        """A palette from ``{"names": [...], "colors": [[r, g, b], ...]}``, every value checked (as read from a file)."""
+        if not isinstance(d, dict) or "names" not in d or "colors" not in d:
+            raise CimgenError(f"a palette must be a mapping with 'names' and 'colors' lists, got {_short(d)}")
+        unknown = sorted(map(str, set(d) - {"names", "colors"}))
+        if unknown:
+            raise CimgenError(f"a palette has unknown key '{unknown[0]}'; it takes 'names' and 'colors'")
+        names, colors = d["names"], d["colors"]
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise CimgenError(f"a palette's 'names' must be a list of class names (non-empty text), got {_short(names)}")
+        if len(names) > MAX_CLASSES:
+            raise CimgenError(f"a palette has {len(names)} classes; cimgen takes at most {MAX_CLASSES}")
+        for n in names:
+            if n.isascii() and n.isdigit():
+                raise CimgenError(f"palette class name '{n}' is a number, which would read as a class id; give the class a name")
+        if not isinstance(colors, (list, tuple)):
+            raise CimgenError(f"a palette's 'colors' must be a list of [r, g, b] triples, got {_short(colors)}")
+        for c in colors:
+            if not (
+                isinstance(c, (list, tuple))
+                and len(c) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in c)
+            ):
+                raise CimgenError(f"palette colour {_short(c)} is not an [r, g, b] triple of integers in 0..255")
+        return cls(names=tuple(names), colors=tuple(tuple(c) for c in colors))
 
     @classmethod
     def load(cls, path: str | Path) -> Palette:
+        """A palette JSON file (see ``from_dict``), read as untrusted data."""
         path = Path(path)
         if not path.is_file():
             raise CimgenError(f"palette file {path} does not exist")
         try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as e:
-            raise CimgenError(f"palette file {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
-        except UnicodeDecodeError:
-            raise CimgenError(f"palette file {path} is not a text file") from None
+            return cls.from_dict(read_json(path, "palette file"))
+        except CimgenError as e:
+            if str(e).startswith("palette file"):
+                raise
+            raise CimgenError(f"palette file {path}: {e}") from None
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to a length that fits in one sentence."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # The synthetic world's classes, coloured like a web street map.

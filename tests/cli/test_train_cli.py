@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
+from cimgen.train.runtime import native_cpu_bf16
+
 from cimgen.cli.main import main
 from cimgen.io.images import read_label_map, write_image
 from tests.cli.test_cli import _err
@@ -30,8 +32,12 @@ def test_unknown_model_and_model_from_config(capsys, tiny_world, tmp_path):
     )
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"model": "pix2pixhd", "data": {"root": str(tiny_world), "label_nc": 6}}))
     assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r"), "--dry-run"]) == 0
-    printed = yaml.safe_load(capsys.readouterr().out)
-    assert printed["model"] == "pix2pixhd" and printed["generator"]["in_channels"] == 6 and printed["loop"]["precision"] == "fp32"
+    text = capsys.readouterr().out
+    printed = yaml.safe_load(text)
+    # precision: auto by default (issue 28); the dry run says what it resolves to on this machine
+    assert printed["model"] == "pix2pixhd" and printed["generator"]["in_channels"] == 6 and printed["loop"]["precision"] == "auto"
+    want = "bf16" if native_cpu_bf16() else "fp32"
+    assert f"# precision on this machine: {want} (auto: the CPU" in text
     assert not (tmp_path / "r").exists()
 
 

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.corpus.make_corpus import H, W, make_corpus
-from tests.corpus.matrix import run_matrix
+from tests.corpus.matrix import commands, declared_runs, run_matrix
 
 pytestmark = pytest.mark.slow
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _declared(folder: Path) -> list[tuple[str, str, str]]:
+    """(command, slot, item) of every run the matrix declares, from its definition alone (nothing is run)."""
+    # Which items go in which slot does not depend on the good inputs, so placeholders stand in for them.
+    return declared_runs(make_corpus(folder), commands(defaultdict(lambda: folder / "unused")))
 
 
 def test_every_command_handles_every_corpus_item_cleanly(tmp_path):
     outcomes = run_matrix(tmp_path)
     bad = [f"{o.command} {o.slot}={o.item.name}: {o.why} (rc {o.rc}) {o.stderr[-300:]}" for o in outcomes if not o.clean]
     assert not bad, "\n".join(bad)
-    assert len(outcomes) >= 180
+    declared = _declared(tmp_path / "declared")
+    # every declared run ran, once and in order: the count is exact, and grows with the corpus
+    assert [(o.command, o.slot, o.item.name) for o in outcomes] == declared
+    assert len(outcomes) == len(declared) and len(set(declared)) == len(declared)
     assert len({o.command for o in outcomes}) == 23
     assert {o.item.kind for o in outcomes} == {"image", "map", "mask", "spec", "config", "checkpoint", "official", "palette"}
+
+
+def test_the_reliability_pages_give_the_number_of_runs_the_matrix_declares(tmp_path):
+    """docs/reliability-corpus.md and docs/reliability.md state the matrix's size; regenerate them when the corpus grows:
+    ``python -m tests.corpus.matrix --write docs/reliability-corpus.md``."""
+    declared = _declared(tmp_path)
+    runs, items, cmds = len(declared), len({d[2] for d in declared}), len({d[0] for d in declared})
+    head = (DOCS / "reliability-corpus.md").read_text().splitlines()[0]
+    assert head == f"{runs} runs ({items} items x {cmds} commands, where the item fits an input of the command): {runs} clean."
+    page = " ".join((DOCS / "reliability.md").read_text().split())
+    assert f"**{runs} runs** ({items} items, {cmds} commands), **all clean**" in page and f"All {runs} runs are clean." in page
+    assert re.search(rf"It has {items} items", page)
 
 
 def test_legitimate_images_are_read_right_side_up_and_in_range(tmp_path):
@@ -72,4 +98,4 @@ def test_the_web_editor_takes_every_corpus_image_or_says_why(tmp_path):
             tried += 1
             with pytest.raises(CimgenError):
                 upload_scene(items[0].path.parent / "image_gray.png", item.path, SYNTH_PALETTE, limits=limits)
-    assert tried == 19
+    assert tried == 28

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cimgen.data.paired import DataConfig, PairedDataset, one_hot
 from cimgen.errors import CimgenError
-from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
+from cimgen.io.images import image_to_tensor, read_image, read_label_map, write_image, write_label_map
 from cimgen.palette import SYNTH_PALETTE, Palette
 from tests.conftest import shared
 
@@ -21,7 +21,19 @@ def test_folders_dataset_items(tiny_world):
     assert len(ds) == 4
     item = ds[0]
     assert item["label"].shape == (16, 16) and item["label"].dtype == torch.int64
-    assert item["image"].shape == (3, 16, 16) and -1 <= item["image"].min() and item["image"].max() <= 1
+    assert item["image"].shape == (3, 16, 16) and item["image"].dtype == torch.float32
+    # image and map are one 16x16 window (flipped or not) of the first pair, the image in [-1, 1]
+    labels, image, _ = ds._read(0)
+    h, w = labels.shape
+    found = [
+        (y, x, flip)
+        for flip in (False, True)
+        for y in range(h - 15)
+        for x in range(w - 15)
+        if torch.equal(item["image"], image_to_tensor(np.ascontiguousarray((image[:, ::-1] if flip else image)[y : y + 16, x : x + 16])))
+    ]
+    assert found
+    assert any(np.array_equal(item["label"].numpy(), (labels[:, ::-1] if flip else labels)[y : y + 16, x : x + 16]) for y, x, flip in found)
 
 
 def test_augmentation_is_deterministic_per_epoch_and_keeps_pairs_aligned(tiny_world):

@@ -97,24 +97,50 @@ def test_attack_fraction_replaces_part_of_the_batch(patch_dataset):
 
 @pytest.mark.slow
 def test_ddp_detector_training_with_two_gloo_processes(patch_dataset, tmp_path):
-    """``torchrun -m cimgen detect train``: two CPU processes share each batch, rank 0 writes, BaRT+AT and validation work."""
+    """``torchrun -m cimgen detect train``: two CPU processes share each batch, rank 0 writes, BaRT+AT and validation work.
+
+    The replicas' weights are compared, not only the log: every parameter is equal on both processes.
+    Batch norm's running statistics are not: PyTorch's SyncBatchNorm runs only on GPUs, so on CPUs each
+    process normalises its own share of the batch and keeps its own statistics (the log says so; rank 0's
+    are the ones saved).
+    """
     import os
     import subprocess
     import sys
     from pathlib import Path
 
+    from safetensors.torch import load_file
+
+    from cimgen.forensics.evaluate import AUC, patch_metrics, predict_patches
+    from cimgen.forensics.patches import PatchDataset
+
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "src")])}
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "cimgen", "detect", "train"]
-    cmd += ["--data", str(patch_dataset), "--arch", "resnet_small", "--set", "detector.width=4", "--mode", "bart+at", "--epochs", "2"]
-    cmd += ["--set", "loop.batch_size=4", "--set", "loop.tensorboard=false", "--set", "attack.steps=2", "--out", str(run), "--quiet"]
+    args = ["detect", "train", "--data", str(patch_dataset), "--arch", "resnet_small", "--set", "detector.width=4"]
+    args += ["--mode", "bart+at", "--epochs", "2", "--set", "loop.batch_size=4", "--set", "loop.tensorboard=false"]
+    args += ["--set", "loop.precision=fp32", "--set", "attack.steps=2", "--out", str(run), "--quiet"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += [str(repo / "tests" / "train" / "ddp_worker.py"), str(patch_dataset), str(tmp_path), json.dumps(args), "cli"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("done; best checkpoint") == 1  # one process speaks
     log = (run / "log.txt").read_text()
     assert "DDP: 2 processes, 4 item(s) each per step" in log
+    assert log.count("sync_batchnorm: PyTorch's SyncBatchNorm runs only on GPUs, so on cpu the batch norm of detector") == 1
+    r0, r1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    statistics = {k for k in r0 if k.endswith(("running_mean", "running_var"))}
+    assert r0.keys() == r1.keys() and len(statistics) > 0
+    for k in r0.keys() - statistics:
+        assert torch.equal(r0[k], r1[k]), k
+    assert all(not torch.equal(r0[k], r1[k]) for k in statistics)  # per-process batch norm on CPUs
+    _, saved = load_checkpoint(run / "checkpoints" / "epoch-0002")
+    assert saved.keys() == r0.keys() and all(torch.equal(saved[k], r0[k]) for k in r0)
+    # The logged validation AUC is rank 0's replica's on the validation split.
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
-    assert len(stats) == 2 and all(0.0 <= s["val_auc"] <= 1.0 for s in stats)
-    model, cfg = load_detector(run)
-    assert cfg["mode"] == "bart+at" and not model.training and (run / "checkpoints" / "epoch-0002").is_dir()
+    assert [s["epoch"] for s in stats] == [1, 2]
+    model, cfg = load_detector(run / "checkpoints" / "epoch-0002")
+    val = PatchDataset(patch_dataset, "val")
+    auc = patch_metrics(predict_patches(model, val.patches, batch_size=256, device="cpu"), val.labels)[AUC]
+    assert stats[1]["val_auc"] == pytest.approx(auc, abs=1e-6)
+    assert cfg["mode"] == "bart+at" and not model.training

@@ -54,7 +54,7 @@ def test_foreign_or_incomplete_folders(tmp_path):
     with pytest.raises(CimgenError, match="not a cimgen checkpoint"):
         load_checkpoint(tmp_path / "x")
     (tmp_path / "x" / "config.json").write_text("{nope")
-    with pytest.raises(CimgenError, match="not a readable JSON"):
+    with pytest.raises(CimgenError, match="config.json is not valid JSON"):
         load_checkpoint(tmp_path / "x")
     with pytest.raises(CimgenError, match="does not exist"):
         load_checkpoint(tmp_path / "missing")

@@ -69,7 +69,10 @@ def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path, monkeypatch):
 def test_tensor_round_trip_is_exact():
     img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     t = image_to_tensor(img)
-    assert t.shape == (3, 5, 7) and t.min() >= -1 and t.max() <= 1
+    assert t.shape == (3, 5, 7) and t.dtype == torch.float32
+    # channel first, 0 -> -1 and 255 -> 1 linearly
+    np.testing.assert_allclose(t.numpy(), img.transpose(2, 0, 1) / 127.5 - 1, atol=1e-6)
+    assert image_to_tensor(np.array([[[0, 255, 51]]], np.uint8)).flatten().tolist() == pytest.approx([-1.0, 1.0, -0.6])
     assert np.array_equal(tensor_to_image(t), img)
     assert np.array_equal(tensor_to_image(t[None]), img)
     with pytest.raises(CimgenError, match="one image"):

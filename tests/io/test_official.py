@@ -588,7 +588,7 @@ def test_bad_cyclegan_imports_load_nothing(tmp_path, capsys):
     (tmp_path / "evil").mkdir()
     (tmp_path / "evil" / "latest_net_G_A.pth").write_bytes(b"\x80\x04not a checkpoint")
     torch.save(nets["G_B"].state_dict(), tmp_path / "evil" / "latest_net_G_B.pth")
-    refused([str(tmp_path / "evil")], "cannot be loaded")
+    refused([str(tmp_path / "evil")], "latest_net_G_A.pth cannot be read: it is not a PyTorch weights file")
     # A CycleGAN goes out as a folder.
     _save_junyanz_folder(tmp_path / "good", nets)
     assert main(["import-official", str(tmp_path / "good"), "--out", str(tmp_path / "ckpt")]) == 0

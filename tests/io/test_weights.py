@@ -90,13 +90,17 @@ def test_a_missing_file_names_what_was_wanted(tmp_path):
 def test_code_and_damage_are_refused_without_running_anything(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"conv.weight": _Payload()}, tmp_path / "evil.pth")
-    with pytest.raises(CimgenError, match="evil.pth cannot be loaded: .*could run code"):
+    with pytest.raises(CimgenError, match="evil.pth cannot be loaded safely: .*could run code$"):
         read_tensor_dict(tmp_path / "evil.pth")
-    with pytest.raises(CimgenError, match="evil.pth cannot be read as VGG19 weights: .*could run code"):
+    with pytest.raises(CimgenError, match="evil.pth cannot be loaded safely as VGG19 weights: .*could run code$"):
         read_vgg19_state_dict(tmp_path / "evil.pth")
     assert not (tmp_path / "PWNED_BY_PICKLE").exists()
-    (tmp_path / "cut.pth").write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CimgenError, match="cut.pth cannot be read as ResNet weights: it is damaged"):
+    (tmp_path / "text.pth").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CimgenError, match="text.pth cannot be read as ResNet weights: it is not a PyTorch weights file$"):
+        read_resnet_state_dict(tmp_path / "text.pth")
+    torch.save(SD, tmp_path / "whole.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:300])
+    with pytest.raises(CimgenError, match=r"cut.pth cannot be read as ResNet weights: it is damaged \(truncated or corrupt\)$"):
         read_resnet_state_dict(tmp_path / "cut.pth")
 
 
@@ -104,8 +108,11 @@ def test_a_safetensors_file_is_read_by_its_suffix(tmp_path):
     save_file({f"module.{k}": v for k, v in SD.items()}, str(tmp_path / "w.safetensors"))
     assert _same(read_tensor_dict(tmp_path / "w.safetensors"), SD)
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 16)
-    with pytest.raises(CimgenError, match="bad.safetensors cannot be loaded: it is damaged"):
+    with pytest.raises(CimgenError, match="bad.safetensors cannot be read: it is not a safetensors file$"):
         read_tensor_dict(tmp_path / "bad.safetensors")
+    (tmp_path / "cut.safetensors").write_bytes((tmp_path / "w.safetensors").read_bytes()[:-8])
+    with pytest.raises(CimgenError, match=r"cut.safetensors cannot be read: it is damaged \(truncated or corrupt\)$"):
+        read_tensor_dict(tmp_path / "cut.safetensors")
 
 
 def test_vgg19_reader_drops_the_classifier_and_inner_module_prefixes(tmp_path):

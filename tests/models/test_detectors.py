@@ -137,7 +137,7 @@ def test_load_torchvision_weights_errors(tmp_path):
         load_torchvision_weights(resnet_small(), unsafe)
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CimgenError, match="damaged"):
+    with pytest.raises(CimgenError, match="it is not a PyTorch weights file$"):
         load_torchvision_weights(resnet_small(), broken)
     numbers = tmp_path / "numbers.pth"
     torch.save({"epoch": 3}, numbers)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cimgen.cli.bounds import device_option
 from cimgen.errors import CimgenError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -13,7 +14,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def app_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default serves this machine only."),
-    port: int = typer.Option(7860, "--port", help="Port to serve on."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to serve on."),
     workdir: Path = typer.Option(Path("runs/app"), "--workdir", help="Folder for runs, saved edit specs and study answers."),
     checkpoint: list[Path] = typer.Option(
         [], "--checkpoint", help="A generator checkpoint to offer (repeatable); the bundled one is always offered."
@@ -28,10 +29,10 @@ def app_cmd(
         "", "--palette", help="Classes of CycleGAN/pix2pix generators: palette JSON or synth|cityscapes|buildings."
     ),
     direction: str = typer.Option("", "--direction", help="map -> image direction of CycleGAN/pix2pix generators (default BtoA)."),
-    max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", help="Largest upload accepted, in MB."),
-    max_side: int = typer.Option(4096, "--max-side", help="Longest image side accepted, in pixels."),
-    concurrency: int = typer.Option(2, "--concurrency", help="Runs computed at once; more requests wait in the queue."),
-    device: str = typer.Option("cpu", "--device", help="Where generators and detectors run: cpu or cuda."),
+    max_upload_mb: float = typer.Option(25.0, "--max-upload-mb", min=0.01, max=100_000.0, help="Largest upload accepted, in MB."),
+    max_side: int = typer.Option(4096, "--max-side", min=16, max=65536, help="Longest image side accepted, in pixels."),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, max=64, help="Runs computed at once; more requests wait in the queue."),
+    device: str = typer.Option("cpu", "--device", callback=device_option, help="Where generators and detectors run: cpu or cuda."),
 ) -> None:
     """Start the web editor: paint a semantic map, run the manipulation, see a detector's heatmap, or run a "spot the fake" study.
 
@@ -47,13 +48,14 @@ def app_cmd(
     from cimgen.app.session import Limits
     from cimgen.app.ui import AppConfig, launch
     from cimgen.io.checkpoints import load_checkpoint
+    from cimgen.models.limits import check_checkpoint_config
 
     if not 0 < port < 65536:
         raise CimgenError(f"--port must be between 1 and 65535, got {port}")
     if max_upload_mb <= 0 or max_side < 16 or concurrency < 1:
         raise CimgenError("--max-upload-mb must be positive, --max-side at least 16 and --concurrency at least 1")
     for c in [*checkpoint, *detector]:
-        load_checkpoint(c)  # a missing or damaged checkpoint fails now, with its own sentence
+        check_checkpoint_config(load_checkpoint(c)[0], str(c))  # a missing or damaged checkpoint fails now, with its own sentence
     for s in study:
         from cimgen.forensics.study import study_items
 

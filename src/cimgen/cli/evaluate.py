@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from cimgen.cli.bounds import BATCH, PIXELS, device_option
+
 
 def evaluate_cmd(
     sources: list[Path] = typer.Argument(
@@ -16,16 +18,16 @@ def evaluate_cmd(
     mask: Path = typer.Option(None, "--mask", help="A single pair: the manipulated region (non-zero = inside); none = whole image."),
     names: list[str] = typer.Option([], "--name", help="Row name, one per source in order (default: the folder name)."),
     out: Path = typer.Option(Path("runs/evaluate"), "--out", help="Folder for table.md, table.csv and table.json."),
-    patch_size: int = typer.Option(64, "--patch-size", help="Patch side in pixels."),
-    stride: int = typer.Option(32, "--stride", help="Step between patches (smaller than --patch-size: overlapping)."),
-    dilation: int = typer.Option(0, "--dilation", help="Grow the manipulated region by this many pixels before dropping patches."),
+    patch_size: int = typer.Option(64, "--patch-size", min=8, max=4096, help="Patch side in pixels."),
+    stride: int = typer.Option(32, "--stride", min=1, max=4096, help="Step between patches (smaller than --patch-size: overlapping)."),
+    dilation: int = typer.Option(0, "--dilation", **PIXELS, help="Grow the manipulated region by this many pixels before dropping patches."),
     resize: str = typer.Option("tf1-bilinear", "--resize", help="Resize policy to 299x299: tf1-bilinear (default) or clean."),
-    kid_subsets: int = typer.Option(100, "--kid-subsets", help="KID subsets."),
-    kid_subset_size: int = typer.Option(1000, "--kid-subset-size", help="KID subset size (lowered to the patch count when fewer)."),
+    kid_subsets: int = typer.Option(100, "--kid-subsets", min=1, max=100_000, help="KID subsets."),
+    kid_subset_size: int = typer.Option(1000, "--kid-subset-size", min=2, max=10_000_000, help="KID subset size (lowered to the patch count when fewer)."),
     fid_method: str = typer.Option("eigh", "--fid-method", help="eigh (fast, default) or sqrtm (pytorch-fid's scipy sqrtm)."),
     weights: Path = typer.Option(None, "--inception-weights", help="FID Inception-v3 weights (TorchScript or .pth); default: search."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Patches per Inception forward pass."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+    batch_size: int = typer.Option(32, "--batch-size", **BATCH, help="Patches per Inception forward pass."),
+    device: str = typer.Option(None, "--device", callback=device_option, help="cpu or cuda (default: cuda when available)."),
     cache: Path = typer.Option(None, "--cache", help="Feature cache folder (default ~/.cache/cimgen/features)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached features."),
     paper: bool = typer.Option(False, "--paper", help="Add the paper's published rows under the table in table.md."),

@@ -7,9 +7,18 @@ from typing import Annotated
 
 import typer
 
+from cimgen.cli.bounds import device_option
 from cimgen.edit.spec import parse_box, parse_ints, parse_polygon
 from cimgen.errors import CimgenError
-from cimgen.runs.options import ManipulateConfig
+from cimgen.runs.options import (
+    COLOR_TOLERANCE_RANGE,
+    FEATHER_RANGE,
+    FINETUNE_STEPS_RANGE,
+    OVERLAP_RANGE,
+    RADIUS_RANGE,
+    TILE_SIZE_RANGE,
+    ManipulateConfig,
+)
 
 DEFAULTS = ManipulateConfig(checkpoint="", out="")
 """Every default of ``cimgen manipulate`` and ``cimgen edit``, as the run's config dataclass states it."""
@@ -85,7 +94,9 @@ def manipulate_cmd(
         None, "--map", help="Its semantic map: label ids or palette colours (snapped); for a batch, a folder of maps."
     ),
     map_from: Path = typer.Option(None, "--map-from", help="No map: make it from the image with this CycleGAN/pix2pix checkpoint."),
-    map_from_direction: str = typer.Option(DEFAULTS.map_from_direction, "--map-from-direction", help="The image -> map direction of --map-from."),
+    map_from_direction: str = typer.Option(
+        DEFAULTS.map_from_direction, "--map-from-direction", help="The image -> map direction of --map-from."
+    ),
     direction: str = typer.Option("", "--direction", help="CycleGAN/pix2pix --checkpoint: its map -> image direction (default BtoA)."),
     palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings (default: the checkpoint's)."),
     spec: SpecOpt = None,
@@ -100,17 +111,41 @@ def manipulate_cmd(
     region: RegionOpt = None,
     instances: InstancesOpt = None,
     mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
-    radius: int = typer.Option(DEFAULTS.radius, "--radius", help="Dilation of the changed labels, in pixels."),
+    radius: int = typer.Option(
+        DEFAULTS.radius, "--radius", min=RADIUS_RANGE[0], max=RADIUS_RANGE[1], help="Dilation of the changed labels, in pixels."
+    ),
     blend_mode: str = typer.Option(DEFAULTS.blend, "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
-    feather: float = typer.Option(DEFAULTS.feather, "--feather", help="Soft-edge width inside the mask (feather, laplacian), in pixels."),
+    feather: float = typer.Option(
+        DEFAULTS.feather,
+        "--feather",
+        min=FEATHER_RANGE[0],
+        max=FEATHER_RANGE[1],
+        help="Soft-edge width inside the mask (feather, laplacian), in pixels.",
+    ),
     color_tolerance: float = typer.Option(
-        DEFAULTS.color_tolerance, "--color-tolerance", help="RGB distance within which map colours (and blends of two) snap to the palette."
+        DEFAULTS.color_tolerance,
+        "--color-tolerance",
+        min=COLOR_TOLERANCE_RANGE[0],
+        max=COLOR_TOLERANCE_RANGE[1],
+        help="RGB distance within which map colours (and blends of two) snap to the palette.",
     ),
     finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
-    finetune_steps: int = typer.Option(DEFAULTS.finetune_steps, "--finetune-steps", help="Fine-tuning iterations."),
-    tile_size: int = typer.Option(-1, "--tile-size", help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never)."),
-    overlap: int = typer.Option(DEFAULTS.overlap, "--overlap", help="Tile overlap in pixels."),
-    device: str = typer.Option(DEFAULTS.device, "--device", help="Where the generators run: cpu or cuda."),
+    finetune_steps: int = typer.Option(
+        DEFAULTS.finetune_steps,
+        "--finetune-steps",
+        min=FINETUNE_STEPS_RANGE[0],
+        max=FINETUNE_STEPS_RANGE[1],
+        help="Fine-tuning iterations.",
+    ),
+    tile_size: int = typer.Option(
+        -1,
+        "--tile-size",
+        min=TILE_SIZE_RANGE[0],
+        max=TILE_SIZE_RANGE[1],
+        help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never).",
+    ),
+    overlap: int = typer.Option(DEFAULTS.overlap, "--overlap", min=OVERLAP_RANGE[0], max=OVERLAP_RANGE[1], help="Tile overlap in pixels."),
+    device: str = typer.Option(DEFAULTS.device, "--device", callback=device_option, help="Where the generators run: cpu or cuda."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Edit an image's semantic map, render the edited map with a generator and blend it into the image.
@@ -173,9 +208,19 @@ def edit_cmd(
     polygon: PolygonOpt = None,
     region: RegionOpt = None,
     instances: InstancesOpt = None,
-    radius: int = typer.Option(DEFAULTS.radius, "--radius", help="Dilation of the changed labels for mask.png, in pixels."),
+    radius: int = typer.Option(
+        DEFAULTS.radius,
+        "--radius",
+        min=RADIUS_RANGE[0],
+        max=RADIUS_RANGE[1],
+        help="Dilation of the changed labels for mask.png, in pixels.",
+    ),
     color_tolerance: float = typer.Option(
-        DEFAULTS.color_tolerance, "--color-tolerance", help="RGB distance within which map colours snap to the palette."
+        DEFAULTS.color_tolerance,
+        "--color-tolerance",
+        min=COLOR_TOLERANCE_RANGE[0],
+        max=COLOR_TOLERANCE_RANGE[1],
+        help="RGB distance within which map colours snap to the palette.",
     ),
 ) -> None:
     """Edit a semantic map (no generator): write the edited map, the mask of what changed and its area.

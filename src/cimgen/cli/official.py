@@ -20,6 +20,8 @@ def import_cmd(
     label_nc: int = typer.Option(
         None,
         "--label-nc",
+        min=1,
+        max=4096,
         help="pix2pixHD: classes of the label maps (default: 35 with instance edges when the input has 36 channels, as label2city).",
     ),
     palette: Path = typer.Option(None, "--palette", help="pix2pixHD: palette JSON of the classes (default: Cityscapes' for 35 classes)."),

@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 import yaml
 
+from cimgen.cli.bounds import EPOCHS
 from cimgen.config import load_yaml, merge, parse_override, to_dict
 from cimgen.errors import CimgenError
+from cimgen.textfiles import json_text
 
 
 def _overrides(
@@ -49,6 +51,13 @@ MEMORY_HELP = (
 )
 
 
+def _precision_note(loop) -> str:
+    """A YAML comment saying which precision the run will compute in on this machine, and why."""
+    from cimgen.train.runtime import precision_note
+
+    return "# " + precision_note(loop.precision, loop.device)
+
+
 def _measure(recipe, cfg, name: str, **kw) -> None:
     """``--memory``: the run's networks and data, two training steps, the peak printed (on a CPU: eager, bf16 for fp16)."""
     import dataclasses
@@ -63,9 +72,6 @@ def _measure(recipe, cfg, name: str, **kw) -> None:
     if loop.compile and loop.device == "cpu":
         typer.echo("measuring without torch.compile: the CPU count follows eager operations")
         loop = dataclasses.replace(loop, compile=False)
-    if loop.precision == "fp16" and loop.device == "cpu":
-        typer.echo("fp16 runs on GPUs only; measuring bf16 instead, whose tensors take the same bytes")
-        loop = dataclasses.replace(loop, precision="bf16")
     cfg = dataclasses.replace(cfg, loop=loop)
     typer.echo(f"measuring {name}: two training steps at batch size {loop.batch_size}, {loop.precision}...")
     report = recipe.run(cfg, Path("."), progress=False, measure_memory=True, **kw)
@@ -79,8 +85,8 @@ def train_cmd(
     model: str = typer.Option(None, "--model", help="Recipe: pix2pixhd (default), pix2pix or cyclegan."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (overrides data.root)."),
     sets: list[str] = typer.Option([], "--set", help="Override one option, e.g. --set loop.batch_size=4 (repeatable)."),
-    epochs: int = typer.Option(None, "--epochs", help="Epochs at the initial learning rate."),
-    decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of learning-rate decay."),
+    epochs: int = typer.Option(None, "--epochs", **EPOCHS, help="Epochs at the initial learning rate."),
+    decay_epochs: int = typer.Option(None, "--decay-epochs", **EPOCHS, help="Epochs of learning-rate decay."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its newest checkpoint (weights, optimisers, epoch, random state)."
     ),
@@ -98,6 +104,7 @@ def train_cmd(
     Example: cimgen train --config configs/synth_pretrain.yaml --out runs/synth-pretrain
     """
     from cimgen.io.checkpoints import has_checkpoint, read_config
+    from cimgen.runs.startup import FailedStartCleanup
     from cimgen.train.recipes import get_recipe
 
     _check_run_flags(out, resume, memory, dry_run)
@@ -115,11 +122,13 @@ def train_cmd(
     cfg = recipe.resolve_config(raw)
     if dry_run:
         typer.echo(yaml.safe_dump({"model": name or "pix2pixhd", **to_dict(cfg)}, sort_keys=False), nl=False)
+        typer.echo(_precision_note(cfg.loop))
         return
     if memory:
         _measure(recipe, cfg, name or "pix2pixhd")
         return
-    last = recipe.run(cfg, out, resume=resume, progress=not quiet)
+    with FailedStartCleanup(out, resume=resume):
+        last = recipe.run(cfg, out, resume=resume, progress=not quiet)
     _say(f"done; newest checkpoint: {last}; run folder: {out}")
 
 
@@ -135,8 +144,8 @@ def finetune_cmd(
         None, "--config", help="YAML with data/optim/loss/loop options; the architecture comes from the checkpoint."
     ),
     sets: list[str] = typer.Option([], "--set", help="Override one option, e.g. --set loop.epochs=50 (repeatable)."),
-    epochs: int = typer.Option(None, "--epochs", help="Epochs at the initial learning rate."),
-    decay_epochs: int = typer.Option(None, "--decay-epochs", help="Epochs of learning-rate decay."),
+    epochs: int = typer.Option(None, "--epochs", **EPOCHS, help="Epochs at the initial learning rate."),
+    decay_epochs: int = typer.Option(None, "--decay-epochs", **EPOCHS, help="Epochs of learning-rate decay."),
     resume: bool = typer.Option(False, "--resume", help="Continue the fine-tuning run in --out."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
     memory: bool = typer.Option(False, "--memory", help=MEMORY_HELP),
@@ -151,14 +160,18 @@ def finetune_cmd(
     Example: cimgen finetune --from runs/synth-pretrain --data data/small --out runs/small --epochs 100
     """
     from cimgen.io.checkpoints import read_config
+    from cimgen.models.limits import check_checkpoint_config
+    from cimgen.runs.startup import FailedStartCleanup
     from cimgen.train.recipes import get_recipe
 
     _check_run_flags(out, resume, memory, dry_run)
+    cleanup = FailedStartCleanup(out, resume=resume)  # before --target-image's pair is copied into the folder
     if memory and target_image is not None:
         raise CimgenError(
             "--memory measures a run on --data; with --target-image the batch is one crop of data.crop_size, so measure with --data"
         )
     ckpt_cfg = read_config(init)
+    check_checkpoint_config(ckpt_cfg, str(init))
     recipe = get_recipe(ckpt_cfg.get("model", "?"))
     saved = None
     if resume and (out / "config.yaml").is_file():
@@ -185,14 +198,17 @@ def finetune_cmd(
         )
     if not raw.get("data", {}).get("root"):
         raise CimgenError("name the small dataset with --data (or data.root in --config), or a pair with --target-image/--target-map")
-    cfg = recipe.finetune_config(ckpt_cfg, raw)
+    with cleanup:  # a bad option found here leaves no copied target pair behind
+        cfg = recipe.finetune_config(ckpt_cfg, raw)
     if dry_run:
         typer.echo(yaml.safe_dump({"model": ckpt_cfg["model"], **to_dict(cfg)}, sort_keys=False), nl=False)
+        typer.echo(_precision_note(cfg.loop))
         return
     if memory:
         _measure(recipe, cfg, f"fine-tuning of {init}", init_from=init)
         return
-    last = recipe.run(cfg, out, resume=resume, init_from=init, progress=not quiet)
+    with cleanup:
+        last = recipe.run(cfg, out, resume=resume, init_from=init, progress=not quiet)
     _say(f"done; newest checkpoint: {last}; run folder: {out}")
 
 
@@ -207,7 +223,6 @@ def _check_run_flags(out: Path | None, resume: bool, memory: bool, dry_run: bool
 
 def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, data: dict, *, write: bool) -> dict:
     """Data options for fine-tuning on one (image, map) pair, copied into ``out/target`` so the run folder records it."""
-    import json
 
     from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
     from cimgen.palette import Palette, check_labels
@@ -226,5 +241,5 @@ def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, da
     if write:
         write_image(root / "images" / f"{image_path.stem}.png", image)
         write_label_map(root / "labels" / f"{image_path.stem}.png", labels)
-        (root / "palette.json").write_text(json.dumps(palette.to_dict()))
+        (root / "palette.json").write_text(json_text(palette.to_dict(), indent=None))
     return {"root": str(root), "format": "folders", "crop_size": crop}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cimgen.cli.bounds import device_option
 from cimgen.errors import CimgenError
 
 
@@ -16,7 +17,7 @@ def translate_cmd(
     direction: str = typer.Option(
         None, "--direction", help="AtoB (G_A) or BtoA (G_B); default AtoB for CycleGAN, the trained one for pix2pix."
     ),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", callback=device_option, help="cpu or cuda."),
 ) -> None:
     """Translate images with a trained CycleGAN or pix2pix generator, keeping each image's size.
 
@@ -27,7 +28,7 @@ def translate_cmd(
     """
     from tqdm.auto import tqdm
 
-    from cimgen.generators import load_image_generator, translate
+    from cimgen.generators import check_input_size, load_image_generator, translate
     from cimgen.io.images import list_images, read_image, write_image
     from cimgen.train.runtime import resolve_device
 
@@ -42,6 +43,8 @@ def translate_cmd(
     if clash is not None:
         raise CimgenError(f"{clash} already exists; choose another --out folder")
     pictures = [read_image(f) for f in files]  # every input is checked before anything is written
+    for f, picture in zip(files, pictures):
+        check_input_size(generator, *picture.shape[:2], what=str(f))
     for picture, target in tqdm(list(zip(pictures, targets)), desc="translate", unit="image", disable=len(files) < 2):
         write_image(target, translate(generator, picture))
     typer.echo(f"translated {len(files)} image(s) -> {out}")

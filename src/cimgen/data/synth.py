@@ -15,7 +15,6 @@ so a tile is the same whatever other tiles are made and in whatever order.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from cimgen.errors import CimgenError
 from cimgen.io.images import write_image, write_label_map, write_text
 from cimgen.palette import SYNTH_PALETTE, labels_to_colors
+from cimgen.textfiles import json_text
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION, TREE = range(6)
 
@@ -357,6 +357,6 @@ def write_world(out: str | Path, count: int, cfg: SynthConfig, *, progress=None)
         if progress is not None:
             progress(i + 1, count)
     meta = {"generator": "cimgen.data.synth", "count": count, "config": asdict(cfg), "seconds": round(time.perf_counter() - t0, 2)}
-    write_text(out / "world.json", json.dumps(meta, indent=2))
-    write_text(out / "palette.json", json.dumps(SYNTH_PALETTE.to_dict(), indent=2))
+    write_text(out / "world.json", json_text(meta))
+    write_text(out / "palette.json", json_text(SYNTH_PALETTE.to_dict()))
     return out

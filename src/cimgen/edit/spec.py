@@ -21,17 +21,16 @@ The web editor (``cimgen app``) saves its work in this form, painted strokes as 
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from cimgen.edit.ops import InsertShape, MoveObject, PaintRegion, PasteObject, RemoveClass, RemoveObject, ReplaceClass
 from cimgen.errors import CimgenError
 from cimgen.palette import Palette
+from cimgen.textfiles import read_json, read_yaml
 
 # op name -> (allowed keys, required keys); `op` itself is always allowed.
 SPEC_KEYS: dict[str, tuple[set[str], set[str]]] = {
@@ -76,19 +75,41 @@ def parse_polygon(text: str) -> list[list[float]]:
     return points
 
 
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to a length that fits in one sentence."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(item: dict, key: str, default: str, where: str) -> str:
+    """``item[key]`` (or ``default``) when it is text, else one sentence."""
+    value = item.get(key, default)
+    if not isinstance(value, str):
+        raise CimgenError(f"{where}: '{key}' must be text, got {_short(value)}")
+    return value
+
+
+def _flag(item: dict, key: str, where: str) -> bool:
+    """``item[key]`` (true when absent) when it is true or false, else one sentence."""
+    value = item.get(key, True)
+    if not isinstance(value, bool):
+        raise CimgenError(f"{where}: '{key}' must be true or false, got {_short(value)}")
+    return value
+
+
 def _where(source: str, i: int, op: str) -> str:
     return f"{source} edit {i + 1} ({op})"
 
 
 def _point(value: Any, where: str, key: str) -> tuple[int, int]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise CimgenError(f"{where}: '{key}' must be two integers [x, y], got {value!r}")
+        raise CimgenError(f"{where}: '{key}' must be two integers [x, y], got {_short(value)}")
     return int(value[0]), int(value[1])
 
 
 def _box(value: Any, where: str) -> tuple[int, int, int, int]:
     if not (isinstance(value, (list, tuple)) and len(value) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise CimgenError(f"{where}: 'box' must be four integers [x0, y0, x1, y1], got {value!r}")
+        raise CimgenError(f"{where}: 'box' must be four integers [x0, y0, x1, y1], got {_short(value)}")
     return tuple(int(v) for v in value)  # type: ignore[return-value]
 
 
@@ -99,7 +120,7 @@ def _polygon(value: Any, where: str) -> tuple[tuple[float, float], ...]:
         for p in value
     )
     if not ok:
-        raise CimgenError(f"{where}: 'polygon' must be a list of at least 3 [x, y] points, got {value!r}")
+        raise CimgenError(f"{where}: 'polygon' must be a list of at least 3 [x, y] points, got {_short(value)}")
     return tuple((float(p[0]), float(p[1])) for p in value)
 
 
@@ -135,8 +156,10 @@ def parse_edits(
     edits = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or "op" not in item:
-            raise CimgenError(f"{source} edit {i + 1} must be a mapping with an 'op' key, got {item!r}")
+            raise CimgenError(f"{source} edit {i + 1} must be a mapping with an 'op' key, got {_short(item)}")
         op = item["op"]
+        if not isinstance(op, str):
+            raise CimgenError(f"{source} edit {i + 1}: 'op' must be an operation name ({', '.join(SPEC_KEYS)}), got {_short(op)}")
         if op not in SPEC_KEYS:
             close = difflib.get_close_matches(str(op), list(SPEC_KEYS), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else "."
@@ -187,22 +210,27 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
                 raise CimgenError(
                     f"{where}: give either 'at' (the object under a point) or 'class' with a box/polygon or 'choose', not both"
                 )
-            return RemoveObject(at=_point(item["at"], where, "at"), fill=item.get("fill", "surrounding"))
+            return RemoveObject(at=_point(item["at"], where, "at"), fill=_text(item, "fill", "surrounding", where))
         if "class" not in item:
             raise CimgenError(f"{where}: say what to remove: 'at' [x, y], or 'class' with a 'box', a 'polygon' or 'choose'")
         if region:
             if len(region) > 1:
                 raise CimgenError(f"{where}: give a box or a polygon, not both")
             return RemoveClass(
-                cls=cls("class"), fill=item.get("fill", "surrounding"), whole_objects=bool(item.get("whole_objects", True)), **region
+                cls=cls("class"),
+                fill=_text(item, "fill", "surrounding", where),
+                whole_objects=_flag(item, "whole_objects", where),
+                **region,
             )
         seed = item.get("seed", 0)
-        if not isinstance(seed, int):
-            raise CimgenError(f"{where}: 'seed' must be an integer")
-        return RemoveObject(cls=cls("class"), choose=str(item.get("choose", "largest")), seed=seed, fill=item.get("fill", "surrounding"))
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise CimgenError(f"{where}: 'seed' must be an integer from 0 to 2**63 - 1, got {_short(seed)}")
+        return RemoveObject(
+            cls=cls("class"), choose=_text(item, "choose", "largest", where), seed=seed, fill=_text(item, "fill", "surrounding", where)
+        )
     if op == "insert":
         return InsertShape(
-            cls=cls("class"), shape=str(item.get("shape", "polygon" if "polygon" in item else "rectangle")), **_region(item, where)
+            cls=cls("class"), shape=_text(item, "shape", "polygon" if "polygon" in item else "rectangle", where), **_region(item, where)
         )
     if op == "replace":
         region = _region(item, where)
@@ -220,7 +248,7 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
     if op in ("move", "copy"):
         by = _point(item["by"], where, "by") if "by" in item else None
         to = _point(item["to"], where, "to") if "to" in item else None
-        extra = {"fill": item["fill"]} if "fill" in item else {}
+        extra = {"fill": _text(item, "fill", "surrounding", where)} if "fill" in item else {}
         return MoveObject(at=_point(item["at"], where, "at"), by=by, to=to, copy=op == "copy", **extra)
     # paste
     if read_map is None:
@@ -241,23 +269,11 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
 
 
 def load_spec_file(path: str | Path) -> Any:
-    """Read a YAML or JSON spec file (JSON is YAML, so one parser reads both; safe loading only)."""
+    """Read a YAML or JSON spec file as untrusted data (``cimgen.textfiles``: safe loading, no duplicate keys, bounded)."""
     path = Path(path)
-    if not path.is_file():
-        raise CimgenError(f"edit spec {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as e:
-        raise CimgenError(f"edit spec {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise CimgenError(f"edit spec {path} is not valid YAML{at}") from None
-    except UnicodeDecodeError:
-        raise CimgenError(f"edit spec {path} is not a text file") from None
+    if path.suffix.lower() == ".json":
+        return read_json(path, "edit spec")
+    return read_yaml(path, "edit spec")
 
 
 def read_spec(path: str | Path, palette: Palette, *, read_map=None, read_mask=None, read_instances=None) -> list:

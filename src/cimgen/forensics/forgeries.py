@@ -15,7 +15,6 @@ two into patches; ``--forgeries <set>/forgeries`` scores localisation on the thi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from cimgen.errors import CimgenError
 from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
 from cimgen.io.folders import new_folder
 from cimgen.io.images import write_image, write_label_map
+from cimgen.textfiles import json_text
 
 
 def default_edit(labels: np.ndarray, cls: int, seed: int):
@@ -87,7 +87,7 @@ def write_forgery_set(
                 progress(i + 1, total or i + 1)
         if not records:
             raise CimgenError("no scenes were given")
-        (tmp / "forgeries.json").write_text(json.dumps({**about, "count": len(records), "scenes": records}, indent=2))
+        (tmp / "forgeries.json").write_text(json_text({**about, "count": len(records), "scenes": records}))
     return Path(out)
 
 

@@ -17,7 +17,6 @@ patches of one image from inflating the validation score). ``.npy`` files are re
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from torch.utils.data import Dataset
 from cimgen.errors import CimgenError
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.images import list_images, read_image
+from cimgen.textfiles import json_text, read_json
 
 PRISTINE, GENERATED = 0, 1
 LABEL_NAMES = ("pristine", "generated")
@@ -203,7 +203,7 @@ def build_patch_dataset(
             "splits": summary,
             "sources": per_source,
         }
-        (tmp / DATASET_FILE).write_text(json.dumps(meta, indent=2))
+        (tmp / DATASET_FILE).write_text(json_text(meta))
     return out
 
 
@@ -213,10 +213,7 @@ def read_dataset_info(root: str | Path) -> dict:
     f = root / DATASET_FILE
     if not f.is_file():
         raise CimgenError(f"{root} is not a patch dataset (no {DATASET_FILE}); make one with 'cimgen detect dataset'")
-    try:
-        meta = json.loads(f.read_text())
-    except (OSError, json.JSONDecodeError):
-        raise CimgenError(f"{f} is not readable JSON") from None
+    meta = read_json(f, "patch dataset file")  # untrusted data: bounded, strict, one sentence
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CimgenError(f'{f} is not a cimgen patch dataset (no "format": "{FORMAT}")')
     return meta

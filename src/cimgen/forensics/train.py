@@ -29,7 +29,10 @@ from cimgen.forensics.pgd import AttackConfig, check_attack, pgd
 from cimgen.forensics.postprocess import BartConfig, bart, check_bart_config
 from cimgen.io.checkpoints import load_checkpoint, load_module, resolve_checkpoint
 from cimgen.models.detectors import DetectorConfig, build_detector, load_torchvision_weights
+from cimgen.models.limits import check_checkpoint_config
+from cimgen.train.batchnorm import sync_batch_norm
 from cimgen.train.cyclegan import prepare_run
+from cimgen.train.limits import check_training_numbers
 from cimgen.train.loop import LoopConfig, check_loop_config, make_runtime, resume_point, train
 from cimgen.train.runtime import Runtime
 
@@ -76,6 +79,8 @@ class DetectorTrainConfig:
     """A torchvision ResNet weights file (e.g. ImageNet resnet50) to start a ResNet from; its fc layer is replaced."""
     val_batch_size: int = 256
     """Patches per batch when validating."""
+    sync_batchnorm: bool = True
+    """Under DDP on GPUs, batch norm uses statistics over all processes (SyncBatchNorm); on CPUs it stays per process."""
     loop: LoopConfig = field(default_factory=_detector_loop)
     """Schedule and bookkeeping (10 epochs at a constant rate, batch 64, a checkpoint every epoch)."""
 
@@ -90,6 +95,7 @@ def resolve_config(raw: dict) -> DetectorTrainConfig:
         raise CimgenError(f"mode must be one of {', '.join(MODES)}, got '{cfg.mode}'")
     if not cfg.data:
         raise CimgenError("name the patch dataset to train on (data: or --data)")
+    check_training_numbers(cfg, (("detector", 1),))  # sizes bounded before the detector is built
     build_detector(cfg.detector)  # unknown architecture or sizes fail here
     check_bart_config(cfg.bart)
     check_attack(cfg.attack)
@@ -110,9 +116,9 @@ class DetectorRecipe:
         torch.manual_seed(cfg.loop.seed)
         net = build_detector(cfg.detector)
         if cfg.init_weights:
-
             load_torchvision_weights(net, cfg.init_weights)
-        self.networks: dict[str, nn.Module] = {"detector": rt.prepare(net)}
+        nets, self._batch_norm_note = sync_batch_norm({"detector": net}, rt, enabled=cfg.sync_batchnorm)
+        self.networks: dict[str, nn.Module] = {"detector": rt.prepare(nets["detector"])}
         self.detector = self.networks["detector"]
         self.train_net = rt.wrap(self.detector)
         self.base_lr = cfg.optim.lr
@@ -167,6 +173,11 @@ class DetectorRecipe:
 
     def phases(self) -> list[Callable[[dict], dict[str, float]]]:
         return [self.step]
+
+    def on_epoch_start(self, epoch: int) -> str | None:
+        """How batch norm runs under DDP, once per process start (the loop writes it to the run's log)."""
+        note, self._batch_norm_note = self._batch_norm_note, None
+        return note
 
     def validate(self) -> dict[str, float]:
         """AUC, accuracy and loss on the validation split (clean patches)."""
@@ -234,6 +245,7 @@ def run_detector(
     if init_from is not None and not resume:
         ckpt_cfg, tensors = load_checkpoint(init_from)
         check_detector_config(ckpt_cfg, str(init_from))
+        check_checkpoint_config(ckpt_cfg, str(init_from))
         if ckpt_cfg["detector"] != to_dict(cfg.detector):
             raise CimgenError(f"{init_from} holds another detector architecture than the options give; start from a matching one")
         load_module(recipe.detector, tensors, "detector", source=str(init_from))
@@ -270,6 +282,7 @@ def load_detector(path: str | Path, device: torch.device | str = "cpu") -> tuple
     folder = detector_checkpoint(path)
     ckpt_cfg, tensors = load_checkpoint(folder)
     check_detector_config(ckpt_cfg, str(folder))
+    check_checkpoint_config(ckpt_cfg, str(folder))
     dcfg = from_dict(DetectorConfig, ckpt_cfg["detector"], where=f"{folder}/config.json detector")
     net = build_detector(dcfg)
     load_module(net, tensors, "detector", source=str(folder))

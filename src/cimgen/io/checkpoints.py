@@ -6,18 +6,20 @@ complete, so a folder that exists is never half-written.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from cimgen.errors import DISK_FULL, CimgenError
+from cimgen.textfiles import json_text, parse_json
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.safetensors"
@@ -47,7 +49,7 @@ def save_checkpoint(folder: str | Path, config: dict, tensors: dict[str, torch.T
             shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        (tmp / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, **config}, indent=2))
+        (tmp / CONFIG_NAME).write_text(json_text({"format": FORMAT, **config}))
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / WEIGHTS_NAME))
         if train_state is not None:
             torch.save(train_state, tmp / STATE_NAME)
@@ -102,10 +104,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def _read_config(folder: Path) -> dict:
+    path = folder / CONFIG_NAME
     try:
-        config = json.loads((folder / CONFIG_NAME).read_text())
-    except (OSError, json.JSONDecodeError):
-        raise CimgenError(f"{folder / CONFIG_NAME} is not a readable JSON file") from None
+        config = parse_json(path.read_text(encoding="utf-8-sig"), str(path))  # no duplicate keys, NaN or deep nesting
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CimgenError(f"{path} is not a readable JSON file ({str(e).splitlines()[0][:80]})") from None
+    except (OSError, MemoryError) as e:
+        raise load_error(path, e, fmt=JSON) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CimgenError(f'{folder} is not a cimgen checkpoint (its {CONFIG_NAME} lacks "format": "{FORMAT}")')
     return config
@@ -125,21 +130,128 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise CimgenError(f"checkpoint {folder} has no {WEIGHTS_NAME}")
     try:
         tensors = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CimgenError(f"{weights} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
+    except Exception as e:  # noqa: BLE001 - safetensors, the OS and the allocator each raise their own types
+        raise load_error(weights, e, fmt=SAFETENSORS) from None
     return config, tensors
 
 
-def torch_load_failure(e: BaseException) -> str:
-    """Why ``torch.load(..., weights_only=True)`` refused a file, in words for a one-sentence error.
+# What a weights file is meant to be, for sniffing its first bytes and for the wrong-format sentence.
+PYTORCH = "PyTorch weights"
+SAFETENSORS = "safetensors"
+TORCHSCRIPT_ARCHIVE = "TorchScript"
+JSON = "JSON"
 
-    torch's own message for a refused pickle tells users how to load the file anyway; cimgen
-    does not repeat that advice.
+# The sentences, one per way a read can fail; a user should know from it whether the file itself is at fault.
+MISSING = "it does not exist"
+NOT_A_FILE = "it is a folder, not a file"
+UNREADABLE = "permission denied; check the file's permissions"
+IO_ERROR = "the disk or network filesystem failed while reading it ({why}); the file itself may be fine"
+OUT_OF_MEMORY = "there was not enough memory to load it ({size}); the file itself may be fine"
+WRONG_FORMAT = "it is not a {fmt} file"
+EMPTY = "it is empty (truncated, or never written)"
+DAMAGED = "it is damaged (truncated or corrupt)"
+HOLDS_CODE = "it holds Python objects other than tensors, which cimgen does not unpickle because they could run code"
+
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+"""How a pre-1.6 ``torch.save`` file starts: pickle protocol 2 and torch's magic number as a 10-byte long."""
+_DEVICE_ERRNOS = {
+    getattr(errno, name) for name in (
+        "EIO", "ENXIO", "ENODEV", "ETIMEDOUT", "ESTALE", "EREMOTEIO", "ENOLINK", "ECOMM", "ECONNRESET",
+        "ECONNABORTED", "EHOSTDOWN", "EHOSTUNREACH", "ENETDOWN", "ENETUNREACH", "ENOTCONN", "ENOMEDIUM",
+    ) if hasattr(errno, name)
+}  # fmt: skip
+"""errno values by which a disk, a device or a network filesystem says that it failed, whatever the file holds."""
+_OOM_WORDS = ("not enough memory", "can't allocate memory", "cannot allocate memory", "out of memory")
+"""How torch's CPU allocator words a failed allocation (a RuntimeError, not a MemoryError)."""
+
+
+def _size(path: Path) -> str:
+    try:
+        n = path.stat().st_size
+    except OSError:
+        return "its size unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"the file is {n / scale:.1f} {unit}"
+    return f"the file is {n} bytes"
+
+
+def _looks_like(path: Path, fmt: str) -> bool | None:
+    """Whether the file starts the way a ``fmt`` file starts (so a failure means damage); None for an empty file."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return None
+    if fmt == SAFETENSORS:  # an 8-byte little-endian header length, then the JSON header itself
+        return len(head) > 8 and head[8:9] == b"{"
+    if fmt in (PYTORCH, TORCHSCRIPT_ARCHIVE):
+        if head.startswith(b"PK\x03\x04"):
+            if not zipfile.is_zipfile(path):
+                return True  # a zip cut short: its central directory, at the end, is gone
+            try:
+                with zipfile.ZipFile(path) as zf:  # a readable zip is PyTorch's only when it holds the records
+                    return any(n.count("/") == 1 and n.endswith("/data.pkl") for n in zf.namelist())
+            except (zipfile.BadZipFile, ValueError, NotImplementedError):  # a zip whose directory is broken
+                return True
+        return fmt == PYTORCH and head.startswith(_TORCH_LEGACY_MAGIC)
+    return True
+
+
+def read_failure(e: BaseException, path: str | Path, *, fmt: str) -> str:
+    """Why reading a weights, checkpoint or config file failed, as the end of a one-sentence error.
+
+    Missing, unreadable, an I/O error, out of memory, the wrong format, empty or damaged each get
+    their own words, so that a user never deletes a good file because of a failing disk or a lack of
+    memory. torch's message for a refused pickle tells users how to load the file anyway; cimgen does
+    not repeat that advice.
+
+    Args:
+        e: what the reader raised.
+        path: the file that was being read.
+        fmt: what the file should be (``PYTORCH``, ``SAFETENSORS``, ``TORCHSCRIPT_ARCHIVE``, ``JSON``).
     """
-    text = str(e)
-    if "GLOBAL" in text:  # torch's unpickler met a class or function the file would call (torch 2.6-2.13 wording)
-        return "it holds Python objects other than tensors, which cimgen does not unpickle because they could run code"
-    return "it is damaged or not a PyTorch weights file"
+    path = Path(path)
+    if "GLOBAL" in str(e) and not isinstance(e, (OSError, MemoryError)):  # torch's unpickler met a callable (2.6-2.13 wording)
+        return HOLDS_CODE
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(w in str(e).lower() for w in _OOM_WORDS)):
+        return OUT_OF_MEMORY.format(size=_size(path))
+    if isinstance(e, OSError):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as probe:  # safetensors calls a file it may not open "not found"; Python's own open says why
+            e = probe
+        if isinstance(e, FileNotFoundError):
+            return MISSING
+        if isinstance(e, IsADirectoryError):
+            return NOT_A_FILE
+        if isinstance(e, PermissionError):
+            return UNREADABLE
+        if e.errno in _DEVICE_ERRNOS:
+            return IO_ERROR.format(why=e.strerror or os.strerror(e.errno))
+        # Any other OSError comes from the bytes themselves: torch's zip reader, for one, seeks before the start
+        # of a truncated archive and gets EINVAL.
+    try:
+        looks = _looks_like(path, fmt)
+    except (OSError, MemoryError) as again:  # the file went away or the disk failed between the read and this look
+        return read_failure(again, path, fmt=fmt)
+    if looks is None:
+        return EMPTY
+    return DAMAGED if looks else WRONG_FORMAT.format(fmt=fmt)
+
+
+def load_error(path: str | Path, e: BaseException, *, fmt: str, what: str | None = None) -> CimgenError:
+    """The one-sentence error for a failed read of ``path``: ``<path> cannot be read [as <what>]: <why>``.
+
+    Args:
+        path: the file that was being read.
+        e: what the reader raised.
+        fmt: what the file should be (see ``read_failure``).
+        what: what the file was meant to hold ("VGG19 weights"), or None.
+    """
+    reason = read_failure(e, path, fmt=fmt)
+    verb = "cannot be loaded safely" if reason == HOLDS_CODE else "cannot be read"
+    return CimgenError(f"{path} {verb}{f' as {what}' if what else ''}: {reason}")
 
 
 def load_train_state(path: str | Path) -> dict:
@@ -151,7 +263,7 @@ def load_train_state(path: str | Path) -> dict:
     try:
         return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises several types for corrupt or unsafe files
-        raise CimgenError(f"{f} cannot be loaded safely: {torch_load_failure(e)}") from None
+        raise load_error(f, e, fmt=PYTORCH) from None
 
 
 def state_dict_with_prefix(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
@@ -195,4 +307,12 @@ def load_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str
                 f"checkpoint {source} does not match the model: '{prefix}.{k}' has shape {tuple(given[k].shape)}, "
                 f"the model expects {tuple(v.shape)}"
             )
+    bad = first_non_finite({k: given[k] for k in own})
+    if bad is not None:
+        raise CimgenError(f"checkpoint {source} holds NaN or infinite values in '{prefix}.{bad}'; it is damaged (or its training diverged)")
     module.load_state_dict(given, strict=True)
+
+
+def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or an infinity, or None when all are finite."""
+    return next((k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)

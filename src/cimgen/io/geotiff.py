@@ -36,6 +36,11 @@ STRIP_ROWS = 512  # rows read or written at once: a multiple of the 256-row bloc
 # Integer types a GeoTIFF band can hold on every GDAL that rasterio 1.3 supports.
 _LABEL_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32")
 
+MAX_PIXELS = 2**30
+"""Most pixels (32768 x 32768) a GeoTIFF may declare for a whole-raster read, checked from its header before anything is allocated.
+
+A sparse GeoTIFF can declare millions of pixels a side in a few hundred bytes."""
+
 # TIFF tags that make a TIFF a GeoTIFF: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory.
 _GEOTIFF_TAGS = (33550, 33922, 34264, 34735)
 
@@ -151,6 +156,14 @@ def _info(ds) -> GeoInfo:
     )
 
 
+def _check_declared_size(path: str | Path, ds) -> None:
+    if ds.width * ds.height > MAX_PIXELS:
+        raise CimgenError(
+            f"{path} declares {ds.width}x{ds.height} pixels, more than the {MAX_PIXELS:,} cimgen reads at once; "
+            "cut the scene into smaller GeoTIFFs (e.g. with gdal_translate -srcwin)"
+        )
+
+
 def read_geotiff_info(path: str | Path) -> GeoInfo:
     """The ``GeoInfo`` of a GeoTIFF, from its header only."""
     with _open(path) as ds:
@@ -168,6 +181,7 @@ def read_geotiff(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
         CimgenError: for a missing or unreadable file, non-8-bit pixels or an unusable band layout.
     """
     with _open(path) as ds:
+        _check_declared_size(path, ds)
         info = _info(ds)
         if info.dtype != "uint8":
             raise CimgenError(
@@ -199,6 +213,7 @@ def read_geotiff_labels(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
         CimgenError: for a missing or unreadable file, more than one band or non-integer values.
     """
     with _open(path) as ds:
+        _check_declared_size(path, ds)
         info = _info(ds)
         if ds.count != 1:
             raise CimgenError(f"{path} has {ds.count} bands; a label map or mask must be a single band of class values")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +17,49 @@ from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labe
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+"""Most pixels an image file may declare (178,956,970, about 13,377 x 13,377: Pillow's own bomb limit); checked from the header."""
+
+
 def _open(path: str | Path) -> Image.Image:
+    """A decoded image, its declared size checked before any pixel is decoded; the file is closed either way."""
     path = Path(path)
     if not path.exists():
         raise CimgenError(f"{path} does not exist")
     if not path.is_file():
         raise CimgenError(f"{path} is not a file")
     try:
-        img = Image.open(path)
-        img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        # Pillow's bomb warning would be a second line beside cimgen's sentence; the size is checked here instead.
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(f)
+            _check_declared_size(path, img.width, img.height)
+            img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
         raise CimgenError(f"{path} cannot be read as an image ({e.__class__.__name__})") from None
     except Image.DecompressionBombError:
-        raise CimgenError(f"{path} declares more pixels than cimgen will decode; it may be a decompression bomb") from None
+        raise CimgenError(
+            f"{path} declares more than {MAX_PIXELS:,} pixels, more than cimgen decodes; it may be a decompression bomb"
+        ) from None
     return img
+
+
+def _check_declared_size(path: Path, width: int, height: int) -> None:
+    if width < 1 or height < 1:
+        raise CimgenError(f"{path} declares an empty {width}x{height} image")
+    if width * height > MAX_PIXELS:
+        raise CimgenError(
+            f"{path} declares {width}x{height} pixels, more than the {MAX_PIXELS:,} cimgen decodes; it may be a decompression bomb"
+        )
+
+
+def _finite(path: str | Path, arr: np.ndarray) -> np.ndarray:
+    """``arr`` when every value is a finite number; a float file holding NaN or inf gets one sentence."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        y, x = (int(v) for v in np.argwhere(bad)[0][:2])
+        raise CimgenError(f"{path} holds {arr[y, x]} at pixel (x={x}, y={y}); an image's pixels must be finite numbers")
+    return arr
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -40,7 +70,7 @@ def read_image(path: str | Path) -> np.ndarray:
         arr = np.clip(arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(arr[..., None], 3, axis=2)
     if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
+        arr = _finite(path, np.asarray(img, dtype=np.float64))
         scale = 255.0 if arr.max() <= 1.0 else 1.0
         arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(arr[..., None], 3, axis=2)
@@ -126,12 +156,17 @@ def image_size(path: str | Path) -> tuple[int, int]:
     if not path.is_file():
         raise CimgenError(f"{path} does not exist")
     try:
-        with Image.open(path) as img:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(f)
+            _check_declared_size(path, img.width, img.height)
             return img.height, img.width
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
         raise CimgenError(f"{path} cannot be read as an image ({e.__class__.__name__})") from None
     except Image.DecompressionBombError:
-        raise CimgenError(f"{path} declares more pixels than cimgen will decode; it may be a decompression bomb") from None
+        raise CimgenError(
+            f"{path} declares more than {MAX_PIXELS:,} pixels, more than cimgen decodes; it may be a decompression bomb"
+        ) from None
 
 
 def atomic_write(path: Path, write) -> None:

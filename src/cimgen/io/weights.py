@@ -2,24 +2,27 @@
 
 Every state-dict reader here goes through ``read_tensor_dict``: a ``.safetensors`` file is read as it is; any
 other file with ``torch.load(weights_only=True)``, so a pickle that would build an object other
-than a tensor is refused and nothing in it runs. What is unwrapped is what the projects' own
-savers leave around a state dict: a wrapper entry (``{"state_dict": sd}``, and for the official
-GAN files ``model``, ``netG`` and the like) and the ``module.`` prefix that ``DataParallel``
-puts in front of every name. Whether the tensors fit a network is checked by the network's own
-module (``models/``, ``metrics/``, layers above this one); this module only reads files.
+than a tensor is refused and nothing in it runs. A TorchScript archive is never given to
+``torch.jit.load`` (which compiles the archive's code and runs a module's ``__setstate__``): its
+records are read by ``io/torchscript.py``, which builds tensors and nothing else. What is unwrapped
+is what the projects' own savers leave around a state dict: a wrapper entry (``{"state_dict": sd}``,
+and for the official GAN files ``model``, ``netG`` and the like) and the ``module.`` prefix that
+``DataParallel`` puts in front of every name. Whether the tensors fit a network is checked by the
+network's own module (``models/``, ``metrics/``, layers above this one); this module only reads files.
+Every failure to read is one sentence saying which of missing, unreadable, I/O error, out of memory,
+wrong format or damaged it was (``io.checkpoints.read_failure``).
 """
 
 from __future__ import annotations
 
-import warnings
-import zipfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import torch_load_failure
+from cimgen.io.checkpoints import HOLDS_CODE, PYTORCH, SAFETENSORS, TORCHSCRIPT_ARCHIVE, load_error, read_failure
+from cimgen.io.torchscript import DamagedArchive, RefusedGlobal, UnsupportedState, is_torchscript, read_torchscript_tensors
 
 STATE_DICT_WRAPPERS = ("state_dict",)
 """The wrapper entry torchvision's and most projects' training scripts save a state dict under."""
@@ -55,20 +58,23 @@ def read_tensor_dict(
     path = Path(path)
     if not path.is_file():
         raise CimgenError(f"{what or 'checkpoint'} file {path} does not exist")
+    fmt = SAFETENSORS if path.suffix == ".safetensors" else PYTORCH
     try:
-        if path.suffix == ".safetensors":
+        if fmt == SAFETENSORS:
             obj = load_file(str(path))
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - whatever torch or safetensors raise, the file is the problem
-        reason = torch_load_failure(e)
-        raise CimgenError(f"{path} cannot be read as {what}: {reason}" if what else f"{path} cannot be loaded: {reason}") from None
+    except Exception as e:  # noqa: BLE001 - torch, safetensors, the OS and the allocator each raise their own types
+        raise load_error(path, e, fmt=fmt, what=what) from None
     for wrapper in wrappers:
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
             break
     if not isinstance(obj, dict) or (not obj and not allow_empty) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CimgenError(f"{path} does not hold a dictionary of tensors" + (f" ({holds})" if holds else ""))
+    if not all(isinstance(k, str) for k in obj):  # a state dict names its tensors by text; torch.save keeps any key
+        key = next(k for k in obj if not isinstance(k, str))
+        raise CimgenError(f"{path} names a tensor by {type(key).__name__} {key!r}; a state dict names each one by text")
     return {k.removeprefix("module."): v for k, v in obj.items() if k != "_metadata"}
 
 
@@ -112,23 +118,23 @@ def read_inception_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], s
     path = Path(path)
     if not path.is_file():
         raise CimgenError(f"Inception weights file {path} does not exist")
-    if not _is_torchscript(path):
+    try:
+        torchscript = is_torchscript(path)
+    except Exception as e:  # noqa: BLE001 - the OS or zipfile; read_failure tells which
+        raise load_error(path, e, fmt=PYTORCH, what="Inception weights") from None
+    if not torchscript:
         return read_tensor_dict(path, what="Inception weights", allow_empty=True), STATE_DICT
     try:
-        # TorchScript archives carry TorchScript code, not Python pickles of arbitrary classes; loading one
-        # builds the module's tensors and graph without running its forward.
-        with warnings.catch_warnings():
-            # torch 2.13 marks torch.jit.load deprecated; it is still the one reader of this format.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            module = torch.jit.load(str(path), map_location="cpu")
-    except Exception as e:  # noqa: BLE001 - any failure to read is the user's file problem
-        raise CimgenError(f"{path} could not be read as a TorchScript file ({type(e).__name__})") from None
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}, TORCHSCRIPT
-
-
-def _is_torchscript(path: Path) -> bool:
-    # torch.save archives hold data.pkl and data/; TorchScript archives add a code/ folder.
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any("/code/" in n for n in zf.namelist())
+        # Not torch.jit.load: it would compile the archive's code and run any __setstate__ in it.
+        return read_torchscript_tensors(path), TORCHSCRIPT
+    except RefusedGlobal:
+        raise CimgenError(f"{path} cannot be loaded safely as Inception weights: {HOLDS_CODE}") from None
+    except UnsupportedState as e:
+        raise CimgenError(
+            f"{path} cannot be read as Inception weights: its module {e} has its own __setstate__, "
+            "TorchScript code that cimgen does not run"
+        ) from None
+    except DamagedArchive as e:
+        raise CimgenError(f"{path} cannot be read as Inception weights: it is damaged ({e})") from None
+    except Exception as e:  # noqa: BLE001 - zipfile, the unpickler, the OS and the allocator each raise their own types
+        raise CimgenError(f"{path} cannot be read as Inception weights: {read_failure(e, path, fmt=TORCHSCRIPT_ARCHIVE)}") from None

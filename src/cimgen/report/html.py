@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,6 +12,7 @@ import numpy as np
 from cimgen.io.geotiff import write_geotiff
 from cimgen.io.images import write_image, write_label_map, write_text
 from cimgen.palette import Palette, labels_to_colors
+from cimgen.textfiles import json_text
 
 
 def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -185,7 +185,7 @@ table {{ border-collapse: collapse; margin-top: 1em; }} th, td {{ border: 1px so
 <p>Also in <code>metrics.json</code>.</p>
 </body></html>
 """
-    write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    write_text(out / "metrics.json", json_text(metrics))
     return write_text(out / "report.html", page)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,10 @@ from cimgen.errors import CimgenError
 from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import read_image, read_label_map, write_text
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.palette import SYNTH_PALETTE
 from cimgen.report.html import write_report
+from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
 
 
@@ -67,6 +68,7 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
         raise CimgenError(f"{out} already holds a demo; remove it or pass another --out folder")
     ckpt = Path(cfg.checkpoint) if cfg.checkpoint else shipped_checkpoint()
     init = load_checkpoint(ckpt)  # read once, and fail before writing anything
+    check_checkpoint_config(init[0], str(ckpt))
     ckpt_cfg = init[0]
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -103,6 +105,8 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
             "sample_every": max(1, (cfg.finetune_epochs + cfg.finetune_decay_epochs) // 4),
             "keep_checkpoints": 1,
             "threads": cfg.threads,
+            # fp32 on every machine, so the README's demo figures reproduce (precision auto would take bf16 on CPUs with native bf16)
+            "precision": "fp32",
         },
     }
     ft_cfg = finetune_config(ckpt_cfg, overrides)
@@ -144,6 +148,6 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
     stage("report", t0)
     timings["total"] = round(time.perf_counter() - t_all, 2)
     # The report's own table was written before these last timings were known.
-    write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    write_text(out / "metrics.json", json_text(metrics))
     echo(f"SSIM outside the edited region: {metrics['ssim_outside_mask']:.3f}; total {timings['total']:.0f} s")
     return report

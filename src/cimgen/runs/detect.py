@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from cimgen.forensics.train import DetectorTrainConfig, load_detector, resolve_c
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.images import read_image, read_mask, write_image, write_text
 from cimgen.report.figures import mean_accuracy, robustness_figure
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import resolve_device
 
 DEFAULT_DEVICE = "auto"
@@ -232,7 +232,7 @@ def run_evaluate(
         for key in ("patch", "localisation"):
             if result[key]:
                 write_text(tmp / f"{key}.csv", _table(result[key])[1])
-        write_text(tmp / "evaluate.json", json.dumps(result, indent=2))
+        write_text(tmp / "evaluate.json", json_text(result))
         write_text(tmp / "evaluate.md", "# Detector evaluation\n\n" + "\n".join(sections))
     return out / "evaluate.md"
 
@@ -384,5 +384,5 @@ def run_heatmap(
         np.save(tmp / "scores.npy", scores.astype(np.float32))
         write_image(tmp / "heatmap.png", heatmap_picture(scores))
         write_image(tmp / "overlay.png", overlay(image, scores))
-        write_text(tmp / "heatmap.json", json.dumps(info, indent=2))
+        write_text(tmp / "heatmap.json", json_text(info))
     return out / "overlay.png"

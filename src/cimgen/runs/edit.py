@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,15 +13,19 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import read_config
 from cimgen.io.folders import new_folder
 from cimgen.io.images import read_id_map, write_image, write_label_map, write_text
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.palette import SNAP_TOLERANCE, Palette, labels_to_colors, palette_from_option
 from cimgen.runs.manipulate import OUT_HINT, describe_edit, load_edits, read_map_any
-from cimgen.runs.options import DEFAULT_RADIUS
+from cimgen.runs.options import COLOR_TOLERANCE_RANGE, DEFAULT_RADIUS, RADIUS_RANGE, check_range
+from cimgen.textfiles import json_text
 
 
 def palette_of(palette: str = "", checkpoint: str | Path | None = None) -> Palette:
     """The classes named by a palette option or stored in a generator checkpoint (its config alone is read)."""
     if checkpoint is not None:
-        return stored_palette(read_config(checkpoint), checkpoint)
+        config = read_config(checkpoint)
+        check_checkpoint_config(config, str(checkpoint))  # untrusted: a damaged config is refused, not half-used
+        return stored_palette(config, checkpoint)
     return palette_from_option(palette)
 
 
@@ -53,6 +56,8 @@ def run_map_edit(
     ``mask.png`` (changed pixels dilated by ``radius``, 0/255) and ``edit.json`` (the edits,
     changed pixels, the mask's area, snapping counts). Returns ``edit.json``'s path.
     """
+    check_range(radius, RADIUS_RANGE, "radius")
+    check_range(color_tolerance, COLOR_TOLERANCE_RANGE, "color_tolerance")
     pal = palette_of(palette, checkpoint)
     labels, snap = read_map_any(Path(map_path), pal, color_tolerance)
     inst = read_id_map(instances) if instances else None
@@ -84,7 +89,7 @@ def run_map_edit(
         write_label_map(tmp / "edited_labels.png", edited)
         write_image(tmp / "edited_map.png", labels_to_colors(edited, pal))
         write_image(tmp / "mask.png", mask.astype(np.uint8) * 255)
-        write_text(tmp / "edit.json", json.dumps(report, indent=2))
+        write_text(tmp / "edit.json", json_text(report))
     path = out / "edit.json"
     if echo:
         echo(

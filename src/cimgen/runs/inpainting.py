@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.images import read_image, write_text
 from cimgen.metrics.inpainting import inpainting_scores, opencv_inpaint
 from cimgen.metrics.saliency import DEFAULT_SALIENCY, check_saliency_model
+from cimgen.textfiles import json_text
 
 # Columns of the printed table and of scores.csv: (result key, Markdown header).
 COLUMNS = (("ssim", "SSIM"), ("ssim_filled", "SSIM filled"), ("asvs", "ASVS"))
@@ -123,7 +123,7 @@ def score_inpainting(
     }
     settings = f"Reference `{reference}`, mask `{mask}` ({rows[0]['mask_pixels']} pixels); ASVS saliency model: {saliency}.\n\n"
     with new_folder(out, hint="choose another --out folder") as tmp:
-        write_text(tmp / "scores.json", json.dumps(record, indent=2) + "\n")
+        write_text(tmp / "scores.json", json_text(record) + "\n")
         write_text(tmp / "scores.csv", csv_table(rows))
         write_text(tmp / "scores.md", settings + table)
     return InpaintingScores(rows=rows, table=table, written=[out / name for name in ("scores.json", "scores.csv", "scores.md")])

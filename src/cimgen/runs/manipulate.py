@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 import zlib
 from collections.abc import Callable
@@ -34,9 +33,11 @@ from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.geotiff import is_georeferenced, read_geotiff, read_geotiff_labels
 from cimgen.io.images import list_images, read_edited_map, read_id_map, read_image, read_mask, write_text
 from cimgen.kinds import LABELS
+from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
-from cimgen.runs.options import ManipulateConfig
+from cimgen.runs.options import ManipulateConfig, check_manipulate_config
+from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
@@ -363,6 +364,8 @@ def run_manipulation(
         echo: where progress lines go.
         progress: show progress bars.
     """
+    check_manipulate_config(cfg)
+    cfg = replace(cfg, device=check_device(cfg.device))
     out = Path(cfg.out)
     check_fresh(out, OUT_HINT)
     if renderer is None:
@@ -374,7 +377,9 @@ def run_manipulation(
         tolerance=cfg.color_tolerance, edited_map=cfg.edited_map, instances=cfg.instances, mask=cfg.mask,
     )  # fmt: skip
     with new_folder(out, OUT_HINT) as tmp:
-        m, metrics, used = manipulate_one(cfg, renderer, inputs, tmp, echo=echo, progress=progress)
+        # the run is written under a temporary name until it succeeds; messages name the folder it becomes
+        shown = (lambda line: echo(line.replace(str(tmp), str(out)))) if echo else None
+        m, metrics, used = manipulate_one(cfg, renderer, inputs, tmp, echo=shown, progress=progress)
     if echo:
         suffix = ".tif" if inputs.geo is not None else ".png"
         ssim = metrics["ssim_outside_mask"]
@@ -409,7 +414,7 @@ def manifest_row(metrics: dict) -> dict:
     return {
         "status": "ok",
         "error": "",
-        "edits": json.dumps(metrics["edits"]),
+        "edits": json_text(metrics["edits"], indent=None),
         "mask_area_pixels": metrics["mask_area_pixels"],
         "mask_area_fraction": metrics["mask_area_fraction"],
         "changed_label_pixels": metrics["changed_label_pixels"],
@@ -426,6 +431,8 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     A file whose manipulation fails (no object to remove, a region off its map) is recorded
     as failed with the reason, leaves no folder, and the batch goes on. Returns the manifest path.
     """
+    check_manipulate_config(cfg)
+    cfg = replace(cfg, device=check_device(cfg.device))
     out = Path(cfg.out)
     images = list_images(cfg.image)
     if not images:
@@ -457,7 +464,7 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
         ok = sum(r["status"] == "ok" for r in rows)
         if ok == 0:  # nothing was made: leave nothing behind
             raise CimgenError(f"no image could be manipulated; the first reason: {rows[0]['error']}")
-        write_text(tmp / "manifest.json", json.dumps({"config": dict(vars(cfg)), "files": rows}, indent=2))
+        write_text(tmp / "manifest.json", json_text({"config": dict(vars(cfg)), "files": rows}))
         write_text(tmp / "manifest.csv", manifest_csv(rows))
     if echo:
         echo(f"{ok} of {len(rows)} images manipulated" + (f"; {len(rows) - ok} failed (reasons in the manifest)" if ok < len(rows) else ""))

@@ -10,6 +10,7 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, save_checkpoint
 from cimgen.io.official import cyclegan_files, export_cyclegan, save_state_dict
 from cimgen.kinds import CYCLEGAN
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.official import (
     KINDS,
     build,
@@ -171,6 +172,7 @@ def export_official(
         The files written.
     """
     config, tensors = load_checkpoint(checkpoint)
+    check_checkpoint_config(config, str(checkpoint))
     kind = config.get("model")
     if kind == CYCLEGAN:
         if discriminator_out is not None:

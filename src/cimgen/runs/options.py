@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
 
 DEFAULT_RADIUS = 8
@@ -16,6 +17,20 @@ DEFAULT_FEATHER = 6.0
 """Soft-edge width inside the mask for the feather and Laplacian blends, in pixels."""
 FINETUNE_STEPS = 600
 """Fine-tuning iterations of ``cimgen manipulate --finetune`` and the web editor."""
+
+# The allowed range of each number, (lowest, highest): the CLI shows them in --help and the runs check them,
+# so a value no library call can take (a radius of 100,000 px, a feather of 1e12) gets one sentence.
+RADIUS_RANGE = (0, 1000)
+FEATHER_RANGE = (0.0, 1000.0)
+COLOR_TOLERANCE_RANGE = (0.0, 442.0)
+"""442 is just above the largest RGB distance, sqrt(3) * 255."""
+FINETUNE_STEPS_RANGE = (1, 100_000)
+FINETUNE_CROP_RANGE = (16, 4096)
+TILE_SIZE_RANGE = (-1, 65536)
+"""-1 on the command line means automatic (None here), 0 never."""
+OVERLAP_RANGE = (0, 4096)
+SEED_RANGE = (0, 2**32 - 1)
+"""NumPy's and PyTorch's seeds alike."""
 
 
 @dataclass(frozen=True)
@@ -66,3 +81,31 @@ class ManipulateConfig:
     """Tile overlap in pixels."""
     device: str = "cpu"
     """Where the generators run (cpu, cuda)."""
+
+
+def check_range(value: float | int, bounds: tuple, name: str) -> None:
+    """One sentence unless ``bounds[0] <= value <= bounds[1]`` (NaN never fits).
+
+    Args:
+        value: the option's value.
+        bounds: (lowest, highest), inclusive.
+        name: the option as the user wrote it, e.g. ``--radius``.
+    """
+    lo, hi = bounds
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise CimgenError(f"{name} is {value!r}; it must lie between {lo} and {hi}")
+
+
+def check_manipulate_config(cfg: ManipulateConfig) -> None:
+    """One sentence for the first number of ``cfg`` out of its range (the same ranges ``cimgen manipulate --help`` shows)."""
+    for value, bounds, name in (
+        (cfg.radius, RADIUS_RANGE, "radius"),
+        (cfg.feather, FEATHER_RANGE, "feather"),
+        (cfg.color_tolerance, COLOR_TOLERANCE_RANGE, "color_tolerance"),
+        (cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps"),
+        (cfg.finetune_crop, FINETUNE_CROP_RANGE, "finetune_crop"),
+        (cfg.overlap, OVERLAP_RANGE, "overlap"),
+    ):
+        check_range(value, bounds, name)
+    if cfg.tile_size is not None:
+        check_range(cfg.tile_size, (0, TILE_SIZE_RANGE[1]), "tile_size")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from cimgen.singan.inpaint import DEFAULT_DILATION, DEFAULT_NOISE, Fill, check_m
 from cimgen.singan.model import SinGAN, load_singan, to_image
 from cimgen.singan.pyramid import pyramid_sizes
 from cimgen.singan.train import train_singan
-from cimgen.train.runtime import resolve_device
+from cimgen.textfiles import json_text
+from cimgen.train.runtime import precision_note, resolve_device
 
 DEFAULT_DEVICE = "auto"
 """Where SinGAN runs unless told: cuda when present, else cpu."""
@@ -57,6 +57,10 @@ class TrainingPlan:
     sizes: list[tuple[int, int]]
     """The pyramid's (height, width) per scale, coarse to fine."""
 
+    def precision_note(self, device: str = DEFAULT_DEVICE) -> str:
+        """Which precision the run computes in on this machine, and why (``precision: auto`` chooses by machine)."""
+        return precision_note(self.cfg.precision, device)
+
 
 def plan_training(
     image: Path,
@@ -91,6 +95,7 @@ def run_training(
     if echo is not None:
         sizes = ", ".join(f"{h}x{w}" for h, w in plan.sizes)
         echo(f"training {len(plan.sizes)} scales of {plan.cfg.iters} iterations ({plan.cfg.schedule} schedule) on {dev}: {sizes}")
+        echo(plan.precision_note(device))
     return train_singan(
         plan.image,
         plan.cfg,
@@ -142,7 +147,7 @@ def write_fill(out: Path, fill: Fill, record: dict) -> None:
         write_image(tmp / "region.png", (fill.region * 255).astype("uint8")[..., None].repeat(3, axis=2))
         if fill.generated is not None:
             write_image(tmp / "generated.png", fill.generated)
-        (tmp / "fill.json").write_text(json.dumps(record, indent=2))
+        (tmp / "fill.json").write_text(json_text(record))
 
 
 def run_inpaint(

@@ -8,7 +8,7 @@ from cimgen.config import from_dict
 from cimgen.errors import CimgenError
 
 PLACEMENTS = ("geometric", "consingan")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass
@@ -39,7 +39,7 @@ class SinGANConfig:
         lr_scale: the learning rate of a scale k steps below the newest is multiplied by ``lr_scale**k``.
         reuse_fake: the generator update reuses the fake of the last discriminator step and takes one
             backward pass (ConSinGAN); otherwise each of the ``g_steps`` recomputes it (SinGAN).
-        precision: ``fp32``, or ``bf16`` autocast.
+        precision: ``auto`` (bf16 autocast where the CPU or GPU computes bf16 natively, else fp32), ``fp32``, or ``bf16`` autocast.
         mask_reconstruction: when training is given a mask (the damaged region), the reconstruction loss
             leaves the masked pixels out, so the pyramid is not asked to reproduce the damage.
         seed: seeds the weights, the fixed noise and every random draw of training.
@@ -70,7 +70,7 @@ class SinGANConfig:
     train_depth: int = 1
     lr_scale: float = 0.1
     reuse_fake: bool = False
-    precision: str = "fp32"
+    precision: str = "auto"
     mask_reconstruction: bool = True
     seed: int = 0
 
@@ -86,8 +86,9 @@ class SinGANConfig:
 
 # The fast schedule: ConSinGAN's choices (tohinz/ConSinGAN config.py and main_train.py: 6 stages, 3 trained
 # at once, learning rates 0.1x per stage below the newest, the generator updated once from the last
-# discriminator step's fake) on SinGAN's per-scale networks, with fewer iterations per scale and bf16
-# autocast (1.35-1.4x faster per iteration on the development CPU, benchmarks/singan.py).
+# discriminator step's fake) on SinGAN's per-scale networks, with fewer iterations per scale and precision
+# auto: bf16 autocast where the CPU computes bf16 natively (1.35-1.4x faster per iteration on the AVX-512 BF16
+# development CPU, benchmarks/singan.py), fp32 elsewhere (bf16 is emulated, and far slower, without it).
 FAST = {
     "schedule": "fast",
     "num_scales": 6,
@@ -97,7 +98,7 @@ FAST = {
     "lr_scale": 0.1,
     "reuse_fake": True,
     "g_steps": 1,
-    "precision": "bf16",
+    "precision": "auto",
 }
 SCHEDULES = {"original": {"schedule": "original"}, "fast": FAST}
 DEFAULT_SCHEDULE = "fast"

@@ -11,6 +11,7 @@ from cimgen.config import from_dict, to_dict
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module, save_checkpoint
 from cimgen.io.images import image_to_tensor, tensor_to_image
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.singan.config import SinGANConfig, check_config
 from cimgen.singan.networks import ScaleDiscriminator, ScaleGenerator
 from cimgen.singan.pyramid import resize
@@ -178,6 +179,7 @@ def load_singan(path: str | Path, *, device: torch.device | str = "cpu") -> tupl
     config, tensors = load_checkpoint(path)
     if config.get("model") != MODEL_NAME:
         raise CimgenError(f"{path} holds a '{config.get('model')}' model, not a SinGAN; train one with 'cimgen singan train'")
+    check_checkpoint_config(config, str(path))  # sizes and widths bounded before any network is built
     try:
         cfg = from_dict(SinGANConfig, config["singan"], where="singan")
         check_config(cfg)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -30,6 +29,8 @@ from cimgen.singan.config import SinGANConfig
 from cimgen.singan.model import MODEL_DIR, SinGAN, image_tensor, load_singan, to_image
 from cimgen.singan.networks import gradient_penalty, init_weights
 from cimgen.singan.pyramid import image_pyramid, mask_pyramid, pyramid_sizes, resize
+from cimgen.textfiles import json_text
+from cimgen.train.runtime import choose_precision
 
 SAMPLES_DIR = "samples"
 PARTIAL_DIR = "partial"
@@ -50,8 +51,8 @@ def _masked_mse(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -
     return torch.sum((x - y) ** 2 * weight) / (weight.sum() * x.shape[1]).clamp_min(1.0)
 
 
-def _autocast(cfg: SinGANConfig, device: torch.device):
-    if cfg.precision == "bf16":
+def _autocast(precision: str, device: torch.device):
+    if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -64,6 +65,8 @@ class ScaleTrainer:
     ):
         cfg = model.cfg
         self.model, self.n, self.netD, self.weights, self.gen, self.device, self.cfg = model, n, netD, weights, gen, device, cfg
+        # Resolved once by train_singan (precision auto chooses by machine); resolved here for a trainer built elsewhere.
+        self.precision = model.meta.get("precision", {}).get("used") or choose_precision(cfg.precision, device)[0]
         self.low = max(0, n - cfg.train_depth + 1)
         for k, g in enumerate(model.generators):
             trainable = k >= self.low
@@ -92,7 +95,7 @@ class ScaleTrainer:
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict:
         self.netD.zero_grad(set_to_none=True)
-        with _autocast(self.cfg, self.device):
+        with _autocast(self.precision, self.device):
             err_real = -self.netD(real).mean()
             err_fake = self.netD(fake.detach()).mean()
         gp = gradient_penalty(self.netD, real, fake, self.cfg.lambda_grad, self.gen)
@@ -102,7 +105,7 @@ class ScaleTrainer:
 
     def _g_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
         cfg, n = self.cfg, self.n
-        with _autocast(cfg, self.device):
+        with _autocast(self.precision, self.device):
             err_g = -self.netD(fake).mean()
             rec = self._through(self.rec_base, self.model.z_opt[self.low : n + 1])
         rec_loss = cfg.alpha * _masked_mse(rec, self.model.reals[n], self.weights[n])
@@ -114,13 +117,13 @@ class ScaleTrainer:
         if cfg.reuse_fake:
             # ConSinGAN: one draw per iteration; G does not change during the D steps, so its fake is made once.
             base, zs = self._draw()
-            with _autocast(cfg, self.device):
+            with _autocast(self.precision, self.device):
                 fake = self._through(base, zs)
             for _ in range(cfg.d_steps):
                 stats.update(self._d_step(real, fake))
             for j in range(cfg.g_steps):
                 if j > 0:  # the first update changed G, so a further one needs a fake made by the new weights
-                    with _autocast(cfg, self.device):
+                    with _autocast(self.precision, self.device):
                         fake = self._through(base, zs)
                 self.optG.zero_grad(set_to_none=True)
                 loss, s = self._g_loss(fake)
@@ -131,12 +134,12 @@ class ScaleTrainer:
             # SinGAN: a new random input for every D step; each G step recomputes the fake from the last one.
             for _ in range(cfg.d_steps):
                 base, zs = self._draw()
-                with torch.no_grad(), _autocast(cfg, self.device):
+                with torch.no_grad(), _autocast(self.precision, self.device):
                     fake = self._through(base, zs)
                 stats.update(self._d_step(real, fake))
             for _ in range(cfg.g_steps):
                 self.optG.zero_grad(set_to_none=True)
-                with _autocast(cfg, self.device):
+                with _autocast(self.precision, self.device):
                     fake = self._through(base, zs)
                 loss, s = self._g_loss(fake)
                 loss.backward()
@@ -208,6 +211,8 @@ def train_singan(
     netD, partial = None, None
     if resume:
         model, netD, gen, partial = _resume(out, model, device)
+    used, why = choose_precision(cfg.precision, device)
+    model.meta["precision"] = {"used": used, "why": why}
     out.mkdir(parents=True, exist_ok=True)
     log = out / LOG_NAME
     for n in range(model.trained, model.num_scales):
@@ -250,7 +255,7 @@ def train_singan(
         shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
         with open(log, "a") as f:
             f.write(
-                json.dumps(
+                json_text(
                     {
                         "scale": n,
                         "size": list(sizes[n]),
@@ -258,7 +263,8 @@ def train_singan(
                         "noise_amp": model.amps[n],
                         "reconstruction_rmse": rec_error,
                         **{k: round(v, 5) for k, v in stats.items()},
-                    }
+                    },
+                    indent=None,
                 )
                 + "\n"
             )

@@ -42,7 +42,9 @@ from cimgen.losses.adversarial import GAN_MODES, discriminator_loss, generator_l
 from cimgen.losses.gradient_penalty import gradient_penalty
 from cimgen.losses.reconstruction import cycle_loss, identity_loss
 from cimgen.models.cyclegan import DISCRIMINATORS, GENERATORS, NetworkConfig, build_network, size_multiple
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.train.image_pool import ImagePool
+from cimgen.train.limits import check_training_numbers
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.memory import MemoryReport, measure_training_memory
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
@@ -208,6 +210,8 @@ def check_common_options(cfg: CycleGANConfig | typing.Any) -> None:
         raise CimgenError(f"pool_size must be 0 or more, got {cfg.pool_size}")
     if cfg.init_gain < 0:
         raise CimgenError(f"init_gain must be 0 or more, got {cfg.init_gain}")
+    copies = 2 if isinstance(cfg, CycleGANConfig) else 1  # CycleGAN trains two generators and two discriminators
+    check_training_numbers(cfg, (("generator", copies), ("discriminator", copies)))
     check_sizes(cfg.data.load_size, cfg.data.crop_size)
     check_network_sizes(cfg.generator, cfg.discriminator, cfg.data.load_size, cfg.data.crop_size)
     check_loop_config(cfg.loop)
@@ -438,6 +442,7 @@ def prepare_run(cfg: object, run_dir: str | Path, *, resume: bool, model: str, i
 def load_init(init_from: str | Path, model: str, networks: dict[str, nn.Module], *, imported: tuple[str, ...] = (), echo=None) -> None:
     """Load every network from another checkpoint of the same model (or of one of the ``imported`` official kinds)."""
     ckpt_cfg, tensors = load_checkpoint(init_from)
+    check_checkpoint_config(ckpt_cfg, str(init_from))
     if ckpt_cfg.get("model") not in imported:
         check_model(ckpt_cfg, model, str(init_from))
     load_networks(networks, ckpt_cfg, tensors, str(init_from), echo=echo)
@@ -481,6 +486,6 @@ def run_cyclegan(
     if echo and runtime.is_main:
         echo(
             f"training CycleGAN on {len(dataset.paths_a)} A and {len(dataset.paths_b)} B images from {cfg.data.root} "
-            f"on {runtime.device} ({cfg.loop.precision}) -> {run_dir}"
+            f"on {runtime.device} ({runtime.precision}) -> {run_dir}"
         )
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)

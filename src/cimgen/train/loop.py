@@ -26,7 +26,15 @@ from tqdm.auto import tqdm
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import has_checkpoint, load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.images import write_image
-from cimgen.train.runtime import Runtime, barrier, init_distributed, is_main_process, resolve_device  # noqa: F401  (resolve_device re-exported)
+from cimgen.train.runtime import (  # noqa: F401  (resolve_device re-exported)
+    PRECISIONS,
+    Runtime,
+    barrier,
+    choose_precision,
+    init_distributed,
+    is_main_process,
+    resolve_device,
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,8 @@ class LoopConfig:
     """For the step schedule: epochs between learning-rate drops."""
     step_gamma: float = 0.1
     """For the step schedule: factor applied at each drop."""
-    precision: str = "fp32"
-    """fp32; bf16 (autocast, CPU or GPU); fp16 (autocast with loss scaling, GPU only)."""
+    precision: str = "auto"
+    """auto (bf16 where the CPU or GPU computes it natively, fp16 on tensor-core GPUs without bf16, else fp32); fp32; bf16 (autocast); fp16 (autocast with loss scaling, CPU or GPU)."""
     channels_last: bool = False
     """Run convolutions in NHWC memory format."""
     compile: bool = False
@@ -119,9 +127,11 @@ def make_runtime(cfg: LoopConfig) -> Runtime:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device, rank, world = init_distributed(cfg.device)
+    precision, reason = choose_precision(cfg.precision, device)
     return Runtime(
         device,
-        precision=cfg.precision,
+        precision=precision,
+        precision_reason=reason,
         channels_last=cfg.channels_last,
         compile=cfg.compile,
         fused_optimizer=cfg.fused_optimizer,
@@ -143,6 +153,8 @@ def check_loop_config(cfg: LoopConfig) -> None:
         raise CimgenError("loop.step_every must be at least 1")
     if cfg.checkpoint_every < 1 or cfg.sample_every < 1:
         raise CimgenError("loop.checkpoint_every and loop.sample_every must be at least 1")
+    if cfg.precision not in PRECISIONS:
+        raise CimgenError(f"loop.precision must be one of {', '.join(PRECISIONS)}, got '{cfg.precision}'")
 
 
 def learning_rate(base_lr: float, epoch: int, cfg: LoopConfig) -> float:
@@ -163,6 +175,12 @@ def learning_rate(base_lr: float, epoch: int, cfg: LoopConfig) -> float:
     if cfg.schedule == "cosine":
         return base_lr * 0.5 * (1.0 + math.cos(math.pi * t))
     return base_lr * (1.0 - t)
+
+
+def checkpoint_config(recipe: Recipe) -> dict:
+    """The recipe's checkpoint config, with the precision the run computed in and why (``precision: auto`` resolves by machine)."""
+    rt = recipe.runtime
+    return {**recipe.checkpoint_config(), "precision": {"used": rt.precision, "why": rt.precision_reason}}
 
 
 def tensors_of(recipe: Recipe) -> dict[str, torch.Tensor]:
@@ -341,6 +359,7 @@ def train(
     if batch_size < 1:
         raise CimgenError(f"{len(dataset)} items cannot feed {rt.world_size} processes; use fewer processes or more data")
     log = RunLog(run_dir, echo, active=rt.is_main, tensorboard=cfg.tensorboard)
+    log.line(f"precision: {rt.precision} ({rt.precision_reason})")
     at = _Position()
     if resume:
         at = _resume(recipe, run_dir, log)
@@ -482,7 +501,7 @@ def _validate(recipe: Recipe, record: dict, at: _Position, run_dir: Path, log: R
     if score > at.best:
         at.best = score
         if recipe.runtime.is_main:
-            best_cfg = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": at.step, "best": {recipe.best_key: score}}
+            best_cfg = {**checkpoint_config(recipe), "epoch": epoch + 1, "step": at.step, "best": {recipe.best_key: score}}
             save_checkpoint(run_dir / "best", best_cfg, tensors_of(recipe))
             log.line(f"epoch {epoch + 1}: best validation {recipe.best_key} so far ({score:.4f}) -> best/")
 
@@ -516,7 +535,7 @@ def _write_checkpoint(recipe: Recipe, run_dir: Path, cfg: LoopConfig, at: _Posit
     if extras is not None:
         state["extra"] = extras[0]
         state["extra_ranks"] = extras
-    cfg_json = {**recipe.checkpoint_config(), "epoch": epoch + 1, "step": at.step}
+    cfg_json = {**checkpoint_config(recipe), "epoch": epoch + 1, "step": at.step}
     saved = save_checkpoint(run_dir / "checkpoints" / f"epoch-{epoch + 1:04d}", cfg_json, tensors_of(recipe), state)
     _prune(run_dir, cfg.keep_checkpoints)
     return saved

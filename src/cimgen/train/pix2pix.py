@@ -291,6 +291,6 @@ def run_pix2pix(
     if echo and runtime.is_main:
         echo(
             f"training pix2pix ({cfg.direction}) on {len(dataset)} pairs from {cfg.data.root} "
-            f"on {runtime.device} ({cfg.loop.precision}) -> {run_dir}"
+            f"on {runtime.device} ({runtime.precision}) -> {run_dir}"
         )
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)

@@ -30,6 +30,7 @@ from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
 from cimgen.io.images import tensor_to_image, write_text
 from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
+from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.pix2pixhd import (
     GENERATOR_TYPES,
     IMPORTED_GENERATOR_TYPES,
@@ -43,6 +44,7 @@ from cimgen.models.pix2pixhd import (
     generator_from_config,
 )
 from cimgen.palette import Palette
+from cimgen.train.limits import check_training_numbers
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
 from cimgen.train.memory import MemoryReport, measure_training_memory
 from cimgen.train.runtime import Runtime, barrier, eval_mode, is_main_process
@@ -123,6 +125,7 @@ def resolve_config(raw: dict) -> Pix2PixHDConfig:
     if cfg.data.label_nc < 1:
         raise CimgenError("data.label_nc must be at least 1")
     check_loop_config(cfg.loop)
+    check_training_numbers(cfg, (("local_enhancer" if cfg.generator_type == "local" else "generator", 1), ("discriminator", 1)))
     return cfg
 
 
@@ -342,6 +345,7 @@ def run_pix2pixhd(
     init = None
     if init_from is not None and not resume:
         init = init_checkpoint if init_checkpoint is not None else load_checkpoint(init_from)
+        check_checkpoint_config(init[0], str(init_from))
         check_compatible(init[0], cfg, str(init_from))
     global_init = None
     if cfg.init_global and not resume and init is None:
@@ -368,7 +372,7 @@ def run_pix2pixhd(
     run_dir = prepare_run(cfg, run_dir, resume=resume, extra=extra)
     if echo and runtime.is_main:
         what = "pix2pixHD (local enhancer)" if cfg.generator_type == "local" else "pix2pixHD"
-        echo(f"training {what} on {len(dataset)} pairs from {cfg.data.root} on {runtime.device} ({cfg.loop.precision}) -> {run_dir}")
+        echo(f"training {what} on {len(dataset)} pairs from {cfg.data.root} on {runtime.device} ({runtime.precision}) -> {run_dir}")
         echo(f"VGG loss: {vgg_note}")
     return train(recipe, dataset, run_dir, cfg.loop, resume=resume, echo=echo, progress=progress)
 
@@ -376,6 +380,7 @@ def run_pix2pixhd(
 def load_trained_generator(path: str | Path) -> GlobalGenerator | LocalEnhancer:
     """The generator of a pix2pixHD checkpoint (cimgen's or imported), to start training from; inference loads it in ``cimgen.generators``."""
     config, tensors = load_checkpoint(path)
+    check_checkpoint_config(config, str(path))
     generator = generator_from_config(as_pix2pixhd_config(config, str(path)), str(path))
     load_module(generator, tensors, "generator", source=str(path))
     return generator

@@ -20,7 +20,81 @@ from torch import nn
 
 from cimgen.errors import CimgenError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+"""``auto`` chooses by the machine (``choose_precision``); the others are used as given."""
+
+# The CPU features that decide whether bf16 is fast, as torch.cpu.get_capabilities() names them.
+CPU_FEATURES = {
+    "avx2": "AVX2",
+    "avx512_f": "AVX-512F",
+    "avx512_vnni": "AVX-512 VNNI",
+    "avx512_bf16": "AVX-512 BF16",
+    "amx_tile": "AMX",
+    "amx_bf16": "AMX BF16",
+}
+NATIVE_BF16 = ("avx512_bf16", "amx_bf16")
+"""Instruction sets with bf16 arithmetic. Without one of them oneDNN emulates bf16 convolutions, which ran 24 to 80
+times slower than fp32 on a 2-core AVX2 EPYC (forward and backward; issue 28), so ``auto`` stays in fp32 there."""
+
+
+def cpu_capabilities() -> dict:
+    """What ``torch.cpu.get_capabilities()`` reports about this CPU (name, instruction sets, cores); empty when unknown."""
+    try:
+        return dict(torch.cpu.get_capabilities())
+    except (AttributeError, RuntimeError):  # an older or non-x86 build without cpuinfo
+        return {}
+
+
+def cpu_summary(caps: dict | None = None) -> str:
+    """One line naming the CPU and the instruction sets that decide bf16's speed, for every timing a benchmark prints."""
+    caps = cpu_capabilities() if caps is None else caps
+    if not caps:
+        return "CPU instruction sets unknown (this PyTorch build does not report them)"
+    have = [label for key, label in CPU_FEATURES.items() if caps.get(key)]
+    lack = [label for key, label in CPU_FEATURES.items() if not caps.get(key)]
+    name = caps.get("cpu_name") or caps.get("architecture") or "CPU"
+    cores = caps.get("num_logical_cores")
+    return f"{name}{f', {cores} logical cores' if cores else ''}: {', '.join(have) or 'none of ' + ', '.join(CPU_FEATURES)}" + (
+        f"; no {', no '.join(lack)}" if lack else ""
+    )
+
+
+def native_cpu_bf16(caps: dict | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX)."""
+    caps = cpu_capabilities() if caps is None else caps
+    return any(caps.get(k) for k in NATIVE_BF16)
+
+
+def choose_precision(requested: str, device: torch.device, *, caps: dict | None = None) -> tuple[str, str]:
+    """The precision to train in and why: ``requested`` as given, or for ``auto`` the fastest this device runs natively.
+
+    ``auto``: on a CPU, bf16 autocast only where the CPU has AVX-512 BF16 or AMX, fp32 otherwise; on a GPU, bf16 where
+    it is supported natively (compute capability 8.0 and newer), fp16 with loss scaling on tensor-core GPUs without
+    bf16 (7.x), fp32 on older ones; fp32 on any other device.
+
+    Args:
+        requested: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+        device: where the run computes.
+        caps: the CPU's capabilities (default: this machine's), for tests.
+    """
+    if requested not in PRECISIONS:
+        raise CimgenError(f"precision must be one of {', '.join(PRECISIONS)}, got '{requested}'")
+    if requested != "auto":
+        return requested, "asked for in the config"
+    if device.type == "cpu":
+        caps = cpu_capabilities() if caps is None else caps
+        have = [CPU_FEATURES[k] for k in NATIVE_BF16 if caps.get(k)]
+        if have:
+            return "bf16", f"auto: the CPU computes bf16 natively ({', '.join(have)})"
+        return "fp32", "auto: the CPU has no native bf16 (AVX-512 BF16 or AMX), where bf16 autocast runs many times slower than fp32"
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return "bf16", f"auto: the GPU supports bf16 (compute capability {major}.{minor})"
+        if major >= 7:
+            return "fp16", f"auto: the GPU has fp16 tensor cores but no bf16 (compute capability {major}.{minor}); loss scaling on"
+        return "fp32", f"auto: the GPU has neither bf16 nor fp16 tensor cores (compute capability {major}.{minor})"
+    return "fp32", f"auto: no mixed precision is chosen on {device.type}"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -34,6 +108,13 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise CimgenError(f"device '{name}' was asked for but CUDA is not available")
     return dev
+
+
+def precision_note(precision: str, device_name: str) -> str:
+    """One line saying which precision a run computes in on this machine and why (what ``--dry-run`` prints)."""
+    device = resolve_device(device_name)
+    used, why = choose_precision(precision, device)
+    return f"precision on this machine: {used} ({why}); {cpu_summary() if device.type == 'cpu' else device}"
 
 
 def launched_by_torchrun() -> bool:
@@ -76,7 +157,8 @@ class Runtime:
     Args:
         device: where tensors live.
         precision: ``fp32``; ``bf16`` (autocast, CPU or GPU); ``fp16`` (autocast with dynamic
-            loss scaling, GPU only).
+            loss scaling, CPU or GPU); ``auto`` resolves by the device (``choose_precision``).
+        precision_reason: why ``precision`` was chosen, for the log and the checkpoints.
         channels_last: keep 4-D activations and weights in NHWC, which oneDNN and cuDNN prefer.
         compile: ``torch.compile`` the networks the update steps call.
         fused_optimizer: build Adam with its fused kernel (one pass over all parameters instead of a
@@ -92,6 +174,7 @@ class Runtime:
         device: torch.device,
         *,
         precision: str = "fp32",
+        precision_reason: str = "asked for in the config",
         channels_last: bool = False,
         compile: bool = False,
         fused_optimizer: bool = False,
@@ -99,12 +182,13 @@ class Runtime:
         rank: int = 0,
         world_size: int = 1,
     ):
-        if precision not in PRECISIONS:
+        if precision == "auto":
+            precision, precision_reason = choose_precision(precision, device)
+        elif precision not in PRECISIONS:
             raise CimgenError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
-        if precision == "fp16" and device.type != "cuda":
-            raise CimgenError("precision fp16 needs a GPU (its loss scaling is CUDA-only); use bf16 on CPU")
         self.device = device
         self.precision = precision
+        self.precision_reason = precision_reason
         self.channels_last = channels_last
         self.compile = compile
         self.fused_optimizer = fused_optimizer
@@ -169,7 +253,7 @@ class Runtime:
             return None
         key = id(optimizer)
         if key not in self._scalers:
-            self._scalers[key] = torch.amp.GradScaler("cuda")
+            self._scalers[key] = torch.amp.GradScaler(self.device.type)
         return self._scalers[key]
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
