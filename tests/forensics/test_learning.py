@@ -10,15 +10,17 @@ Broken objectives, which must not reach the figures: ``labels_flipped`` (the bat
 turned round, as a dataset with its classes swapped would give) and ``bce_sign`` (the binary
 cross-entropy the recipe minimises, negated).
 
-Measured on the 2-core development CPU with
+Measured on the 2-core development CPU (one torch thread, see ``one_thread``) with
 ``.venv/bin/python -m pytest tests/forensics/test_learning.py -q -p no:cacheprovider -s``:
 
 | run | val AUC | val accuracy |
 |---|---:|---:|
-| untrained | FILL | FILL |
-| good | FILL | FILL |
-| labels_flipped | FILL | FILL |
-| bce_sign | FILL | FILL |
+| untrained | 0.578 | 0.500 |
+| good (threshold: AUC >= 0.9 and accuracy >= 0.75) | 0.969 | 0.812 |
+| labels_flipped | 0.000 | 0.125 |
+| bce_sign | 0.000 | 0.062 |
+
+The fixture builds in about 14 s (shared with the other forensics tests); each training about 3-6 s.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ from tests.forensics.conftest import tiny_detector_config
 STEPS = 60
 MIN_AUC, MIN_ACCURACY = 0.9, 0.75
 BROKEN = ("labels_flipped", "bce_sign")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the figures below do not depend on the machine's core count, and a loaded machine cannot slow them by oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def learns(patch_dataset, monkeypatch: pytest.MonkeyPatch, broken: str | None = None) -> tuple[dict, dict]:

@@ -17,21 +17,31 @@ Quality, always relative to the same networks before training (and below a fixed
   cycle reconstruction error must fall as well.
 
 Each recipe is then run again under a broken objective, which must not reach the figure:
-``g_sign`` (``generator_loss`` as the recipe module imported it, negated) and ``d_labels``
-(``discriminator_loss`` with real and fake swapped). A discriminator trained on the fake
+``g_sign`` (``generator_loss`` as the recipe module imported it, negated); ``d_labels``
+(``discriminator_loss`` with real and fake swapped) fails as well but is left out of the suite for time. A discriminator trained on the fake
 input without ``.detach()`` cannot change G's update here (``Runtime.step`` zeroes the
 gradients before every backward); it breaks the step that backpropagates through the shared
 generator forward a second time, so that variant must stop with PyTorch's error instead of
 training on silently.
 
-Measured on the 2-core development CPU, 1 thread, quality (fraction of untrained; lower is better),
-with ``.venv/bin/python -m pytest tests/train/test_learning.py -q -p no:cacheprovider -s``:
+Measured on the 2-core development CPU (one torch thread, see ``one_thread``), quality as a fraction
+of untrained (lower is better), with ``.venv/bin/python -m pytest tests/train/test_learning.py -q -p
+no:cacheprovider -s`` (``d_labels`` is not in the suite; it was run once through ``learns``):
 
-| recipe | good | g_sign | d_labels | threshold |
-|---|---:|---:|---:|---:|
-| pix2pixHD | FILL | FILL | FILL | FILL |
-| pix2pix | FILL | FILL | FILL | FILL |
-| CycleGAN | FILL | FILL | FILL | FILL |
+| recipe | steps | untrained | good | g_sign | d_labels | must reach (fraction and absolute) |
+|---|---:|---:|---:|---:|---:|---:|
+| pix2pixHD (L1) | 150 | 0.430 | 0.794 (0.342) | 1.464 (0.630) | 2.104 (0.905) | < 0.88 and < 0.37 |
+| pix2pix (L1) | 100 | 0.398 | 0.625 (0.249) | 1.665 (0.662) | 1.651 (0.656) | < 0.8 and < 0.3 |
+| CycleGAN (colour SWD) | 50 | 0.205 | 0.308 (0.063) | 0.580 (0.119) | 0.477 (0.098) | < 0.4 and < 0.085 |
+
+``no_detach`` stops every recipe within its first step with "Trying to backward through the graph a
+second time". The module takes about 90 s of wall time on the loaded development machine (each
+training 7-12 s of CPU time).
+
+SinGAN has no learning test here yet: ``tests/singan/test_train.py``'s reconstruction test still
+passes with the adversarial sign flipped (long/short reconstruction 0.386, asserted < 0.7), and with
+the reconstruction weight near 0 the colours of random samples did not separate the two (fraction
+of untrained at the finest scale: good 0.72-1.03, flipped 0.75-0.83, depending on learning rate).
 """
 
 from __future__ import annotations
@@ -52,11 +62,21 @@ from cimgen.palette import SYNTH_PALETTE
 from cimgen.train.runtime import Runtime
 
 TILES, SIZE = 8, 32
+CYCLEGAN_TILES = 4  # its step runs four generator passes
 
 
-def synth_batch() -> dict[str, torch.Tensor]:
-    """Eight 32x32 tiles of the synthetic world as one batch: label ids, colour maps (A) and images (B), in [-1, 1]."""
-    tiles = [make_tile(SynthConfig(height=SIZE, width=SIZE, seed=11), i) for i in range(TILES)]
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the figures below do not depend on the machine's core count, and a loaded machine cannot slow them by oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def synth_batch(count: int = TILES) -> dict[str, torch.Tensor]:
+    """``count`` 32x32 tiles of the synthetic world as one batch: label ids, colour maps (A) and images (B), in [-1, 1]."""
+    tiles = [make_tile(SynthConfig(height=SIZE, width=SIZE, seed=11), i) for i in range(count)]
     return {
         "label": torch.stack([torch.from_numpy(t.labels.astype(np.int64)) for t in tiles]),
         "image": torch.stack([image_to_tensor(t.image) for t in tiles]),
@@ -89,7 +109,8 @@ def colour_distance(x: torch.Tensor, y: torch.Tensor, *, directions: int = 64, s
 LOOP = {"seed": 0, "precision": "fp32", "device": "cpu", "tensorboard": False}
 
 
-def pix2pixhd_setup(steps: int):
+def pix2pixhd_setup():
+    """A tiny adversarial-only pix2pixHD (global G, one D scale, LSGAN), its test batch, and the L1 of G's output to the paired images."""
     cfg = pix2pixhd_recipe.resolve_config(
         {
             "data": {"label_nc": 6, "crop_size": 0},
@@ -115,12 +136,14 @@ def pix2pixhd_setup(steps: int):
     return recipe, batch, l1
 
 
-def pix2pix_setup(steps: int):
+def pix2pix_setup():
+    """A tiny adversarial-only pix2pix (ResNet G, PatchGAN D, vanilla GAN), its test batch, and the L1 of G's output to the paired images."""
     cfg = pix2pix_recipe.resolve_config(
         {
             "data": {"load_size": 0, "crop_size": 0},
-            "generator": {"name": "resnet_6blocks", "options": {"base_channels": 8}},
-            "discriminator": {"name": "n_layers", "options": {"base_channels": 8, "num_layers": 2}},
+            # Instance norm and no dropout: batch norm's running statistics lag behind G in so few steps.
+            "generator": {"name": "resnet_6blocks", "options": {"base_channels": 8, "norm": "instance", "dropout": False}},
+            "discriminator": {"name": "n_layers", "options": {"base_channels": 8, "num_layers": 2, "norm": "instance"}},
             "loss": {"gan": "vanilla", "lambda_l1": 0},
             "optim": {"lr": 1e-3},
             "loop": LOOP,
@@ -140,7 +163,8 @@ def pix2pix_setup(steps: int):
     return recipe, batch, l1
 
 
-def cyclegan_setup(steps: int):
+def cyclegan_setup():
+    """A tiny adversarial-only CycleGAN (ResNet Gs, PatchGAN Ds, LSGAN, cycle terms kept), its test batch, and the colour distance of G_A(maps) to the images."""
     cfg = cyclegan_recipe.resolve_config(
         {
             "data": {"load_size": 0, "crop_size": 0},
@@ -153,7 +177,7 @@ def cyclegan_setup(steps: int):
         }
     )
     recipe = cyclegan_recipe.CycleGANRecipe(cfg, Runtime(torch.device("cpu")))
-    batch = synth_batch()
+    batch = synth_batch(CYCLEGAN_TILES)
 
     @torch.no_grad()
     def distance() -> float:
@@ -170,7 +194,7 @@ def cyclegan_setup(steps: int):
 def cycle_error(recipe) -> float:
     """Mean L1 of G_B(G_A(A)) to A on the test batch (eval mode)."""
     g_a, g_b = recipe.networks["G_A"].eval(), recipe.networks["G_B"].eval()
-    a = synth_batch()["A"]
+    a = synth_batch(CYCLEGAN_TILES)["A"]
     try:
         return float((g_b(g_a(a)) - a).abs().mean())
     finally:
@@ -183,11 +207,13 @@ RECIPES = {
     "pix2pix": (pix2pix_setup, pix2pix_recipe),
     "cyclegan": (cyclegan_setup, cyclegan_recipe),
 }
-STEPS = {"pix2pixhd": 150, "pix2pix": 150, "cyclegan": 150}
+STEPS = {"pix2pixhd": 150, "pix2pix": 100, "cyclegan": 50}
 # Quality a working objective reaches: a fraction of the untrained value, and a fixed bound.
-THRESHOLD = {"pix2pixhd": 0.85, "pix2pix": 0.85, "cyclegan": 0.6}
-ABSOLUTE = {"pix2pixhd": 0.37, "pix2pix": 0.37, "cyclegan": 0.2}
-BROKEN = ("g_sign", "d_labels")
+THRESHOLD = {"pix2pixhd": 0.88, "pix2pix": 0.8, "cyclegan": 0.4}
+ABSOLUTE = {"pix2pixhd": 0.37, "pix2pix": 0.3, "cyclegan": 0.085}
+# d_labels (discriminator_loss with real and fake swapped) also fails (figures in the docstring); it is
+# left out of the suite to keep each recipe near 20 seconds: learns(name, monkeypatch, "d_labels") runs it.
+BROKEN = ("g_sign",)
 
 
 @contextlib.contextmanager
@@ -202,7 +228,7 @@ def no_detach() -> Iterator[None]:
 
 
 def break_objective(name: str, broken: str, monkeypatch: pytest.MonkeyPatch, recipe) -> None:
-    """Install one broken objective into a recipe module (or, for ``no_detach``, around the recipe's phases)."""
+    """Install one broken objective (``g_sign``, ``d_labels`` or ``no_detach``) into a recipe module (or, for ``no_detach``, around the recipe's phases)."""
     module = RECIPES[name][1]
     # pix2pix's D loss is CycleGAN's discriminator_step_loss, which calls the name in cimgen.train.cyclegan.
     d_module = pix2pixhd_recipe if name == "pix2pixhd" else cyclegan_recipe
@@ -236,7 +262,7 @@ def learns(name: str, monkeypatch: pytest.MonkeyPatch, broken: str | None = None
         broken: None, or one of ``BROKEN`` or ``no_detach``.
     """
     setup, _ = RECIPES[name]
-    recipe, batch, quality = setup(STEPS[name])
+    recipe, batch, quality = setup()
     before = quality()
     if broken is not None:
         break_objective(name, broken, monkeypatch, recipe)
@@ -253,7 +279,7 @@ def test_recipe_learns_from_its_adversarial_objective(name, monkeypatch):
     print(f"{name} good: {after / before:.3f} of untrained ({before:.3f} -> {after:.3f})")
     assert after < THRESHOLD[name] * before and after < ABSOLUTE[name], (name, before, after)
     if name == "cyclegan":
-        fresh, _, _ = RECIPES[name][0](0)
+        fresh, _, _ = RECIPES[name][0]()
         assert cycle_error(recipe) < 0.5 * cycle_error(fresh)
 
 

@@ -134,7 +134,7 @@ def check_config(cfg: SinGANConfig) -> None:
     for name in ("iters", "d_steps", "g_steps", "train_depth", "nfc", "max_nfc", "double_every"):
         if getattr(cfg, name) < 1:
             raise CimgenError(f"{name} must be at least 1, got {getattr(cfg, name)}")
-    for name in ("lr_g", "lr_d", "lr_scale"):
+    for name in ("lr_g", "lr_d", "lr_scale", "alpha"):  # alpha weighs the reconstruction loss, which the log divides by it
         if not getattr(cfg, name) > 0:
             raise CimgenError(f"{name} must be positive, got {getattr(cfg, name)}")
     if not 0 < cfg.milestone <= 1:
