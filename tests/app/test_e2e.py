@@ -125,7 +125,7 @@ def test_paint_a_stroke_run_and_replay_the_saved_spec_on_the_command_line(page, 
     # then one of water, picked by its class name
     stroke(cx - 60, cy - 30, 5, 2.5)
     choose(pg, "#class-b", "water")
-    pg.wait_for_timeout(3000)  # the brush class reaches the canvas later on a loaded machine
+    pg.wait_for_timeout(6000)  # the brush class reaches the canvas seconds later on a loaded machine (1 s failed there)
     stroke(cx - 60, cy + 60, 4, 0, steps=20)
     pg.click("#blend label:has-text('laplacian')")
     choose(pg, "#detector", str(server.detector))
