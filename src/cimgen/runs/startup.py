@@ -20,16 +20,17 @@ class FailedStartCleanup:
         resume: the command continues a run; nothing is ever removed then.
     """
 
-    def __init__(self, out: str | Path, *, resume: bool = False):
-        self.out = Path(out)
-        self.resume = resume
-        self.before = set(self.out.iterdir()) if self.out.is_dir() else None
+    def __init__(self, out: str | Path | None, *, resume: bool = False):
+        # no folder (``--memory``, which writes nothing): nothing to clean up
+        self.out = Path(out) if out is not None else None
+        self.resume = resume or out is None
+        self.before = set(self.out.iterdir()) if self.out is not None and self.out.is_dir() else None
 
     def __enter__(self) -> FailedStartCleanup:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        if kind is None or self.resume or not self.out.is_dir() or has_checkpoint(self.out):
+        if kind is None or self.resume or self.out is None or not self.out.is_dir() or has_checkpoint(self.out):
             return
         if self.before is None:  # the command made the folder
             shutil.rmtree(self.out, ignore_errors=True)

@@ -211,10 +211,10 @@ def check_common_options(cfg: CycleGANConfig | typing.Any) -> None:
     if cfg.init_gain < 0:
         raise CimgenError(f"init_gain must be 0 or more, got {cfg.init_gain}")
     copies = 2 if isinstance(cfg, CycleGANConfig) else 1  # CycleGAN trains two generators and two discriminators
-    check_training_numbers(cfg, (("generator", copies), ("discriminator", copies)))
     check_sizes(cfg.data.load_size, cfg.data.crop_size)
+    check_loop_config(cfg.loop)  # the recipes' own checks first, with their sentences; then the bounds
+    check_training_numbers(cfg, (("generator", copies), ("discriminator", copies)))
     check_network_sizes(cfg.generator, cfg.discriminator, cfg.data.load_size, cfg.data.crop_size)
-    check_loop_config(cfg.loop)
 
 
 def finetune_config(ckpt_cfg: dict, overrides: dict) -> CycleGANConfig:
