@@ -115,7 +115,7 @@ def check_value(value: Any, rule: tuple, where: str) -> None:
     if rule and isinstance(rule[0], str):
         if value not in rule:
             key = where.rsplit(".", 1)[-1]  # "unknown norm 'group'", as the constructors say it
-            raise CimgenError(f"{where} is {value!r}: unknown {key} {value!r}; choose one of {', '.join(rule)}")
+            raise CimgenError(f"{where} is {value!r}; choose one of {', '.join(rule)} (unknown {key} {value!r})")
         return
     lo, hi = rule
     if isinstance(value, bool) or not isinstance(value, (int, float)):
