@@ -63,7 +63,9 @@ def read_checkpoint(source: str | Path | Checkpoint) -> tuple[Checkpoint, str]:
 # Label-map generators (pix2pixHD)
 
 
-def load_label_generator(source: str | Path | Checkpoint, device: str | torch.device = "cpu") -> tuple[GlobalGenerator | LocalEnhancer, dict]:
+def load_label_generator(
+    source: str | Path | Checkpoint, device: str | torch.device = "cpu"
+) -> tuple[GlobalGenerator | LocalEnhancer, dict]:
     """A pix2pixHD generator ready for inference, and its checkpoint config (which holds label_nc and the palette).
 
     Args:
@@ -104,6 +106,7 @@ def generate(
     device: str | torch.device = "cpu",
     *,
     instances: np.ndarray | None = None,
+    withheld: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
 
@@ -115,6 +118,8 @@ def generate(
         instances: HxW instance ids, for a generator trained with instance edge maps; without
             them (and for such a generator) the label map itself stands in, so class
             boundaries become the edges.
+        withheld: HxW bool, where a position-coded generator draws from the map alone (the edited
+            region); ignored by generators without a position code.
     """
     check_labels(labels, label_nc)
     want_edges = generator.config.in_channels - label_nc
@@ -136,7 +141,13 @@ def generate(
     if want_edges:
         edges = instance_edges(pad(instances if instances is not None else labels))
         x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
-    out = generator(x)[..., :h, :w]
+    if withheld is not None and getattr(generator.config, "position_frequencies", 0):
+        if withheld.shape != labels.shape:
+            raise CimgenError(f"the withheld region is {withheld.shape[1]}x{withheld.shape[0]} but the label map is {w}x{h}")
+        region = torch.from_numpy(np.ascontiguousarray(pad(withheld.astype(np.uint8)))).to(device)
+        out = generator(x, withheld=region[None, None])[..., :h, :w]
+    else:
+        out = generator(x)[..., :h, :w]
     return tensor_to_image(out)
 
 
@@ -285,6 +296,13 @@ class Renderer:
     checkpoint: Checkpoint | None = None
     """Label-map generators: the checkpoint as read (config, tensors, the discriminator's too), so fine-tuning
     starts from it without reading the file again."""
+    render_withheld: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    """Position-coded label generators: (labels, region) -> image with the position code withheld in the region."""
+
+    @property
+    def position_coded(self) -> bool:
+        """Whether the generator carries a position code for one whole image (it then renders whole maps only)."""
+        return self.render_withheld is not None
 
 
 def load_renderer(
@@ -310,7 +328,13 @@ def load_renderer(
         pal = palette_from_option(palette) if palette else Palette.from_dict(gcfg["palette"])
         if pal.num_classes != nc:
             raise CimgenError(f"the palette has {pal.num_classes} classes but the generator takes {nc}")
-        return Renderer(label_renderer(gen, nc, device), pal, kind.name, LABELS, config=gcfg, generator=gen, checkpoint=(config, tensors))
+        withheld = None
+        if getattr(gen.config, "position_frequencies", 0):
+            withheld = lambda labels, region: generate(gen, labels, nc, device, withheld=region)
+        return Renderer(
+            label_renderer(gen, nc, device), pal, kind.name, LABELS, config=gcfg, generator=gen, checkpoint=(config, tensors),
+            render_withheld=withheld,
+        )  # fmt: skip
     if not palette:
         raise CimgenError(f"a {kind.name} generator draws from colour maps; name the classes and colours with --palette")
     pal = palette_from_option(palette)

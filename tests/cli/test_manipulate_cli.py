@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from cimgen.cli.main import main
 from cimgen.data.synth import BUILDING, ROAD
@@ -308,3 +309,29 @@ def test_geotiff_in_geotiff_out_keeps_the_georeferencing(tiny_world, tiny_ckpt, 
     mask = mask_img[..., 0] > 0
     assert np.array_equal(result[~mask], pixels[~mask]) and mask.any()
     assert (out / "generated.tif").is_file() and (out / "preview" / "original.png").is_file()
+
+
+def test_finetune_memorises_the_whole_image_with_a_position_code_by_default(capsys, tiny_world, tiny_ckpt, tmp_path):
+    from cimgen.io.checkpoints import read_config
+
+    image, map_path = _tile(tiny_world)
+    edit = ["--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "2"]
+    assert main([*_base(tiny_ckpt, image, map_path, tmp_path / "m"), *edit]) == 0
+    out = tmp_path / "m"
+    run = max((out / "finetune" / "run" / "checkpoints").iterdir())
+    config = read_config(run)
+    assert config["generator"]["position_frequencies"] == 6
+    trained = yaml.safe_load((out / "finetune" / "run" / "config.yaml").read_text())
+    assert trained["data"]["crop_size"] == 0 and trained["data"]["flip"] is False and trained["loss"]["lambda_l1"] == 10.0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finetune_recipe"] == "memorise" and metrics["outside_mask_identical"]
+    # the old recipe on request: crops around the edit, no position code
+    assert main([*_base(tiny_ckpt, image, map_path, tmp_path / "w"), *edit, "--finetune-recipe", "windows"]) == 0
+    config = read_config(max((tmp_path / "w" / "finetune" / "run" / "checkpoints").iterdir()))
+    trained = yaml.safe_load((tmp_path / "w" / "finetune" / "run" / "config.yaml").read_text())
+    assert config["generator"].get("position_frequencies", 0) == 0 and trained["data"]["crop_size"] > 0
+    # a position-coded generator renders whole maps: tiling it is refused in one sentence
+    msg = _err(capsys, [*_base(str(run), image, map_path, tmp_path / "t"), "--insert", "water", "--box", "5,5,20,20", "--tile-size", "32"])
+    assert "position code for one whole image" in msg and not (tmp_path / "t").exists()
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "x"), *edit, "--finetune-recipe", "all"])
+    assert "finetune_recipe is 'all'; choose memorise or windows" in msg

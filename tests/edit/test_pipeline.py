@@ -25,6 +25,7 @@ from cimgen.edit.pipeline import (
     tiling_for,
 )
 from cimgen.errors import CimgenError
+from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.ssim import BORDER, SSIM_SETTINGS
 
 NUM_CLASSES = 4
@@ -314,6 +315,7 @@ def _reference_seam(image: np.ndarray, mask: np.ndarray) -> float:
 METRIC_KEYS = {
     "ssim_outside_mask", "ssim_settings", "pixels_outside_mask", "mask_area_pixels", "mask_area_fraction",
     "changed_label_pixels", "seam", "outside_mask_identical", "edit_seconds", "generate_seconds", "blend_seconds", "blend",
+    "checkerboard",
 }  # fmt: skip
 
 
@@ -339,6 +341,8 @@ def test_manipulation_metrics_keys_and_values():
     natural = _reference_seam(image, m.mask)
     assert metrics["seam"] == {"seam": round(seam, 3), "seam_original": round(natural, 3), "seam_ratio": round(seam / natural, 3)}
     assert metrics["blend"] == {"mode": "hard"}
+    board = checkerboard_report(m.generated, image)
+    assert metrics["checkerboard"]["ratio"] == round(board["ratio"], 6) and metrics["checkerboard"]["periods"] == [2, 4, 8]
     # Seconds of each stage, rounded to milliseconds as documented; together they fit inside the call they were timed in.
     stages = [metrics[k] for k in ("edit_seconds", "generate_seconds", "blend_seconds")]
     assert all(isinstance(s, float) and s >= 0 and s == round(s, 3) for s in stages)

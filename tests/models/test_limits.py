@@ -39,12 +39,27 @@ def test_the_weight_count_from_a_config_equals_the_built_networks(norm):
     cases = [
         (p2phd.GlobalGenerator, p2phd.GlobalGeneratorConfig(in_channels=5, base_channels=4, num_downsamplings=2, num_blocks=2, norm=norm)),
         (
-            p2phd.LocalEnhancer,
-            p2phd.LocalEnhancerConfig(
-                in_channels=7, base_channels=4, num_downsamplings_global=2, num_blocks_global=1, num_local_enhancers=2, num_blocks_local=2, norm=norm
+            p2phd.GlobalGenerator,
+            p2phd.GlobalGeneratorConfig(
+                in_channels=5, base_channels=4, num_downsamplings=2, num_blocks=1, norm=norm, upsample="resize", position_frequencies=3
             ),
         ),
-        (p2phd.MultiscaleDiscriminator, p2phd.MultiscaleDiscriminatorConfig(in_channels=9, base_channels=300, num_layers=2, num_discriminators=1, norm=norm)),
+        (
+            p2phd.LocalEnhancer,
+            p2phd.LocalEnhancerConfig(
+                in_channels=7,
+                base_channels=4,
+                num_downsamplings_global=2,
+                num_blocks_global=1,
+                num_local_enhancers=2,
+                num_blocks_local=2,
+                norm=norm,
+            ),
+        ),
+        (
+            p2phd.MultiscaleDiscriminator,
+            p2phd.MultiscaleDiscriminatorConfig(in_channels=9, base_channels=300, num_layers=2, num_discriminators=1, norm=norm),
+        ),
         (ResnetGenerator, ResnetGeneratorConfig(base_channels=4, num_blocks=2, norm=norm)),
         (UnetGenerator, UnetGeneratorConfig(base_channels=4, num_downs=7, norm=norm)),
         (NLayerDiscriminator, NLayerDiscriminatorConfig(in_channels=6, base_channels=4, num_layers=4, norm=norm)),
@@ -144,13 +159,20 @@ RESNET_LAYOUT = {"model.1.weight": torch.zeros(4, 3, 7, 7), "model.10.conv_block
 @pytest.mark.parametrize(
     "sd, words",
     [
-        ({**RESNET_LAYOUT, "model.1.weight": torch.tensor(1.0)}, "'model.1.weight' is a tensor of shape () where a convolution's 4-D weight"),
+        (
+            {**RESNET_LAYOUT, "model.1.weight": torch.tensor(1.0)},
+            "'model.1.weight' is a tensor of shape () where a convolution's 4-D weight",
+        ),
         ({**RESNET_LAYOUT, "model.1.weight": torch.zeros(7)}, "'model.1.weight' is a tensor of shape (7,)"),
         ({**RESNET_LAYOUT, "model.10.conv_block.5.weight": torch.zeros(4, 36)}, "holds a 2-D tensor 'model.10.conv_block.5.weight'"),
         ({1: torch.zeros(4, 3, 7, 7)}, "names a tensor by int 1"),
         (
-            {"model.1.weight": torch.zeros(4, 36, 7, 7), "model.94.conv_block.1.weight": CONV, "model.94.conv_block.5.weight": CONV,
-             "model.200.weight": torch.zeros(3, 4, 7, 7)},
+            {
+                "model.1.weight": torch.zeros(4, 36, 7, 7),
+                "model.94.conv_block.1.weight": CONV,
+                "model.94.conv_block.5.weight": CONV,
+                "model.200.weight": torch.zeros(3, 4, 7, 7),
+            },
             "the pix2pixhd-global generator's num_downsamplings is 30; it must lie between 0 and 10",
         ),  # fmt: skip
     ],

@@ -204,3 +204,75 @@ def test_local_enhancer_freezes_the_global_part():
     two = LocalEnhancer(_tiny_enhancer_config(num_local_enhancers=2))
     two.set_global_trainable(False)
     assert {name.split(".")[0] for name, p in two.named_parameters() if p.requires_grad} == {"model2_1", "model2_2"}
+
+
+def test_position_channels_enter_through_zero_weights_and_change_nothing_until_trained():
+    from dataclasses import replace
+
+    from cimgen.models.pix2pixhd import converted_generator_tensors, position_code
+
+    old = GlobalGeneratorConfig(in_channels=6, base_channels=4, num_downsamplings=2, num_blocks=1)
+    g = GlobalGenerator(old).eval()
+    new = replace(old, position_frequencies=3)
+    g2 = GlobalGenerator(new).eval()
+    g2.load_state_dict(converted_generator_tensors(g.state_dict(), old, new), strict=True)
+    assert g2.model[1].in_channels == 6 + 12
+    x = torch.randn(2, 6, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(g(x), g2(x))
+    code = position_code(32, 48, 3, like=x)
+    assert code.shape == (1, 12, 32, 48) and code.abs().max() <= 1
+    # each octave's (sin y, sin x, cos y, cos x) together name a pixel: no two pixels share a code
+    flat = code[0].reshape(12, -1).T
+    assert torch.cdist(flat, flat).add(torch.eye(flat.shape[0]) * 9).min() > 1e-3
+
+
+def test_resize_upsampling_has_the_same_keys_but_for_its_convolutions_and_no_checkerboard_at_init():
+    from dataclasses import replace
+
+    from cimgen.models.pix2pixhd import converted_generator_tensors
+
+    old = GlobalGeneratorConfig(in_channels=6, base_channels=4, num_downsamplings=3, num_blocks=1)
+    new = replace(old, upsample="resize")
+    g, g2 = GlobalGenerator(old), GlobalGenerator(new)
+    k_old, k_new = set(g.state_dict()), set(g2.state_dict())
+    assert {k.replace(".conv.", ".") for k in k_new} == k_old
+    g2.load_state_dict(converted_generator_tensors(g.state_dict(), old, new), strict=True)
+    with pytest.raises(CimgenError, match="cannot become a transposed"):
+        converted_generator_tensors(g2.state_dict(), new, old)
+    with pytest.raises(CimgenError, match="unknown upsample 'bilinear'"):
+        GlobalGenerator(replace(old, upsample="bilinear"))
+    with pytest.raises(CimgenError, match="not to other sizes"):
+        converted_generator_tensors(g.state_dict(), old, replace(new, base_channels=8))
+
+
+def test_a_withheld_region_draws_from_the_map_alone_and_training_drops_the_code_in_boxes():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from cimgen.generators import generate
+
+    cfg = GlobalGeneratorConfig(in_channels=4, base_channels=4, num_downsamplings=2, num_blocks=1, position_frequencies=2)
+    g = GlobalGenerator(cfg).eval()
+    torch.nn.init.normal_(g.model[1].weight)  # the code's weights non-zero, as after training
+    blind = GlobalGenerator(replace(cfg, position_frequencies=0)).eval()
+    state = g.state_dict()
+    state["model.1.weight"] = state["model.1.weight"][:, :4]
+    blind.load_state_dict(state)
+    labels = np.random.default_rng(0).integers(0, 4, (32, 32)).astype(np.int32)
+    everywhere = np.ones((32, 32), bool)
+    # withheld everywhere, the code adds nothing: the generator is the same network without it
+    assert np.array_equal(generate(g, labels, 4, withheld=everywhere), generate(blind, labels, 4))
+    assert not np.array_equal(generate(g, labels, 4), generate(blind, labels, 4))
+    with pytest.raises(CimgenError, match="withheld region is 8x8"):
+        generate(g, labels, 4, withheld=np.ones((8, 8), bool))
+    # in training mode the code is withheld in a random box of some inputs
+    from cimgen.models.pix2pixhd import random_keep_boxes
+
+    torch.manual_seed(0)
+    keep = random_keep_boxes(64, 32, 32, 0.5, like=torch.zeros(1))
+    dropped = (keep == 0).flatten(1).any(1)
+    assert 16 < int(dropped.sum()) < 48
+    areas = (keep == 0).flatten(1).float().mean(1)[dropped]
+    assert areas.min() >= 0.1 * 0.1 * 0.8 and areas.max() <= 0.5 * 0.5 * 1.1

@@ -137,6 +137,14 @@ def manipulate_cmd(
         max=FINETUNE_STEPS_RANGE[1],
         help="Fine-tuning iterations.",
     ),
+    finetune_recipe: str = typer.Option(
+        DEFAULTS.finetune_recipe,
+        "--finetune-recipe",
+        help="memorise: the whole image every step with a position code (images up to 1024 px a side); windows: random crops around the edit.",
+    ),
+    finetune_position: int = typer.Option(
+        DEFAULTS.finetune_position, "--finetune-position", min=0, max=16, help="Octaves of the position code when memorising (0: none)."
+    ),
     tile_size: int = typer.Option(
         -1,
         "--tile-size",
@@ -184,6 +192,8 @@ def manipulate_cmd(
         color_tolerance=color_tolerance,
         finetune=finetune,
         finetune_steps=finetune_steps,
+        finetune_recipe=finetune_recipe,
+        finetune_position=finetune_position,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,
         device=device,

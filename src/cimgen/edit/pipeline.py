@@ -13,6 +13,7 @@ from cimgen.edit.mask import edit_mask, user_mask
 from cimgen.edit.ops import apply_edits
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
+from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
 from cimgen.palette import check_labels
 
@@ -259,5 +260,16 @@ def manipulation_metrics(m: Manipulation) -> dict:
         "changed_label_pixels": int((m.labels != m.edited_labels).sum()),
         "seam": {k: (None if v is None else round(float(v), 3)) for k, v in seam.items()},
         "outside_mask_identical": identical_outside(m.result, m.original, m.mask),
+        "checkerboard": _checkerboard(m),
         **m.info,
     }
+
+
+def _checkerboard(m: Manipulation) -> dict:
+    """The checkerboard score of the generated image against the original (tiled runs: in the first generated tile)."""
+    gen, orig = m.generated, m.original
+    if m.tiles:
+        y, x, h, w = m.tiles[0]
+        gen, orig = gen[y : y + h, x : x + w], orig[y : y + h, x : x + w]
+    report = checkerboard_report(gen, orig)
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in report.items()}

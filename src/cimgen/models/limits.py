@@ -29,7 +29,7 @@ from cimgen.models.cyclegan import (
     UnetGeneratorConfig,
 )
 from cimgen.models.detectors import DETECTORS, DetectorConfig, _patchnet_head_kernel
-from cimgen.models.pix2pixhd import GlobalGeneratorConfig, LocalEnhancerConfig, MultiscaleDiscriminatorConfig
+from cimgen.models.pix2pixhd import UPSAMPLES, GlobalGeneratorConfig, LocalEnhancerConfig, MultiscaleDiscriminatorConfig
 from cimgen.nn.blocks import NORMS
 from cimgen.palette import Palette
 
@@ -53,7 +53,8 @@ PIX2PIXHD_PADDINGS = ("reflect", "replicate", "zeros")
 BOUNDS: dict[type, dict[str, tuple]] = {
     GlobalGeneratorConfig: {
         "in_channels": IO_CHANNELS, "out_channels": IO_CHANNELS, "base_channels": WIDTH, "num_downsamplings": (0, 10),
-        "num_blocks": BLOCKS, "norm": NORM_NAMES, "padding": PIX2PIXHD_PADDINGS,
+        "num_blocks": BLOCKS, "norm": NORM_NAMES, "padding": PIX2PIXHD_PADDINGS, "upsample": UPSAMPLES,
+        "position_frequencies": (0, 16), "position_dropout": (0.0, 1.0),
     },
     LocalEnhancerConfig: {
         "in_channels": IO_CHANNELS, "out_channels": IO_CHANNELS, "base_channels": WIDTH, "num_downsamplings_global": (0, 10),
@@ -184,7 +185,7 @@ def _norm(norm: str, c: int) -> int:
 
 
 def _global_generator(c: GlobalGeneratorConfig) -> int:
-    n, ch = _conv(c.in_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels), c.base_channels
+    n, ch = _conv(c.in_channels + c.position_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels), c.base_channels
     for _ in range(c.num_downsamplings):
         n, ch = n + _conv(ch, ch * 2, 3) + _norm(c.norm, ch * 2), ch * 2
     n += c.num_blocks * 2 * (_conv(ch, ch, 3) + _norm(c.norm, ch))

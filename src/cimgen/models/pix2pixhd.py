@@ -42,25 +42,80 @@ class GlobalGeneratorConfig:
     """Normalisation layer: instance, batch or none."""
     padding: str = "reflect"
     """Padding mode of the residual blocks: reflect, replicate or zeros."""
+    upsample: str = "transpose"
+    """Back-end upsampling: ``transpose`` (pix2pixHD's 3x3 stride-2 transposed convolution, the layout of
+    official weights) or ``resize`` (nearest-neighbour x2, then a 3x3 convolution: no checkerboard
+    artefacts, Odena et al., Distill 2016)."""
+    position_frequencies: int = 0
+    """Sinusoidal position channels added to the input inside the generator: sin and cos of x and y at
+    this many octaves (4 channels each), over the whole input. 0: none (a plain pix2pixHD). They let
+    a generator fine-tuned on one whole image memorise what its map does not explain."""
+    position_dropout: float = 0.5
+    """While training, the chance that the position code is withheld (zeroed) in a random box of
+    each input, so that the generator also learns to draw from the map alone; at generation the
+    code is withheld inside the edited region (``withheld``), so memorisation does not paint a
+    removed object back."""
 
     @property
     def size_multiple(self) -> int:
         """Input height and width must be multiples of this."""
         return 2**self.num_downsamplings
 
+    @property
+    def position_channels(self) -> int:
+        """Channels the position code adds to the first convolution's input."""
+        return 4 * self.position_frequencies
+
+
+UPSAMPLES = ("transpose", "resize")
+
+
+class ResizeConv(nn.Module):
+    """Nearest-neighbour x2 upsampling, reflect padding and a 3x3 convolution (the ``resize`` back end)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        return self.conv(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"))
+
+
+def position_code(height: int, width: int, frequencies: int, *, like: torch.Tensor) -> torch.Tensor:
+    """1 x 4F x H x W: sin and cos of y and x at F octaves; coordinates run over (-1, 1) across the input.
+
+    Octave k has a period of 2/2**k in those units: the whole input at k = 0, size/2**k pixels after.
+    """
+    ys = (torch.arange(height, device=like.device, dtype=like.dtype) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, device=like.device, dtype=like.dtype) + 0.5) / width * 2 - 1
+    chans = []
+    for k in range(frequencies):
+        f = math.pi * 2**k
+        for fn in (torch.sin, torch.cos):
+            chans.append(fn(f * ys)[:, None].expand(height, width))
+            chans.append(fn(f * xs)[None, :].expand(height, width))
+    return torch.stack(chans)[None]
+
 
 class GlobalGenerator(nn.Module):
-    """Conv front end, stride-2 downsamplings, residual blocks, transposed-conv back end, tanh."""
+    """Conv front end, stride-2 downsamplings, residual blocks, upsampling back end (transposed or resize convs), tanh."""
 
     def __init__(self, config: GlobalGeneratorConfig):
         super().__init__()
         c = config
         if c.num_downsamplings < 0 or c.num_blocks < 0 or c.base_channels < 1:
             raise CimgenError("generator sizes must be non-negative and base_channels at least 1")
+        if c.upsample not in UPSAMPLES:
+            raise CimgenError(f"unknown upsample '{c.upsample}'; choose transpose or resize")
+        if not 0 <= c.position_frequencies <= 16:
+            raise CimgenError(f"position_frequencies is {c.position_frequencies}; choose 0 to 16")
+        if not 0 <= c.position_dropout <= 1:
+            raise CimgenError(f"position_dropout is {c.position_dropout}; choose 0 to 1")
         self.config = c
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
-            nn.Conv2d(c.in_channels, c.base_channels, kernel_size=7),
+            nn.Conv2d(c.in_channels + c.position_channels, c.base_channels, kernel_size=7),
             make_norm(c.norm, c.base_channels),
             nn.ReLU(True),
         ]
@@ -70,18 +125,85 @@ class GlobalGenerator(nn.Module):
             ch *= 2
         layers += [ResnetBlock(ch, norm=c.norm, padding=c.padding) for _ in range(c.num_blocks)]
         for _ in range(c.num_downsamplings):
-            layers += [
-                nn.ConvTranspose2d(ch, ch // 2, kernel_size=3, stride=2, padding=1, output_padding=1),
-                make_norm(c.norm, ch // 2),
-                nn.ReLU(True),
-            ]
+            up = (
+                ResizeConv(ch, ch // 2)
+                if c.upsample == "resize"
+                else nn.ConvTranspose2d(ch, ch // 2, kernel_size=3, stride=2, padding=1, output_padding=1)
+            )
+            layers += [up, make_norm(c.norm, ch // 2), nn.ReLU(True)]
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, c.out_channels, kernel_size=7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, withheld: torch.Tensor | None = None) -> torch.Tensor:
+        """The image of the input maps; ``withheld`` (N x 1 x H x W or H x W, 1 = withhold) zeroes the position code there."""
         check_input(x, self.config.in_channels, self.config.size_multiple, "generator")
+        if self.config.position_frequencies:
+            n, _, h, w = x.shape
+            code = position_code(h, w, self.config.position_frequencies, like=x).expand(n, -1, -1, -1)
+            keep = torch.ones(n, 1, h, w, dtype=x.dtype, device=x.device)
+            if withheld is not None:
+                keep = keep * (1 - withheld.to(x.dtype).reshape(-1, 1, h, w))
+            if self.training and self.config.position_dropout > 0:
+                keep = keep * random_keep_boxes(n, h, w, self.config.position_dropout, like=x)
+            x = torch.cat([x, code * keep], 1)
         return self.model(x)
+
+
+def random_keep_boxes(n: int, height: int, width: int, chance: float, *, like: torch.Tensor) -> torch.Tensor:
+    """N x 1 x H x W of ones with, with probability ``chance`` per item, a zero box of 10-50% of each side."""
+    keep = torch.ones(n, 1, height, width, dtype=like.dtype, device=like.device)
+    draws = torch.rand(n, 5).tolist()
+    for i, (p, sy, sx, py, px) in enumerate(draws):
+        if p >= chance:
+            continue
+        bh, bw = max(1, int(height * (0.1 + 0.4 * sy))), max(1, int(width * (0.1 + 0.4 * sx)))
+        y, x = int((height - bh) * py), int((width - bw) * px)
+        keep[i, :, y : y + bh, x : x + bw] = 0
+    return keep
+
+
+def converted_generator_tensors(
+    tensors: dict[str, torch.Tensor], old: GlobalGeneratorConfig, new: GlobalGeneratorConfig
+) -> dict[str, torch.Tensor]:
+    """A global generator's tensors carried over to a config with position channels and/or resize upsampling.
+
+    Position channels enter the first convolution through new, zero-initialised input weights, so
+    the converted generator computes exactly what the old one did until training moves them. A
+    transposed convolution becomes a resize convolution whose kernel is the transposed kernel's
+    sum over its 3x3 taps / 4, at the centre: on a locally constant input the transposed
+    convolution gives four output phases (the checkerboard) and this gives their mean, so the
+    converted generator starts as a de-checkered copy and training sharpens it.
+    Every other tensor is copied as it is.
+
+    Args:
+        tensors: ``model.<i>...`` tensors of a generator built with ``old``.
+        old: its config.
+        new: the target config; it may differ from ``old`` only in ``position_frequencies`` (growing) and ``upsample``.
+    """
+    free = ("position_frequencies", "position_dropout", "upsample")
+    same = {k: v for k, v in vars(old).items() if k not in free}
+    if same != {k: v for k, v in vars(new).items() if k not in free}:
+        raise CimgenError("a generator converts only to another position code or upsampling, not to other sizes")
+    if new.position_frequencies < old.position_frequencies:
+        raise CimgenError("a generator's position channels can be added, not removed")
+    if old.upsample == "resize" and new.upsample == "transpose":
+        raise CimgenError("a resize-convolution generator cannot become a transposed-convolution one")
+    out = dict(tensors)
+    first = out["model.1.weight"]
+    extra = new.position_channels - old.position_channels
+    if extra:
+        out["model.1.weight"] = torch.cat([first, first.new_zeros(first.shape[0], extra, *first.shape[2:])], 1)
+    if old.upsample == "transpose" and new.upsample == "resize":
+        start = 4 + 3 * new.num_downsamplings + new.num_blocks  # index of the first upsampling layer
+        for i in range(new.num_downsamplings):
+            k = start + 3 * i
+            w = out.pop(f"model.{k}.weight").transpose(0, 1)  # out x in x 3 x 3
+            centre = torch.zeros_like(w)
+            centre[:, :, 1, 1] = w.sum((2, 3)) / 4
+            out[f"model.{k}.conv.weight"] = centre
+            out[f"model.{k}.conv.bias"] = out.pop(f"model.{k}.bias")
+    return out
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,17 @@ from cimgen.kinds import LABELS
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
-from cimgen.runs.options import ManipulateConfig, check_manipulate_config
+from cimgen.runs.options import (
+    FINETUNE_POSITION,
+    FINETUNE_RECIPES,
+    MEMORISE,
+    MEMORISE_L1,
+    MEMORISE_MAX_SIDE,
+    ManipulateConfig,
+    check_manipulate_config,
+)
 from cimgen.textfiles import json_text
-from cimgen.train.pix2pixhd import finetune_config, run_pix2pixhd
+from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 MANIFEST_FIELDS = (
@@ -52,6 +60,8 @@ FINETUNE_WINDOW = 512
 """Side of the windows fine-tuning trains on when the image is large."""
 FINETUNE_WINDOW_LIMIT = 16
 """At most this many windows around the edit."""
+POSITION_MAX_SIDE = 2048
+"""A position-coded generator renders whole maps up to this side (above it generation is tiled, which a code for one image does not survive)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,9 +180,7 @@ def read_inputs(
     inst = read_id_map(instances) if instances else None
     user_mask = read_mask(mask) if mask else None
     if user_mask is not None and user_mask.shape != labels.shape:
-        raise CimgenError(
-            f"mask {mask} is {user_mask.shape[1]}x{user_mask.shape[0]} but the image is {labels.shape[1]}x{labels.shape[0]}"
-        )
+        raise CimgenError(f"mask {mask} is {user_mask.shape[1]}x{user_mask.shape[0]} but the image is {labels.shape[1]}x{labels.shape[0]}")
     edited = read_map_any(Path(edited_map), palette, tolerance)[0] if edited_map else None
     if edits is not None and seed_key:
         # Random picks differ per image but do not shift when files are added to the folder.
@@ -214,25 +222,45 @@ def finetune_renderer(
     device: str,
     echo: Callable[[str], None] | None,
     progress: bool,
+    recipe: str = MEMORISE,
+    position: int = FINETUNE_POSITION,
 ) -> Renderer:
-    """Fine-tune a pix2pixHD renderer on windows of the target image around the edit; returns the fine-tuned renderer.
+    """Fine-tune a pix2pixHD renderer on the target image; returns the fine-tuned renderer.
 
-    The windows stay in memory (no image is written or read back), and training starts from the
+    ``memorise`` (the default) trains on the whole image every step, with no flips and no crops,
+    an L1 term beside the adversarial and feature-matching ones, and (global generators) a
+    ``position``-octave position code added to the generator's input through zero weights, so
+    the generator can learn where it is and memorise what the map does not explain. Images over
+    ``MEMORISE_MAX_SIDE`` fall back to ``windows``: random ``crop`` crops of windows around the
+    edit (the recipe before memorisation).
+
+    The pairs stay in memory (no image is written or read back), and training starts from the
     checkpoint as the renderer read it. The run folder keeps the fine-tuned checkpoint and its log.
     """
     if renderer.takes != LABELS or renderer.checkpoint is None:
         raise CimgenError("--finetune fine-tunes pix2pixHD generators; this checkpoint is a " + renderer.kind)
     if steps < 1:
         raise CimgenError(f"--finetune-steps must be at least 1, got {steps}")
-    ckpt_cfg, _ = renderer.checkpoint
-    windows = finetune_windows(hint, labels.shape)
+    if recipe not in FINETUNE_RECIPES:
+        raise CimgenError(f"unknown fine-tuning recipe '{recipe}'; choose {' or '.join(FINETUNE_RECIPES)}")
+    checkpoint = renderer.checkpoint
+    memorise = recipe == MEMORISE and max(labels.shape) <= MEMORISE_MAX_SIDE
+    if recipe == MEMORISE and not memorise and echo:
+        echo(f"the image is over {MEMORISE_MAX_SIDE} pixels a side: fine-tuning on windows around the edit instead of memorising it whole")
+    if memorise and checkpoint[0].get("generator_type", "global") == "global" and position:
+        checkpoint = converted_checkpoint(
+            checkpoint, position_frequencies=max(position, checkpoint[0]["generator"].get("position_frequencies", 0))
+        )
+    ckpt_cfg = checkpoint[0]
+    windows = [(0, 0, *labels.shape)] if memorise else finetune_windows(hint, labels.shape)
     pairs = [(f"window_{i:03d}", labels[y : y + h, x : x + w], image[y : y + h, x : x + w]) for i, (y, x, h, w) in enumerate(windows)]
     side = min(min(h, w) for _, _, h, w in windows)
-    crop = min(crop, side - side % 16)
+    crop = 0 if memorise else min(crop, side - side % 16)  # memorising: the whole image every step, so position cues stay
     epochs_total = max(1, -(-steps // len(windows)))
     decay = epochs_total // 4
     overrides = {
         "data": {"root": "(windows of the target image, in memory)", "format": "folders", "crop_size": crop, "flip": False, "palette": ""},
+        **({"loss": {"lambda_l1": MEMORISE_L1}} if memorise else {}),
         "loop": {
             "epochs": epochs_total - decay,
             "decay_epochs": decay,
@@ -245,10 +273,12 @@ def finetune_renderer(
     cfg = finetune_config(ckpt_cfg, overrides)
     dataset = PairedDataset.from_arrays(pairs, cfg.data, Palette.from_dict(ckpt_cfg["palette"]), seed=cfg.loop.seed)
     if echo:
-        echo(f"fine-tuning on {len(windows)} window(s) of the image around the edit for {epochs_total * len(windows)} steps -> {run_dir}")
-    last = run_pix2pixhd(
-        cfg, run_dir / "run", init_from=source, init_checkpoint=renderer.checkpoint, dataset=dataset, echo=echo, progress=progress
-    )
+        what = "the whole image" if memorise else f"{len(windows)} window(s) of the image around the edit"
+        code = ckpt_cfg["generator"].get("position_frequencies", 0) if memorise else 0
+        echo(
+            f"fine-tuning on {what}{f' with a {code}-octave position code' if code else ''} for {epochs_total * len(windows)} steps -> {run_dir}"
+        )
+    last = run_pix2pixhd(cfg, run_dir / "run", init_from=source, init_checkpoint=checkpoint, dataset=dataset, echo=echo, progress=progress)
     return load_renderer(last, palette=palette, device=device)
 
 
@@ -302,13 +332,21 @@ def manipulate_one(
         renderer = finetune_renderer(
             renderer, inputs.image, inputs.labels, dilate(plan.mask, FINETUNE_HINT_MARGIN), out / "finetune",
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
-            echo=echo, progress=progress,
+            echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=cfg.finetune_position,
         )  # fmt: skip
+    render, tile_size = renderer.render, cfg.tile_size
+    if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
+        if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
+            raise CimgenError(
+                f"this generator carries a position code for one whole image, so it renders whole maps of up to {POSITION_MAX_SIDE} "
+                "pixels a side, untiled; leave out --tile-size"
+            )
+        render, tile_size = (lambda labels: renderer.render_withheld(labels, plan.mask)), 0
     tick, close = tile_progress(progress)
     try:
         m = render_edit(
-            inputs.image, inputs.labels, plan, renderer.render, blend_mode=cfg.blend, feather=cfg.feather,
-            tile_size=cfg.tile_size, overlap=cfg.overlap, progress=tick,
+            inputs.image, inputs.labels, plan, render, blend_mode=cfg.blend, feather=cfg.feather,
+            tile_size=tile_size, overlap=cfg.overlap, progress=tick,
         )  # fmt: skip
     finally:
         close()
@@ -316,6 +354,7 @@ def manipulate_one(
         **manipulation_metrics(m),
         "checkpoint": str(cfg.checkpoint),
         "finetuned": cfg.finetune,
+        **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,
         "edits": [describe_edit(e) for e in inputs.edits] if inputs.edits is not None else f"edited map {cfg.edited_map}",

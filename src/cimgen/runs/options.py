@@ -17,6 +17,16 @@ DEFAULT_FEATHER = 6.0
 """Soft-edge width inside the mask for the feather and Laplacian blends, in pixels."""
 FINETUNE_STEPS = 600
 """Fine-tuning iterations of ``cimgen manipulate --finetune`` and the web editor."""
+MEMORISE = "memorise"
+WINDOWS = "windows"
+FINETUNE_RECIPES = (MEMORISE, WINDOWS)
+"""``memorise``: the whole image every step, with a position code; ``windows``: random crops of windows around the edit."""
+MEMORISE_MAX_SIDE = 1024
+"""Images up to this side are memorised whole; larger ones are fine-tuned on windows."""
+MEMORISE_L1 = 10.0
+"""Weight of the L1 term while memorising (beside the adversarial and feature-matching terms)."""
+FINETUNE_POSITION = 6
+"""Octaves of the position code a memorising fine-tune adds to a global generator (4 input channels each)."""
 
 # The allowed range of each number, (lowest, highest): the CLI shows them in --help and the runs check them,
 # so a value no library call can take (a radius of 100,000 px, a feather of 1e12) gets one sentence.
@@ -74,7 +84,11 @@ class ManipulateConfig:
     finetune_steps: int = FINETUNE_STEPS
     """Fine-tuning iterations (the last quarter with linear decay)."""
     finetune_crop: int = 128
-    """Random crop side during fine-tuning."""
+    """Random crop side during fine-tuning (the ``windows`` recipe)."""
+    finetune_recipe: str = MEMORISE
+    """``memorise`` (whole image, position code) or ``windows`` (crops around the edit)."""
+    finetune_position: int = FINETUNE_POSITION
+    """Octaves of the position code when memorising (0: none)."""
     tile_size: int | None = None
     """Generate in tiles of this size; None: automatic (tiles above 2048 px a side); 0: never."""
     overlap: int = 128
@@ -104,8 +118,11 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         (cfg.color_tolerance, COLOR_TOLERANCE_RANGE, "color_tolerance"),
         (cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps"),
         (cfg.finetune_crop, FINETUNE_CROP_RANGE, "finetune_crop"),
+        (cfg.finetune_position, (0, 16), "finetune_position"),
         (cfg.overlap, OVERLAP_RANGE, "overlap"),
     ):
         check_range(value, bounds, name)
+    if cfg.finetune_recipe not in FINETUNE_RECIPES:
+        raise CimgenError(f"finetune_recipe is {cfg.finetune_recipe!r}; choose {' or '.join(FINETUNE_RECIPES)}")
     if cfg.tile_size is not None:
         check_range(cfg.tile_size, (0, TILE_SIZE_RANGE[1]), "tile_size")

@@ -15,7 +15,7 @@ optional L1 term (``loss.lambda_l1``, pix2pix's) can stand in for it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +41,7 @@ from cimgen.models.pix2pixhd import (
     MultiscaleDiscriminator,
     MultiscaleDiscriminatorConfig,
     build_generator,
+    converted_generator_tensors,
     generator_from_config,
 )
 from cimgen.palette import Palette
@@ -394,7 +395,12 @@ def as_pix2pixhd_config(ckpt_cfg: dict, source: str) -> dict:
         return ckpt_cfg
     if "label_nc" not in ckpt_cfg:
         raise CimgenError(f"checkpoint {source} was imported without --label-nc; import it again with the number of classes")
-    return {**ckpt_cfg, "model": MODEL_NAME, "generator_type": IMPORTED_GENERATOR_TYPES[model], "discriminator": ckpt_cfg.get("discriminator", {})}
+    return {
+        **ckpt_cfg,
+        "model": MODEL_NAME,
+        "generator_type": IMPORTED_GENERATOR_TYPES[model],
+        "discriminator": ckpt_cfg.get("discriminator", {}),
+    }
 
 
 def check_compatible(ckpt_cfg: dict, cfg: Pix2PixHDConfig, source: str) -> None:
@@ -429,3 +435,27 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
     data["label_nc"] = ckpt_cfg["label_nc"]
     raw["data"] = data
     return resolve_config(raw)
+
+
+def converted_checkpoint(
+    checkpoint: tuple[dict, dict], *, position_frequencies: int | None = None, upsample: str | None = None
+) -> tuple[dict, dict]:
+    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels and/or resize upsampling.
+
+    The generator's tensors are carried over by ``models.pix2pixhd.converted_generator_tensors``
+    (position channels enter through zero weights); the discriminator's are kept. None keeps a setting.
+    """
+    config, tensors = checkpoint
+    config = as_pix2pixhd_config(config, "to convert")
+    if config.get("generator_type", "global") != "global":
+        raise CimgenError("position channels and resize upsampling apply to global generators, not to a local enhancer")
+    old = from_dict(GlobalGeneratorConfig, config["generator"], where="checkpoint generator config")
+    changes = {k: v for k, v in (("position_frequencies", position_frequencies), ("upsample", upsample)) if v is not None}
+    new = replace(old, **changes)
+    if new == old:
+        return config, tensors
+    gen = {k[len("generator.") :]: v for k, v in tensors.items() if k.startswith("generator.")}
+    converted = converted_generator_tensors(gen, old, new)
+    out = {k: v for k, v in tensors.items() if not k.startswith("generator.")}
+    out.update({f"generator.{k}": v for k, v in converted.items()})
+    return {**config, "generator": {**config["generator"], **changes}}, out
