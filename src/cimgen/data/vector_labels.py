@@ -55,8 +55,8 @@ class Grid:
         """The image's footprint as a shapely polygon in map coordinates."""
         import shapely
 
-        corners = [(0, 0), (self.width, 0), (self.width, self.height), (0, self.height)]
-        return shapely.Polygon([self.affine * c for c in corners])
+        x, y = self.to_map(np.array([0, self.width, self.width, 0]), np.array([0, 0, self.height, self.height]))
+        return shapely.Polygon(np.c_[x, y])
 
     def to_pixels(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map coordinates (image CRS) -> fractional pixel coordinates (col, row); pixel (i, j) spans [i, i+1) x [j, j+1)."""
@@ -103,7 +103,7 @@ class Query:
     text: str
     """The query as written."""
     tree: tuple
-    """("or", parts) | ("and", parts) | ("not", part) | ("cmp", name, op, values) | ("present", name)."""
+    """("or", parts) | ("and", parts) | ("not", part) | ("cmp", name, op, values) | ("present", name) | ("all",)."""
 
     @property
     def attributes(self) -> set[str]:
@@ -116,7 +116,7 @@ class Query:
                     walk(part)
             elif node[0] == "not":
                 walk(node[1])
-            else:
+            elif node[0] != "all":
                 out.add(node[1])
 
         walk(self.tree)
@@ -174,7 +174,7 @@ def parse_where(text: str, *, what: str = "the where query") -> Query:
     def take() -> tuple[str, Any]:
         nonlocal pos
         if pos >= len(tokens):
-            raise CimgenError(f"{what} \"{text[:80]}\" ends too early")
+            raise CimgenError(f'{what} "{text[:80]}" ends too early')
         pos += 1
         return tokens[pos - 1]
 
@@ -200,6 +200,8 @@ def parse_where(text: str, *, what: str = "the where query") -> Query:
         return parts[0] if len(parts) == 1 else ("and", tuple(parts))
 
     def neg(depth: int) -> tuple:
+        if depth > MAX_QUERY_DEPTH:
+            raise CimgenError(f"{what} nests deeper than {MAX_QUERY_DEPTH} levels")
         if peek() == ("keyword", "not"):
             take()
             return ("not", neg(depth + 1))
@@ -237,7 +239,7 @@ def parse_where(text: str, *, what: str = "the where query") -> Query:
         while True:
             tok = take()
             if tok[0] != "literal":
-                raise CimgenError(f"{what} \"{text[:80]}\": a list holds quoted texts, numbers, true, false or null")
+                raise CimgenError(f'{what} "{text[:80]}": a list holds quoted texts, numbers, true, false or null')
             values.append(tok[1])
             sep = take()
             if sep == ("op", closing):
@@ -252,7 +254,9 @@ def parse_where(text: str, *, what: str = "the where query") -> Query:
 
 
 def parse_match(text: str, *, what: str = "the match") -> Query:
-    """OpenStreetMap-style ``key=value`` (the attribute equals the text) or ``key=*`` (the attribute is set: not null, not empty)."""
+    """OpenStreetMap-style ``key=value`` (the attribute equals the text), ``key=*`` (the attribute is set: not null, not empty), or ``*`` (every feature)."""
+    if isinstance(text, str) and text.strip() == "*":
+        return Query(text, ("all",))
     if not isinstance(text, str) or text.count("=") != 1:
         raise CimgenError(f"{what} must look like key=value or key=*, e.g. natural=water or building=*, got {str(text)[:60]!r}")
     key, value = (part.strip() for part in text.split("="))
@@ -270,8 +274,8 @@ def _is_null(v: Any) -> bool:
 def _equal(v: Any, lit: Any) -> bool:
     if isinstance(v, np.generic):
         v = v.item()
-    if lit is None:
-        return _is_null(v)
+    if lit is None or (isinstance(lit, str) and lit == ""):
+        return _is_null(v)  # '' and null both mean "not set", as in OpenStreetMap exports
     if _is_null(v):
         return False
     if isinstance(lit, bool) or isinstance(v, bool):
@@ -306,6 +310,8 @@ def _evaluate(node: tuple, columns: dict[str, np.ndarray], n: int) -> np.ndarray
         return out
     if kind == "not":
         return ~_evaluate(node[1], columns, n)
+    if kind == "all":
+        return np.ones(n, bool)
     col = columns[node[1]]
     if kind == "present":
         return np.array([not _is_null(v.item() if isinstance(v, np.generic) else v) for v in col], bool)
@@ -500,8 +506,8 @@ def prepare_layer(layer: VectorLayer, grid: Grid) -> Prepared:
         x0, y0, x1, y1 = shapely.total_bounds(np.asarray(geoms[present], dtype=object))
         bx0, by0, bx1, by1 = bounds.bounds
         raise CimgenError(
-            f"none of the {int(present.sum())} features of {layer.source} lies on the image: they span x {x0:.6g}..{x1:.6g}, "
-            f"y {y0:.6g}..{y1:.6g} in the image's CRS, the image x {bx0:.6g}..{bx1:.6g}, y {by0:.6g}..{by1:.6g}"
+            f"none of the {int(present.sum())} features of {layer.source} lies on the image: they span x {x0:.10g}..{x1:.10g}, "
+            f"y {y0:.10g}..{y1:.10g} in the image's CRS, the image x {bx0:.10g}..{bx1:.10g}, y {by0:.10g}..{by1:.10g}"
         )
     notes = {
         "features": len(layer),
@@ -626,7 +632,9 @@ def select_features(layer: VectorLayer, *, query: Query | None = None, within=No
         keep &= touch
     found = np.flatnonzero(keep).tolist()
     if not found:
-        said = " and ".join(s for s in (f"match \"{query.text}\"" if query else "", "touch the given region" if within is not None else "") if s)
+        said = " and ".join(
+            s for s in (f'match "{query.text}"' if query else "", "touch the given region" if within is not None else "") if s
+        )
         raise CimgenError(f"{what}: no feature of {layer.source} {'does ' if not said else ''}{said or 'exist'}")
     return found
 
@@ -640,7 +648,4 @@ def region_polygons(regions: np.ndarray, grid: Grid) -> list[tuple[Any, int]]:
     from rasterio.features import shapes
 
     values = np.ascontiguousarray(regions, dtype=np.int32)
-    return [
-        (shapely.geometry.shape(geom), int(v))
-        for geom, v in shapes(values, mask=values != 0, connectivity=4, transform=grid.affine)
-    ]
+    return [(shapely.geometry.shape(geom), int(v)) for geom, v in shapes(values, mask=values != 0, connectivity=4, transform=grid.affine)]

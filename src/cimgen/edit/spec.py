@@ -293,7 +293,7 @@ def _map_region(item: dict, key: str, where: str, geo: GeoContext | None):
     if not mask.any():
         x0, y0, x1, y1 = geom.bounds
         raise CimgenError(
-            f"{where}: the {key} (x {x0:.6g}..{x1:.6g}, y {y0:.6g}..{y1:.6g} in the image's CRS) covers no pixel centre of the image"
+            f"{where}: the {key} (x {x0:.10g}..{x1:.10g}, y {y0:.10g}..{y1:.10g} in the image's CRS) covers no pixel centre of the image"
         )
     return geom, mask
 

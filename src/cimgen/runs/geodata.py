@@ -148,7 +148,7 @@ def layer_crs(layer: VectorLayer, path: Path, grid: Grid, vector_crs: str) -> st
                     if path.suffix.lower() in (".geojson", ".json") and not _has_crs_member(path)
                     else f"{path} states longitudes and latitudes ({crs_name(layer.crs)})"
                 )
-                raise CimgenError(f"{said}, but they reach x {x0:.6g}..{x1:.6g}, y {y0:.6g}..{y1:.6g}; {hint}")
+                raise CimgenError(f"{said}, but they reach x {x0:.10g}..{x1:.10g}, y {y0:.10g}..{y1:.10g}; {hint}")
     if grid.crs is None:
         raise CimgenError(
             f"the image states no CRS but {path} is in {crs_name(layer.crs)}; if the layer's coordinates are the image's, say so with --vector-crs image"
