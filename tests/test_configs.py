@@ -71,7 +71,11 @@ def test_detector_presets_resolve(name, tmp_path):
 
 
 def test_every_preset_is_tested():
-    tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    tested = (
+        set(TRAINING_PRESETS)
+        | set(DETECTOR_PRESETS)
+        | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml", "classes_osm.yaml"}
+    )
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 

@@ -16,10 +16,10 @@ from tests.conftest import shared
 rasterio = pytest.importorskip("rasterio", reason="geodata is the optional 'geo' extra")
 pyogrio = pytest.importorskip("pyogrio", reason="geodata is the optional 'geo' extra")
 shapely = pytest.importorskip("shapely", reason="geodata is the optional 'geo' extra")
-from rasterio.features import rasterize  # noqa: E402
-from rasterio.transform import Affine  # noqa: E402
+from rasterio.features import rasterize
+from rasterio.transform import Affine
 
-from cimgen.io.vector import VectorLayer, crs_wkt, reproject_xy, write_geojson  # noqa: E402
+from cimgen.io.vector import VectorLayer, crs_wkt, reproject_xy, write_geojson
 
 TRANSFORM = Affine(0.5, 0.0, 733601.0, 0.0, -0.5, 3725139.0)  # 0.5 m pixels in UTM 16N, as the SpaceNet sample
 CLASSES = "default: ground\nrules:\n  - {match: building=*, class: building}\n"
@@ -36,13 +36,14 @@ def scene(tiny_world, tmp_path):
     image = read_image(tiny_world / "images" / "tile_00000.png").astype(np.uint16)
     grey = (image.mean(axis=2) * 16 + 100).astype(np.uint16)
     tif = tmp_path / "scene.tif"
-    profile = dict(driver="GTiff", height=48, width=48, count=1, dtype="uint16", crs="EPSG:32616", transform=TRANSFORM, nodata=0)
+    profile = {"driver": "GTiff", "height": 48, "width": 48, "count": 1, "dtype": "uint16", "crs": "EPSG:32616", "transform": TRANSFORM}
+    profile["nodata"] = 0
     with rasterio.open(tif, "w", **profile) as ds:
         ds.write(grey, 1)
         ds.update_tags(SOURCE="cimgen test")
     geoms = np.array([_px_box(4, 4, 14, 12), _px_box(20, 20, 30, 34), _px_box(36, 6, 44, 14)], dtype=object)
     layer = VectorLayer(geoms, (0, 1, 2), {"building": np.array(["yes", "yes", "shed"], dtype=object)}, crs_wkt("EPSG:32616"), "b")
-    vector = write_geojson(tmp_path / "buildings.geojson", layer)
+    write_geojson(tmp_path / "buildings.geojson", layer)
     (tmp_path / "classes.yaml").write_text(CLASSES)
     (tmp_path / "remove.yaml").write_text("edits:\n  - {op: remove, feature: 1}\n")
     return tmp_path
@@ -86,7 +87,7 @@ def test_four_bands_and_an_insert_in_lon_lat(tiny_ckpt, scene, tmp_path):
     with rasterio.open(scene / "scene.tif") as ds:
         grey = ds.read(1)
     four = tmp_path / "four.tif"
-    profile = dict(driver="GTiff", height=48, width=48, count=4, dtype="uint16", crs="EPSG:32616", transform=TRANSFORM)
+    profile = {"driver": "GTiff", "height": 48, "width": 48, "count": 4, "dtype": "uint16", "crs": "EPSG:32616", "transform": TRANSFORM}
     with rasterio.open(four, "w", **profile) as ds:
         for b in range(4):
             ds.write(grey + 50 * b, b + 1)
@@ -259,3 +260,25 @@ def test_spacenet_custom_albers_projection_end_to_end(capsys, tmp_path):
     assert np.array_equal(res[:, ~mask], src[:, ~mask])
     assert _truth_iou(out, transform, mask.shape) >= 0.99
     assert pyogrio.read_info(out / "edited.geojson")["features"] == 18
+
+
+def test_map_coordinates_without_a_vector_layer_and_truth_for_any_geotiff(capsys, tiny_world, tiny_ckpt, tmp_path):
+    """An 8-bit RGB GeoTIFF with a label map: a box in the image's CRS, truth.geojson, no edited.geojson; --vector on a PNG refused."""
+    from cimgen.io.geotiff import GeoInfo, write_geotiff
+
+    image = read_image(tiny_world / "images" / "tile_00000.png")
+    info = GeoInfo(height=48, width=48, count=3, crs=crs_wkt("EPSG:32616"), transform=tuple(TRANSFORM)[:6])
+    write_geotiff(tmp_path / "rgb.tif", image, info)
+    box = [733601 + 2.5, 3725139 - 10.0, 733601 + 10.0, 3725139 - 2.5]  # pixels 5..20 in x and y
+    (tmp_path / "ins.yaml").write_text(f"edits:\n  - {{op: insert, class: water, box: {box}, crs: image}}\n")
+    map_path = tiny_world / "labels" / "tile_00000.png"
+    base = ["manipulate", "--checkpoint", str(tiny_ckpt), "--map", str(map_path), "--spec", str(tmp_path / "ins.yaml"), "--quiet"]
+    assert main([*base, "--image", str(tmp_path / "rgb.tif"), "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "truth.geojson").is_file() and not (tmp_path / "r" / "edited.geojson").exists()
+    assert _truth_iou(tmp_path / "r", TRANSFORM, (48, 48)) == 1.0
+    line = _err(capsys, [*base, "--image", str(tiny_world / "images" / "tile_00000.png"), "--out", str(tmp_path / "png")])
+    assert "'crs' gives coordinates on the Earth, which needs a georeferenced image" in line
+    png = ["manipulate", "--checkpoint", str(tiny_ckpt), "--image", str(tiny_world / "images" / "tile_00000.png"), "--quiet"]
+    png += ["--vector", str(tmp_path / "x.geojson"), "--classes", str(tmp_path / "c.yaml"), "--spec", str(tmp_path / "ins.yaml")]
+    assert "is not a GeoTIFF with map coordinates" in _err(capsys, [*png, "--out", str(tmp_path / "v")])
+    assert not (tmp_path / "png").exists() and not (tmp_path / "v").exists()

@@ -11,7 +11,7 @@ from cimgen.palette import SYNTH_PALETTE
 shapely = pytest.importorskip("shapely")
 pytest.importorskip("rasterio")
 
-from cimgen.data.vector_labels import (  # noqa: E402
+from cimgen.data.vector_labels import (
     NO_FEATURE,
     Grid,
     parse_mapping,
@@ -22,7 +22,7 @@ from cimgen.data.vector_labels import (  # noqa: E402
     region_polygons,
     select_features,
 )
-from cimgen.io.vector import VectorLayer  # noqa: E402
+from cimgen.io.vector import VectorLayer
 
 # 20 x 30 pixels of 2 map units, north up, top-left corner at (1000, 2000).
 GRID = Grid(20, 30, (2.0, 0.0, 1000.0, 0.0, -2.0, 2000.0), None)

@@ -11,10 +11,10 @@ from cimgen.palette import SYNTH_PALETTE
 shapely = pytest.importorskip("shapely")
 pytest.importorskip("rasterio")
 
-from cimgen.data.vector_labels import Grid, parse_mapping, prepare_layer, rasterize_layer  # noqa: E402
-from cimgen.edit.ops import InsertGeometry, RemoveClass, RemoveFeatures, apply_edits_traced  # noqa: E402
-from cimgen.edit.spec import GeoContext, parse_edits  # noqa: E402
-from cimgen.io.vector import VectorLayer, crs_wkt, reproject_xy  # noqa: E402
+from cimgen.data.vector_labels import Grid, parse_mapping, prepare_layer, rasterize_layer
+from cimgen.edit.ops import InsertGeometry, RemoveClass, RemoveFeatures, apply_edits_traced
+from cimgen.edit.spec import GeoContext, parse_edits
+from cimgen.io.vector import VectorLayer, crs_wkt, reproject_xy
 
 UTM = crs_wkt("EPSG:32616")
 # 40 x 60 pixels of 0.5 m in UTM 16N (the SpaceNet sample's corner).

@@ -10,7 +10,7 @@ from cimgen.errors import CimgenError
 pytest.importorskip("pyogrio", reason="vector layers are the optional 'geo' extra")
 shapely = pytest.importorskip("shapely")
 
-from cimgen.io.vector import (  # noqa: E402
+from cimgen.io.vector import (
     VectorLayer,
     crs_name,
     crs_wkt,
