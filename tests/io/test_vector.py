@@ -67,3 +67,16 @@ def test_bad_files_and_crs_names_fail_in_one_sentence(tmp_path):
         read_vector(tmp_path / "junk.geojson")
     with pytest.raises(CimgenError, match="not a CRS GDAL knows"):
         crs_wkt("EPSG:999999")
+
+
+def test_text_ids_of_a_geojson_can_name_features(tmp_path):
+    from cimgen.data.vector_labels import feature_positions
+
+    path = tmp_path / "t.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": ['
+        '{"type": "Feature", "id": "way/1", "properties": {}, "geometry": {"type": "Point", "coordinates": [1, 2]}},'
+        '{"type": "Feature", "id": "way/2", "properties": {}, "geometry": {"type": "Point", "coordinates": [3, 4]}}]}'
+    )
+    layer = read_vector(path)
+    assert feature_positions(layer, ["way/2"]) == [1]

@@ -599,7 +599,7 @@ def rasterize_layer(layer: VectorLayer, mapping: ClassMapping, grid: Grid, num_c
 
 
 def feature_positions(layer: VectorLayer, ids: list, *, by: str = "id", what: str = "the edit") -> list[int]:
-    """Positions of the features named by id (``by='id'``) or by 0-based position (``by='index'``); one sentence for one that does not exist."""
+    """Positions of the features named by id (``by='id'``: the file's feature id, else an ``id`` attribute) or by 0-based position (``by='index'``); one sentence for one that does not exist."""
     if by == "index":
         out = []
         for v in ids:
@@ -608,6 +608,9 @@ def feature_positions(layer: VectorLayer, ids: list, *, by: str = "id", what: st
             out.append(int(v))
         return out
     lookup = {str(_plain_id(f)): i for i, f in enumerate(layer.ids)}
+    if "id" in layer.columns:  # GDAL keeps a GeoJSON's text ids as an 'id' attribute and numbers the features itself
+        for i, v in enumerate(layer.columns["id"]):
+            lookup.setdefault(str(_plain_id(v)), i)
     out = []
     for v in ids:
         if str(v) not in lookup:
