@@ -71,7 +71,11 @@ def test_detector_presets_resolve(name, tmp_path):
 
 
 def test_every_preset_is_tested():
-    tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    tested = (
+        set(TRAINING_PRESETS)
+        | set(DETECTOR_PRESETS)
+        | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml", "classes_osm.yaml"}
+    )
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 
@@ -90,3 +94,13 @@ def test_small_set_finetuning_preset_resolves_against_a_cityscapes_checkpoint(tm
     cfg = finetune_config(ckpt_cfg, merge(load_yaml(CONFIGS / "pix2pixhd_finetune_small.yaml"), {"data": {"root": str(tmp_path)}}))
     assert cfg.generator.in_channels == 36 and cfg.discriminator.in_channels == 39
     assert cfg.data.crop_size == 256 and cfg.loss.lambda_vgg == 10.0
+
+
+def test_the_osm_class_mapping_preset_parses_against_the_shipped_palette():
+    from cimgen.data.vector_labels import parse_mapping
+    from cimgen.palette import SYNTH_PALETTE
+    from cimgen.textfiles import read_yaml
+
+    mapping = parse_mapping(read_yaml(CONFIGS / "classes_osm.yaml", "class mapping"), SYNTH_PALETTE)
+    assert mapping.default_name == "ground" and [r.class_name for r in mapping.rules][-1] == "building"
+    assert mapping.rules[4].width_by == "highway" and mapping.rules[4].width["residential"] == 7.0

@@ -82,11 +82,28 @@ RegionOpt = Annotated[Path | None, typer.Option("--region", help="Region of --re
 InstancesOpt = Annotated[
     Path | None, typer.Option("--instances", help="Instance-id map, so --remove-at removes the instance under the point.")
 ]
+VectorOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--vector", help="Vector layer (GeoJSON, GeoPackage, Shapefile) drawn on the GeoTIFF's grid as its map (see docs/geodata.md)."
+    ),
+]
+ClassesOpt = Annotated[
+    Path | None, typer.Option("--classes", help="YAML mapping of the --vector layer's attributes to classes, e.g. building=* -> building.")
+]
+VectorCrsOpt = Annotated[
+    str,
+    typer.Option(
+        "--vector-crs", help="CRS of the --vector coordinates when the file states none or a wrong one: image, or e.g. EPSG:4326."
+    ),
+]
 
 
 def manipulate_cmd(
     checkpoint: Path = typer.Option(
-        ..., "--checkpoint", help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette)."
+        None,
+        "--checkpoint",
+        help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette); default: the shipped one.",
     ),
     image: Path = typer.Option(..., "--image", help="The image (PNG, JPEG, GeoTIFF), or a folder of images for a batch."),
     out: Path = typer.Option(..., "--out", help="Results folder (a batch writes one sub-folder per image and manifest.csv/json)."),
@@ -110,6 +127,13 @@ def manipulate_cmd(
     polygon: PolygonOpt = None,
     region: RegionOpt = None,
     instances: InstancesOpt = None,
+    vector: VectorOpt = None,
+    classes: ClassesOpt = None,
+    vector_crs: VectorCrsOpt = "",
+    bands: str = typer.Option("", "--bands", help="GeoTIFF bands shown to the generator as R,G,B (e.g. 4,3,2) or one grey band."),
+    stretch: str = typer.Option(
+        "", "--stretch", help="Percentiles LOW,HIGH of each band mapped to 0 and 255 (default 2,98; 8-bit shown as is)."
+    ),
     mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
     radius: int = typer.Option(
         DEFAULTS.radius, "--radius", min=RADIUS_RANGE[0], max=RADIUS_RANGE[1], help="Dilation of the changed labels, in pixels."
@@ -159,9 +183,13 @@ def manipulate_cmd(
     """Edit an image's semantic map, render the edited map with a generator and blend it into the image.
 
     Outside the mask every pixel of the result is the original pixel. With a folder as --image,
-    every image gets the same edits (a spec) and a manifest records what was done to each.
+    every image gets the same edits (a spec) and a manifest records what was done to each. With a
+    GeoTIFF, --vector and --classes draw the map from a vector layer, and the folder also gets
+    truth.geojson (the manipulated region) and edited.geojson (the layer as edited).
 
     Example: cimgen manipulate --checkpoint runs/demo/finetune --image img.png --map map.png --remove building --box 40,40,140,140 --out runs/edit
+
+    Example: cimgen manipulate --image scene.tif --vector buildings.geojson --classes classes.yaml --spec remove.yaml --out runs/geo
     """
     from cimgen.runs.manipulate import run_batch, run_manipulation
 
@@ -174,7 +202,7 @@ def manipulate_cmd(
     if map_path is not None and map_from is not None:
         raise CimgenError("give the map with --map or make it with --map-from, not both")
     cfg = ManipulateConfig(
-        checkpoint=str(checkpoint),
+        checkpoint=str(checkpoint) if checkpoint else "",
         out=str(out),
         image=str(image),
         map=str(map_path) if map_path else "",
@@ -197,13 +225,18 @@ def manipulate_cmd(
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,
         device=device,
+        vector=str(vector) if vector else "",
+        classes=str(classes) if classes else "",
+        vector_crs=vector_crs,
+        bands=bands,
+        stretch=stretch,
     )
     run = run_batch if image.is_dir() else run_manipulation
     run(cfg, edits, echo=typer.echo, progress=not quiet)
 
 
 def edit_cmd(
-    map_path: Path = typer.Option(..., "--map", help="The semantic map: label ids, or palette colours (snapped)."),
+    map_path: Path = typer.Option(None, "--map", help="The semantic map: label ids, or palette colours (snapped)."),
     out: Path = typer.Option(..., "--out", help="Folder for edited_labels.png, edited_map.png, mask.png and edit.json."),
     palette: str = typer.Option("", "--palette", help="Classes: palette JSON or synth|cityscapes|buildings."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Take the classes from this generator checkpoint instead of --palette."),
@@ -218,6 +251,12 @@ def edit_cmd(
     polygon: PolygonOpt = None,
     region: RegionOpt = None,
     instances: InstancesOpt = None,
+    image: Path = typer.Option(
+        None, "--image", help="With --vector: the GeoTIFF whose grid the layer is drawn on (only its header is read)."
+    ),
+    vector: VectorOpt = None,
+    classes: ClassesOpt = None,
+    vector_crs: VectorCrsOpt = "",
     radius: int = typer.Option(
         DEFAULTS.radius,
         "--radius",
@@ -235,7 +274,12 @@ def edit_cmd(
 ) -> None:
     """Edit a semantic map (no generator): write the edited map, the mask of what changed and its area.
 
+    With --vector, --classes and --image (a GeoTIFF), the map is the layer drawn on the image's grid,
+    and the folder also gets truth.geojson and edited.geojson.
+
     Example: cimgen edit --map map.png --palette synth --remove-at 120,80 --out runs/map-edit
+
+    Example: cimgen edit --image scene.tif --vector buildings.geojson --classes classes.yaml --palette synth --spec remove.yaml --out runs/geo-edit
     """
     from cimgen.runs.edit import run_map_edit
 
@@ -246,9 +290,15 @@ def edit_cmd(
         )
     if (palette == "") == (checkpoint is None):
         raise CimgenError("name the classes with exactly one of --palette or --checkpoint")
+    if (map_path is None) == (vector is None):
+        raise CimgenError("give the map with exactly one of --map or --vector (with --classes and --image)")
     run_map_edit(
         map_path,
         out,
+        image=image,
+        vector=vector,
+        classes=classes,
+        vector_crs=vector_crs,
         palette=palette,
         checkpoint=checkpoint,
         spec=spec,

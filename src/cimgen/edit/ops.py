@@ -147,13 +147,15 @@ def pick_object(labels: np.ndarray, cls: int, choose: str, seed: int, region: np
     return parts == chosen
 
 
-def fill_from_surroundings(labels: np.ndarray, hole: np.ndarray, *, exclude: int | None = None, mode: str = "surrounding") -> np.ndarray:
+def fill_from_surroundings(
+    labels: np.ndarray, hole: np.ndarray, *, exclude: int | Sequence[int] | None = None, mode: str = "surrounding"
+) -> np.ndarray:
     """Fill the ``hole`` pixels of a label map from what is around them.
 
     Args:
         labels: HxW integer labels.
         hole: HxW bool, the pixels to fill.
-        exclude: a class never used as fill (the one being removed).
+        exclude: a class (or classes) never used as fill (the one being removed).
         mode: ``surrounding`` gives each connected part of the hole the most common class on a
             two-pixel ring around it (so a removed house becomes the lawn or lot it stood on,
             not the road beside it); ``nearest`` gives each pixel the class of the nearest
@@ -164,7 +166,7 @@ def fill_from_surroundings(labels: np.ndarray, hole: np.ndarray, *, exclude: int
     out = labels.copy()
     source = ~hole
     if exclude is not None:
-        source &= labels != exclude
+        source &= ~np.isin(labels, np.atleast_1d(np.asarray(exclude)))
     if not source.any():
         raise CimgenError("there is no pixel outside the edited region to take a fill class from")
     if mode == "nearest":
@@ -251,21 +253,23 @@ class RemoveObject:
 
 @dataclass(frozen=True)
 class RemoveClass:
-    """Remove every object of class ``cls`` that lies in a box or polygon (whole objects, even where they cross its edge)."""
+    """Remove every object of class ``cls`` that lies in a box, polygon or region mask (whole objects, even where they cross its edge)."""
 
     cls: int
     """The class whose objects are removed."""
     box: Box | None = None
-    """Region that selects the objects; give this or ``polygon``."""
+    """Region that selects the objects; give exactly one of box, polygon, region."""
     polygon: Polygon | None = None
-    """Region that selects the objects; give this or ``box``."""
+    """Region that selects the objects as a polygon in pixels."""
+    region: np.ndarray | None = field(default=None, compare=False)
+    """Bool HxW region that selects the objects (e.g. a box in map coordinates, drawn on the grid)."""
     fill: str = "surrounding"
     """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
     whole_objects: bool = True
     """Remove each touched connected object entirely, not just its part inside the region."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
-        inside = region_mask(labels.shape, box=self.box, polygon=self.polygon)
+        inside = region_mask(labels.shape, box=self.box, polygon=self.polygon, region=self.region)
         target = labels == self.cls
         if self.whole_objects:
             parts, _ = ndimage.label(target, structure=_FOUR)
@@ -274,6 +278,53 @@ class RemoveClass:
         else:
             hole = inside & target
         return fill_from_surroundings(labels, hole, exclude=self.cls, mode=self.fill)
+
+
+@dataclass(frozen=True)
+class RemoveFeatures:
+    """Remove vector features from the map: the pixels they own are filled from their surroundings, as ``RemoveObject`` fills."""
+
+    region: np.ndarray = field(compare=False)
+    """Bool HxW: the pixels the features own in the map drawn from the vector layer."""
+    classes: tuple[int, ...]
+    """The features' classes, never used as fill."""
+    features: tuple[int, ...]
+    """The features' positions in the layer (so the edited layer can leave them out)."""
+    ids: tuple = ()
+    """The features' ids, for descriptions."""
+    fill: str = "surrounding"
+    """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
+
+    def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
+        if self.region.shape != labels.shape:
+            raise CimgenError(
+                f"the features' region is {self.region.shape[1]}x{self.region.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}"
+            )
+        if not self.region.any():
+            raise CimgenError(
+                f"feature(s) {', '.join(map(str, self.ids[:5]))} own no pixel of the map (off the image, or painted over by later rules)"
+            )
+        return fill_from_surroundings(labels, self.region, exclude=self.classes, mode=self.fill)
+
+
+@dataclass(frozen=True)
+class InsertGeometry:
+    """Draw a polygon given in map coordinates as class ``cls`` (its pixels drawn on the grid beforehand)."""
+
+    cls: int
+    """The class of the new polygon."""
+    region: np.ndarray = field(compare=False)
+    """Bool HxW: the pixels whose centres lie inside the polygon."""
+    wkt: str = ""
+    """The polygon in the image's CRS, as WKT (it joins the edited vector layer)."""
+    properties: dict = field(default_factory=dict, compare=False)
+    """Attributes of the new feature in the edited vector layer."""
+
+    def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
+        where = region_mask(labels.shape, region=self.region)
+        out = labels.copy()
+        out[where] = self.cls
+        return out
 
 
 @dataclass(frozen=True)
@@ -402,17 +453,33 @@ class PasteObject:
         return _place(labels, canvas_obj, canvas_cls, 0, 0, "paste")
 
 
-OPERATIONS = (RemoveObject, RemoveClass, InsertShape, ReplaceClass, PaintRegion, MoveObject, PasteObject)
+OPERATIONS = (RemoveObject, RemoveClass, RemoveFeatures, InsertShape, InsertGeometry, ReplaceClass, PaintRegion, MoveObject, PasteObject)
 
 
 def edit_classes(edit) -> list[int]:
     """The class ids an edit names (to check them against the map's classes)."""
-    names = {RemoveObject: ("cls",), RemoveClass: ("cls",), InsertShape: ("cls",), ReplaceClass: ("source", "target"), PaintRegion: ("cls",)}
+    names = {
+        RemoveObject: ("cls",), RemoveClass: ("cls",), InsertShape: ("cls",), InsertGeometry: ("cls",),
+        ReplaceClass: ("source", "target"), PaintRegion: ("cls",),
+    }  # fmt: skip
+    if isinstance(edit, RemoveFeatures):
+        return [int(c) for c in edit.classes]
     return [int(getattr(edit, n)) for n in names.get(type(edit), ()) if getattr(edit, n) is not None]
 
 
 def apply_edits(labels: np.ndarray, edits: list, *, num_classes: int, instances: np.ndarray | None = None) -> np.ndarray:
-    """Apply edits in order; an edit list that changes nothing is an error.
+    """Apply edits in order; an edit list that changes nothing is an error (arguments as for ``apply_edits_traced``)."""
+    return apply_edits_traced(labels, edits, num_classes=num_classes, instances=instances)[0]
+
+
+def apply_edits_traced(
+    labels: np.ndarray, edits: list, *, num_classes: int, instances: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply edits in order and say which edit last changed each pixel; an edit list that changes nothing is an error.
+
+    Returns:
+        The edited map, and HxW int32 owners: 1 + the index of the last edit that changed the
+        pixel, 0 where the edited map equals the original.
 
     Args:
         labels: HxW integer map.
@@ -432,8 +499,12 @@ def apply_edits(labels: np.ndarray, edits: list, *, num_classes: int, instances:
         if isinstance(e, PasteObject) and e.source.size and (e.source.min() < 0 or e.source.max() >= num_classes):
             raise CimgenError(f"{e.source_name} has labels outside 0..{num_classes - 1}")
     out = labels
-    for e in edits:
-        out = e.apply(out, instances)
-    if np.array_equal(out, labels):
+    owners = np.zeros(labels.shape, np.int32)
+    for i, e in enumerate(edits):
+        before, out = out, e.apply(out, instances)
+        owners[before != out] = i + 1
+    changed = out != labels
+    if not changed.any():
         raise CimgenError("the edit changed nothing in the map (no pixel of the chosen class lies in the chosen region)")
-    return out
+    owners[~changed] = 0
+    return out, owners

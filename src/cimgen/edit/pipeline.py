@@ -10,7 +10,7 @@ import numpy as np
 
 from cimgen.edit.blend import blend, seam_report
 from cimgen.edit.mask import edit_mask, user_mask
-from cimgen.edit.ops import apply_edits
+from cimgen.edit.ops import apply_edits_traced
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
 from cimgen.metrics.checkerboard import checkerboard_report
@@ -128,6 +128,8 @@ class EditPlan:
     """Pixels that may differ from the original (changed labels, dilated; or the user's mask)."""
     info: dict = field(default_factory=dict)
     """Timings, and changed pixels outside a user mask."""
+    owners: np.ndarray | None = None
+    """HxW int32: 1 + the index of the edit that last changed each label (1 for an edited map), 0 where none did."""
 
 
 def plan_edit(
@@ -163,8 +165,9 @@ def plan_edit(
         edited = edited_labels
         if np.array_equal(edited, labels):
             raise CimgenError("the edited map equals the original; there is nothing to manipulate")
+        owners = (edited != labels).astype(np.int32)
     else:
-        edited = apply_edits(labels, edits, num_classes=num_classes, instances=instances)
+        edited, owners = apply_edits_traced(labels, edits, num_classes=num_classes, instances=instances)
     info: dict = {}
     if mask is None:
         region = edit_mask(labels, edited, radius=radius)
@@ -172,7 +175,7 @@ def plan_edit(
         region = user_mask(mask, labels.shape)
         info["changed_pixels_outside_mask"] = int(((labels != edited) & ~region).sum())
     info["edit_seconds"] = round(time.perf_counter() - t0, 3)
-    return EditPlan(edited, region, info)
+    return EditPlan(edited, region, info, owners)
 
 
 def render_edit(

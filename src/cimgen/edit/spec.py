@@ -16,32 +16,78 @@ with ``op`` and takes the keys of that operation; classes are palette names or i
 
 Paths in a spec (``paste`` sources, ``replace`` and ``paint`` masks) are relative to the spec file.
 The web editor (``cimgen app``) saves its work in this form, painted strokes as ``paint`` masks.
+
+On a georeferenced image, boxes and polygons may be given in map coordinates with a ``crs`` key
+(``image`` for the image's own CRS, or e.g. ``EPSG:4326`` for longitude/latitude), and with a
+vector layer (``--vector``) features are edited by id, position or attribute query::
+
+      - {op: remove, feature: 12}                                  # the feature with id 12
+      - {op: remove, index: [0, 3]}                                # the first and fourth features
+      - {op: remove, where: "building == 'yes'", within: [-84.4812, 33.6381, -84.4805, 33.6386], crs: EPSG:4326}
+      - {op: remove, class: building, box: [733700, 3724900, 733760, 3724960], crs: image}
+      - {op: insert, class: water, polygon: [[733650, 3724950], [733700, 3724950], [733680, 3724990]], crs: image}
+
+See docs/geodata.md.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cimgen.edit.ops import InsertShape, MoveObject, PaintRegion, PasteObject, RemoveClass, RemoveObject, ReplaceClass
+from cimgen.data.vector_labels import Grid, Rasterized, feature_positions, parse_where, rasterize_geometry, select_features
+from cimgen.edit.ops import (
+    InsertGeometry,
+    InsertShape,
+    MoveObject,
+    PaintRegion,
+    PasteObject,
+    RemoveClass,
+    RemoveFeatures,
+    RemoveObject,
+    ReplaceClass,
+)
 from cimgen.errors import CimgenError
+from cimgen.io.vector import VectorLayer, crs_name, crs_wkt, reproject_geometries
 from cimgen.palette import Palette
 from cimgen.textfiles import read_json, read_yaml
 
 # op name -> (allowed keys, required keys); `op` itself is always allowed.
 SPEC_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    "remove": ({"at", "class", "box", "polygon", "choose", "seed", "fill", "whole_objects"}, set()),
-    "insert": ({"class", "shape", "box", "polygon"}, {"class"}),
-    "replace": ({"from", "to", "box", "polygon", "mask"}, {"from", "to"}),
+    "remove": (
+        {"at", "class", "box", "polygon", "choose", "seed", "fill", "whole_objects", "feature", "index", "where", "within", "crs"},
+        set(),
+    ),
+    "insert": ({"class", "shape", "box", "polygon", "crs", "properties"}, {"class"}),
+    "replace": ({"from", "to", "box", "polygon", "mask", "crs"}, {"from", "to"}),
     "paint": ({"class", "mask"}, {"class", "mask"}),
     "move": ({"at", "by", "to", "fill"}, {"at"}),
     "copy": ({"at", "by", "to"}, {"at"}),
     "paste": ({"source", "source_instances", "at", "to"}, {"source", "at", "to"}),
 }
+
+
+FEATURE_KEYS = ("feature", "index", "where", "within")
+"""Keys of ``remove`` that pick vector features (they need a vector layer)."""
+BOX_DENSIFY = 32
+"""Points per side a box in another CRS is given before it is carried into the image's CRS (its sides may curve there)."""
+
+
+@dataclass(frozen=True)
+class GeoContext:
+    """What edits in map coordinates and on vector features need: the image's grid, and the layer drawn on it."""
+
+    grid: Grid
+    """The image's pixel grid and CRS."""
+    layer: VectorLayer | None = None
+    """The vector layer in the image's CRS (``--vector``), or None."""
+    drawn: Rasterized | None = None
+    """That layer drawn on the grid (labels and the feature that owns each pixel)."""
 
 
 # Boxes and polygons as typed on a command line or in a text field.
@@ -133,6 +179,7 @@ def parse_edits(
     read_map: Callable[[Path], np.ndarray] | None = None,
     read_mask: Callable[[Path], np.ndarray] | None = None,
     read_instances: Callable[[Path], np.ndarray] | None = None,
+    geo: GeoContext | None = None,
 ) -> list:
     """Turn a parsed spec (a dict with ``edits`` or a list) into edit operations.
 
@@ -144,6 +191,7 @@ def parse_edits(
         read_map: reads a ``paste`` source map (path -> HxW labels).
         read_mask: reads a ``replace`` or ``paint`` mask (path -> HxW bool).
         read_instances: reads a ``paste`` source instance map (path -> HxW ids).
+        geo: the image's grid and vector layer, for map coordinates (``crs``) and feature edits.
     """
     if isinstance(raw, dict):
         unknown = set(raw) - {"edits"}
@@ -176,7 +224,7 @@ def parse_edits(
         missing = required - keys
         if missing:
             raise CimgenError(f"{where}: missing '{min(missing)}'")
-        edits.append(_build(op, item, where, palette, base_dir, read_map, read_mask, read_instances))
+        edits.append(_build(op, item, where, palette, base_dir, read_map, read_mask, read_instances, geo))
     return edits
 
 
@@ -196,12 +244,143 @@ def _path(value: Any, where: str, key: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instances):
+def _numbers(value: Any, n: int | None, where: str, key: str) -> list[float]:
+    ok = isinstance(value, (list, tuple)) and (n is None or len(value) == n)
+    ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+    if not ok:
+        raise CimgenError(f"{where}: '{key}' must be {n} numbers, got {_short(value)}")
+    return [float(v) for v in value]
+
+
+def _map_geometry(item: dict, key: str, where: str, geo: GeoContext | None):
+    """The box or polygon ``item[key]`` given in ``item['crs']``, as a shapely geometry in the image's CRS."""
+    import shapely
+
+    if geo is None:
+        raise CimgenError(f"{where}: 'crs' gives coordinates on the Earth, which needs a georeferenced image (a GeoTIFF)")
+    text = item["crs"]
+    if not isinstance(text, str) or not text:
+        raise CimgenError(f"{where}: 'crs' must be 'image' or a CRS such as EPSG:4326")
+    if text.lower() == "image":
+        src = geo.grid.crs
+    else:
+        src = crs_wkt(text)
+        if geo.grid.crs is None:
+            raise CimgenError(f"{where}: the image states no CRS, so coordinates in {crs_name(src)} cannot be placed on it; use crs: image")
+    value = item[key]
+    if key in ("box", "within"):
+        x0, y0, x1, y1 = _numbers(value, 4, where, key)
+        if not (x0 < x1 and y0 < y1):
+            raise CimgenError(f"{where}: '{key}' {_short(value)} is empty; it must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1")
+        geom = shapely.box(x0, y0, x1, y1)
+        if src != geo.grid.crs:
+            geom = shapely.segmentize(geom, max(x1 - x0, y1 - y0) / BOX_DENSIFY)
+    else:
+        if not isinstance(value, (list, tuple)) or len(value) < 3:
+            raise CimgenError(f"{where}: 'polygon' must be a list of at least 3 [x, y] points, got {_short(value)}")
+        geom = shapely.Polygon([_numbers(p, 2, where, "polygon") for p in value])
+        if not geom.is_valid:
+            raise CimgenError(f"{where}: the polygon is not valid ({shapely.is_valid_reason(geom)})")
+    if src is not None and geo.grid.crs is not None:
+        geom = reproject_geometries(np.array([geom], dtype=object), src, geo.grid.crs)[0]
+    return geom
+
+
+def _map_region(item: dict, key: str, where: str, geo: GeoContext | None):
+    """(geometry in the image's CRS, HxW bool pixels whose centre it covers) of ``item[key]`` in ``item['crs']``."""
+    geom = _map_geometry(item, key, where, geo)
+    mask = rasterize_geometry(geom, geo.grid)
+    if not mask.any():
+        x0, y0, x1, y1 = geom.bounds
+        raise CimgenError(
+            f"{where}: the {key} (x {x0:.10g}..{x1:.10g}, y {y0:.10g}..{y1:.10g} in the image's CRS) covers no pixel centre of the image"
+        )
+    return geom, mask
+
+
+def _features(item: dict, where: str, geo: GeoContext | None) -> RemoveFeatures:
+    """A removal of vector features named by id, position, query and/or region."""
+    if geo is None or geo.layer is None or geo.drawn is None:
+        raise CimgenError(f"{where}: 'feature', 'index', 'where' and 'within' pick vector features; give the layer with --vector")
+    mixed = sorted(k for k in ("at", "class", "box", "polygon", "choose", "seed", "whole_objects") if k in item)
+    if mixed:
+        raise CimgenError(f"{where}: pick features (feature, index, where, within) or pixels ('{mixed[0]}'), not both")
+    layer = geo.layer
+    named = [k for k in ("feature", "index") if k in item]
+    if len(named) > 1 or (named and ("where" in item or "within" in item)):
+        raise CimgenError(f"{where}: give one of 'feature' (ids), 'index' (positions) or 'where'/'within' (a query and/or region)")
+    if named:
+        value = item[named[0]]
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values):
+            raise CimgenError(f"{where}: '{named[0]}' must be one {'id' if named[0] == 'feature' else 'index'} or a list of them")
+        positions = feature_positions(layer, values, by="id" if named[0] == "feature" else "index", what=where)
+    else:
+        query = parse_where(item["where"], what=f"{where} 'where'") if "where" in item else None
+        within = None
+        if "within" in item:
+            if "crs" in item:
+                within = _map_geometry(item, "within", where, geo)
+            else:  # pixels, as boxes without a crs are
+                import shapely
+
+                c0, r0, c1, r1 = _numbers(item["within"], 4, where, "within")
+                x, y = geo.grid.to_map(np.array([c0, c1, c1, c0]), np.array([r0, r0, r1, r1]))
+                within = shapely.Polygon(np.c_[x, y])
+        positions = select_features(layer, query=query, within=within, what=where)
+    classes = sorted({int(geo.drawn.feature_class[i]) for i in positions} - {-1})
+    ids = tuple(layer.ids[i] for i in positions)
+    if not classes:
+        shown = ", ".join(map(str, ids[:5]))
+        raise CimgenError(f"{where}: feature(s) {shown} match no rule of the class mapping, so they are not on the map")
+    region = np.isin(geo.drawn.feature_index, np.asarray(positions, np.int32))
+    return RemoveFeatures(
+        region=region, classes=tuple(classes), features=tuple(positions), ids=ids, fill=_text(item, "fill", "surrounding", where)
+    )
+
+
+def _properties(item: dict, where: str) -> dict:
+    value = item.get("properties", {})
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise CimgenError(f"{where}: 'properties' must be a mapping of attribute names to values")
+    bad = [k for k, v in value.items() if not (v is None or isinstance(v, (str, int, float, bool)))]
+    if bad:
+        raise CimgenError(f"{where}: property '{bad[0]}' must be a text, a number, true, false or null")
+    return dict(value)
+
+
+def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instances, geo=None):
     def cls(key: str) -> int:
         try:
             return palette.class_id(item[key])
         except CimgenError as e:
             raise CimgenError(f"{where}: {e}") from None
+
+    in_map = "crs" in item
+    if in_map and op == "remove" and not any(k in item for k in ("box", "polygon", "within")):
+        raise CimgenError(f"{where}: 'crs' says what a 'box', 'polygon' or 'within' is given in; this edit has none")
+    if op == "remove" and any(k in item for k in FEATURE_KEYS):
+        return _features(item, where, geo)
+    if in_map and op in ("remove", "replace", "insert"):
+        given = [k for k in ("box", "polygon") if k in item]
+        if len(given) != 1:
+            raise CimgenError(f"{where}: give one 'box' or 'polygon' in the 'crs' coordinates")
+        if op == "insert" and item.get("shape", "polygon" if given[0] == "polygon" else "rectangle") not in ("rectangle", "polygon"):
+            raise CimgenError(f"{where}: a shape in map coordinates is a 'box' (rectangle) or a 'polygon'")
+        geom, mask = _map_region(item, given[0], where, geo)
+        if op == "insert":
+            return InsertGeometry(cls=cls("class"), region=mask, wkt=geom.wkt, properties=_properties(item, where))
+        if op == "replace":
+            if "mask" in item:
+                raise CimgenError(f"{where}: give exactly one of 'box', 'polygon' or 'mask'")
+            return ReplaceClass(source=cls("from"), target=cls("to"), region=mask)
+        if "at" in item or "class" not in item:
+            raise CimgenError(f"{where}: a region in map coordinates removes a 'class' there (or pick features with 'where')")
+        return RemoveClass(
+            cls=cls("class"), region=mask, fill=_text(item, "fill", "surrounding", where), whole_objects=_flag(item, "whole_objects", where)
+        )
+    if "properties" in item:
+        raise CimgenError(f"{where}: 'properties' go with a shape in map coordinates ('crs'), which joins the edited vector layer")
 
     if op == "remove":
         region = _region(item, where)
@@ -276,7 +455,7 @@ def load_spec_file(path: str | Path) -> Any:
     return read_yaml(path, "edit spec")
 
 
-def read_spec(path: str | Path, palette: Palette, *, read_map=None, read_mask=None, read_instances=None) -> list:
+def read_spec(path: str | Path, palette: Palette, *, read_map=None, read_mask=None, read_instances=None, geo=None) -> list:
     """Load and parse an edit spec file into operations (relative paths are taken from its folder)."""
     path = Path(path)
     return parse_edits(
@@ -287,4 +466,5 @@ def read_spec(path: str | Path, palette: Palette, *, read_map=None, read_mask=No
         read_map=read_map,
         read_mask=read_mask,
         read_instances=read_instances,
+        geo=geo,
     )

@@ -222,6 +222,28 @@ def read_geotiff_labels(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
         return ds.read(1), info
 
 
+def read_geotiff_bands(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+    """Read every band of a GeoTIFF as an HxWxC array in the file's own data type (16-bit, float, any band count).
+
+    This is the source raster a manipulation writes back into (``write_geotiff_bands``); the
+    generator's 8-bit RGB view of it is made in ``cimgen.io.bands``.
+
+    Raises:
+        CimgenError: for a missing or unreadable file, bands of different data types, or a raster too large to read.
+    """
+    with _open(path) as ds:
+        _check_declared_size(path, ds)
+        info = _info(ds)
+        if len(set(ds.dtypes)) != 1:
+            raise CimgenError(f"{path} mixes band data types ({', '.join(ds.dtypes)}); cimgen reads rasters whose bands share one type")
+        if np.dtype(info.dtype).kind not in "uif":
+            raise CimgenError(f"{path} holds {info.dtype} values; cimgen reads integer or floating-point bands")
+        raster = np.empty((ds.height, ds.width, ds.count), np.dtype(info.dtype))
+        for y, window in _strips(ds.height, ds.width):
+            raster[y : y + window.height] = ds.read(window=window).transpose(1, 2, 0)
+    return raster, info
+
+
 def _band_dtype(array: np.ndarray) -> str:
     """The GeoTIFF data type an image or label array is written with (never losing a value)."""
     if array.dtype == bool:
@@ -256,10 +278,9 @@ def write_geotiff(path: str | Path, array: np.ndarray, info: GeoInfo | None = No
     Raises:
         CimgenError: for a float image, a size that does not match ``info`` or a bad compression.
     """
-    rasterio = _rasterio()
+    _rasterio()
     from rasterio.crs import CRS
     from rasterio.enums import ColorInterp
-    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.transform import Affine
 
     path = Path(path)
@@ -277,16 +298,7 @@ def write_geotiff(path: str | Path, array: np.ndarray, info: GeoInfo | None = No
     if info is not None and (info.height, info.width) != (height, width):
         raise CimgenError(f"the raster is {width}x{height} but its georeferencing describes {info.width}x{info.height} pixels")
 
-    if compress is None:
-        if info is None:
-            compress = FALLBACK_COMPRESSION
-        elif info.compress is None:
-            compress = "none"
-        else:
-            compress = info.compress if info.compress in LOSSLESS_COMPRESSIONS else FALLBACK_COMPRESSION
-    elif compress.lower() not in LOSSLESS_COMPRESSIONS:
-        raise CimgenError(f"compression '{compress}' is not one of the lossless {', '.join(LOSSLESS_COMPRESSIONS)}")
-    compress = compress.lower()
+    compress = _compression(info, compress)
 
     profile = {"driver": "GTiff", "height": height, "width": width, "count": count, "dtype": dtype, "BIGTIFF": "IF_SAFER"}
     if compress != "none":
@@ -307,6 +319,32 @@ def write_geotiff(path: str | Path, array: np.ndarray, info: GeoInfo | None = No
             profile["nodata"] = info.nodata
     colormap = info.colormap if keep_bands and count == 1 and dtype in ("uint8", "uint16") else None
 
+    def fill(ds) -> None:
+        if count == 3:
+            for y, window in _strips(height, width):
+                ds.write(np.ascontiguousarray(array[y : y + window.height].transpose(2, 0, 1)), window=window)
+        else:
+            ds.write(array.astype(dtype, copy=False), 1)
+        if info is not None:
+            if info.tags:
+                ds.update_tags(**info.tags)
+            if keep_bands:
+                for band, text in enumerate(info.band_descriptions[:count], start=1):
+                    if text:
+                        ds.set_band_description(band, text)
+            if colormap:
+                ds.write_colormap(1, colormap)  # also makes the band's interpretation "palette"
+            elif keep_bands and len(info.colorinterp) >= count and "palette" not in info.colorinterp[:count]:
+                ds.colorinterp = [ColorInterp[name] for name in info.colorinterp[:count]]
+
+    return _write_atomically(path, profile, fill)
+
+
+def _write_atomically(path: Path, profile: dict, fill) -> Path:
+    """Open a temporary GeoTIFF beside ``path`` with ``profile``, let ``fill(dataset)`` write it, then move it into place."""
+    rasterio = _rasterio()
+    from rasterio.errors import NotGeoreferencedWarning
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.tif")
     os.close(fd)
@@ -314,22 +352,7 @@ def write_geotiff(path: str | Path, array: np.ndarray, info: GeoInfo | None = No
         with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(tmp, "w", **profile) as ds:
-                if count == 3:
-                    for y, window in _strips(height, width):
-                        ds.write(np.ascontiguousarray(array[y : y + window.height].transpose(2, 0, 1)), window=window)
-                else:
-                    ds.write(array.astype(dtype, copy=False), 1)
-                if info is not None:
-                    if info.tags:
-                        ds.update_tags(**info.tags)
-                    if keep_bands:
-                        for band, text in enumerate(info.band_descriptions[:count], start=1):
-                            if text:
-                                ds.set_band_description(band, text)
-                    if colormap:
-                        ds.write_colormap(1, colormap)  # also makes the band's interpretation "palette"
-                    elif keep_bands and len(info.colorinterp) >= count and "palette" not in info.colorinterp[:count]:
-                        ds.colorinterp = [ColorInterp[name] for name in info.colorinterp[:count]]
+                fill(ds)
         os.replace(tmp, path)
     except BaseException:
         for leftover in (tmp, tmp + ".aux.xml"):
@@ -337,6 +360,75 @@ def write_geotiff(path: str | Path, array: np.ndarray, info: GeoInfo | None = No
                 os.unlink(leftover)
         raise
     return path
+
+
+def _compression(info: GeoInfo | None, compress: str | None) -> str:
+    """The lossless compression a raster is written with: ``compress``, else the source's (lossy ones become DEFLATE)."""
+    if compress is None:
+        if info is None:
+            return FALLBACK_COMPRESSION
+        if info.compress is None:
+            return "none"
+        return info.compress if info.compress in LOSSLESS_COMPRESSIONS else FALLBACK_COMPRESSION
+    if compress.lower() not in LOSSLESS_COMPRESSIONS:
+        raise CimgenError(f"compression '{compress}' is not one of the lossless {', '.join(LOSSLESS_COMPRESSIONS)}")
+    return compress.lower()
+
+
+def write_geotiff_bands(path: str | Path, raster: np.ndarray, info: GeoInfo, *, compress: str | None = None) -> Path:
+    """Write an HxWxC raster in its own data type with all of ``info``: CRS, transform, nodata, tags, band descriptions, colour interpretation.
+
+    The inverse of ``read_geotiff_bands``: a raster read and written back unchanged gives the
+    same pixels, bit for bit, and the same metadata (as far as ``GeoInfo`` holds it). Written
+    atomically like ``write_geotiff``.
+
+    Raises:
+        CimgenError: when the raster's size, band count or data type differs from ``info``'s source.
+    """
+    _rasterio()
+    from rasterio.crs import CRS
+    from rasterio.enums import ColorInterp
+    from rasterio.transform import Affine
+
+    path = Path(path)
+    if raster.ndim != 3:
+        raise CimgenError(f"a raster to write must be HxWxC, got shape {raster.shape}")
+    height, width, count = raster.shape
+    if (height, width, count, raster.dtype.name) != (info.height, info.width, info.count, info.dtype):
+        raise CimgenError(
+            f"the raster is {width}x{height}x{count} {raster.dtype.name} but its source was {info.width}x{info.height}x{info.count} {info.dtype}"
+        )
+    profile = {"driver": "GTiff", "height": height, "width": width, "count": count, "dtype": info.dtype, "BIGTIFF": "IF_SAFER"}
+    compress = _compression(info, compress)
+    if compress != "none":
+        profile["compress"] = compress
+        if compress in ("deflate", "lzw", "zstd"):
+            profile["predictor"] = 3 if raster.dtype.kind == "f" else 2
+    if height >= 256 and width >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    if info.crs is not None:
+        profile["crs"] = CRS.from_wkt(info.crs)
+    if info.transform is not None:
+        profile["transform"] = Affine(*info.transform)
+    if info.nodata is not None:
+        profile["nodata"] = info.nodata
+    if count == 3 and info.colorinterp[:3] == ("red", "green", "blue"):
+        profile["photometric"] = "RGB"
+
+    def fill(ds) -> None:
+        for y, window in _strips(height, width):
+            ds.write(np.ascontiguousarray(raster[y : y + window.height].transpose(2, 0, 1)), window=window)
+        if info.tags:
+            ds.update_tags(**info.tags)
+        for band, text in enumerate(info.band_descriptions[:count], start=1):
+            if text:
+                ds.set_band_description(band, text)
+        if info.colormap and count == 1:
+            ds.write_colormap(1, info.colormap)
+        elif len(info.colorinterp) == count and "palette" not in info.colorinterp:
+            ds.colorinterp = [ColorInterp[name] for name in info.colorinterp]
+
+    return _write_atomically(path, profile, fill)
 
 
 def _strips(height: int, width: int):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from cimgen.io.geotiff import write_geotiff
+from cimgen.io.geotiff import write_geotiff, write_geotiff_bands
 from cimgen.io.images import write_image, write_label_map, write_text
 from cimgen.palette import Palette, labels_to_colors
 from cimgen.textfiles import json_text
@@ -107,6 +107,7 @@ def write_report(
     metrics: dict,
     title: str = "cimgen manipulation",
     geo=None,
+    result_raster: np.ndarray | None = None,
 ) -> Path:
     """Write the outputs, the pictures and ``report.html`` into ``out``; returns the HTML path.
 
@@ -118,12 +119,18 @@ def write_report(
     ``generated.tif`` and ``mask.tif`` georeferenced like the input. Pictures for the page:
     the original, both maps, the mask overlay, ``zoom.png`` and ``side_by_side.png``; for
     images longer than ``PREVIEW_MAX`` pixels they are downscaled previews under ``preview/``.
+    With ``result_raster`` (the result in the GeoTIFF's own bands and data type, see
+    ``cimgen.io.bands.from_rgb8``), ``result.tif`` holds it and ``result.png`` the 8-bit RGB result.
     """
     out = Path(out)
     m = _Arrays(original, labels, edited_labels, mask, generated, result)
     large = max(m.mask.shape) > PREVIEW_MAX
-    if geo is not None:
-
+    if geo is not None and result_raster is not None:
+        write_geotiff_bands(out / "result.tif", result_raster, geo)
+        write_image(out / "result.png", m.result)
+        write_geotiff(out / "generated.tif", m.generated, geo)
+        write_geotiff(out / "mask.tif", m.mask.astype(np.uint8) * 255, geo)
+    elif geo is not None:
         write_geotiff(out / "result.tif", m.result, geo)
         write_geotiff(out / "generated.tif", m.generated, geo)
         write_geotiff(out / "mask.tif", m.mask.astype(np.uint8) * 255, geo)

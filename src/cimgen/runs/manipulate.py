@@ -28,14 +28,17 @@ from cimgen.edit.ops import RemoveObject
 from cimgen.edit.pipeline import EditPlan, Manipulation, manipulation_metrics, plan_edit, render_edit
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
-from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, translator
+from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, shipped_checkpoint, translator
+from cimgen.io.bands import BandStretch, from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
-from cimgen.io.geotiff import is_georeferenced, read_geotiff, read_geotiff_labels
-from cimgen.io.images import list_images, read_edited_map, read_id_map, read_image, read_mask, write_text
+from cimgen.io.geotiff import is_georeferenced, read_geotiff_labels
+from cimgen.io.images import list_images, read_edited_map, read_id_map, read_mask, write_text
+from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
+from cimgen.runs.geodata import VectorInputs, edited_layer, geo_context, grid_of, read_image_source, read_vector_inputs, truth_layer
 from cimgen.runs.options import (
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
@@ -69,10 +72,9 @@ POSITION_MAX_SIDE = 2048
 
 
 def read_image_any(path: Path):
-    """(HxWx3 uint8 image, GeoInfo or None): GeoTIFFs keep their georeferencing."""
-    if path.suffix.lower() in GEOTIFF_SUFFIXES and path.is_file() and is_georeferenced(path):
-        return read_geotiff(path)
-    return read_image(path), None
+    """(HxWx3 uint8 image, GeoInfo or None): GeoTIFFs keep their georeferencing; 16-bit or multi-band ones are stretched to 8 bits."""
+    source = read_image_source(Path(path))
+    return source.image, source.geo
 
 
 def read_map_any(path: Path, palette: Palette, tolerance: float) -> tuple[np.ndarray, dict]:
@@ -84,12 +86,15 @@ def read_map_any(path: Path, palette: Palette, tolerance: float) -> tuple[np.nda
     return read_edited_map(path, palette, tolerance=tolerance)
 
 
-def load_edits(spec: str | Path | None, edits_raw: list | None, palette: Palette, tolerance: float) -> list:
-    """The edit operations of a spec file, or of option edits given as a spec list; files they name are read now."""
+def load_edits(spec: str | Path | None, edits_raw: list | None, palette: Palette, tolerance: float, geo=None) -> list:
+    """The edit operations of a spec file, or of option edits given as a spec list; files they name are read now.
+
+    ``geo`` (an ``edit.spec.GeoContext``) places boxes and polygons given in map coordinates and picks vector features.
+    """
     readers = {"read_map": lambda p: read_map_any(p, palette, tolerance)[0], "read_mask": read_mask, "read_instances": read_id_map}
     if spec:
-        return read_spec(spec, palette, **readers)
-    return parse_edits(edits_raw, palette, source="the edit options", **readers)
+        return read_spec(spec, palette, geo=geo, **readers)
+    return parse_edits(edits_raw, palette, source="the edit options", geo=geo, **readers)
 
 
 def describe_edit(edit) -> dict:
@@ -116,6 +121,12 @@ class Inputs:
     geo: object | None
     map_source: str
     snap: dict
+    raster: np.ndarray | None = None
+    """The GeoTIFF's source bands when they are not plain 8-bit RGB (``result.tif`` is written back into them)."""
+    stretch: BandStretch | None = None
+    """How ``raster`` became ``image``."""
+    vector: VectorInputs | None = None
+    """The vector layer the map was drawn from (``--vector``)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,9 @@ def read_inputs(
     instances: str = "",
     mask: str = "",
     seed_key: str = "",
+    vector: VectorInputs | None = None,
+    bands: str = "",
+    stretch: str = "",
 ) -> Inputs:
     """Read and check the image, its map, the edited map and the mask for one manipulation.
 
@@ -162,10 +176,16 @@ def read_inputs(
         instances: an instance-id map.
         mask: a blend region given by the user.
         seed_key: varies random picks per image of a batch (the image's name).
+        vector: a vector layer drawn on the image's grid, which gives the map instead of ``map_path``.
+        bands: GeoTIFF bands shown as R,G,B (see ``runs.geodata.read_image_source``).
+        stretch: percentiles of the 8-bit stretch of a GeoTIFF that is not 8-bit RGB.
     """
-    image, geo = read_image_any(image_path)
+    source_image = read_image_source(image_path, bands=bands, stretch=stretch)
+    image, geo = source_image.image, source_image.geo
     snap: dict = {}
-    if map_path is not None:
+    if vector is not None:
+        labels, source = vector.drawn.labels, f"{vector.notes['vector']} drawn with the class mapping"
+    elif map_path is not None:
         labels, snap = read_map_any(map_path, palette, tolerance)
         source = str(map_path)
     else:
@@ -186,7 +206,7 @@ def read_inputs(
         # Random picks differ per image but do not shift when files are added to the folder.
         offset = zlib.crc32(seed_key.encode()) % (2**31)
         edits = [replace(e, seed=e.seed + offset) if isinstance(e, RemoveObject) and e.cls is not None else e for e in edits]
-    return Inputs(image, labels, edits, edited, inst, user_mask, geo, source, snap)
+    return Inputs(image, labels, edits, edited, inst, user_mask, geo, source, snap, source_image.raster, source_image.stretch, vector)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,6 +370,7 @@ def manipulate_one(
         )  # fmt: skip
     finally:
         close()
+    described = [describe_edit(e) for e in inputs.edits] if inputs.edits is not None else [{"op": "edited map", "file": cfg.edited_map}]
     metrics = {
         **manipulation_metrics(m),
         "checkpoint": str(cfg.checkpoint),
@@ -357,12 +378,27 @@ def manipulate_one(
         **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,
-        "edits": [describe_edit(e) for e in inputs.edits] if inputs.edits is not None else f"edited map {cfg.edited_map}",
+        "edits": described if inputs.edits is not None else f"edited map {cfg.edited_map}",
         "radius": cfg.radius if inputs.mask is None else None,
         "mask_from": cfg.mask or "changed labels, dilated",
-        "seconds": round(time.perf_counter() - t0, 2),
     }
-    write_report(out, **m.arrays(), palette=renderer.palette, metrics=metrics, geo=inputs.geo)
+    result_raster = None
+    if inputs.raster is not None:
+        keep = tuple(i + 1 for i, ci in enumerate(inputs.geo.colorinterp) if ci == "alpha")
+        result_raster, fitted = from_rgb8(m.result, inputs.raster, inputs.stretch, m.mask, keep=keep)
+        metrics["bands"] = {**inputs.stretch.to_dict(), **fitted, "kept_as_they_are": list(keep)}
+    if inputs.vector is not None:
+        metrics["vector"] = inputs.vector.notes
+        edited_vector, metrics["edited_vector"] = edited_layer(
+            inputs.vector, inputs.labels, m.edited_labels, plan.owners, inputs.edits, renderer.palette
+        )
+        write_geojson(out / "edited.geojson", edited_vector)
+    if inputs.geo is not None and inputs.geo.transform is not None:
+        truth = truth_layer(m.mask, plan.owners, grid_of(inputs.geo, Path(cfg.image)), described)
+        write_geojson(out / "truth.geojson", truth)
+        metrics["truth"] = {"polygons": len(truth), "pixels": int(m.mask.sum()), "crs": truth.crs is not None}
+    metrics["seconds"] = round(time.perf_counter() - t0, 2)
+    write_report(out, **m.arrays(), palette=renderer.palette, metrics=metrics, geo=inputs.geo, result_raster=result_raster)
     return m, metrics, renderer
 
 
@@ -404,16 +440,24 @@ def run_manipulation(
         progress: show progress bars.
     """
     check_manipulate_config(cfg)
-    cfg = replace(cfg, device=check_device(cfg.device))
+    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
+    check_vector_options(cfg)
     out = Path(cfg.out)
     check_fresh(out, OUT_HINT)
     if renderer is None:
         renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
-    edits = None if cfg.edited_map else load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance)
+    vector = (
+        read_vector_inputs(Path(cfg.image), Path(cfg.vector), Path(cfg.classes), renderer.palette, vector_crs=cfg.vector_crs)
+        if cfg.vector
+        else None
+    )
+    geo = vector.context if vector is not None else geo_context(Path(cfg.image))
+    edits = None if cfg.edited_map else load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance, geo=geo)
     inputs = read_inputs(
         Path(cfg.image), Path(cfg.map) if cfg.map else None, edits, renderer.palette,
-        map_source(cfg, renderer) if not cfg.map else MapSource(None, ""),
+        map_source(cfg, renderer) if not (cfg.map or vector) else MapSource(None, ""),
         tolerance=cfg.color_tolerance, edited_map=cfg.edited_map, instances=cfg.instances, mask=cfg.mask,
+        vector=vector, bands=cfg.bands, stretch=cfg.stretch,
     )  # fmt: skip
     with new_folder(out, OUT_HINT) as tmp:
         # the run is written under a temporary name until it succeeds; messages name the folder it becomes
@@ -428,6 +472,20 @@ def run_manipulation(
         )
         echo(f"result: {out / ('result' + suffix)}; side by side: {out / 'side_by_side.png'}; report: {out / 'report.html'}")
     return ManipulationRun(out, out / "report.html", m, metrics, used)
+
+
+def check_vector_options(cfg: ManipulateConfig) -> None:
+    """One sentence for options that do not go with ``--vector`` (or ``--classes`` without it)."""
+    if not cfg.vector:
+        if cfg.classes or cfg.vector_crs:
+            raise CimgenError("--classes and --vector-crs describe a --vector layer; give the layer with --vector")
+        return
+    if not cfg.classes:
+        raise CimgenError("--vector needs --classes, the YAML mapping from attributes to classes (see docs/geodata.md)")
+    if cfg.map or cfg.map_from:
+        raise CimgenError("--vector draws the map; give it or --map/--map-from, not both")
+    if cfg.edited_map:
+        raise CimgenError("--vector edits the map drawn from the layer; give edits with --spec or the edit options, not --edited-map")
 
 
 def batch_maps(cfg: ManipulateConfig, images: list[Path]) -> dict[str, Path]:
@@ -471,7 +529,9 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     as failed with the reason, leaves no folder, and the batch goes on. Returns the manifest path.
     """
     check_manipulate_config(cfg)
-    cfg = replace(cfg, device=check_device(cfg.device))
+    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
+    if cfg.vector or cfg.classes:
+        raise CimgenError("--vector is for one image; a batch takes maps named like its images")
     out = Path(cfg.out)
     images = list_images(cfg.image)
     if not images:
@@ -491,8 +551,9 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
             row = {"image": str(path), "output": str(out / path.stem)}
             try:
                 inputs = read_inputs(
-                    path, maps.get(path.stem), edits, renderer.palette, to_map, tolerance=cfg.color_tolerance, seed_key=path.stem
-                )
+                    path, maps.get(path.stem), edits, renderer.palette, to_map, tolerance=cfg.color_tolerance, seed_key=path.stem,
+                    bands=cfg.bands, stretch=cfg.stretch,
+                )  # fmt: skip
                 with new_folder(tmp / path.stem, OUT_HINT) as target:
                     _, metrics, _ = manipulate_one(cfg, renderer, inputs, target, echo=None, progress=False)
                 row.update(manifest_row(metrics))

@@ -48,7 +48,7 @@ class ManipulateConfig:
     """Options of a manipulation run (``cimgen manipulate``)."""
 
     checkpoint: str
-    """Generator: a pix2pixHD checkpoint (label maps in), or a CycleGAN/pix2pix one (colour maps in, needs ``palette``)."""
+    """Generator: a pix2pixHD checkpoint (label maps in), or a CycleGAN/pix2pix one (colour maps in, needs ``palette``); "" is the shipped one."""
     out: str
     """Results folder (batch: one sub-folder per image, plus the manifest)."""
     image: str = ""
@@ -95,6 +95,16 @@ class ManipulateConfig:
     """Tile overlap in pixels."""
     device: str = "cpu"
     """Where the generators run (cpu, cuda)."""
+    vector: str = ""
+    """A vector layer (GeoJSON, GeoPackage, Shapefile) drawn on the GeoTIFF's grid as its map, instead of ``map``."""
+    classes: str = ""
+    """The class mapping of ``vector``: YAML rules from attribute queries to classes (see docs/geodata.md)."""
+    vector_crs: str = ""
+    """The CRS of ``vector``'s coordinates when the file states none or a wrong one: 'image' or e.g. EPSG:4326."""
+    bands: str = ""
+    """GeoTIFF bands shown to the generator as R,G,B (or one band as grey); default 1,2,3 (band 1 with fewer than 3)."""
+    stretch: str = ""
+    """LOW,HIGH percentiles of each shown band mapped to 0 and 255; default 2,98 (8-bit rasters are shown as they are)."""
 
 
 def check_range(value: float | int, bounds: tuple, name: str) -> None:
