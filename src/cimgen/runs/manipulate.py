@@ -348,11 +348,13 @@ def manipulate_one(
         mask=inputs.mask,
         radius=cfg.radius,
     )
+    if cfg.finetune and cfg.tile_size and cfg.finetune_position and echo:
+        echo("--tile-size: memorising without a position code (a code for the whole image does not survive tiling)")
     if cfg.finetune:  # around the edit's mask, planned once above, so fine-tuning sees that part of the image
         renderer = finetune_renderer(
             renderer, inputs.image, inputs.labels, dilate(plan.mask, FINETUNE_HINT_MARGIN), out / "finetune",
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
-            echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=cfg.finetune_position,
+            echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
         )  # fmt: skip
     render, tile_size = renderer.render, cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
