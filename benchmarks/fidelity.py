@@ -1,0 +1,198 @@
+"""Fidelity of forgeries of a real image: the fine-tuning recipes side by side, as time-to-SSIM curves.
+
+Usage:  .venv/bin/python benchmarks/fidelity.py [--shared ../shared/data] [--out runs/fidelity]
+                                                [--steps 120] [--every 30] [--variants a,b,...] [--write-docs]
+
+On the Map2Sat pair of ../shared/data (pix2pix's maps.jpg: a 600x600 Google map and its
+satellite photo; the map's colours snapped to the synthetic palette as in benchmarks/paper_table.py),
+each variant fine-tunes the shipped generator for the same number of steps, in fp32, and every
+``--every`` steps the generated image of the *whole* map is scored against the photo (SSIM, and
+the checkerboard score of cimgen.metrics.checkerboard). At the end, the buildings in the busiest
+box are removed and the manipulation's own metrics are recorded (SSIM outside the edit, seam
+ratio, checkerboard score).
+
+Variants:
+  windows        the recipe before memorisation: random 128-pixel crops, no L1 term
+  memorise       the whole image every step, L1 10, no position code
+  memorise-pos   the same with the 6-octave position code (cimgen's default)
+  memorise-resize  memorise-pos with resize-convolution upsampling (converted from the transposed weights)
+
+Resumable: each finished variant is a line of <out>/results.jsonl and is skipped when run again;
+a variant killed half-way starts over. Data and pictures stay under <out> (licences); the table
+goes to stdout and, with --write-docs, into docs/benchmarks.md with the command and the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import structural_similarity
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paper_table import BUILDING, MAP_COLOURS  # noqa: E402  (the same map snapping as the paper table)
+
+from cimgen.data.paired import PairedDataset  # noqa: E402
+from cimgen.edit.mask import busiest_box  # noqa: E402
+from cimgen.edit.ops import RemoveClass  # noqa: E402
+from cimgen.edit.pipeline import manipulation_metrics, plan_edit, render_edit  # noqa: E402
+from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint  # noqa: E402
+from cimgen.metrics.checkerboard import checkerboard_report  # noqa: E402
+from cimgen.palette import Palette  # noqa: E402
+from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1  # noqa: E402
+from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd  # noqa: E402
+from cimgen.train.runtime import cpu_summary  # noqa: E402
+
+VARIANTS = {
+    "windows": {"crop": 128, "l1": 0.0, "position": 0, "upsample": None},
+    "memorise": {"crop": 0, "l1": MEMORISE_L1, "position": 0, "upsample": None},
+    "memorise-pos": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None},
+    "memorise-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize"},
+}
+DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
+
+
+def map2sat(shared: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, photo) of the pix2pix maps pair, the map snapped to the synthetic classes."""
+    im = np.asarray(Image.open(shared / "pix2pix-tf-samples/docs/maps.jpg").convert("RGB"))
+    photo, gmap = im[:, :600], im[:, 600:]
+    ids = np.array(list(MAP_COLOURS))
+    cols = np.array([MAP_COLOURS[i] for i in ids], np.float32)
+    labels = ids[((gmap[:, :, None, :].astype(np.float32) - cols[None, None]) ** 2).sum(-1).argmin(-1)].astype(np.uint8)
+    return cv2.medianBlur(labels, 5).astype(np.int32), np.ascontiguousarray(photo)
+
+
+def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int) -> dict:
+    v = VARIANTS[name]
+    ck, _ = read_checkpoint(shipped_checkpoint())
+    ck = converted_checkpoint(ck, position_frequencies=v["position"] or None, upsample=v["upsample"])
+    overrides = {
+        "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
+        "loss": {"lambda_l1": v["l1"]},
+        "loop": {
+            "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
+            "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False,
+        },
+    }  # fmt: skip
+    cfg = finetune_config(ck[0], overrides)
+    dataset = PairedDataset.from_arrays([("maps", labels, photo)], cfg.data, Palette.from_dict(ck[0]["palette"]), seed=0)
+    run = out / name
+    shutil.rmtree(run, ignore_errors=True)
+    t0 = time.perf_counter()
+    run_pix2pixhd(cfg, run, init_from="shipped", init_checkpoint=ck, dataset=dataset, echo=None, progress=False)
+    seconds = time.perf_counter() - t0
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if line.strip()]
+    step_seconds = {int(s["step"]): float(s["seconds"]) for s in stats if "step" in s and "seconds" in s}
+    curve = []
+    for c in sorted((run / "checkpoints").glob("epoch-*")):
+        step = int(c.name.split("-")[1])
+        gen = load_renderer(c).render(labels)
+        curve.append(
+            {
+                "step": step,
+                "train_seconds": round(sum(t for s, t in step_seconds.items() if s <= step), 1),
+                "ssim": round(float(structural_similarity(gen, photo, channel_axis=2)), 4),
+                "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
+            }
+        )
+    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")))
+    box = busiest_box(labels == BUILDING, 160)
+    plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
+    # as cimgen manipulate does: a position-coded generator draws the edit from the map alone
+    render = (lambda lab: renderer.render_withheld(lab, plan.mask)) if renderer.position_coded else renderer.render
+    m = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
+    metrics = manipulation_metrics(m)
+    Image.fromarray(m.result).save(run / "result.png")
+    Image.fromarray(m.generated).save(run / "generated.png")
+    return {
+        "variant": name, **v, "steps": steps, "seconds": round(seconds, 1), "curve": curve,
+        "edit": {
+            "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
+            "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
+        },
+    }  # fmt: skip
+
+
+def table(results: list[dict]) -> str:
+    rows = [
+        "| variant | crop | L1 | position octaves | upsampling | steps | train s | SSIM by step (whole image) | checkerboard (last) | edit: SSIM outside | seam ratio |",
+        "|---|---:|---:|---:|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for r in results:
+        curve = ", ".join(f"{c['step']}: {c['ssim']:.3f} ({c['train_seconds']:.0f} s)" for c in r["curve"])
+        rows.append(
+            f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {r['upsample'] or 'transpose'} | {r['steps']} | "
+            f"{r['seconds']:.0f} | {curve} | {r['curve'][-1]['checkerboard']:.3f} | {r['edit']['ssim_outside_mask']} | {r['edit']['seam_ratio']} |"
+        )
+    return "\n".join(rows)
+
+
+def write_docs(results: list[dict], command: str) -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+    text = docs.read_text()
+    section = (
+        f"{DOCS_MARK}\n\nCommand: `{command}`\n\nCPU: {cpu_summary()}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, fp32.\n\n{table(results)}\n"
+    )
+    if DOCS_MARK in text:
+        head, rest = text.split(DOCS_MARK, 1)
+        nxt = rest.find("\n## ")
+        text = head + section + (rest[nxt:] if nxt >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    docs.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=Path("runs/fidelity"))
+    ap.add_argument("--steps", type=int, default=120)
+    ap.add_argument("--every", type=int, default=30)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    names = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        sys.exit(f"unknown variant {unknown[0]}; choose from {', '.join(VARIANTS)}")
+    if not (args.shared / "pix2pix-tf-samples/docs/maps.jpg").is_file():
+        sys.exit(f"the Map2Sat pair is not at {args.shared}/pix2pix-tf-samples/docs/maps.jpg (it lives in ../shared/data)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    done_file = args.out / "results.jsonl"
+    done = {}
+    if done_file.exists():
+        for line in done_file.read_text().splitlines():
+            r = json.loads(line)
+            if r["steps"] == args.steps:
+                done[r["variant"]] = r
+    print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    labels, photo = map2sat(args.shared)
+    for name in names:
+        if name in done:
+            print(f"[{name}] done before, skipped ({done_file})", flush=True)
+            continue
+        print(f"[{name}] fine-tuning for {args.steps} steps ...", flush=True)
+        r = run_variant(name, labels, photo, args.out, args.steps, args.every)
+        with done_file.open("a") as f:
+            f.write(json.dumps(r) + "\n")
+        done[name] = r
+        print(f"[{name}] {r['seconds']:.0f} s; SSIM by step {[(c['step'], c['ssim']) for c in r['curve']]}; edit {r['edit']}", flush=True)
+    results = [done[n] for n in names if n in done]
+    print(table(results))
+    if args.write_docs:
+        write_docs(results, "python benchmarks/fidelity.py " + " ".join(sys.argv[1:]))
+        print("table written into docs/benchmarks.md")
+    print(f"results: {done_file}; pictures: {args.out}/<variant>/result.png (not to be committed: licences)")
+
+
+if __name__ == "__main__":
+    main()
