@@ -16,6 +16,7 @@ Variants:
   memorise       the whole image every step, L1 10, no position code
   memorise-pos   the same with the 6-octave position code (cimgen's default)
   memorise-resize  memorise-pos with resize-convolution upsampling (converted from the transposed weights)
+  memorise-pos-l1first  memorise-pos with the first two thirds of the steps on L1 alone (no discriminator)
 
 Resumable: each finished variant is a line of <out>/results.jsonl and is skipped when run again;
 a variant killed half-way starts over. Data and pictures stay under <out> (licences); the table
@@ -56,6 +57,7 @@ VARIANTS = {
     "memorise": {"crop": 0, "l1": MEMORISE_L1, "position": 0, "upsample": None},
     "memorise-pos": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None},
     "memorise-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize"},
+    "memorise-pos-l1first": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "l1_first": 2 / 3},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 
@@ -76,7 +78,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     ck = converted_checkpoint(ck, position_frequencies=v["position"] or None, upsample=v["upsample"])
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
-        "loss": {"lambda_l1": v["l1"]},
+        "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0))},
         "loop": {
             "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
             "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False,

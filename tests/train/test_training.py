@@ -67,7 +67,9 @@ def test_resume_without_checkpoints_and_overwriting_a_run_are_refused(tiny_world
 def test_finetune_starts_from_the_checkpoint(tiny_world, tmp_path):
     pre = _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "pre")
     ckpt_cfg, _ = load_checkpoint(pre)
-    cfg = finetune_config(ckpt_cfg, {"data": {"root": str(tiny_world), "crop_size": 0}, "loop": {"epochs": 0, "decay_epochs": 1, "batch_size": 4}})
+    cfg = finetune_config(
+        ckpt_cfg, {"data": {"root": str(tiny_world), "crop_size": 0}, "loop": {"epochs": 0, "decay_epochs": 1, "batch_size": 4}}
+    )
     assert cfg.generator.base_channels == 4
     last = run_pix2pixhd(cfg, tmp_path / "ft", init_from=pre, echo=None, progress=False)
     gen_pre, _ = load_label_generator(pre)
@@ -152,3 +154,26 @@ def test_resume_records_changed_options_and_refuses_another_architecture(tiny_wo
     with pytest.raises(CimgenError, match="hold another generator"):
         _run(wider, tmp_path / "r", resume=True)
     assert (tmp_path / "r" / "config.yaml").read_text() == before
+
+
+def test_reconstruction_first_leaves_the_discriminator_out_until_its_epoch(tiny_world, tmp_path):
+    cfg = tiny_train_config(tiny_world, epochs=2, decay_epochs=1)
+    cfg["loss"] = {"lambda_l1": 10.0, "adversarial_from_epoch": 1}
+    start = tmp_path / "start"
+    _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), start)
+    first = max((start / "checkpoints").iterdir())
+    one = merge(cfg, {"loop": {"epochs": 1, "decay_epochs": 0}})
+    last = _run(one, tmp_path / "l1", init_from=first)
+    before, after = load_file(str(first / "weights.safetensors")), load_file(str(last / "weights.safetensors"))
+    d_keys = [k for k in before if k.startswith("discriminator.")]
+    assert d_keys and all(torch.equal(before[k], after[k]) for k in d_keys)  # no discriminator update in epoch 1
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("generator."))
+    stats = [json.loads(line) for line in (tmp_path / "l1" / "stats.jsonl").read_text().splitlines()]
+    assert "g_l1" in stats[0] and "d_real" not in stats[0] and "g_gan" not in stats[0]
+    _run(cfg, tmp_path / "both")  # from epoch 2 (index 1) on, the adversarial terms are back
+    stats = [json.loads(line) for line in (tmp_path / "both" / "stats.jsonl").read_text().splitlines()]
+    assert "d_real" not in stats[0] and {"d_real", "g_gan", "g_feat", "g_l1"} <= set(stats[1])
+    with pytest.raises(CimgenError, match="give loss.lambda_l1 above 0"):
+        resolve_config(merge(cfg, {"loss": {"lambda_l1": 0.0}}))
+    with pytest.raises(CimgenError, match="adversarial_from_epoch must be non-negative"):
+        resolve_config(merge(cfg, {"loss": {"adversarial_from_epoch": -1}}))

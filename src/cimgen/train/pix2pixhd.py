@@ -67,6 +67,10 @@ class LossConfig:
     """torchvision VGG19 weights file (vgg19-dcbb9e9d.pth); empty searches $CIMGEN_VGG19_WEIGHTS and the torch/cimgen caches."""
     lambda_l1: float = 0.0
     """Weight of an L1 reconstruction term (pix2pix uses 100); 0 keeps pix2pixHD's objective."""
+    adversarial_from_epoch: int = 0
+    """Epochs trained on the reconstruction terms (L1, VGG) alone before the discriminator and its
+    terms come in; 0 trains adversarially from the start (pix2pixHD). Memorising one image uses it:
+    a step without the discriminator costs a fraction of one with it."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,10 @@ def resolve_config(raw: dict) -> Pix2PixHDConfig:
         raise CimgenError(f"generator_type must be global or local, got '{cfg.generator_type}'")
     if cfg.fix_global_epochs < 0:
         raise CimgenError("fix_global_epochs must be non-negative")
+    if cfg.loss.adversarial_from_epoch < 0:
+        raise CimgenError("loss.adversarial_from_epoch must be non-negative")
+    if cfg.loss.adversarial_from_epoch and cfg.loss.lambda_l1 <= 0:
+        raise CimgenError("loss.adversarial_from_epoch trains on the L1 term alone first; give loss.lambda_l1 above 0")
     if cfg.generator_type == "global" and (cfg.init_global or cfg.fix_global_epochs):
         raise CimgenError("init_global and fix_global_epochs apply to generator_type local only")
     m = generator_config(cfg).size_multiple
@@ -176,6 +184,7 @@ class Pix2PixHDRecipe:
         # G's loss needs no gradients for D's weights: it calls D without DDP (its replicas are identical anyway).
         self.d_frozen = rt.wrap(self.discriminator, ddp=False)
         self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.adversarial = cfg.loss.adversarial_from_epoch <= 0
 
     def _wrap_generator(self, *, global_frozen: bool) -> None:
         """Freeze or unfreeze the local enhancer's global part, and wrap G for the update steps.
@@ -189,6 +198,7 @@ class Pix2PixHDRecipe:
         self.g_train = self.runtime.wrap(self.generator)
 
     def on_epoch_start(self, epoch: int) -> str | None:
+        self.adversarial = epoch >= self.cfg.loss.adversarial_from_epoch
         frozen = self.cfg.generator_type == "local" and epoch < self.cfg.fix_global_epochs
         if frozen == self.global_frozen:
             return None
@@ -210,6 +220,8 @@ class Pix2PixHDRecipe:
             # One generator forward serves both steps: D trains on it detached, G backpropagates through it.
             fake = self.g_train(label)
             self._step_cache = (label, real, fake)
+            if not self.adversarial:  # reconstruction terms only, for now: no discriminator update
+                return {}
             pred_fake = self.d_train(torch.cat([label, fake.detach()], 1))
             pred_real = self.d_train(torch.cat([label, real], 1))
         loss_fake = discriminator_loss(pred_fake, False, mode=mode)
@@ -227,13 +239,15 @@ class Pix2PixHDRecipe:
         self.discriminator.requires_grad_(False)
         try:
             with rt.autocast():
-                pred_fake = self.d_frozen(torch.cat([label, fake], 1))
-                with torch.no_grad():
-                    pred_real = self.d_frozen(torch.cat([label, real], 1))
-                loss_gan = generator_loss(pred_fake, mode=loss_cfg.gan)
-                loss_feat = feature_matching_loss(pred_fake, pred_real) * loss_cfg.lambda_feat
-                loss = loss_gan + loss_feat
-                losses = {"g_gan": loss_gan.item(), "g_feat": loss_feat.item()}
+                loss, losses = fake.new_zeros(()), {}
+                if self.adversarial:
+                    pred_fake = self.d_frozen(torch.cat([label, fake], 1))
+                    with torch.no_grad():
+                        pred_real = self.d_frozen(torch.cat([label, real], 1))
+                    loss_gan = generator_loss(pred_fake, mode=loss_cfg.gan)
+                    loss_feat = feature_matching_loss(pred_fake, pred_real) * loss_cfg.lambda_feat
+                    loss = loss_gan + loss_feat
+                    losses = {"g_gan": loss_gan.item(), "g_feat": loss_feat.item()}
                 if self.vgg is not None:
                     loss_vgg = self.vgg(fake, real) * loss_cfg.lambda_vgg
                     loss = loss + loss_vgg
