@@ -256,12 +256,41 @@ def test_a_killed_driver_loses_no_finished_scene_and_the_rerun_completes(tiny_wo
     assert not [p for p in out.iterdir() if p.name.startswith(".s")]
 
 
+def test_a_scene_being_made_elsewhere_is_waited_for_then_skipped(tiny_world, tmp_path, monkeypatch):
+    """A worker of a killed driver may still be finishing a scene when the re-run starts: the re-run waits on its lock."""
+    import fcntl
+    import threading
+
+    calls = []
+    real = batch.run_manipulation
+    monkeypatch.setattr(batch, "run_manipulation", lambda cfg, *a, **k: calls.append(_name(cfg.out)) or real(cfg, *a, **k))
+    manifest = _manifest(tmp_path, tiny_world, 1)
+    out = tmp_path / "b"
+    _run(manifest, out, workers=1)
+    (out / "s0").rename(tmp_path / "s0_made")  # as if s0 were still being made by that worker
+    (out / ".s0.abcd1234").mkdir()  # and its temporary folder
+    scene = batch.read_manifest(manifest, ManipulateConfig(checkpoint=str(shipped_checkpoint()), out=str(out)))[0]
+    with open(out / batch.SCENE_LOCKS / "s0", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert batch.remove_leftovers(out, {"s0"}) == 0 and (out / ".s0.abcd1234").is_dir()  # not removed under its maker
+        rows = []
+        waiting = threading.Thread(target=lambda: rows.append(batch.run_scene(scene, 1)))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive() and not rows  # it waits for the lock
+        (tmp_path / "s0_made").rename(out / "s0")  # the other worker finishes the scene and lets go
+        (out / ".s0.abcd1234").rmdir()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    waiting.join(30)
+    assert rows[0]["status"] == "done" and calls == ["s0"]  # skipped: made once, by the first run
+
+
 # ----------------------------------------------------------------------------------------------
 # Bad manifests: one sentence, status 2, nothing made
 
 
 def _err(capsys, manifest: Path, out: Path, *extra: str) -> str:
-    rc = main(["batch", str(manifest), "--checkpoint", str(shipped_checkpoint()), "--out", str(out), "--workers", "1", *extra])
+    rc = main(["batch", str(manifest), "--checkpoint", str(shipped_checkpoint()), "--out", str(out), *(extra or ("--workers", "1"))])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("cimgen: error: "), err
     return err[0]
@@ -320,3 +349,17 @@ def test_every_scene_failing_is_status_2_with_the_manifest_out_written(capsys, t
 def test_options_the_library_refuses():
     with pytest.raises(CimgenError, match="--workers must be at least 1"):
         run_batch_manifest("m.csv", "o", checkpoint="c", workers=0, echo=None)
+
+
+def test_an_engine_that_cannot_start_is_one_sentence_and_leaves_no_folder(capsys, tiny_world, tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")  # the Ray tests above fail when it is missing; this one needs it importable
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    manifest = _manifest(tmp_path, tiny_world, 2)
+    msg = _err(capsys, manifest, tmp_path / "b", "--workers", "2", "--address", "auto")
+    assert "could not start or reach the Ray cluster at auto: Could not find any running Ray instance." in msg
+    assert not (tmp_path / "b").exists()

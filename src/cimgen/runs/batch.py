@@ -610,6 +610,7 @@ def run_batch_manifest(
     record = {"checkpoint": base.checkpoint, "palette": palette, "direction": direction, "manifest": str(Path(manifest).absolute())}
     if out.exists() and not out.is_dir():
         raise CimgenError(f"{out} is a file; {OUT_HINT}")
+    created = not out.exists()
     with batch_lock(out):
         check_batch_folder(out, record)
         remove_leftovers(out, {s.name for s in scenes})
@@ -636,10 +637,15 @@ def run_batch_manifest(
                     todo, workers=workers, threads=threads, retries=retries, address=address, gpu=device.startswith("cuda"), announce=say
                 )
             )
-            for n, row in enumerate(stream, 1):
-                rows[row["out"]] = row
-                if progress:
-                    say(f"[{n}/{len(todo)}] {scene_line(row)}")
+            try:
+                for n, row in enumerate(stream, 1):
+                    rows[row["out"]] = row
+                    if progress:
+                        say(f"[{n}/{len(todo)}] {scene_line(row)}")
+            except CimgenError:  # the engine could not start: a batch folder this run made, still without a scene, goes
+                if created and not any(r["status"] == OK for r in rows.values()):
+                    shutil.rmtree(out, ignore_errors=True)
+                raise
         ordered = [rows[s.name] for s in scenes]
         write_text(out / MANIFEST_OUT, manifest_csv(ordered))
         write_text(out / MANIFEST_OUT_JSONL, "".join(json_text(r, indent=None) + "\n" for r in ordered))
