@@ -21,7 +21,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -247,8 +247,6 @@ def _scene(row: dict, line: int, path: Path, base: ManipulateConfig) -> Scene:
         options = {**options, "map_from": str((root / options["map_from"]).absolute())}
     vector = resolved.pop("vector")
     if vector:
-        if "vector" not in {f.name for f in fields(ManipulateConfig)}:
-            raise CimgenError(f"{where}: this cimgen has no vector map input; give the map as a label or colour image")
         resolved["vector"] = vector
     cfg = replace(base, out=str(Path(base.out) / name), **resolved, **options)
     try:
