@@ -74,7 +74,7 @@ def test_every_preset_is_tested():
     tested = (
         set(TRAINING_PRESETS)
         | set(DETECTOR_PRESETS)
-        | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml", "classes_osm.yaml"}
+        | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
     )
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
@@ -101,6 +101,6 @@ def test_the_osm_class_mapping_preset_parses_against_the_shipped_palette():
     from cimgen.palette import SYNTH_PALETTE
     from cimgen.textfiles import read_yaml
 
-    mapping = parse_mapping(read_yaml(CONFIGS / "classes_osm.yaml", "class mapping"), SYNTH_PALETTE)
+    mapping = parse_mapping(read_yaml(CONFIGS / "classes" / "osm.yaml", "class mapping"), SYNTH_PALETTE)
     assert mapping.default_name == "ground" and [r.class_name for r in mapping.rules][-1] == "building"
     assert mapping.rules[4].width_by == "highway" and mapping.rules[4].width["residential"] == 7.0
