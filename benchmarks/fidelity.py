@@ -32,25 +32,24 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paper_table import BUILDING, MAP_COLOURS  # noqa: E402  (the same map snapping as the paper table)
+from paper_table import BUILDING, map2sat_pair  # the same map snapping as the paper table
 
-from cimgen.data.paired import PairedDataset  # noqa: E402
-from cimgen.edit.mask import busiest_box  # noqa: E402
-from cimgen.edit.ops import RemoveClass  # noqa: E402
-from cimgen.edit.pipeline import manipulation_metrics, plan_edit, render_edit  # noqa: E402
-from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint  # noqa: E402
-from cimgen.metrics.checkerboard import checkerboard_report  # noqa: E402
-from cimgen.palette import Palette  # noqa: E402
-from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1  # noqa: E402
-from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd  # noqa: E402
-from cimgen.train.runtime import cpu_summary  # noqa: E402
+from cimgen.data.paired import PairedDataset
+from cimgen.edit.mask import busiest_box
+from cimgen.edit.ops import RemoveClass
+from cimgen.edit.pipeline import manipulation_metrics, plan_edit, render_edit
+from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
+from cimgen.metrics.checkerboard import checkerboard_report
+from cimgen.palette import Palette
+from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1
+from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
+from cimgen.train.runtime import cpu_summary
 
 VARIANTS = {
     "windows": {"crop": 128, "l1": 0.0, "position": 0, "upsample": None},
@@ -60,16 +59,6 @@ VARIANTS = {
     "memorise-pos-l1first": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "l1_first": 2 / 3},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
-
-
-def map2sat(shared: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, photo) of the pix2pix maps pair, the map snapped to the synthetic classes."""
-    im = np.asarray(Image.open(shared / "pix2pix-tf-samples/docs/maps.jpg").convert("RGB"))
-    photo, gmap = im[:, :600], im[:, 600:]
-    ids = np.array(list(MAP_COLOURS))
-    cols = np.array([MAP_COLOURS[i] for i in ids], np.float32)
-    labels = ids[((gmap[:, :, None, :].astype(np.float32) - cols[None, None]) ** 2).sum(-1).argmin(-1)].astype(np.uint8)
-    return cv2.medianBlur(labels, 5).astype(np.int32), np.ascontiguousarray(photo)
 
 
 def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int) -> dict:
@@ -109,8 +98,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     box = busiest_box(labels == BUILDING, 160)
     plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
     # as cimgen manipulate does: a position-coded generator draws the edit from the map alone
-    render = (lambda lab: renderer.render_withheld(lab, plan.mask)) if renderer.position_coded else renderer.render
-    m = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
+    m = render_edit(photo, labels, plan, renderer.render_edit(plan.mask), blend_mode="feather", tile_size=0)
     metrics = manipulation_metrics(m)
     Image.fromarray(m.result).save(run / "result.png")
     Image.fromarray(m.generated).save(run / "generated.png")
@@ -177,7 +165,8 @@ def main() -> None:
             if r["steps"] == args.steps:
                 done[r["variant"]] = r
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
-    labels, photo = map2sat(args.shared)
+    labels, photo = map2sat_pair(args.shared)
+    labels = labels.astype(np.int32)
     for name in names:
         if name in done:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)

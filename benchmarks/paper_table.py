@@ -64,7 +64,8 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def prep_map2sat(shared: Path, out: Path) -> Path:
+def map2sat_pair(shared: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels uint8, photo) of the pix2pix maps pair: the Google map's colours snapped to the synthetic classes."""
     im = np.asarray(Image.open(shared / "pix2pix-tf-samples/docs/maps.jpg").convert("RGB"))
     photo, gmap = im[:, :600], im[:, 600:]
     ids = np.array(list(MAP_COLOURS))
@@ -72,6 +73,11 @@ def prep_map2sat(shared: Path, out: Path) -> Path:
     d = ((gmap[:, :, None, :].astype(np.float32) - cols[None, None]) ** 2).sum(-1)
     labels = ids[d.argmin(-1)].astype(np.uint8)
     labels = cv2.medianBlur(labels, 5)  # JPEG noise and map text would otherwise leave speckles of other classes
+    return labels, np.ascontiguousarray(photo)
+
+
+def prep_map2sat(shared: Path, out: Path) -> Path:
+    labels, photo = map2sat_pair(shared)
     write_label_map(out / "labels" / "maps_1.png", labels)
     write_image(out / "images" / "maps_1.png", photo)
     return out

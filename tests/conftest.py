@@ -26,6 +26,17 @@ def shared(relative: str) -> Path:
     return p
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: its figures do not depend on the machine's core count, and a loaded machine cannot slow it by oversubscription."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory) -> Path:
     """Four 48x48 synthetic tiles (each with buildings and roads)."""

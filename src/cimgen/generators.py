@@ -304,6 +304,12 @@ class Renderer:
         """Whether the generator carries a position code for one whole image (it then renders whole maps only)."""
         return self.render_withheld is not None
 
+    def render_edit(self, region: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """labels -> image for an edit whose mask is ``region``: a position-coded generator draws there from the map alone."""
+        if self.render_withheld is None:
+            return self.render
+        return lambda labels: self.render_withheld(labels, region)
+
 
 def load_renderer(
     source: str | Path | Checkpoint, *, palette: str = "", direction: str = "", device: str | torch.device = "cpu"

@@ -42,13 +42,7 @@ MIN_AUC, MIN_ACCURACY = 0.9, 0.75
 BROKEN = ("labels_flipped", "bce_sign")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the figures below do not depend on the machine's core count, and a loaded machine cannot slow them by oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def learns(patch_dataset, monkeypatch: pytest.MonkeyPatch, broken: str | None = None) -> tuple[dict, dict]:

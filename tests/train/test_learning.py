@@ -65,13 +65,7 @@ TILES, SIZE = 8, 32
 CYCLEGAN_TILES = 4  # its step runs four generator passes
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the figures below do not depend on the machine's core count, and a loaded machine cannot slow them by oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def synth_batch(count: int = TILES) -> dict[str, torch.Tensor]:

@@ -49,7 +49,7 @@ def lattice_energy(image: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS
             ys = [(y + d) % h for d in (-1, 0, 1)]
             xs = [(x + d) % w for d in (-1, 0, 1)]
             hit[np.ix_(ys, xs)] = True
-    hit[0, 0] = hit[0, 1] = hit[1, 0] = hit[0, -1] = hit[-1, 0] = hit[1, 1] = hit[-1, -1] = hit[1, -1] = hit[-1, 1] = False
+    hit[np.ix_([-1, 0, 1], [-1, 0, 1])] = False  # DC and its neighbours belong to no lattice point (small images)
     return float(power[hit].sum() / total)
 
 

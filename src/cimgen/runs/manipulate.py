@@ -356,14 +356,14 @@ def manipulate_one(
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
         )  # fmt: skip
-    render, tile_size = renderer.render, cfg.tile_size
+    render, tile_size = renderer.render_edit(plan.mask), cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
         if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
             raise CimgenError(
                 f"this generator carries a position code for one whole image, so it renders whole maps of up to {POSITION_MAX_SIDE} "
                 "pixels a side, untiled; leave out --tile-size"
             )
-        render, tile_size = (lambda labels: renderer.render_withheld(labels, plan.mask)), 0
+        tile_size = 0
     tick, close = tile_progress(progress)
     try:
         m = render_edit(
