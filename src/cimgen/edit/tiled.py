@@ -108,6 +108,45 @@ def tile_boxes(height: int, width: int, *, tile_size: int = 512, overlap: int = 
     return [(y, x, th, tw) for y in ys for x in xs]
 
 
+def _window_grid(
+    height: int, width: int, tile_size: int, overlap: int, origin: tuple[int, int], full_shape: tuple[int, int] | None
+) -> tuple[list[int], list[int], list[np.ndarray], list[np.ndarray], int, int, int]:
+    """Tile starts (in window coordinates) and weights of the scene grid's tiles inside a window, tile extent, tiles in the scene."""
+    oy, ox = (int(v) for v in origin)
+    full_h, full_w = (height, width) if full_shape is None else (int(full_shape[0]), int(full_shape[1]))
+    if oy < 0 or ox < 0 or oy + height > full_h or ox + width > full_w:
+        raise CimgenError(f"a {width}x{height} window at (x={ox}, y={oy}) does not lie inside the {full_w}x{full_h} scene")
+    ys, th = _axis_starts(full_h, tile_size, overlap)
+    xs, tw = _axis_starts(full_w, tile_size, overlap)
+    wy, wx = _axis_weights(ys, th), _axis_weights(xs, tw)
+    keep_y = [i for i, y in enumerate(ys) if oy <= y and y + th <= oy + height]
+    keep_x = [j for j, x in enumerate(xs) if ox <= x and x + tw <= ox + width]
+    return (
+        [ys[i] - oy for i in keep_y], [xs[j] - ox for j in keep_x], [wy[i] for i in keep_y], [wx[j] for j in keep_x],
+        th, tw, len(ys) * len(xs),
+    )  # fmt: skip
+
+
+def tiles_touching(
+    mask: np.ndarray, origin: tuple[int, int], full_shape: tuple[int, int], *, tile_size: int, overlap: int, margin: int
+) -> list[TileBox]:
+    """The scene grid's tiles (scene coordinates) within ``margin`` of a True pixel of ``mask``, a window at ``origin``.
+
+    These are the tiles ``generate_tiled`` renders for that mask; a window that holds them all
+    (``origin``/``full_shape``) renders them as the whole scene would.
+    """
+    _check_options(tile_size, overlap, margin)
+    oy, ox = origin
+    h, w = mask.shape
+    out = []
+    for y, x, th, tw in tile_boxes(*full_shape, tile_size=tile_size, overlap=overlap):
+        y0, y1 = max(y - margin - oy, 0), min(y + th + margin - oy, h)
+        x0, x1 = max(x - margin - ox, 0), min(x + tw + margin - ox, w)
+        if y0 < y1 and x0 < x1 and mask[y0:y1, x0:x1].any():
+            out.append((y, x, th, tw))
+    return out
+
+
 def generate_tiled(
     labels: np.ndarray,
     render: Callable[[np.ndarray], np.ndarray],
@@ -118,6 +157,8 @@ def generate_tiled(
     margin: int = 32,
     fill: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    origin: tuple[int, int] = (0, 0),
+    full_shape: tuple[int, int] | None = None,
 ) -> TiledResult:
     """Render a large label map tile by tile and merge the tiles with linear overlap ramps.
 
@@ -133,6 +174,12 @@ def generate_tiled(
         fill: HxWx3 uint8 kept where no tile was rendered (typically the original image);
             None means black.
         progress: callable(done, total) called after each rendered tile.
+        origin: (y, x) of ``labels`` (and ``mask``, ``fill``) in a larger scene of ``full_shape``:
+            the tiles are then those of the scene's grid that lie wholly inside this window, with the
+            scene grid's weights, so a window holding every tile an edit touches renders, pixel for
+            pixel, what the whole scene would (the windowed path, ``cimgen.edit.windowed``).
+            ``TiledResult.tiles`` stay in the window's own coordinates.
+        full_shape: (height, width) of that scene; None: ``labels`` is the whole image.
 
     Returns:
         A ``TiledResult``; inside ``mask`` its pixels equal those of rendering every tile.
@@ -151,9 +198,7 @@ def generate_tiled(
     if progress is not None and not callable(progress):
         raise CimgenError("progress must be a callable(done, total) or None")
 
-    ys, th = _axis_starts(height, tile_size, overlap)
-    xs, tw = _axis_starts(width, tile_size, overlap)
-    wy, wx = _axis_weights(ys, th), _axis_weights(xs, tw)
+    ys, xs, wy, wx, th, tw, tiles_total = _window_grid(height, width, tile_size, overlap, origin, full_shape)
     rows: list[tuple[int, list[int]]] = []  # (row index, column indices to render)
     for i, y in enumerate(ys):
         cols = [
@@ -166,7 +211,7 @@ def generate_tiled(
     todo = sum(len(c) for _, c in rows)
 
     generated = np.zeros((height, width, 3), np.uint8) if fill is None else fill.copy()
-    result = TiledResult(generated=generated, tiles_total=len(ys) * len(xs))
+    result = TiledResult(generated=generated, tiles_total=tiles_total)
     if not rows:
         result.seconds = time.perf_counter() - t0
         return result

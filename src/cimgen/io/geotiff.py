@@ -160,7 +160,7 @@ def _check_declared_size(path: str | Path, ds) -> None:
     if ds.width * ds.height > MAX_PIXELS:
         raise CimgenError(
             f"{path} declares {ds.width}x{ds.height} pixels, more than the {MAX_PIXELS:,} cimgen reads at once; "
-            "cut the scene into smaller GeoTIFFs (e.g. with gdal_translate -srcwin)"
+            "manipulate it window by window with cimgen manipulate --windowed (docs/large-images.md)"
         )
 
 
@@ -170,29 +170,52 @@ def read_geotiff_info(path: str | Path) -> GeoInfo:
         return _info(ds)
 
 
-def read_geotiff(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+Window = tuple[int, int, int, int]
+"""A part of a raster as (row, column, height, width) in pixels."""
+
+
+def _window_of(path: str | Path, ds, window: Window | None):
+    """The rasterio window to read: the whole raster (checked against ``MAX_PIXELS``) or ``window`` (checked to lie inside)."""
+    from rasterio.windows import Window as RioWindow
+
+    if window is None:
+        _check_declared_size(path, ds)
+        return RioWindow(0, 0, ds.width, ds.height)
+    y, x, h, w = (int(v) for v in window)
+    if h < 1 or w < 1 or y < 0 or x < 0 or y + h > ds.height or x + w > ds.width:
+        raise CimgenError(f"the window of {w}x{h} pixels at (x={x}, y={y}) does not lie inside {path} ({ds.width}x{ds.height})")
+    return RioWindow(x, y, w, h)
+
+
+def read_geotiff(path: str | Path, *, window: Window | None = None) -> tuple[np.ndarray, GeoInfo]:
     """Read an 8-bit GeoTIFF as an HxWx3 uint8 RGB image, with its ``GeoInfo``.
 
     Files with three or more bands give their first three (RGB, RGBA, RGB + near infrared);
     a single grey band is repeated three times, a palette band is coloured through its
     palette, and grey + alpha keeps the grey.
 
+    Args:
+        path: the GeoTIFF.
+        window: (row, column, height, width) to read only that part (scenes larger than memory);
+            ``GeoInfo`` still describes the whole file.
+
     Raises:
         CimgenError: for a missing or unreadable file, non-8-bit pixels or an unusable band layout.
     """
     with _open(path) as ds:
-        _check_declared_size(path, ds)
+        win = _window_of(path, ds, window)
         info = _info(ds)
         if info.dtype != "uint8":
             raise CimgenError(
                 f"{path} has {info.dtype} pixels; cimgen reads 8-bit images, so convert it first (e.g. gdal_translate -ot Byte -scale)"
             )
-        image = np.empty((ds.height, ds.width, 3), np.uint8)
+        height, width = int(win.height), int(win.width)
+        image = np.empty((height, width, 3), np.uint8)
         if ds.count >= 3:
-            for y, window in _strips(ds.height, ds.width):  # so only a strip is ever held twice
-                image[y : y + window.height] = ds.read((1, 2, 3), window=window).transpose(1, 2, 0)
+            for y, strip in _strips(height, width, origin=(int(win.row_off), int(win.col_off))):  # only a strip is ever held twice
+                image[y : y + strip.height] = ds.read((1, 2, 3), window=strip).transpose(1, 2, 0)
         elif ds.count == 1 or (ds.count == 2 and info.colorinterp[1] == "alpha"):
-            grey = ds.read(1)
+            grey = ds.read(1, window=win)
             if info.colormap is not None:
                 lut = np.zeros((256, 3), np.uint8)
                 for value, rgba in info.colormap.items():
@@ -206,20 +229,22 @@ def read_geotiff(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
     return image, info
 
 
-def read_geotiff_labels(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+def read_geotiff_labels(path: str | Path, *, window: Window | None = None) -> tuple[np.ndarray, GeoInfo]:
     """Read a single-band integer GeoTIFF (a label map or mask) as an HxW array, with its ``GeoInfo``.
+
+    ``window`` (row, column, height, width) reads only that part; ``GeoInfo`` describes the whole file.
 
     Raises:
         CimgenError: for a missing or unreadable file, more than one band or non-integer values.
     """
     with _open(path) as ds:
-        _check_declared_size(path, ds)
+        win = _window_of(path, ds, window)
         info = _info(ds)
         if ds.count != 1:
             raise CimgenError(f"{path} has {ds.count} bands; a label map or mask must be a single band of class values")
         if not np.issubdtype(np.dtype(info.dtype), np.integer):
             raise CimgenError(f"{path} holds {info.dtype} values; a label map or mask must hold integer class values")
-        return ds.read(1), info
+        return ds.read(1, window=win), info
 
 
 def read_geotiff_bands(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
@@ -431,8 +456,8 @@ def write_geotiff_bands(path: str | Path, raster: np.ndarray, info: GeoInfo, *, 
     return _write_atomically(path, profile, fill)
 
 
-def _strips(height: int, width: int):
-    """(top row, window) of full-width strips of ``STRIP_ROWS`` rows.
+def _strips(height: int, width: int, origin: tuple[int, int] = (0, 0)):
+    """(top row, window) of full-width strips of ``STRIP_ROWS`` rows of a height x width part at ``origin`` (row, column).
 
     Pixel-interleaved files hold all bands of a pixel in one block, so all three bands are read
     and written a strip at a time: band by band, a small block cache would decode or encode
@@ -441,7 +466,7 @@ def _strips(height: int, width: int):
     from rasterio.windows import Window
 
     for y in range(0, height, STRIP_ROWS):
-        yield y, Window(0, y, width, min(STRIP_ROWS, height - y))
+        yield y, Window(origin[1], origin[0] + y, width, min(STRIP_ROWS, height - y))
 
 
 def _fits(value: float, dtype: str) -> bool:
@@ -477,3 +502,135 @@ def _has_geotiff_tags(path: Path) -> bool:
             return any(t in tags for t in _GEOTIFF_TAGS)
     except (UnidentifiedImageError, OSError) as e:
         raise CimgenError(f"{path} cannot be read as a TIFF ({e.__class__.__name__})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Scenes larger than memory: a source copied block by block with a few windows written over it
+
+COG_BLOCK = 512
+"""Block side of the Cloud-Optimized GeoTIFFs cimgen writes (GDAL's COG default)."""
+COG_COMPRESSIONS = ("none", "deflate", "lzw", "zstd", "lzma")
+"""Lossless compressions GDAL's COG driver writes; a source in another (packbits) gets DEFLATE."""
+OVERVIEW_RESAMPLINGS = ("average", "nearest", "mode", "bilinear", "cubic")
+
+
+def _predictor(compress: str, dtype: str) -> dict:
+    if compress not in ("deflate", "lzw", "zstd"):
+        return {}
+    return {"PREDICTOR": 3 if np.dtype(dtype).kind == "f" else 2}
+
+
+def write_patched_geotiff(
+    path: str | Path,
+    source: str | Path,
+    patches,
+    *,
+    cog: bool = True,
+    overview_resampling: str = "average",
+) -> Path:
+    """Write ``source`` to ``path`` with ``patches`` written over it, never holding the whole raster.
+
+    GDAL copies the source block by block into a temporary uncompressed tiled GeoTIFF beside
+    ``path``, the patches are written into it window by window, and GDAL copies that, again block
+    by block, into ``path``: a Cloud-Optimized GeoTIFF (GDAL's COG driver: 512-pixel blocks,
+    overviews down to one block, ``overview_resampling``) or, with ``cog=False``, a tiled GeoTIFF
+    without overviews. Pixels outside the patches are the source's bit for bit (lossy source
+    compressions become DEFLATE, as in ``write_geotiff``); CRS, transform, tags, no-data and band
+    interpretation are the source's. Written atomically: an error leaves no partial file.
+
+    Args:
+        path: the ``.tif`` to write.
+        source: the GeoTIFF to copy.
+        patches: iterable of (row, column, array): HxWxC arrays (C up to the source's bands, the
+            first C bands are written) or HxW arrays for a one-band source, in the source's data type.
+        cog: Cloud-Optimized GeoTIFF with overviews (True) or plain tiled GeoTIFF.
+        overview_resampling: how overviews are made (average for images, nearest or mode for labels).
+    """
+    rasterio = _rasterio()
+    from rasterio.shutil import copy as gdal_copy
+    from rasterio.windows import Window as RioWindow
+
+    if overview_resampling not in OVERVIEW_RESAMPLINGS:
+        raise CimgenError(f"unknown overview resampling '{overview_resampling}'; choose one of {', '.join(OVERVIEW_RESAMPLINGS)}")
+    path, source = Path(path), Path(source)
+    with _open(source) as ds:
+        info = _info(ds)
+    compress = _compression(info, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = []
+    try:
+        for suffix in (".work.tif", ".tmp.tif"):
+            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+            os.close(fd)
+            made.append(name)
+        work, final = made
+        with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            from rasterio.errors import NotGeoreferencedWarning
+
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            gdal_copy(str(source), work, driver="GTiff", TILED="YES", BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF="YES", COMPRESS="NONE")
+            with rasterio.open(work, "r+") as dst:
+                for y, x, array in patches:
+                    bands = array[..., None] if array.ndim == 2 else array
+                    h, w, c = bands.shape
+                    if c > dst.count or bands.dtype.name != info.dtype:
+                        raise CimgenError(f"a patch of {c} {bands.dtype.name} bands does not fit {source} ({dst.count} {info.dtype} bands)")
+                    if y < 0 or x < 0 or y + h > dst.height or x + w > dst.width:
+                        raise CimgenError(f"a {w}x{h} patch at (x={x}, y={y}) does not lie inside {source} ({dst.width}x{dst.height})")
+                    dst.write(np.ascontiguousarray(bands.transpose(2, 0, 1)), indexes=list(range(1, c + 1)), window=RioWindow(x, y, w, h))
+            if cog:
+                codec = compress if compress in COG_COMPRESSIONS else FALLBACK_COMPRESSION
+                gdal_copy(
+                    work, final, driver="COG", COMPRESS=codec.upper(), BLOCKSIZE=COG_BLOCK, OVERVIEWS="AUTO",
+                    OVERVIEW_RESAMPLING=overview_resampling.upper(), BIGTIFF="IF_SAFER", **_predictor(codec, info.dtype),
+                )  # fmt: skip
+            else:
+                gdal_copy(
+                    work, final, driver="GTiff", TILED="YES", BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF="IF_SAFER",
+                    COMPRESS=compress.upper(), **_predictor(compress, info.dtype),
+                )  # fmt: skip
+        os.replace(final, path)
+    finally:
+        for name in made:
+            for leftover in (name, name + ".aux.xml", name + ".ovr"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
+    return path
+
+
+def write_sparse_geotiff(path: str | Path, info: GeoInfo, patches, *, count: int, dtype: str = "uint8") -> Path:
+    """A tiled GeoTIFF of ``info``'s size and place in which only ``patches`` are stored; every other pixel reads as 0.
+
+    GDAL's SPARSE_OK leaves the blocks no patch touches unwritten, so a mask or a rendering of a
+    few windows of a 32768x32768 scene costs the size of those windows on disk and in memory.
+
+    Args:
+        path: the ``.tif`` to write.
+        info: the scene's georeferencing (size, CRS, transform).
+        patches: iterable of (row, column, array HxW or HxWxcount) in ``dtype``.
+        count: bands.
+        dtype: data type.
+    """
+    _rasterio()
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+    from rasterio.windows import Window as RioWindow
+
+    profile = {
+        "driver": "GTiff", "height": info.height, "width": info.width, "count": count, "dtype": dtype, "BIGTIFF": "IF_SAFER",
+        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": FALLBACK_COMPRESSION, "SPARSE_OK": "TRUE",
+    }  # fmt: skip
+    if count == 3:
+        profile["photometric"] = "RGB"
+    if info.crs is not None:
+        profile["crs"] = CRS.from_wkt(info.crs)
+    if info.transform is not None:
+        profile["transform"] = Affine(*info.transform)
+
+    def fill(ds) -> None:
+        for y, x, array in patches:
+            bands = array[..., None] if array.ndim == 2 else array
+            h, w, _ = bands.shape
+            ds.write(np.ascontiguousarray(bands.transpose(2, 0, 1).astype(dtype, copy=False)), window=RioWindow(x, y, w, h))
+
+    return _write_atomically(Path(path), profile, fill)
