@@ -17,6 +17,7 @@ from cimgen.runs.options import (
     OVERLAP_RANGE,
     RADIUS_RANGE,
     TILE_SIZE_RANGE,
+    WINDOW_LIMIT_RANGE,
     ManipulateConfig,
 )
 
@@ -178,6 +179,19 @@ def manipulate_cmd(
     ),
     overlap: int = typer.Option(DEFAULTS.overlap, "--overlap", min=OVERLAP_RANGE[0], max=OVERLAP_RANGE[1], help="Tile overlap in pixels."),
     device: str = typer.Option(DEFAULTS.device, "--device", callback=device_option, help="Where the generators run: cpu or cuda."),
+    windowed: bool = typer.Option(
+        False, "--windowed", help="Read, edit, render and write a GeoTIFF scene window by window (scenes larger than memory)."
+    ),
+    cog: bool = typer.Option(
+        DEFAULTS.cog, "--cog/--no-cog", help="--windowed: result.tif as a Cloud-Optimized GeoTIFF with overviews, or a plain tiled GeoTIFF."
+    ),
+    window_limit: int = typer.Option(
+        DEFAULTS.window_limit,
+        "--window-limit",
+        min=WINDOW_LIMIT_RANGE[0],
+        max=WINDOW_LIMIT_RANGE[1],
+        help="--windowed: the largest window side, in pixels, the objects an edit changes may need.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Edit an image's semantic map, render the edited map with a generator and blend it into the image.
@@ -190,8 +204,11 @@ def manipulate_cmd(
     Example: cimgen manipulate --checkpoint runs/demo/finetune --image img.png --map map.png --remove building --box 40,40,140,140 --out runs/edit
 
     Example: cimgen manipulate --image scene.tif --vector buildings.geojson --classes classes.yaml --spec remove.yaml --out runs/geo
+
+    Example (a scene larger than memory): cimgen manipulate --image scene.tif --map labels.tif --spec edits.yaml --windowed --out runs/big
     """
     from cimgen.runs.manipulate import run_batch, run_manipulation
+    from cimgen.runs.windowed import run_windowed
 
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
     given = sum(x is not None for x in (edits, spec, edited_map))
@@ -230,8 +247,13 @@ def manipulate_cmd(
         vector_crs=vector_crs,
         bands=bands,
         stretch=stretch,
+        windowed=windowed,
+        cog=cog,
+        window_limit=window_limit,
     )
-    run = run_batch if image.is_dir() else run_manipulation
+    if not windowed and not cog:
+        raise CimgenError("--no-cog chooses the format of a --windowed run's result.tif; the in-memory path writes a plain GeoTIFF")
+    run = run_batch if image.is_dir() else run_windowed if windowed else run_manipulation
     run(cfg, edits, echo=typer.echo, progress=not quiet)
 
 

@@ -292,8 +292,8 @@ def plan_windowed(
             if side > max_window:
                 raise CimgenError(
                     f"edit {i} ({type(edit).__name__}) needs a window of {box[3] - box[1]}x{box[2] - box[0]} pixels, more than the "
-                    f"{max_window} a side the windowed path allows: an object it changes reaches that far; give a smaller region "
-                    "or raise the window limit (--window-limit)"
+                    f"{max_window} a side the windowed path allows (its region, the objects it changes and {guard} pixels around them); "
+                    "give a smaller region or raise the window limit (--window-limit)"
                 )
             original, current, owners = _compose(read_labels, box, merged, num_classes)
             out = _shifted(edit, box[0], box[1]).apply(current)
@@ -378,9 +378,7 @@ def render_windowed(
     """
     height, width = plan.shape
     margin = TILE_MARGIN.get(blend_mode, 32)
-    touched = [
-        tiles_touching(p.mask, (p.y, p.x), plan.shape, tile_size=tile_size, overlap=overlap, margin=margin) for p in plan.patches
-    ]
+    touched = [tiles_touching(p.mask, (p.y, p.x), plan.shape, tile_size=tile_size, overlap=overlap, margin=margin) for p in plan.patches]
     # Every mask pixel lies in a touched tile, so a patch's mask lies inside its tiles' box.
     boxes = [_union((t[0], t[1], t[0] + t[2], t[1] + t[3]) for t in tiles) for tiles in touched]
     total = len({t for tiles in touched for t in tiles})

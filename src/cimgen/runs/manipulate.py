@@ -31,7 +31,7 @@ from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, shipped_checkpoint, translator
 from cimgen.io.bands import BandStretch, from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
-from cimgen.io.geotiff import is_georeferenced, read_geotiff_labels
+from cimgen.io.geotiff import is_georeferenced, read_geotiff_info, read_geotiff_labels
 from cimgen.io.images import list_images, read_edited_map, read_id_map, read_mask, write_text
 from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
@@ -42,6 +42,7 @@ from cimgen.runs.geodata import VectorInputs, edited_layer, geo_context, grid_of
 from cimgen.runs.options import (
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
+    IN_MEMORY_MAX_PIXELS,
     MEMORISE,
     MEMORISE_L1,
     MEMORISE_MAX_SIDE,
@@ -443,7 +444,10 @@ def run_manipulation(
     """
     check_manipulate_config(cfg)
     cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
+    if cfg.windowed:
+        raise CimgenError("a windowed run writes no in-memory arrays; run it with cimgen.runs.windowed.run_windowed")
     check_vector_options(cfg)
+    check_in_memory_size(Path(cfg.image))
     out = Path(cfg.out)
     check_fresh(out, OUT_HINT)
     if renderer is None:
@@ -474,6 +478,21 @@ def run_manipulation(
         )
         echo(f"result: {out / ('result' + suffix)}; side by side: {out / 'side_by_side.png'}; report: {out / 'report.html'}")
     return ManipulationRun(out, out / "report.html", m, metrics, used)
+
+
+def check_in_memory_size(image: Path) -> None:
+    """One sentence for a GeoTIFF scene too large to hold in memory: such scenes take ``--windowed``."""
+    if image.suffix.lower() not in GEOTIFF_SUFFIXES or not image.is_file():
+        return
+    try:
+        info = read_geotiff_info(image)
+    except CimgenError:  # not readable as a GeoTIFF (or no rasterio): reading the image says why
+        return
+    if info.width * info.height > IN_MEMORY_MAX_PIXELS:
+        raise CimgenError(
+            f"{image} is {info.width}x{info.height} pixels, more than the {IN_MEMORY_MAX_PIXELS:,} the in-memory path holds; "
+            "run it with --windowed, which reads, edits and writes it window by window (docs/large-images.md)"
+        )
 
 
 def check_vector_options(cfg: ManipulateConfig) -> None:
@@ -534,6 +553,8 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
     if cfg.vector or cfg.classes:
         raise CimgenError("--vector is for one image; a batch takes maps named like its images")
+    if cfg.windowed:
+        raise CimgenError("--windowed is for one GeoTIFF scene; a batch holds each image in memory")
     out = Path(cfg.out)
     images = list_images(cfg.image)
     if not images:

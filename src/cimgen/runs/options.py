@@ -39,6 +39,11 @@ FINETUNE_CROP_RANGE = (16, 4096)
 TILE_SIZE_RANGE = (-1, 65536)
 """-1 on the command line means automatic (None here), 0 never."""
 OVERLAP_RANGE = (0, 4096)
+WINDOW_LIMIT = 8192
+"""Largest window side a windowed edit may grow to (``cimgen.edit.windowed.MAX_WINDOW``; 8192 x 8192 labels and their components are about 0.5 GiB)."""
+WINDOW_LIMIT_RANGE = (64, 32768)
+IN_MEMORY_MAX_PIXELS = 2**28
+"""Largest scene (16384 x 16384) the in-memory path takes; larger GeoTIFFs go through ``--windowed`` (8192 x 8192 peaks at 1.3 GiB in memory)."""
 SEED_RANGE = (0, 2**32 - 1)
 """NumPy's and PyTorch's seeds alike."""
 
@@ -105,9 +110,15 @@ class ManipulateConfig:
     """GeoTIFF bands shown to the generator as R,G,B (or one band as grey); default 1,2,3 (band 1 with fewer than 3)."""
     stretch: str = ""
     """LOW,HIGH percentiles of each shown band mapped to 0 and 255; default 2,98 (8-bit rasters are shown as they are)."""
+    windowed: bool = False
+    """Read, edit, generate and write a GeoTIFF scene window by window (scenes larger than memory; see docs/large-images.md)."""
+    cog: bool = True
+    """Windowed runs: write result.tif as a Cloud-Optimized GeoTIFF with overviews (False: a plain tiled GeoTIFF)."""
+    window_limit: int = WINDOW_LIMIT
+    """Windowed runs: the largest window side, in pixels, an edit's objects may need."""
 
 
-def check_range(value: float | int, bounds: tuple, name: str) -> None:
+def check_range(value: float, bounds: tuple, name: str) -> None:
     """One sentence unless ``bounds[0] <= value <= bounds[1]`` (NaN never fits).
 
     Args:
@@ -130,6 +141,7 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         (cfg.finetune_crop, FINETUNE_CROP_RANGE, "finetune_crop"),
         (cfg.finetune_position, (0, 16), "finetune_position"),
         (cfg.overlap, OVERLAP_RANGE, "overlap"),
+        (cfg.window_limit, WINDOW_LIMIT_RANGE, "window_limit"),
     ):
         check_range(value, bounds, name)
     if cfg.finetune_recipe not in FINETUNE_RECIPES:
