@@ -13,7 +13,6 @@ Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/large_image.py [--size 8192] 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -29,7 +28,7 @@ from cimgen.data.synth import BUILDING, SynthConfig, make_tile
 from cimgen.edit.mask import edit_mask
 from cimgen.edit.ops import RemoveClass, apply_edits
 from cimgen.edit.tiled import tile_boxes
-from cimgen.io.geotiff import GeoInfo, read_geotiff, read_geotiff_labels, write_geotiff
+from cimgen.io.geotiff import read_geotiff, read_geotiff_info, read_geotiff_labels, write_geotiff
 from cimgen.train.runtime import cpu_summary
 
 SYNTH_TILE = 256  # the scale the shipped generator was trained at
@@ -53,51 +52,80 @@ def peak_rss_mib() -> float:
 # --- the scene ----------------------------------------------------------------------------------
 
 
-def build_scene(size: int, seed: int, work: Path) -> dict:
-    """Write the scene as ``scene.tif`` (RGB) and ``labels.tif``: a mosaic of 256x256 synthetic tiles.
+def build_scene(size: int, seed: int, work: Path, pool: int = 0) -> dict:
+    """Write the scene as ``scene.tif`` (RGB) and ``labels.tif``: a mosaic of 256x256 synthetic tiles, written band by band.
 
     ``make_tile`` at 8192x8192 would draw one 256-pixel city scaled up 32 times (houses hundreds
     of pixels wide, far from what the generator learned) and, extrapolated from 2048x2048
     (3.0 s, 0.64 GB), need about 9 GB; so the scene is tiled from the world's own 256x256 tiles,
-    shifted by ``MOSAIC_OFFSET`` pixels. Roads end at the mosaic's joins.
+    shifted by ``MOSAIC_OFFSET`` pixels. Roads end at the mosaic's joins. One row of synthetic
+    tiles (256 rows of the scene) is held at a time, so building a 32768x32768 scene needs no
+    more memory than an 8192 one. ``pool`` > 0 draws each position's tile from that many distinct
+    tiles (seeded), which keeps a 32768 scene's 16,641 positions to a few minutes of drawing.
     """
+    import rasterio
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+    from rasterio.windows import Window
+
     meta_path = work / "scene.json"
-    meta = {"size": size, "seed": seed, "synth_tile": SYNTH_TILE, "offset": MOSAIC_OFFSET}
+    meta = {"size": size, "seed": seed, "synth_tile": SYNTH_TILE, "offset": MOSAIC_OFFSET, "pool": pool}
     if meta_path.exists() and json.loads(meta_path.read_text()).get("key") == meta:
         print(f"reusing the scene in {work}")
         return json.loads(meta_path.read_text())
     t0 = time.perf_counter()
     n = (size + MOSAIC_OFFSET) // SYNTH_TILE + 1
     cfg = SynthConfig(height=SYNTH_TILE, width=SYNTH_TILE, seed=seed)
-    labels = np.zeros((n * SYNTH_TILE, n * SYNTH_TILE), np.uint8)
-    image = np.zeros((n * SYNTH_TILE, n * SYNTH_TILE, 3), np.uint8)
-    for i in range(n * n):
-        tile = make_tile(cfg, i)
-        y, x = divmod(i, n)
-        labels[y * SYNTH_TILE : (y + 1) * SYNTH_TILE, x * SYNTH_TILE : (x + 1) * SYNTH_TILE] = tile.labels
-        image[y * SYNTH_TILE : (y + 1) * SYNTH_TILE, x * SYNTH_TILE : (x + 1) * SYNTH_TILE] = tile.image
-        if (i + 1) % n == 0:
-            print(f"\rscene: {i + 1}/{n * n} synthetic tiles", end="", flush=True)
-    print()
-    crop = slice(MOSAIC_OFFSET, MOSAIC_OFFSET + size)
-    labels, image = np.ascontiguousarray(labels[crop, crop]), np.ascontiguousarray(image[crop, crop])
-    build_s = time.perf_counter() - t0
+    pick = np.arange(n * n).reshape(n, n) if pool <= 0 else np.random.default_rng(seed).integers(0, pool, (n, n))
+    cache: dict = {}
+
+    def tile(i: int):
+        if pool <= 0:
+            return make_tile(cfg, i)
+        if i not in cache:
+            cache[i] = make_tile(cfg, i)
+        return cache[i]
+
     # A made-up place: 0.3 m pixels in UTM zone 33N, so the GeoTIFF path is exercised end to end.
-    info = GeoInfo(
-        height=size,
-        width=size,
-        count=3,
-        crs=UTM_33N_WKT,
-        transform=(0.3, 0.0, 500_000.0, 0.0, -0.3, 5_200_000.0),
-        tags={"SOURCE": "cimgen synthetic world mosaic", "SEED": str(seed)},
-        colorinterp=("red", "green", "blue"),
-        compress="deflate",
-    )
-    write_geotiff(work / "scene.tif", image, info)
-    write_geotiff(work / "labels.tif", labels, dataclasses.replace(info, count=1, colorinterp=("gray",)))
-    meta = {"key": meta, "tiles": n * n, "build_seconds": round(build_s, 1)}
+    profile = {
+        "driver": "GTiff", "height": size, "width": size, "crs": CRS.from_wkt(UTM_33N_WKT),
+        "transform": Affine(0.3, 0.0, 500_000.0, 0.0, -0.3, 5_200_000.0), "tiled": True, "blockxsize": 256, "blockysize": 256,
+        "compress": "deflate", "predictor": 2, "BIGTIFF": "IF_SAFER", "dtype": "uint8",
+    }  # fmt: skip
+    with (
+        rasterio.Env(GDAL_CACHEMAX=64),
+        rasterio.open(work / "scene.tif", "w", count=3, photometric="RGB", **profile) as img_ds,
+        rasterio.open(work / "labels.tif", "w", count=1, **profile) as lab_ds,
+    ):
+        img_ds.update_tags(SOURCE="cimgen synthetic world mosaic", SEED=str(seed))
+        lab_ds.update_tags(SOURCE="cimgen synthetic world mosaic", SEED=str(seed))
+        for r in range(n):
+            top = r * SYNTH_TILE - MOSAIC_OFFSET  # scene row of this band's first row
+            rows = slice(max(-top, 0), min(SYNTH_TILE, size - top))
+            if rows.start >= rows.stop:
+                continue
+            labels = np.zeros((SYNTH_TILE, n * SYNTH_TILE), np.uint8)
+            image = np.zeros((SYNTH_TILE, n * SYNTH_TILE, 3), np.uint8)
+            for c in range(n):
+                t = tile(int(pick[r, c]))
+                labels[:, c * SYNTH_TILE : (c + 1) * SYNTH_TILE] = t.labels
+                image[:, c * SYNTH_TILE : (c + 1) * SYNTH_TILE] = t.image
+            cols = slice(MOSAIC_OFFSET, MOSAIC_OFFSET + size)
+            window = Window(0, top + rows.start, size, rows.stop - rows.start)
+            lab_ds.write(labels[rows, cols], 1, window=window)
+            img_ds.write(np.ascontiguousarray(image[rows, cols].transpose(2, 0, 1)), window=window)
+            print(f"\rscene: {r + 1}/{n} rows of synthetic tiles", end="", flush=True)
+    print()
+    build_s = time.perf_counter() - t0
+    meta = {
+        "key": meta,
+        "tiles": n * n,
+        "distinct_tiles": len(np.unique(pick)),
+        "build_seconds": round(build_s, 1),
+        "peak_rss_mib": peak_rss_mib(),
+    }
     meta_path.write_text(json.dumps(meta))
-    print(f"scene: {size}x{size} from {n * n} tiles in {build_s:.1f} s -> {work / 'scene.tif'}, {work / 'labels.tif'}")
+    print(f"scene: {size}x{size} from {n * n} tiles in {build_s:.1f} s (peak RSS {peak_rss_mib() / 1024:.2f} GiB) -> {work}")
     return meta
 
 
@@ -112,9 +140,10 @@ def touched_tiles(mask: np.ndarray, oy: int, ox: int, size: int, tile_size: int,
     return count
 
 
-def find_box(labels: np.ndarray, centre: tuple[int, int], side: int, search: int, want_tiles: int, args) -> tuple[int, int, int, int]:
-    """The ``side`` box near ``centre`` (x, y) that removes the most building pixels and touches ``want_tiles`` tiles."""
-    size = labels.shape[0]
+def find_box(
+    labels_path: Path, size: int, centre: tuple[int, int], side: int, search: int, want_tiles: int, args
+) -> tuple[int, int, int, int]:
+    """The ``side`` box near ``centre`` (x, y) that removes the most building pixels and touches ``want_tiles`` tiles (read by windows)."""
     best, best_changed = None, 0
     for dy in range(-search, search + 1, 16):
         for dx in range(-search, search + 1, 16):
@@ -124,7 +153,8 @@ def find_box(labels: np.ndarray, centre: tuple[int, int], side: int, search: int
                 continue
             # Removal takes whole buildings, which stay within 300 pixels of the box in this world.
             cy0, cx0 = max(y0 - 300, 0), max(x0 - 300, 0)
-            crop = labels[cy0 : y0 + side + 300, cx0 : x0 + side + 300]
+            cy1, cx1 = min(y0 + side + 300, size), min(x0 + side + 300, size)
+            crop = read_geotiff_labels(labels_path, window=(cy0, cx0, cy1 - cy0, cx1 - cx0))[0]
             edit = RemoveClass(cls=BUILDING, box=(x0 - cx0, y0 - cy0, x0 - cx0 + side, y0 - cy0 + side))
             edited = edit.apply(crop)
             changed = int((edited != crop).sum())
@@ -147,15 +177,14 @@ def plan_cases(args, work: Path) -> dict[str, list[tuple[int, int, int, int]]]:
     plan_path = work / f"cases-{args.tile_size}-{args.overlap}.json"
     if plan_path.exists():
         return {k: [tuple(b) for b in v] for k, v in json.loads(plan_path.read_text()).items()}
-    labels, _ = read_geotiff_labels(work / "labels.tif")
-    size, stride = labels.shape[0], args.tile_size - args.overlap
+    size, stride = read_geotiff_info(work / "labels.tif").height, args.tile_size - args.overlap
     # Corner: inside the top-left tile's core. Border: centred on the shared strip of two tile
     # columns near the middle, inside one tile row's core, so it touches exactly those two tiles.
     mid = (size // 2) // stride
     strip_x = mid * stride + args.overlap // 2
     core_y = mid * stride + args.overlap + (args.tile_size - 2 * args.overlap) // 2
-    corner = find_box(labels, (args.tile_size // 3, args.tile_size // 3), 96, 64, 1, args)
-    border = find_box(labels, (strip_x, core_y), 96, 48, 2, args)
+    corner = find_box(work / "labels.tif", size, (args.tile_size // 3, args.tile_size // 3), 96, 64, 1, args)
+    border = find_box(work / "labels.tif", size, (strip_x, core_y), 96, 48, 2, args)
     block = (size // 4, size // 4, size // 4 + 1400, size // 4 + 1400)
     plan = {
         "corner": [corner],
@@ -254,6 +283,212 @@ def run_case(args, work: Path, boxes: list) -> dict:
     return out
 
 
+def _combine(parts: list[dict]) -> dict:
+    """Seam scores of several pieces as one: each group's mean over all its pairs."""
+    from cimgen.edit.tiled import SEAM_CORE, SEAM_EDGE, SEAM_NEAR, SEAM_OVERLAP
+
+    out = {}
+    for g in (SEAM_EDGE, SEAM_NEAR, SEAM_OVERLAP, SEAM_CORE):
+        pairs = sum(p[f"{g}_pairs"] for p in parts)
+        out[g] = sum((p[g] or 0.0) * p[f"{g}_pairs"] for p in parts) / pairs if pairs else None
+        out[f"{g}_pairs"] = pairs
+    out["ratio"] = out["edge"] / out["core"] if out["edge"] is not None and out["core"] else None
+    return out
+
+
+def run_windowed_case(args, work: Path, boxes: list) -> dict:
+    """One case through ``cimgen manipulate --windowed`` (``run_windowed``): peak RSS of the whole run, then checks."""
+    import shutil
+
+    import rasterio
+    import torch
+
+    from cimgen.edit.tiled import generate_tiled, tile_seam_score, tiles_touching
+    from cimgen.edit.windowed import plan_windowed
+    from cimgen.generators import generate, load_label_generator, shipped_checkpoint
+    from cimgen.runs.options import ManipulateConfig
+    from cimgen.runs.windowed import run_windowed
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = work / "windowed-run"
+    shutil.rmtree(out, ignore_errors=True)
+    spec = work / "case-spec.json"
+    spec.write_text(json.dumps({"edits": [{"op": "remove", "class": "building", "box": list(b)} for b in boxes]}))
+    cfg = ManipulateConfig(
+        checkpoint="", out=str(out), image=str(work / "scene.tif"), map=str(work / "labels.tif"), spec=str(spec),
+        radius=RADIUS, tile_size=args.tile_size, overlap=args.overlap, windowed=True,
+    )  # fmt: skip
+    t = time.perf_counter()
+    run_windowed(cfg, echo=None, progress=False)
+    wall = time.perf_counter() - t
+    peak = peak_rss_mib()
+    metrics = json.loads((out / "metrics.json").read_text())
+    size = metrics["scene"]["height"]
+
+    # Checks, after the peak was taken.
+    t = time.perf_counter()
+    identical = True
+    with rasterio.open(work / "scene.tif") as src, rasterio.open(out / "result.tif") as res, rasterio.open(out / "mask.tif") as msk:
+        from rasterio.windows import Window
+
+        for y in range(0, size, 512):
+            w = Window(0, y, size, min(512, size - y))
+            outside = msk.read(1, window=w) == 0
+            if not np.array_equal(src.read(window=w)[:, outside], res.read(window=w)[:, outside]):
+                identical = False
+                break
+        cog = {
+            "layout": res.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"),
+            "overviews": res.overviews(1),
+            "block": list(res.block_shapes[0]),
+            "compress": res.compression.name.lower() if res.compression else None,
+            "bytes": (out / "result.tif").stat().st_size,
+        }
+    check_s = time.perf_counter() - t
+
+    generator, config = load_label_generator(shipped_checkpoint())
+    label_nc = config["label_nc"]
+
+    def render(tile: np.ndarray) -> np.ndarray:
+        return generate(generator, tile, label_nc)
+
+    def read_labels(y, x, h, w):
+        return read_geotiff_labels(work / "labels.tif", window=(y, x, h, w))[0]
+
+    from cimgen.edit.ops import RemoveClass
+
+    plan = plan_windowed(
+        read_labels, (size, size), [RemoveClass(cls=BUILDING, box=tuple(b)) for b in boxes], num_classes=label_nc, radius=RADIUS
+    )
+
+    def edited_window(y0, x0, y1, x1):
+        labels = read_labels(y0, x0, y1 - y0, x1 - x0)
+        for p in plan.patches:
+            py0, px0, py1, px1 = p.box
+            a0, b0, a1, b1 = max(y0, py0), max(x0, px0), min(y1, py1), min(x1, px1)
+            if a0 < a1 and b0 < b1:
+                labels[a0 - y0 : a1 - y0, b0 - x0 : b1 - x0] = p.edited[a0 - py0 : a1 - py0, b0 - px0 : b1 - px0]
+        return labels
+
+    seams, seams_in_mask, one_piece, no_overlap, mean_abs = [], [], [], [], []
+    with rasterio.open(out / "generated.tif") as gen_ds, rasterio.open(out / "result.tif") as res, rasterio.open(out / "mask.tif") as msk:
+        for piece in metrics["pieces"]:
+            x0, y0, x1, y1 = piece["x0"], piece["y0"], piece["x1"], piece["y1"]
+            w = Window(x0, y0, x1 - x0, y1 - y0)
+            generated = gen_ds.read(window=w).transpose(1, 2, 0)
+            result = res.read(window=w).transpose(1, 2, 0)
+            mask = msk.read(1, window=w) > 0
+            local = [(ty - y0, tx - x0, th, tw) for ty, tx, th, tw in piece["tiles"]]
+            seams.append(tile_seam_score(generated, local))
+            seams_in_mask.append(tile_seam_score(result, local, region=mask))
+            if len(local) > 1 and (y1 - y0) * (x1 - x0) <= CONTROL_MAX_PIXELS:
+                edited = edited_window(y0, x0, y1, x1)
+                with torch.inference_mode():
+                    whole = render(edited)
+                one_piece.append(tile_seam_score(whole, local))
+                covered = np.zeros(mask.shape, bool)
+                for ty, tx, th, tw in local:
+                    covered[ty : ty + th, tx : tx + tw] = True
+                mean_abs.append(float(np.abs(generated.astype(np.int16) - whole).mean(axis=2)[covered].mean()))
+                hard_tiles = tiles_touching(mask, (y0, x0), (size, size), tile_size=args.tile_size, overlap=0, margin=MARGIN)
+                hy0, hx0 = min(t[0] for t in hard_tiles), min(t[1] for t in hard_tiles)
+                hy1, hx1 = max(t[0] + t[2] for t in hard_tiles), max(t[1] + t[3] for t in hard_tiles)
+                hmask = np.zeros((hy1 - hy0, hx1 - hx0), bool)
+                a0, b0, a1, b1 = max(hy0, y0), max(hx0, x0), min(hy1, y1), min(hx1, x1)
+                hmask[a0 - hy0 : a1 - hy0, b0 - hx0 : b1 - hx0] = mask[a0 - y0 : a1 - y0, b0 - x0 : b1 - x0]
+                with torch.inference_mode():
+                    hard = generate_tiled(
+                        edited_window(hy0, hx0, hy1, hx1), render, tile_size=args.tile_size, overlap=0, mask=hmask, margin=MARGIN,
+                        origin=(hy0, hx0), full_shape=(size, size),
+                    )  # fmt: skip
+                no_overlap.append(tile_seam_score(hard.generated, hard.tiles))
+    return {
+        "tiles": metrics["tiles_generated"],
+        "tiles_total": len(tile_boxes(size, size, tile_size=args.tile_size, overlap=args.overlap)),
+        "mask_pixels": metrics["mask_area_pixels"],
+        "windows": metrics["edit_windows"],
+        "pieces": len(metrics["pieces"]),
+        "times": {
+            "load": wall - metrics["seconds"]["total"],
+            "edit + mask": metrics["seconds"]["edit_and_mask"],
+            "generate + blend": metrics["seconds"]["generate_and_blend"],
+            "write result": metrics["seconds"]["write_result"],
+            "total": wall,
+        },
+        "peak_rss_mib": peak,
+        "outside_identical": identical,
+        "check_seconds": check_s,
+        "cog": cog,
+        "seams": _combine(seams),
+        "seams_in_mask": _combine(seams_in_mask),
+        **({"one_piece_seams": _combine(one_piece), "no_overlap_seams": _combine(no_overlap),
+            "tiled_vs_one_piece_mean_abs": sum(mean_abs) / len(mean_abs)} if one_piece else {}),
+    }  # fmt: skip
+
+
+def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, torch_version: str) -> str:
+    cmd = " ".join(["OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"), ".venv/bin/python", *sys.argv])
+    pool = f", drawn from {scene.get('distinct_tiles')} distinct tiles" if args.pool else ""
+    lines = [
+        f"### {args.size}x{args.size}, windowed (`cimgen manipulate --windowed`), tiles of {args.tile_size}, overlap {args.overlap}",
+        "",
+        f"Command: `{cmd}`",
+        "",
+        (
+            f"Machine: {cpu_model()}, {os.cpu_count()} CPU cores; {cpu_summary()}; torch {torch_version} (CPU), {threads} torch threads, "
+            f"Python {platform.python_version()}; no GPU."
+        ),
+        "",
+        (
+            f"Scene: {args.size}x{args.size}, a mosaic of {scene['tiles']} synthetic-world tiles of 256x256{pool} (seed {args.seed}, "
+            f"shifted {MOSAIC_OFFSET} px), a deflate GeoTIFF in UTM 33N written band by band in {scene['build_seconds']} s "
+            f"(peak RSS {scene.get('peak_rss_mib', 0) / 1024:.2f} GiB; not counted below). Each case is a fresh process running "
+            "`cimgen.runs.windowed.run_windowed` (what `cimgen manipulate --windowed` calls): load the shipped generator, remove the "
+            f"buildings touching the box(es) on windows of the map, mask = changed pixels dilated by {RADIUS}, render the touched tiles "
+            "(margin 0 for the feather blend), blend, write `result.tif` as a COG with overviews (the source copied block by block, "
+            "the pieces over it), sparse `mask.tif` and `generated.tif`, `truth.geojson`. Peak RSS is the process's `ru_maxrss` "
+            "after the run (Python, torch and the generator included)."
+        ),
+        "",
+        "| case | edit boxes (x0, y0, x1, y1) | mask pixels | tiles rendered (grid) | edit windows (tries) | peak RSS | load | edit + mask | generate + blend | s per tile | write result.tif | total | outside mask identical | result.tif |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name, r in results.items():
+        t = r["times"]
+        boxes = "; ".join(str(tuple(b)) for b in plan[name])
+        windows = "; ".join(f"{w['window'][2] - w['window'][0]}x{w['window'][3] - w['window'][1]} ({w['tries']})" for w in r["windows"])
+        cog = r["cog"]
+        lines.append(
+            f"| {name} | {boxes} | {r['mask_pixels']:,} | {r['tiles']} ({r['tiles_total']:,}) | {windows} | {r['peak_rss_mib'] / 1024:.2f} GiB | "
+            f"{t['load']:.1f} s | {t['edit + mask']:.1f} s | {t['generate + blend']:.1f} s | {t['generate + blend'] / r['tiles']:.2f} s | "
+            f"{t['write result']:.1f} s | {t['total']:.1f} s | {'yes' if r['outside_identical'] else '**no**'} | "
+            f"{cog['layout']}, {cog['compress']}, {cog['block'][0]}-px blocks, overviews {cog['overviews']}, {cog['bytes'] / 2**30:.2f} GiB |"
+        )
+    lines += [
+        "",
+        (
+            "Seams at tile borders, as in the 8192 tables (scored per rendered piece on `generated.tif` and, inside the mask, on "
+            "`result.tif`; pieces pooled by pairs):"
+        ),
+        "",
+        "| case | edge | near | core | ratio | ratio inside the mask (pairs) | one piece: edge / core = ratio | overlap 0: edge / core = ratio | tiled vs one piece, mean abs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def triple(s: dict | None) -> str:
+        return "–" if s is None else f"{fmt(s['edge'])} / {fmt(s['core'])} = {fmt(s['ratio'])}"
+
+    for name, r in results.items():
+        s, m = r["seams"], r["seams_in_mask"]
+        lines.append(
+            f"| {name} | {fmt(s['edge'])} | {fmt(s['near'])} | {fmt(s['core'])} | {fmt(s['ratio'])} | "
+            f"{fmt(m['ratio'])} ({m['edge_pairs']:,}) | {triple(r.get('one_piece_seams'))} | {triple(r.get('no_overlap_seams'))} | "
+            f"{fmt(r.get('tiled_vs_one_piece_mean_abs'))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -340,6 +575,11 @@ def main() -> None:
     ap.add_argument("--tile-size", type=int, default=512)
     ap.add_argument("--overlap", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0, help="synthetic world seed")
+    ap.add_argument("--pool", type=int, default=0, help="draw the mosaic from this many distinct synthetic tiles (0: every tile distinct)")
+    ap.add_argument(
+        "--windowed", action="store_true", help="run the cases through cimgen manipulate --windowed (corner, border, corner + border)"
+    )
+    ap.add_argument("--build-only", action="store_true", help="build the scene and stop")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, which follows OMP_NUM_THREADS)")
     ap.add_argument("--work", default="/tmp/cimgen-large-image", help="folder for the scene GeoTIFFs and results (reused)")
     ap.add_argument("--cases", default="", help="comma-separated case names to run (default: all)")
@@ -351,14 +591,19 @@ def main() -> None:
 
     if args.case:
         plan = plan_cases(args, work)
-        print("RESULT " + json.dumps(run_case(args, work, plan[args.case])))
+        case = run_windowed_case if args.windowed else run_case
+        print("RESULT " + json.dumps(case(args, work, plan[args.case])))
         return
 
     import torch
 
-    scene = build_scene(args.size, args.seed, work)
+    scene = build_scene(args.size, args.seed, work, args.pool)
+    if args.build_only:
+        return
     plan = plan_cases(args, work)
     names = [n for n in plan if not args.cases or n in args.cases.split(",")]
+    if args.windowed and not args.cases:
+        names = ["corner", "border", "corner + border"]
     results = {}
     for name in names:
         print(f"case '{name}': boxes {plan[name]} ...", flush=True)
@@ -369,14 +614,17 @@ def main() -> None:
             raise SystemExit(f"case '{name}' failed")
         r = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
         results[name] = r
+        gen = r["times"].get("generate", r["times"].get("generate + blend"))
         print(
-            f"  {r['tiles']}/{r['tiles_total']} tiles, generate {r['times']['generate']:.1f} s "
-            f"({r['times']['generate'] / r['tiles']:.2f} s/tile), peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB, "
+            f"  {r['tiles']}/{r['tiles_total']} tiles, generate {gen:.1f} s "
+            f"({gen / r['tiles']:.2f} s/tile), peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB, "
             f"seam ratio {fmt(r['seams']['ratio'])}, process {time.perf_counter() - t:.0f} s",
             flush=True,
         )
     (work / "results.json").write_text(json.dumps(results, indent=2))
-    text = report(args, scene, plan, results, args.threads or torch.get_num_threads(), torch.__version__)
+    text = (report_windowed if args.windowed else report)(
+        args, scene, plan, results, args.threads or torch.get_num_threads(), torch.__version__
+    )
     print()
     print(text)
     outputs = [str(work / "results.json"), str(work / "result.tif") + " (last case)"]

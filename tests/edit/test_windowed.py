@@ -137,3 +137,28 @@ def test_a_window_of_the_grid_renders_as_the_whole_image():
     assert np.array_equal(part.generated, whole.generated[y0:y1, x0:x1])
     with pytest.raises(CimgenError, match="does not lie inside"):
         generate_tiled(labels[:10, :10], styled, origin=(1020, 0), full_shape=labels.shape)
+
+
+def test_memory_follows_the_edit_not_the_scene():
+    """A 16384x16384 scene that exists only as window readers: planning and rendering two edits stays within a few MB."""
+    import tracemalloc
+
+    side = 16384
+
+    def read_labels(y, x, h, w):
+        yy, xx = np.ogrid[y : y + h, x : x + w]
+        return np.where(((yy // 40) % 3 == 0) & ((xx // 40) % 3 == 0), BUILDING, 2).astype(np.uint8)
+
+    def read_image(y, x, h, w):
+        return COLOURS[read_labels(y, x, h, w)]
+
+    edits = [RemoveClass(cls=BUILDING, box=(5, 5, 60, 60)), RemoveClass(cls=BUILDING, box=(9000, 12000, 9100, 12100))]
+    tracemalloc.start()
+    try:
+        plan = plan_windowed(read_labels, (side, side), edits, num_classes=4)
+        pieces = list(render_windowed(plan, read_labels, read_image, styled, num_classes=4, tile_size=256, overlap=32))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(pieces) == 2 and all(p.core_of(p.mask).any() for p in pieces)
+    assert peak < 32 * 2**20, peak  # the scene's map alone would be 256 MiB, its image 768 MiB

@@ -164,7 +164,7 @@ def manipulate_windowed(
                 "y0": p.y + p.core[0],
                 "x1": p.x + p.core[3],
                 "y1": p.y + p.core[2],
-                "tiles": len(p.tiles),
+                "tiles": [[p.y + ty, p.x + tx, th, tw] for ty, tx, th, tw in p.tiles],
                 "seam": {k: None if v is None else round(float(v), 3) for k, v in seam_report(p.result, p.original, p.mask).items()},
             }
             for p in pieces
