@@ -128,6 +128,30 @@ def test_edit_command_draws_the_layer_and_writes_geojson(scene):
     assert json.loads((out / "edit.json").read_text())["edited_vector"]["features_out"] == 2
 
 
+@pytest.mark.parametrize("op", ["move", "copy"])
+def test_a_moved_or_copied_footprint_joins_the_edited_layer_where_it_went(scene, op):
+    (scene / "move.yaml").write_text(f"edits:\n  - {{op: {op}, at: [8, 8], by: [0, 20]}}\n")
+    out = scene / op
+    args = [
+        "edit",
+        "--image",
+        str(scene / "scene.tif"),
+        "--vector",
+        str(scene / "buildings.geojson"),
+        "--classes",
+        str(scene / "classes.yaml"),
+    ]
+    assert main([*args, "--palette", "synth", "--spec", str(scene / "move.yaml"), "--out", str(out)]) == 0
+    meta, fids, wkb, fields = pyogrio.raw.read(out / "edited.geojson", return_fids=True)
+    names = list(meta["fields"])
+    geoms = shapely.from_wkb(wkb)
+    added = fids.tolist().index(3)  # the next free id
+    assert shapely.equals(geoms[added], _px_box(4, 24, 14, 32))  # footprint 0 (rows 4-12) 20 rows further down
+    assert fields[names.index("building")][added] == "yes" and fields[names.index("cimgen_from")][added] == 0
+    assert fields[names.index("cimgen_edit")][added] == 1 and fields[names.index("cimgen_class")][added] == "building"
+    assert (0 in fids.tolist()) == (op == "copy")  # a move drops the original, a copy keeps it
+
+
 # ---------------------------------------------------------------------------------------------- bad geodata
 
 

@@ -25,7 +25,7 @@ from cimgen.data.vector_labels import (
     rasterize_layer,
     region_polygons,
 )
-from cimgen.edit.ops import InsertGeometry, InsertShape, PaintRegion, RemoveFeatures
+from cimgen.edit.ops import InsertGeometry, InsertShape, MoveObject, PaintRegion, PasteObject, RemoveFeatures, object_at
 from cimgen.edit.spec import GeoContext
 from cimgen.errors import CimgenError
 from cimgen.io.bands import BandStretch, fit_stretch, parse_bands, parse_percentiles, to_rgb8
@@ -254,14 +254,27 @@ def edited_layer(
     A feature leaves the layer when an edit removed it by id, position or query, or when the edits
     changed more than half of the pixels it owned (a removal by class in a box, say). A shape inserted
     in map coordinates joins with its exact geometry; one inserted or painted in pixels joins as the
-    polygons of the pixels it changed. Moves, copies, pastes and replacements are not added as features.
+    polygons of the pixels it changed. A move or copy carries the features that own the object under
+    its point (the object as the layer drew it) to the new place: their geometries shifted by the offset
+    in map units, with their attributes; a move drops the originals. A paste (from another map, which
+    has no features) joins as the polygons of the pixels it changed. Replacements are not added.
     """
     layer, drawn = vector.layer, vector.drawn
     n = len(layer)
     removed: set[int] = set()
-    for e in edits or []:
+    carried = {}  # edit index -> (features, map offset x, y)
+    for k, e in enumerate(edits or []):
         if isinstance(e, RemoveFeatures):
             removed.update(int(i) for i in e.features)
+        elif isinstance(e, MoveObject):
+            x, y = (int(v) for v in e.at)
+            dx, dy = (int(v) for v in e.by) if e.by is not None else (int(e.to[0]) - x, int(e.to[1]) - y)
+            owners_of_object = np.unique(drawn.feature_index[object_at(labels, (x, y))])
+            features = [int(i) for i in owners_of_object if i >= 0]
+            a, b, _, d, ee, _ = vector.grid.transform
+            carried[k] = (features, a * dx + b * dy, d * dx + ee * dy)
+            if not e.copy:
+                removed.update(features)
     owned_px = drawn.feature_index >= 0
     owned = np.bincount(drawn.feature_index[owned_px], minlength=n)
     lost = np.bincount(drawn.feature_index[owned_px & (labels != edited_labels)], minlength=n)
@@ -276,16 +289,32 @@ def edited_layer(
         if isinstance(e, InsertGeometry):
             added_geoms.append(shapely.from_wkt(e.wkt))
             added_props.append(dict(e.properties))
-        elif isinstance(e, (InsertShape, PaintRegion)) and owners is not None:
-            parts = [g for g, _ in region_polygons((owners == k + 1).astype(np.int32), vector.grid)]
+            cls = int(e.cls)
+        elif k in carried and carried[k][0]:
+            features, ox, oy = carried[k]
+            for i in features:
+                geom = layer.geometries[i]
+                if geom is None:
+                    continue
+                added_geoms.append(shapely.transform(geom, lambda xy, ox=ox, oy=oy: xy + np.array([ox, oy])))
+                added_props.append({name: _plain(col[i]) for name, col in layer.columns.items()} | {"cimgen_from": _plain(layer.ids[i])})
+                added_edit.append(k + 1)
+                own = drawn.feature_index == i
+                added_class.append(palette.names[int(labels[own][0])] if own.any() else None)
+            continue
+        elif isinstance(e, (InsertShape, PaintRegion, MoveObject, PasteObject)) and owners is not None:
+            # Shapes in pixels, and moves of objects no feature owns and pastes, join as the pixels they changed.
+            region = owners == k + 1
+            parts = [g for g, _ in region_polygons(region.astype(np.int32), vector.grid)]
             if not parts:
                 continue
             added_geoms.append(shapely.union_all(parts))
             added_props.append({})
+            cls = int(e.cls) if hasattr(e, "cls") else int(np.bincount(edited_labels[region].astype(np.int64)).argmax())
         else:
             continue
         added_edit.append(k + 1)
-        added_class.append(palette.names[int(e.cls)])
+        added_class.append(palette.names[cls])
     summary = {
         "features_in": n,
         "features_removed": len(removed),
