@@ -329,7 +329,12 @@ def run_windowed_case(args, work: Path, boxes: list) -> dict:
     # Checks, after the peak was taken.
     t = time.perf_counter()
     identical = True
-    with rasterio.open(work / "scene.tif") as src, rasterio.open(out / "result.tif") as res, rasterio.open(out / "mask.tif") as msk:
+    with (
+        rasterio.Env(GDAL_CACHEMAX=64),
+        rasterio.open(work / "scene.tif") as src,
+        rasterio.open(out / "result.tif") as res,
+        rasterio.open(out / "mask.tif") as msk,
+    ):
         from rasterio.windows import Window
 
         for y in range(0, size, 512):

