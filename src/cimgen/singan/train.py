@@ -25,6 +25,7 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.folders import check_fresh
 from cimgen.io.images import write_image
+from cimgen.nn.devices import check_device
 from cimgen.singan.config import SinGANConfig
 from cimgen.singan.model import MODEL_DIR, SinGAN, image_tensor, load_singan, to_image
 from cimgen.singan.networks import gradient_penalty, init_weights
@@ -195,7 +196,7 @@ def train_singan(
         checkpoint_every: seconds between mid-scale checkpoints in ``out/partial`` (0: none). They do
             not change the result: a run resumed from one ends on the same weights as a run straight through.
     """
-    out, device = Path(out), torch.device(device)
+    out, device = Path(out), torch.device(check_device(device))
     _check_out(out, resume)
     h, w = image.shape[:2]
     sizes = pyramid_sizes(h, w, cfg)
