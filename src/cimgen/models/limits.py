@@ -185,7 +185,7 @@ def _norm(norm: str, c: int) -> int:
 
 
 def _global_generator(c: GlobalGeneratorConfig) -> int:
-    n, ch = _conv(c.in_channels + c.position_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels), c.base_channels
+    n, ch = _conv(c.in_channels + c.position_channels + c.context_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels), c.base_channels
     for _ in range(c.num_downsamplings):
         n, ch = n + _conv(ch, ch * 2, 3) + _norm(c.norm, ch * 2), ch * 2
     n += c.num_blocks * 2 * (_conv(ch, ch, 3) + _norm(c.norm, ch))

@@ -89,6 +89,12 @@ class ManipulateConfig:
     """``memorise`` (whole image, position code) or ``windows`` (crops around the edit)."""
     finetune_position: int = FINETUNE_POSITION
     """Octaves of the position code when memorising (0: none)."""
+    finetune_context: bool = False
+    """When memorising, also feed the generator the original image outside the region it draws and that
+    region's mask (context conditioning; trained with random regions). See docs/manipulation.md."""
+    score_inside: bool = False
+    """Also score the inside of the edit (``metrics.json["inside"]``: faithful, painted back; a segmenter fitted
+    on the original around the edit, a few seconds)."""
     tile_size: int | None = None
     """Generate in tiles of this size; None: automatic (tiles above 2048 px a side); 0: never."""
     overlap: int = 128
@@ -134,5 +140,10 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         check_range(value, bounds, name)
     if cfg.finetune_recipe not in FINETUNE_RECIPES:
         raise CimgenError(f"finetune_recipe is {cfg.finetune_recipe!r}; choose {' or '.join(FINETUNE_RECIPES)}")
+    if cfg.finetune_context and not (cfg.finetune and cfg.finetune_recipe == MEMORISE and not cfg.tile_size):
+        raise CimgenError(
+            "context conditioning is learnt while memorising the whole image: use it with --finetune, "
+            "the memorise recipe and no --tile-size"
+        )
     if cfg.tile_size is not None:
         check_range(cfg.tile_size, (0, TILE_SIZE_RANGE[1]), "tile_size")

@@ -185,6 +185,8 @@ class Pix2PixHDRecipe:
         self.d_frozen = rt.wrap(self.discriminator, ddp=False)
         self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.adversarial = cfg.loss.adversarial_from_epoch <= 0
+        # a context generator sees the real image outside random regions and learns to fill them
+        self.context = bool(getattr(generator_config(cfg), "context", False))
 
     def _wrap_generator(self, *, global_frozen: bool) -> None:
         """Freeze or unfreeze the local enhancer's global part, and wrap G for the update steps.
@@ -218,7 +220,7 @@ class Pix2PixHDRecipe:
         mode = self.cfg.loss.gan
         with rt.autocast():
             # One generator forward serves both steps: D trains on it detached, G backpropagates through it.
-            fake = self.g_train(label)
+            fake = self.g_train(label, image=real) if self.context else self.g_train(label)
             self._step_cache = (label, real, fake)
             if not self.adversarial:  # reconstruction terms only, for now: no discriminator update
                 return {}
@@ -269,7 +271,7 @@ class Pix2PixHDRecipe:
         """Rows of (colour map | generated | real) for up to four images of the batch."""
         label, real = self._inputs(batch)
         with eval_mode(self.generator), self.runtime.autocast():
-            fake = self.generator(label).float()
+            fake = (self.generator(label, image=real) if self.context else self.generator(label)).float()
         lut = np.asarray(self.palette.colors, np.uint8)
         rows = []
         for i in range(min(4, label.shape[0])):
@@ -452,9 +454,13 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
 
 
 def converted_checkpoint(
-    checkpoint: tuple[dict, dict], *, position_frequencies: int | None = None, upsample: str | None = None
+    checkpoint: tuple[dict, dict],
+    *,
+    position_frequencies: int | None = None,
+    upsample: str | None = None,
+    context: bool | None = None,
 ) -> tuple[dict, dict]:
-    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels and/or resize upsampling.
+    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels, context input and/or resize upsampling.
 
     The generator's tensors are carried over by ``models.pix2pixhd.converted_generator_tensors``
     (position channels enter through zero weights); the discriminator's are kept. None keeps a setting.
@@ -462,9 +468,10 @@ def converted_checkpoint(
     config, tensors = checkpoint
     config = as_pix2pixhd_config(config, "to convert")
     if config.get("generator_type", "global") != "global":
-        raise CimgenError("position channels and resize upsampling apply to global generators, not to a local enhancer")
+        raise CimgenError("position channels, context input and resize upsampling apply to global generators, not to a local enhancer")
     old = from_dict(GlobalGeneratorConfig, config["generator"], where="checkpoint generator config")
-    changes = {k: v for k, v in (("position_frequencies", position_frequencies), ("upsample", upsample)) if v is not None}
+    asked = (("position_frequencies", position_frequencies), ("upsample", upsample), ("context", context))
+    changes = {k: v for k, v in asked if v is not None}
     new = replace(old, **changes)
     if new == old:
         return config, tensors
