@@ -2,6 +2,11 @@
 
 Usage:  .venv/bin/python benchmarks/fidelity.py [--shared ../shared/data] [--out runs/fidelity]
                                                 [--steps 120] [--every 30] [--variants a,b,...] [--write-docs]
+                                                [--device cpu|cuda|cuda:N] [--preset gpu]
+
+``--preset gpu`` is the GPU preset: the default variant (memorise-pos) alone for GPU_PRESET's steps on
+the whole pair, on ``--device`` (cuda unless told); benchmarks/gpu_check.py runs it (and, with
+``--quick``, a 2-step version of it on a 192-pixel corner of the pair on the CPU).
 
 On the Map2Sat pair of ../shared/data (pix2pix's maps.jpg: a 600x600 Google map and its
 satellite photo; the map's colours snapped to the synthetic palette as in benchmarks/paper_table.py),
@@ -53,8 +58,10 @@ from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
+from cimgen.nn.devices import check_device
 from cimgen.palette import Palette
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1
+from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
@@ -67,9 +74,12 @@ VARIANTS = {
     "memorise-context": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "context": True},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
+GPU_PRESET = {"variants": "memorise-pos", "steps": 120, "every": 60}
+"""The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
-def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int) -> dict:
+def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int, device: str = "cpu") -> dict:
+    """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v = VARIANTS[name]
     ck, _ = read_checkpoint(shipped_checkpoint())
     ck = converted_checkpoint(ck, position_frequencies=v["position"] or None, upsample=v["upsample"], context=v.get("context"))
@@ -78,14 +88,14 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
         "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0))},
         "loop": {
             "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
-            "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False,
+            "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False, "device": device,
         },
     }  # fmt: skip
     cfg = finetune_config(ck[0], overrides)
     dataset = PairedDataset.from_arrays([("maps", labels, photo)], cfg.data, Palette.from_dict(ck[0]["palette"]), seed=0)
     run = out / name
     shutil.rmtree(run, ignore_errors=True)
-    start = {"ssim": round(float(structural_similarity(load_renderer(ck).render(labels), photo, channel_axis=2)), 4)}
+    start = {"ssim": round(float(structural_similarity(load_renderer(ck, device=device).render(labels), photo, channel_axis=2)), 4)}
     t0 = time.perf_counter()
     run_pix2pixhd(cfg, run, init_from="shipped", init_checkpoint=ck, dataset=dataset, echo=None, progress=False)
     seconds = time.perf_counter() - t0
@@ -97,7 +107,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     curve = []
     for c in sorted((run / "checkpoints").glob("epoch-*")):
         step = int(c.name.split("-")[1])
-        renderer = load_renderer(c)
+        renderer = load_renderer(c, device=device)
         gen = renderer.render(labels)
         _, smap = structural_similarity(renderer.render_edit(region, photo)(labels), photo, channel_axis=2, full=True)
         smap = smap.mean(2)
@@ -111,7 +121,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
                 "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
             }
         )
-    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")))
+    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
     plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
     # as cimgen manipulate does: a position-coded generator draws the edit from the map alone
     m = render_edit(photo, labels, plan, renderer.render_edit(plan.mask, photo), blend_mode="feather", tile_size=0)
@@ -120,7 +130,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     Image.fromarray(m.result).save(run / "result.png")
     Image.fromarray(m.generated).save(run / "generated.png")
     return {
-        "variant": name, **v, "steps": steps, "seconds": round(seconds, 1), "start": start, "curve": curve,
+        "variant": name, **v, "steps": steps, "device": device, "seconds": round(seconds, 1), "start": start, "curve": curve,
         "edit": {
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
@@ -196,7 +206,12 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda with --preset gpu)")
+    ap.add_argument("--preset", choices=["gpu"], help="gpu: GPU_PRESET's variant and steps (overrides --variants, --steps, --every)")
     args = ap.parse_args()
+    if args.preset == "gpu":
+        args.variants, args.steps, args.every = GPU_PRESET["variants"], GPU_PRESET["steps"], GPU_PRESET["every"]
+    args.device = check_device(args.device or ("cuda" if args.preset == "gpu" else "cpu"))
     names = [v for v in args.variants.split(",") if v]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -209,7 +224,7 @@ def main() -> None:
     if done_file.exists():
         for line in done_file.read_text().splitlines():
             r = json.loads(line)
-            if r["steps"] == args.steps:
+            if r["steps"] == args.steps and r.get("device", "cpu") == args.device:
                 done[r["variant"]] = r
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     labels, photo = map2sat_pair(args.shared)
@@ -219,9 +234,9 @@ def main() -> None:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)
             continue
         print(f"[{name}] fine-tuning for {args.steps} steps ...", flush=True)
-        r = run_variant(name, labels, photo, args.out, args.steps, args.every)
+        r = run_variant(name, labels, photo, args.out, args.steps, args.every, args.device)
         with done_file.open("a") as f:
-            f.write(json.dumps(r) + "\n")
+            f.write(json_text(r, indent=None) + "\n")
         done[name] = r
         print(f"[{name}] {r['seconds']:.0f} s; SSIM by step {[(c['step'], c['ssim']) for c in r['curve']]}; edit {r['edit']}", flush=True)
     results = [done[n] for n in names if n in done]

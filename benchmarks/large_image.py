@@ -30,6 +30,7 @@ from cimgen.edit.mask import edit_mask
 from cimgen.edit.ops import RemoveClass, apply_edits
 from cimgen.edit.tiled import tile_boxes
 from cimgen.io.geotiff import GeoInfo, read_geotiff, read_geotiff_labels, write_geotiff
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
 SYNTH_TILE = 256  # the scale the shipped generator was trained at
@@ -351,7 +352,7 @@ def main() -> None:
 
     if args.case:
         plan = plan_cases(args, work)
-        print("RESULT " + json.dumps(run_case(args, work, plan[args.case])))
+        print("RESULT " + json_text(run_case(args, work, plan[args.case]), indent=None))
         return
 
     import torch
@@ -375,7 +376,7 @@ def main() -> None:
             f"seam ratio {fmt(r['seams']['ratio'])}, process {time.perf_counter() - t:.0f} s",
             flush=True,
         )
-    (work / "results.json").write_text(json.dumps(results, indent=2))
+    (work / "results.json").write_text(json_text(results))
     text = report(args, scene, plan, results, args.threads or torch.get_num_threads(), torch.__version__)
     print()
     print(text)

@@ -455,12 +455,22 @@ def _singan(config: dict, where: str) -> int:
     amps = _required(config, "noise_amps", where)
     if not isinstance(amps, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in amps):
         raise CimgenError(f"{where}: noise_amps must be a list of finite numbers")
-    nfc, max_nfc = settings.get("nfc", 32), settings.get("max_nfc", 128)
-    layers, k, every = settings.get("num_layer", 5), settings.get("kernel", 3), settings.get("double_every", 4)
+    return singan_weights(
+        trained,
+        nfc=settings.get("nfc", 32),
+        max_nfc=settings.get("max_nfc", 128),
+        num_layer=settings.get("num_layer", 5),
+        kernel=settings.get("kernel", 3),
+        double_every=settings.get("double_every", 4),
+    )
+
+
+def singan_weights(scales: int, *, nfc: int, max_nfc: int, num_layer: int, kernel: int, double_every: int) -> int:
+    """Weights of ``scales`` SinGAN generators (a discriminator of a scale has as many), from the settings alone."""
     weights = 0
-    for scale in range(trained):
-        c = min(nfc * 2 ** (scale // every), max_nfc)
-        weights += _conv(3, c, k) + (layers - 2) * _conv(c, c, k) + (layers - 1) * _norm("batch", c) + _conv(c, 3, k)
+    for scale in range(scales):
+        c = min(nfc * 2 ** (scale // double_every), max_nfc)
+        weights += _conv(3, c, kernel) + (num_layer - 2) * _conv(c, c, kernel) + (num_layer - 1) * _norm("batch", c) + _conv(c, 3, kernel)
     return weights
 
 
