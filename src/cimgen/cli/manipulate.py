@@ -185,6 +185,16 @@ def manipulate_cmd(
     finetune_position: int = typer.Option(
         DEFAULTS.finetune_position, "--finetune-position", min=0, max=16, help="Octaves of the position code when memorising (0: none)."
     ),
+    finetune_context: bool = typer.Option(
+        DEFAULTS.finetune_context,
+        "--finetune-context",
+        help="When memorising, also feed the generator the image outside the region it draws (context conditioning).",
+    ),
+    score_inside: bool = typer.Option(
+        DEFAULTS.score_inside,
+        "--score-inside",
+        help="Also score the inside of the edit in metrics.json (faithful, painted back; a few seconds).",
+    ),
     tile_size: int = typer.Option(
         -1,
         "--tile-size",
@@ -234,6 +244,8 @@ def manipulate_cmd(
         finetune_steps=finetune_steps,
         finetune_recipe=finetune_recipe,
         finetune_position=finetune_position,
+        finetune_context=finetune_context,
+        score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,
         device=device,
