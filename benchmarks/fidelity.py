@@ -23,6 +23,7 @@ Variants:
   memorise-resize  memorise-pos with resize-convolution upsampling (converted from the transposed weights)
   memorise-pos-l1first  memorise-pos with the first two thirds of the steps on L1 alone (no discriminator)
   memorise-context  memorise-pos whose generator also sees the photo outside random regions (context conditioning)
+  memorise-detail  memorise-pos with an 8-channel learnable detail code at half resolution before the last convolution
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -72,6 +73,7 @@ VARIANTS = {
     "memorise-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize"},
     "memorise-pos-l1first": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "l1_first": 2 / 3},
     "memorise-context": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "context": True},
+    "memorise-detail": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 GPU_PRESET = {"variants": "memorise-pos", "steps": 120, "every": 60}
@@ -82,7 +84,14 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v = VARIANTS[name]
     ck, _ = read_checkpoint(shipped_checkpoint())
-    ck = converted_checkpoint(ck, position_frequencies=v["position"] or None, upsample=v["upsample"], context=v.get("context"))
+    if v.get("detail"):  # a detail code for this one image (the shipped generator's multiple is 8: 600 stays 600)
+        m = 2 ** ck[0]["generator"]["num_downsamplings"]
+        detail = (v["detail"], -(-labels.shape[0] // m) * m, -(-labels.shape[1] // m) * m)
+    else:
+        detail = None
+    ck = converted_checkpoint(
+        ck, position_frequencies=v["position"] or None, upsample=v["upsample"], context=v.get("context"), detail=detail
+    )
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
         "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0))},
@@ -141,7 +150,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
 
 def table(results: list[dict]) -> str:
     rows = [
-        "| variant | crop | L1 | position octaves | upsampling | context | steps | train s | SSIM by step, whole map (train s) "
+        "| variant | crop | L1 | position octaves | upsampling | context / detail code | steps | train s | SSIM by step, whole map (train s) "
         "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | seam ratio | faithful | painted back | segmenter acc. |",
         "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -151,10 +160,15 @@ def table(results: list[dict]) -> str:
         box = f"{last['box_in']:.3f} / {last['box_out']:.3f}" if "box_in" in last else "-"
         rows.append(
             f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {r['upsample'] or 'transpose'} | "
-            f"{'yes' if r.get('context') else 'no'} | {r['steps']} | {r['seconds']:.0f} | {curve} | {box} | {last['checkerboard']:.3f} | "
+            f"{_extras(r)} | {r['steps']} | {r['seconds']:.0f} | {curve} | {box} | {last['checkerboard']:.3f} | "
             f"{e['ssim_outside_mask']} | {e['seam_ratio']} | {e.get('faithful', '-')} | {e.get('painted_back', '-')} | {e.get('segmenter_accuracy', '-')} |"
         )
     return "\n".join(rows)
+
+
+def _extras(r: dict) -> str:
+    extras = (["context"] if r.get("context") else []) + ([f"detail {r['detail']} ch"] if r.get("detail") else [])
+    return ", ".join(extras) or "none"
 
 
 def plot(results: list[dict], path: Path) -> None:

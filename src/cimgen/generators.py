@@ -119,8 +119,8 @@ def generate(
         instances: HxW instance ids, for a generator trained with instance edge maps; without
             them (and for such a generator) the label map itself stands in, so class
             boundaries become the edges.
-        withheld: HxW bool, where a position-coded or context generator draws from the map alone (the
-            edited region); ignored by other generators.
+        withheld: HxW bool, where a position-coded, context or detail-coded generator draws from the map
+            alone (the edited region); ignored by other generators.
         image: HxWx3 uint8, the original image a context generator sees outside ``withheld``; without it
             a context generator draws the whole image from the map. Ignored by other generators.
     """
@@ -145,8 +145,9 @@ def generate(
         edges = instance_edges(pad(instances if instances is not None else labels))
         x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
     position, context = getattr(generator.config, "position_frequencies", 0), getattr(generator.config, "context", False)
+    detail = getattr(generator.config, "detail_channels", 0)
     kwargs = {}
-    if withheld is not None and (position or context):
+    if withheld is not None and (position or context or detail):
         if withheld.shape != labels.shape:
             raise CimgenError(f"the withheld region is {withheld.shape[1]}x{withheld.shape[0]} but the label map is {w}x{h}")
         kwargs["withheld"] = torch.from_numpy(np.ascontiguousarray(pad(withheld.astype(np.uint8)))).to(device)[None, None]
@@ -350,7 +351,7 @@ def load_renderer(
         if pal.num_classes != nc:
             raise CimgenError(f"the palette has {pal.num_classes} classes but the generator takes {nc}")
         withheld = None
-        if getattr(gen.config, "position_frequencies", 0) or getattr(gen.config, "context", False):
+        if any(getattr(gen.config, k, 0) for k in ("position_frequencies", "context", "detail_channels")):
             withheld = lambda labels, region, image=None: generate(gen, labels, nc, device, withheld=region, image=image)
         return Renderer(
             label_renderer(gen, nc, device), pal, kind.name, LABELS, config=gcfg, generator=gen, checkpoint=(config, tensors),

@@ -116,6 +116,11 @@ def test_finetune_on_a_target_pair_memorises_it_by_default_and_resumes(capsys, t
     # resuming builds the position-coded generator its checkpoints hold
     assert main(["finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "m"), "--resume", "--epochs", "3", "--quiet"]) == 0
     assert [json.loads(s)["step"] for s in (tmp_path / "m" / "stats.jsonl").read_text().splitlines()] == [1, 2, 3]
+    # a detail code for this image (48x48, padded to the generator's multiple), kept on resume
+    assert main([*pair, "--detail", "2", "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    gen = read_config(max((tmp_path / "d" / "checkpoints").iterdir()))["generator"]
+    assert (gen["detail_channels"], gen["detail_height"], gen["detail_width"]) == (2, 48, 48)
+    assert main(["finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "d"), "--resume", "--epochs", "2", "--quiet"]) == 0
     # the recipe before, on request: random crops, no position code
     assert main([*pair, "--recipe", "windows", "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "w"), "--quiet"]) == 0
     saved = yaml.safe_load((tmp_path / "w" / "config.yaml").read_text())

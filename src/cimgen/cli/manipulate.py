@@ -190,6 +190,13 @@ def manipulate_cmd(
         "--finetune-context",
         help="When memorising, also feed the generator the image outside the region it draws (context conditioning).",
     ),
+    finetune_detail: int = typer.Option(
+        DEFAULTS.finetune_detail,
+        "--finetune-detail",
+        min=0,
+        max=64,
+        help="When memorising, channels of a learnable detail code for this one image (0: none).",
+    ),
     score_inside: bool = typer.Option(
         DEFAULTS.score_inside,
         "--score-inside",
@@ -245,6 +252,7 @@ def manipulate_cmd(
         finetune_recipe=finetune_recipe,
         finetune_position=finetune_position,
         finetune_context=finetune_context,
+        finetune_detail=finetune_detail,
         score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,

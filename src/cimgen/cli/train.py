@@ -10,7 +10,7 @@ import yaml
 from cimgen.cli.bounds import EPOCHS
 from cimgen.config import load_yaml, merge, parse_override, to_dict
 from cimgen.errors import CimgenError
-from cimgen.runs.options import FINETUNE_POSITION, FINETUNE_RECIPES, MEMORISE, MEMORISE_MAX_SIDE
+from cimgen.runs.options import FINETUNE_DETAIL, FINETUNE_POSITION, FINETUNE_RECIPES, MEMORISE, MEMORISE_MAX_SIDE
 from cimgen.textfiles import json_text
 
 
@@ -150,6 +150,13 @@ def finetune_cmd(
     position: int = typer.Option(
         FINETUNE_POSITION, "--position", min=0, max=16, help="With --recipe memorise: octaves of the position code (0: none)."
     ),
+    detail: int = typer.Option(
+        FINETUNE_DETAIL,
+        "--detail",
+        min=0,
+        max=64,
+        help="With --recipe memorise: channels of a learnable detail code for the image (0: none).",
+    ),
     config: Path = typer.Option(
         None, "--config", help="YAML with data/optim/loss/loop options; the architecture comes from the checkpoint."
     ),
@@ -214,18 +221,20 @@ def finetune_cmd(
         raw = merge(
             raw, {"data": _target_data(ckpt_cfg, target_image, target_map, out, raw.get("data", {}), write=not dry_run and not resume)}
         )
-        side = max(image_size(target_image))
+        shape = image_size(target_image)
+        side = max(shape)
         if recipe_name == MEMORISE and side > MEMORISE_MAX_SIDE:
             _say(f"the target image is over {MEMORISE_MAX_SIDE} pixels a side: random crops instead of memorising it whole")
         elif recipe_name == MEMORISE:
-            init_checkpoint = memorising_checkpoint(load_checkpoint(init), position=position)
+            init_checkpoint = memorising_checkpoint(load_checkpoint(init), position=position, detail=detail, shape=shape)
             ckpt_cfg = init_checkpoint[0]
             # what --config or --set give wins; the target pair's default crop does not
             mine = {"data": {k: v for k, v in MEMORISE_DATA.items() if k not in user_data}, "loss": MEMORISE_LOSS}
             raw = merge({"loss": mine["loss"]}, merge(raw, {"data": mine["data"]}))
     elif resume and saved is not None and "generator" in (run_cfg := load_yaml(out / "config.yaml")):
         # a memorising run's generator carries a position code its checkpoints hold; resume builds that one
-        grown = {k: run_cfg["generator"][k] for k in ("position_frequencies", "context") if k in run_cfg["generator"]}
+        kept = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_height", "detail_width")
+        grown = {k: run_cfg["generator"][k] for k in kept if k in run_cfg["generator"]}
         ckpt_cfg = {**ckpt_cfg, "generator": {**ckpt_cfg["generator"], **grown}}
     if not raw.get("data", {}).get("root"):
         raise CimgenError("name the small dataset with --data (or data.root in --config), or a pair with --target-image/--target-map")

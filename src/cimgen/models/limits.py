@@ -55,6 +55,7 @@ BOUNDS: dict[type, dict[str, tuple]] = {
         "in_channels": IO_CHANNELS, "out_channels": IO_CHANNELS, "base_channels": WIDTH, "num_downsamplings": (0, 10),
         "num_blocks": BLOCKS, "norm": NORM_NAMES, "padding": PIX2PIXHD_PADDINGS, "upsample": UPSAMPLES,
         "position_frequencies": (0, 16), "position_dropout": (0.0, 1.0),
+        "detail_channels": (0, 64), "detail_scale": (1, 64), "detail_height": (0, 16384), "detail_width": (0, 16384),
     },
     LocalEnhancerConfig: {
         "in_channels": IO_CHANNELS, "out_channels": IO_CHANNELS, "base_channels": WIDTH, "num_downsamplings_global": (0, 10),
@@ -185,13 +186,17 @@ def _norm(norm: str, c: int) -> int:
 
 
 def _global_generator(c: GlobalGeneratorConfig) -> int:
-    n, ch = _conv(c.in_channels + c.position_channels + c.context_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels), c.base_channels
+    n, ch = (
+        _conv(c.in_channels + c.position_channels + c.context_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels),
+        c.base_channels,
+    )
     for _ in range(c.num_downsamplings):
         n, ch = n + _conv(ch, ch * 2, 3) + _norm(c.norm, ch * 2), ch * 2
     n += c.num_blocks * 2 * (_conv(ch, ch, 3) + _norm(c.norm, ch))
     for _ in range(c.num_downsamplings):
         n, ch = n + _conv(ch, ch // 2, 3) + _norm(c.norm, ch // 2), ch // 2
-    return n + _conv(ch, c.out_channels, 7)
+    k, dh, dw = c.detail_shape
+    return n + _conv(ch + c.detail_channels, c.out_channels, 7) + k * dh * dw
 
 
 def _local_enhancer(c: LocalEnhancerConfig) -> int:

@@ -61,6 +61,17 @@ class GlobalGeneratorConfig:
     mask. While training the region is random boxes (``random_regions``); at generation it is the
     edit's mask (``withheld``); without an image the whole input is the region, so the generator
     draws from the map alone. The position code, when there is one, is withheld in the same region."""
+    detail_channels: int = 0
+    """A learnable code for one image: this many channels at 1/``detail_scale`` of its size, fed beside the
+    back end's features to the last convolution, so it carries fine detail past the bottleneck that
+    neither the map nor the position code explains (what memorising fine-tuning learns into it). It is
+    withheld (zeroed) where the position code is. 0: none."""
+    detail_scale: int = 2
+    """The detail code's resolution, as a divisor of the image's."""
+    detail_height: int = 0
+    """The (padded) height of the one image the detail code belongs to; the generator takes inputs of that size only."""
+    detail_width: int = 0
+    """The (padded) width of that image."""
 
     @property
     def size_multiple(self) -> int:
@@ -71,6 +82,12 @@ class GlobalGeneratorConfig:
     def position_channels(self) -> int:
         """Channels the position code adds to the first convolution's input."""
         return 4 * self.position_frequencies
+
+    @property
+    def detail_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the detail code's tensor."""
+        d = self.detail_scale
+        return self.detail_channels, -(-self.detail_height // d), -(-self.detail_width // d)
 
     @property
     def context_channels(self) -> int:
@@ -143,8 +160,12 @@ class GlobalGenerator(nn.Module):
             )
             layers += [up, make_norm(c.norm, ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, c.out_channels, kernel_size=7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch + c.detail_channels, c.out_channels, kernel_size=7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        if c.detail_channels:
+            if not (c.detail_height >= 1 and c.detail_width >= 1 and c.detail_scale >= 1):
+                raise CimgenError("a detail code needs the image's detail_height, detail_width and a detail_scale of at least 1")
+            self.detail = nn.Parameter(torch.zeros(1, *c.detail_shape))
 
     def forward(self, x: torch.Tensor, withheld: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
         """The image of the input maps.
@@ -158,9 +179,13 @@ class GlobalGenerator(nn.Module):
         """
         check_input(x, self.config.in_channels, self.config.size_multiple, "generator")
         c = self.config
-        if not (c.position_frequencies or c.context):
+        if not (c.position_frequencies or c.context or c.detail_channels):
             return self.model(x)
         n, _, h, w = x.shape
+        if c.detail_channels and (h, w) != (c.detail_height, c.detail_width):
+            raise CimgenError(
+                f"this generator memorised one {c.detail_width}x{c.detail_height} image in its detail code; it renders maps of that size only, got {w}x{h}"
+            )
         region = torch.zeros(n, 1, h, w, dtype=x.dtype, device=x.device)
         if withheld is not None:
             region = withheld.to(x.dtype).reshape(-1, 1, h, w).expand(n, 1, h, w)
@@ -168,11 +193,11 @@ class GlobalGenerator(nn.Module):
             region = torch.ones_like(region)  # nothing to see: the whole input is drawn from the map
         elif c.context and self.training:
             region = torch.maximum(region, random_regions(n, h, w, like=x))
+        keep = 1 - region
+        if self.training and c.position_dropout > 0 and (c.position_frequencies or c.detail_channels):
+            keep = keep * random_keep_boxes(n, h, w, c.position_dropout, like=x)
         parts = [x]
         if c.position_frequencies:
-            keep = 1 - region
-            if self.training and c.position_dropout > 0:
-                keep = keep * random_keep_boxes(n, h, w, c.position_dropout, like=x)
             parts.append(position_code(h, w, c.position_frequencies, like=x).expand(n, -1, -1, -1) * keep)
         if c.context:
             if image is None:
@@ -181,7 +206,12 @@ class GlobalGenerator(nn.Module):
             if image.shape[2:] != x.shape[2:]:
                 raise CimgenError(f"the context image is {image.shape[3]}x{image.shape[2]} but the maps are {w}x{h}")
             parts += [image.to(x.dtype) * (1 - region), region]
-        return self.model(torch.cat(parts, 1))
+        x = torch.cat(parts, 1) if len(parts) > 1 else x
+        if not c.detail_channels:
+            return self.model(x)
+        features = self.model[:-3](x)
+        detail = nn.functional.interpolate(self.detail.to(features.dtype), size=(h, w), mode="bilinear", align_corners=False)
+        return self.model[-3:](torch.cat([features, detail.expand(n, -1, -1, -1) * keep], 1))
 
 
 def random_regions(n: int, height: int, width: int, *, like: torch.Tensor) -> torch.Tensor:
@@ -214,6 +244,13 @@ def random_keep_boxes(n: int, height: int, width: int, chance: float, *, like: t
     return keep
 
 
+DETAIL_INIT = 0.1
+"""Standard deviation of a new detail code's values (its weights start at zero, so the output does not change)."""
+DETAIL_LR_SCALE = 50.0
+"""The detail code's learning rate, as a multiple of the generator's (Adam moves each value by about the learning
+rate per step; the code's values are of order 0.1 and must change within a few hundred steps)."""
+
+
 def converted_generator_tensors(
     tensors: dict[str, torch.Tensor], old: GlobalGeneratorConfig, new: GlobalGeneratorConfig
 ) -> dict[str, torch.Tensor]:
@@ -233,7 +270,16 @@ def converted_generator_tensors(
         new: the target config; it may differ from ``old`` only in ``position_frequencies`` (growing), ``context``
             (turned on) and ``upsample``.
     """
-    free = ("position_frequencies", "position_dropout", "upsample", "context")
+    free = (
+        "position_frequencies",
+        "position_dropout",
+        "upsample",
+        "context",
+        "detail_channels",
+        "detail_scale",
+        "detail_height",
+        "detail_width",
+    )
     same = {k: v for k, v in vars(old).items() if k not in free}
     if same != {k: v for k, v in vars(new).items() if k not in free}:
         raise CimgenError("a generator converts only to another position code, context input or upsampling, not to other sizes")
@@ -243,7 +289,18 @@ def converted_generator_tensors(
         raise CimgenError("a context generator cannot become a map-only one")
     if old.upsample == "resize" and new.upsample == "transpose":
         raise CimgenError("a resize-convolution generator cannot become a transposed-convolution one")
+    old_detail = (old.detail_channels, old.detail_scale, old.detail_height, old.detail_width)
+    if old.detail_channels and old_detail != (new.detail_channels, new.detail_scale, new.detail_height, new.detail_width):
+        raise CimgenError("a generator's detail code belongs to one image; it cannot be changed, only added")
     out = dict(tensors)
+    if new.detail_channels and not old.detail_channels:
+        # the code starts as small noise and enters through zero weights: the output is unchanged, and both
+        # the weights (gradient: the code) and the code (gradient: the weights, once they move) can learn
+        last = 4 + 3 * new.num_downsamplings + new.num_blocks + 3 * new.num_downsamplings + 1
+        w = out[f"model.{last}.weight"]
+        out[f"model.{last}.weight"] = torch.cat([w, w.new_zeros(w.shape[0], new.detail_channels, *w.shape[2:])], 1)
+        seeded = torch.Generator().manual_seed(0)
+        out["detail"] = torch.randn(1, *new.detail_shape, generator=seeded).to(w.dtype) * DETAIL_INIT
     first = out["model.1.weight"]
     # the first convolution's inputs, in order: maps, position code, context (blanked image and mask)
     maps, pos = old.in_channels + old.position_channels, new.position_channels - old.position_channels

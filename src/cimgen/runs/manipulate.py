@@ -234,21 +234,33 @@ MEMORISE_DATA = {"crop_size": 0, "flip": False}
 """Data options the memorise recipe sets: the whole image every step, never flipped (position cues stay)."""
 
 
-def memorising_checkpoint(checkpoint: tuple[dict, dict], *, position: int, context: bool = False) -> tuple[dict, dict]:
-    """A pix2pixHD checkpoint made ready to memorise one image: a ``position``-octave code (and context input) added.
+def memorising_checkpoint(
+    checkpoint: tuple[dict, dict], *, position: int, context: bool = False, detail: int = 0, shape: tuple[int, int] | None = None
+) -> tuple[dict, dict]:
+    """A pix2pixHD checkpoint made ready to memorise one image: a ``position``-octave code, context input and a
+    ``detail``-channel detail code for an image of ``shape`` (height, width) added.
 
-    Global generators get the code through zero weights (``train.pix2pixhd.converted_checkpoint``),
+    Global generators get them through zero weights (``train.pix2pixhd.converted_checkpoint``),
     so fine-tuning starts exactly from the checkpoint; a local enhancer is returned as it is (it
-    takes no code), and context for it is refused in one sentence.
+    takes none of them), and context or a detail code for it is refused in one sentence.
     """
     if checkpoint[0].get("generator_type", "global") != "global":
-        if context:
-            raise CimgenError("context conditioning applies to global pix2pixHD generators, not to a local enhancer")
+        if context or detail:
+            raise CimgenError("context conditioning and detail codes apply to global pix2pixHD generators, not to a local enhancer")
         return checkpoint
-    if not (position or context):
+    if not (position or context or detail):
         return checkpoint
-    old = checkpoint[0]["generator"].get("position_frequencies", 0)
-    return converted_checkpoint(checkpoint, position_frequencies=max(position, old), context=context or None)
+    gen = checkpoint[0]["generator"]
+    sized = None
+    if detail:
+        if shape is None:
+            raise CimgenError("a detail code is made for one image: give its size")
+        m = 2 ** int(gen.get("num_downsamplings", 4))
+        sized = (detail, -(-shape[0] // m) * m, -(-shape[1] // m) * m)  # the padded size the generator sees
+        if gen.get("detail_channels") and (gen["detail_channels"], gen.get("detail_height"), gen.get("detail_width")) == sized:
+            sized = None  # the checkpoint already memorises this image
+    old = gen.get("position_frequencies", 0)
+    return converted_checkpoint(checkpoint, position_frequencies=max(position, old), context=context or None, detail=sized)
 
 
 def finetune_renderer(
@@ -268,6 +280,7 @@ def finetune_renderer(
     recipe: str = MEMORISE,
     position: int = FINETUNE_POSITION,
     context: bool = False,
+    detail: int = 0,
 ) -> Renderer:
     """Fine-tune a pix2pixHD renderer on the target image; returns the fine-tuned renderer.
 
@@ -297,7 +310,12 @@ def finetune_renderer(
             f"context conditioning is part of the memorise recipe (whole images up to {MEMORISE_MAX_SIDE} pixels a side, untiled); "
             "leave out --finetune-context"
         )
-    checkpoint = memorising_checkpoint(checkpoint, position=position, context=context) if memorise else checkpoint
+    if detail and not memorise:
+        raise CimgenError(
+            f"a detail code memorises one whole image of up to {MEMORISE_MAX_SIDE} pixels a side; leave out --finetune-detail"
+        )
+    if memorise:
+        checkpoint = memorising_checkpoint(checkpoint, position=position, context=context, detail=detail, shape=labels.shape)
     ckpt_cfg = checkpoint[0]
     windows = [(0, 0, *labels.shape)] if memorise else finetune_windows(hint, labels.shape)
     pairs = [(f"window_{i:03d}", labels[y : y + h, x : x + w], image[y : y + h, x : x + w]) for i, (y, x, h, w) in enumerate(windows)]
@@ -323,6 +341,7 @@ def finetune_renderer(
         what = "the whole image" if memorise else f"{len(windows)} window(s) of the image around the edit"
         code = ckpt_cfg["generator"].get("position_frequencies", 0) if memorise else 0
         extra = (f" with a {code}-octave position code" if code else "") + (" and the image as context" if context else "")
+        extra += f", a {detail}-channel detail code" if detail and memorise else ""
         echo(f"fine-tuning on {what}{extra} for {epochs_total * len(windows)} steps -> {run_dir}")
     last = run_pix2pixhd(cfg, run_dir / "run", init_from=source, init_checkpoint=checkpoint, dataset=dataset, echo=echo, progress=progress)
     return load_renderer(last, palette=palette, device=device)
@@ -381,7 +400,7 @@ def manipulate_one(
             renderer, inputs.image, inputs.labels, dilate(plan.mask, FINETUNE_HINT_MARGIN), out / "finetune",
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
-            context=cfg.finetune_context,
+            context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,
         )  # fmt: skip
     render, tile_size = renderer.render_edit(plan.mask, inputs.image), cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
@@ -406,6 +425,7 @@ def manipulate_one(
         "finetuned": cfg.finetune,
         **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
         **({"finetune_context": True} if cfg.finetune_context else {}),
+        **({"finetune_detail": cfg.finetune_detail} if cfg.finetune_detail else {}),
         **({"inside": inside_metrics(m)} if cfg.score_inside else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,

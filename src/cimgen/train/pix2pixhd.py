@@ -32,6 +32,7 @@ from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
 from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.pix2pixhd import (
+    DETAIL_LR_SCALE,
     GENERATOR_TYPES,
     IMPORTED_GENERATOR_TYPES,
     GlobalGenerator,
@@ -159,6 +160,13 @@ def build_vgg_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
     return PerceptualLoss(load_vgg19(found)), f"on, weights {found}"
 
 
+def generator_groups(generator: torch.nn.Module) -> list[dict]:
+    """The generator's Adam parameter groups: a detail code learns at ``DETAIL_LR_SCALE`` times the rate (``lr_scale``)."""
+    detail = getattr(generator, "detail", None)
+    rest = [p for name, p in generator.named_parameters() if name != "detail"]
+    return [{"params": rest}] + ([{"params": [detail], "lr_scale": DETAIL_LR_SCALE}] if detail is not None else [])
+
+
 class Pix2PixHDRecipe:
     """Networks, optimizers and the D and G update phases of pix2pixHD."""
 
@@ -176,7 +184,7 @@ class Pix2PixHDRecipe:
         self.base_lr = cfg.optim.lr
         # Frozen (global-part) parameters get no gradients, so Adam leaves them alone until they are unfrozen.
         self.optimizers = {
-            "generator": rt.adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
+            "generator": rt.adam(generator_groups(self.generator), lr=cfg.optim.lr, betas=betas),
             "discriminator": rt.adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
         self._wrap_generator(global_frozen=cfg.generator_type == "local" and cfg.fix_global_epochs > 0)
@@ -459,11 +467,14 @@ def converted_checkpoint(
     position_frequencies: int | None = None,
     upsample: str | None = None,
     context: bool | None = None,
+    detail: tuple[int, int, int] | None = None,
 ) -> tuple[dict, dict]:
-    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels, context input and/or resize upsampling.
+    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels, context input, a detail code
+    and/or resize upsampling.
 
     The generator's tensors are carried over by ``models.pix2pixhd.converted_generator_tensors``
-    (position channels enter through zero weights); the discriminator's are kept. None keeps a setting.
+    (new inputs enter through zero weights); the discriminator's are kept. None keeps a setting.
+    ``detail`` is (channels, height, width): a detail code for one image of that (padded) size.
     """
     config, tensors = checkpoint
     config = as_pix2pixhd_config(config, "to convert")
@@ -472,6 +483,8 @@ def converted_checkpoint(
     old = from_dict(GlobalGeneratorConfig, config["generator"], where="checkpoint generator config")
     asked = (("position_frequencies", position_frequencies), ("upsample", upsample), ("context", context))
     changes = {k: v for k, v in asked if v is not None}
+    if detail is not None and detail[0]:
+        changes.update(detail_channels=detail[0], detail_height=detail[1], detail_width=detail[2])
     new = replace(old, **changes)
     if new == old:
         return config, tensors
