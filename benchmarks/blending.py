@@ -7,8 +7,9 @@ edited map. Real samples have no generator, so the "generated" image is a forger
 the same photo moved by an offset (copy-move), or another photo of the same set, inside a mask
 shaped like an object (a dilated building footprint, a dilated car, an ellipse). For each
 sample and mode the script records the seam score, the original's own score on the same pixel
-pairs, their ratio and the time; it writes the pictures to docs/images/blending/ and the
-tables between the markers in docs/blending.md.
+pairs, their ratio and the time; it writes the synthetic samples' pictures to docs/images/blending/,
+the real samples' pictures under runs/blending-pictures/ (their licences forbid committing
+pictures made from them), and the tables between the markers in docs/blending.md.
 
 Run: .venv/bin/python benchmarks/blending.py [--data ../shared/data] [--no-large]
 """
@@ -37,6 +38,8 @@ from cimgen.train.runtime import cpu_summary
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PICTURES = Path("docs/images/blending")
+REAL_PICTURES = Path("runs/blending-pictures")
+"""Pictures of the real samples: kept out of the repository (the data's licences forbid committing them)."""
 DOC = Path("docs/blending.md")
 TABLE_START, TABLE_END = "<!-- blending-table:start -->", "<!-- blending-table:end -->"
 MODES = tuple(BLENDS)
@@ -350,11 +353,13 @@ def write_doc(doc: Path, text: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared real-data folder (see its SOURCES.md)")
-    ap.add_argument("--pictures", type=Path, default=PICTURES)
+    ap.add_argument("--pictures", type=Path, default=PICTURES, help="the synthetic samples' pictures (committed)")
+    ap.add_argument("--real-pictures", type=Path, default=REAL_PICTURES, help="the real samples' pictures (never committed)")
     ap.add_argument("--doc", type=Path, default=DOC, help="page whose table markers receive the results")
     ap.add_argument("--no-large", action="store_true", help="skip the 8192x8192 timing")
     args = ap.parse_args()
     args.pictures.mkdir(parents=True, exist_ok=True)
+    args.real_pictures.mkdir(parents=True, exist_ok=True)
 
     print("making synthetic samples (shipped pretrained generator, CPU)")
     samples = synthetic_samples(seed=1, tiles=[0, 2], size=256)
@@ -374,7 +379,7 @@ def main() -> None:
         results, rows[sample.name] = measure(sample)
         for r in rows[sample.name]:
             print(f"  {r['mode']:14s} seam {r[SEAM]:6.2f}  original {r[SEAM_ORIGINAL]:6.2f}  ratio {r[SEAM_RATIO]:5.2f}  {r['ms']:7.1f} ms")
-        written += save_pictures(sample, results, args.pictures)
+        written += save_pictures(sample, results, args.pictures if sample.name.startswith("synth") else args.real_pictures)
 
     import torch
 
@@ -400,7 +405,10 @@ def main() -> None:
         text += ["", large_table(large_rows, mask_pixels, 8192)]
     write_doc(args.doc, "\n".join(text))
     total = sum(p.stat().st_size for p in written)
-    print(f"wrote {len(written)} pictures ({total / 1024:.0f} KiB) under {args.pictures}/ and the tables into {args.doc}")
+    print(
+        f"wrote {len(written)} pictures ({total / 1024:.0f} KiB) under {args.pictures}/ (synthetic) and {args.real_pictures}/ "
+        f"(real samples, not to be committed), and the tables into {args.doc}"
+    )
 
 
 if __name__ == "__main__":

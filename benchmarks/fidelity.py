@@ -2,6 +2,11 @@
 
 Usage:  .venv/bin/python benchmarks/fidelity.py [--shared ../shared/data] [--out runs/fidelity]
                                                 [--steps 120] [--every 30] [--variants a,b,...] [--write-docs]
+                                                [--device cpu|cuda|cuda:N] [--preset gpu]
+
+``--preset gpu`` is the GPU preset: the default variant (memorise-pos) alone for GPU_PRESET's steps on
+the whole pair, on ``--device`` (cuda unless told); benchmarks/gpu_check.py runs it (and, with
+``--quick``, a 2-step version of it on a 192-pixel corner of the pair on the CPU).
 
 On the Map2Sat pair of ../shared/data (pix2pix's maps.jpg: a 600x600 Google map and its
 satellite photo; the map's colours snapped to the synthetic palette as in benchmarks/paper_table.py),
@@ -17,6 +22,14 @@ Variants:
   memorise-pos   the same with the 6-octave position code (cimgen's default)
   memorise-resize  memorise-pos with resize-convolution upsampling (converted from the transposed weights)
   memorise-pos-l1first  memorise-pos with the first two thirds of the steps on L1 alone (no discriminator)
+  memorise-context  memorise-pos whose generator also sees the photo outside random regions (context conditioning)
+  memorise-detail  memorise-pos with an 8-channel learnable detail code at half resolution before the last convolution
+
+Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
+variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
+map inside (``box_out`` / ``box_in``: SSIM outside and inside the box; a context generator sees the
+photo outside it). ``box_in`` is the one score where a context generator cannot copy what it sees.
+The final edit also gets the inside-the-edit scores of cimgen.metrics.faithful (faithful, painted back).
 
 Resumable: each finished variant is a line of <out>/results.jsonl and is skipped when run again;
 a variant killed half-way starts over. Data and pictures stay under <out> (licences); the table
@@ -43,11 +56,13 @@ from paper_table import BUILDING, map2sat_pair  # the same map snapping as the p
 from cimgen.data.paired import PairedDataset
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
-from cimgen.edit.pipeline import manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
+from cimgen.nn.devices import check_device
 from cimgen.palette import Palette
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1
+from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
@@ -57,72 +72,127 @@ VARIANTS = {
     "memorise-pos": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None},
     "memorise-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize"},
     "memorise-pos-l1first": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "l1_first": 2 / 3},
+    "memorise-context": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "context": True},
+    "memorise-detail": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
+GPU_PRESET = {"variants": "memorise-pos", "steps": 120, "every": 60}
+"""The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
-def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int) -> dict:
+def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int, device: str = "cpu") -> dict:
+    """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v = VARIANTS[name]
     ck, _ = read_checkpoint(shipped_checkpoint())
-    ck = converted_checkpoint(ck, position_frequencies=v["position"] or None, upsample=v["upsample"])
+    if v.get("detail"):  # a detail code for this one image (the shipped generator's multiple is 8: 600 stays 600)
+        m = 2 ** ck[0]["generator"]["num_downsamplings"]
+        detail = (v["detail"], -(-labels.shape[0] // m) * m, -(-labels.shape[1] // m) * m)
+    else:
+        detail = None
+    ck = converted_checkpoint(
+        ck, position_frequencies=v["position"] or None, upsample=v["upsample"], context=v.get("context"), detail=detail
+    )
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
         "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0))},
         "loop": {
             "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
-            "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False,
+            "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False, "device": device,
         },
     }  # fmt: skip
     cfg = finetune_config(ck[0], overrides)
     dataset = PairedDataset.from_arrays([("maps", labels, photo)], cfg.data, Palette.from_dict(ck[0]["palette"]), seed=0)
     run = out / name
     shutil.rmtree(run, ignore_errors=True)
+    start = {"ssim": round(float(structural_similarity(load_renderer(ck, device=device).render(labels), photo, channel_axis=2)), 4)}
     t0 = time.perf_counter()
     run_pix2pixhd(cfg, run, init_from="shipped", init_checkpoint=ck, dataset=dataset, echo=None, progress=False)
     seconds = time.perf_counter() - t0
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if line.strip()]
     step_seconds = {int(s["step"]): float(s["seconds"]) for s in stats if "step" in s and "seconds" in s}
+    box = busiest_box(labels == BUILDING, 160)
+    region = np.zeros(labels.shape, bool)
+    region[box[1] : box[3], box[0] : box[2]] = True
     curve = []
     for c in sorted((run / "checkpoints").glob("epoch-*")):
         step = int(c.name.split("-")[1])
-        gen = load_renderer(c).render(labels)
+        renderer = load_renderer(c, device=device)
+        gen = renderer.render(labels)
+        _, smap = structural_similarity(renderer.render_edit(region, photo)(labels), photo, channel_axis=2, full=True)
+        smap = smap.mean(2)
         curve.append(
             {
                 "step": step,
                 "train_seconds": round(sum(t for s, t in step_seconds.items() if s <= step), 1),
                 "ssim": round(float(structural_similarity(gen, photo, channel_axis=2)), 4),
+                "box_out": round(float(smap[~region].mean()), 4),
+                "box_in": round(float(smap[region].mean()), 4),
                 "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
             }
         )
-    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")))
-    box = busiest_box(labels == BUILDING, 160)
+    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
     plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
     # as cimgen manipulate does: a position-coded generator draws the edit from the map alone
-    m = render_edit(photo, labels, plan, renderer.render_edit(plan.mask), blend_mode="feather", tile_size=0)
+    m = render_edit(photo, labels, plan, renderer.render_edit(plan.mask, photo), blend_mode="feather", tile_size=0)
     metrics = manipulation_metrics(m)
+    inside = inside_metrics(m)
     Image.fromarray(m.result).save(run / "result.png")
     Image.fromarray(m.generated).save(run / "generated.png")
     return {
-        "variant": name, **v, "steps": steps, "seconds": round(seconds, 1), "curve": curve,
+        "variant": name, **v, "steps": steps, "device": device, "seconds": round(seconds, 1), "start": start, "curve": curve,
         "edit": {
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
+            "faithful": inside["faithful"], "painted_back": inside["painted_back"], "segmenter_accuracy": inside["segmenter_accuracy"],
         },
     }  # fmt: skip
 
 
 def table(results: list[dict]) -> str:
     rows = [
-        "| variant | crop | L1 | position octaves | upsampling | steps | train s | SSIM by step (whole image) | checkerboard (last) | edit: SSIM outside | seam ratio |",
-        "|---|---:|---:|---:|---|---:|---:|---|---:|---:|---:|",
+        "| variant | crop | L1 | position octaves | upsampling | context / detail code | steps | train s | SSIM by step, whole map (train s) "
+        "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | seam ratio | faithful | painted back | segmenter acc. |",
+        "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         curve = ", ".join(f"{c['step']}: {c['ssim']:.3f} ({c['train_seconds']:.0f} s)" for c in r["curve"])
+        last, e = r["curve"][-1], r["edit"]
+        box = f"{last['box_in']:.3f} / {last['box_out']:.3f}" if "box_in" in last else "-"
         rows.append(
-            f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {r['upsample'] or 'transpose'} | {r['steps']} | "
-            f"{r['seconds']:.0f} | {curve} | {r['curve'][-1]['checkerboard']:.3f} | {r['edit']['ssim_outside_mask']} | {r['edit']['seam_ratio']} |"
+            f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {r['upsample'] or 'transpose'} | "
+            f"{_extras(r)} | {r['steps']} | {r['seconds']:.0f} | {curve} | {box} | {last['checkerboard']:.3f} | "
+            f"{e['ssim_outside_mask']} | {e['seam_ratio']} | {e.get('faithful', '-')} | {e.get('painted_back', '-')} | {e.get('segmenter_accuracy', '-')} |"
         )
     return "\n".join(rows)
+
+
+def _extras(r: dict) -> str:
+    extras = (["context"] if r.get("context") else []) + ([f"detail {r['detail']} ch"] if r.get("detail") else [])
+    return ", ".join(extras) or "none"
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Time-to-SSIM curves: the whole map from the map alone, and inside the withheld box."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    for r in results:
+        t = [0] + [c["train_seconds"] for c in r["curve"]]
+        axes[0].plot(t, [r.get("start", {}).get("ssim", np.nan)] + [c["ssim"] for c in r["curve"]], marker="o", label=r["variant"])
+        if "box_in" in r["curve"][-1]:
+            axes[1].plot(t[1:], [c["box_in"] for c in r["curve"]], marker="o", label=r["variant"])
+    axes[0].set(title="whole map, from the map alone", xlabel="fine-tuning seconds (2 CPU cores, fp32)", ylabel="SSIM vs the photo")
+    axes[1].set(title="inside the withheld box (true map)", xlabel="fine-tuning seconds (2 CPU cores, fp32)", ylabel="SSIM vs the photo")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def write_docs(results: list[dict], command: str) -> None:
@@ -130,7 +200,8 @@ def write_docs(results: list[dict], command: str) -> None:
     text = docs.read_text()
     section = (
         f"{DOCS_MARK}\n\nCommand: `{command}`\n\nCPU: {cpu_summary()}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, fp32.\n\n{table(results)}\n"
+        f"{torch.get_num_threads()} threads, fp32.\n\n{table(results)}\n\n"
+        "![Time-to-SSIM curves of the fine-tuning variants](img/fidelity-curves.png)\n"
     )
     if DOCS_MARK in text:
         head, rest = text.split(DOCS_MARK, 1)
@@ -149,7 +220,12 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda with --preset gpu)")
+    ap.add_argument("--preset", choices=["gpu"], help="gpu: GPU_PRESET's variant and steps (overrides --variants, --steps, --every)")
     args = ap.parse_args()
+    if args.preset == "gpu":
+        args.variants, args.steps, args.every = GPU_PRESET["variants"], GPU_PRESET["steps"], GPU_PRESET["every"]
+    args.device = check_device(args.device or ("cuda" if args.preset == "gpu" else "cpu"))
     names = [v for v in args.variants.split(",") if v]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -162,7 +238,7 @@ def main() -> None:
     if done_file.exists():
         for line in done_file.read_text().splitlines():
             r = json.loads(line)
-            if r["steps"] == args.steps:
+            if r["steps"] == args.steps and r.get("device", "cpu") == args.device:
                 done[r["variant"]] = r
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     labels, photo = map2sat_pair(args.shared)
@@ -172,16 +248,17 @@ def main() -> None:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)
             continue
         print(f"[{name}] fine-tuning for {args.steps} steps ...", flush=True)
-        r = run_variant(name, labels, photo, args.out, args.steps, args.every)
+        r = run_variant(name, labels, photo, args.out, args.steps, args.every, args.device)
         with done_file.open("a") as f:
-            f.write(json.dumps(r) + "\n")
+            f.write(json_text(r, indent=None) + "\n")
         done[name] = r
         print(f"[{name}] {r['seconds']:.0f} s; SSIM by step {[(c['step'], c['ssim']) for c in r['curve']]}; edit {r['edit']}", flush=True)
     results = [done[n] for n in names if n in done]
     print(table(results))
     if args.write_docs:
         write_docs(results, "python benchmarks/fidelity.py " + " ".join(sys.argv[1:]))
-        print("table written into docs/benchmarks.md")
+        plot(results, Path(__file__).resolve().parents[1] / "docs" / "img" / "fidelity-curves.png")
+        print("table written into docs/benchmarks.md, curves into docs/img/fidelity-curves.png")
     print(f"results: {done_file}; pictures: {args.out}/<variant>/result.png (not to be committed: licences)")
 
 

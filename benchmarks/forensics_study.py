@@ -49,6 +49,7 @@ from cimgen.forensics.patches import PatchDatasetConfig, build_patch_dataset, lo
 from cimgen.forensics.train import resolve_config, run_detector
 from cimgen.io.images import list_images, read_image, read_label_map, write_text
 from cimgen.runs.detect import run_evaluate, run_heatmap, run_robustness
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
 MODES = ("plain", "bart", "at", "bart+at")
@@ -320,7 +321,7 @@ def train_and_score(args, out: Path, timings: dict, hardware: dict, synth: Path,
         "localisation": loc,
         "timings": timings,
     }
-    write_text(out / "study.json", json.dumps(result, indent=2))
+    write_text(out / "study.json", json_text(result))
     log(f"done: {out / 'study.json'}, {out / 'robustness' / 'robustness.md'}, heatmaps in {out / 'heatmaps'}")
 
 

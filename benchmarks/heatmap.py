@@ -15,7 +15,6 @@ Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/heatmap.py [--size 512] [--ba
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -28,6 +27,7 @@ from cimgen.data.synth import SynthConfig, make_tile
 from cimgen.forensics.heatmap import dense_logits, patch_logits, patch_origins, patches_at
 from cimgen.io.images import image_to_tensor
 from cimgen.models.detectors import PatchNetConfig, patchnet, resnet50, resnet_small
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
 
@@ -239,7 +239,7 @@ def main() -> None:
             "command": command,
         }
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+            f.write(json_text(result))
 
 
 if __name__ == "__main__":

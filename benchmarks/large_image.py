@@ -29,6 +29,7 @@ from cimgen.edit.mask import edit_mask
 from cimgen.edit.ops import RemoveClass, apply_edits
 from cimgen.edit.tiled import tile_boxes
 from cimgen.io.geotiff import read_geotiff, read_geotiff_info, read_geotiff_labels, write_geotiff
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
 SYNTH_TILE = 256  # the scale the shipped generator was trained at
@@ -597,7 +598,7 @@ def main() -> None:
     if args.case:
         plan = plan_cases(args, work)
         case = run_windowed_case if args.windowed else run_case
-        print("RESULT " + json.dumps(case(args, work, plan[args.case])))
+        print("RESULT " + json_text(case(args, work, plan[args.case]), indent=None))
         return
 
     import torch
@@ -626,7 +627,7 @@ def main() -> None:
             f"seam ratio {fmt(r['seams']['ratio'])}, process {time.perf_counter() - t:.0f} s",
             flush=True,
         )
-    (work / "results.json").write_text(json.dumps(results, indent=2))
+    (work / "results.json").write_text(json_text(results))
     text = (report_windowed if args.windowed else report)(
         args, scene, plan, results, args.threads or torch.get_num_threads(), torch.__version__
     )

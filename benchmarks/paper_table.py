@@ -44,6 +44,7 @@ from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
 from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
 from cimgen.report.html import write_report
+from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
@@ -159,7 +160,11 @@ def manipulate_one(ckpt: Path, data: Path, name: str, cls: int, box, out: Path, 
     image = read_image(data / "images" / f"{name}.png")
     labels = np.asarray(Image.open(data / "labels" / f"{name}.png")).astype(np.int64)
     m = manipulate(
-        image, labels, [RemoveClass(cls=cls, box=box, whole_objects=whole)], label_renderer(gen, gcfg["label_nc"]), num_classes=gcfg["label_nc"]
+        image,
+        labels,
+        [RemoveClass(cls=cls, box=box, whole_objects=whole)],
+        label_renderer(gen, gcfg["label_nc"]),
+        num_classes=gcfg["label_nc"],
     )
     if out.exists():
         shutil.rmtree(out)
@@ -329,14 +334,14 @@ def main() -> None:
     write_text(out / "floors.md", table_markdown(floors))
     md = table_markdown(rows, paper=True)
     write_text(out / "paper_table.md", md)
-    write_text(out / "paper_table.json", json.dumps(rows, indent=2))
+    write_text(out / "paper_table.json", json_text(rows))
     lines = ["| pairs | iterations | training s | FID | KID | SSIM | patches |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in study:
         lines.append(
             f"| {r['pairs']} | {r['iterations']} | {r['seconds']} | {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['ssim']:.3f} | {r['patches']} |"
         )
     write_text(out / "study.md", "\n".join(lines) + "\n")
-    write_text(out / "timings.json", json.dumps(timings, indent=2))
+    write_text(out / "timings.json", json_text(timings))
     print(md)
     print("\n".join(lines))
     log(f"tables: {out / 'paper_table.md'}, {out / 'study.md'}; timings: {out / 'timings.json'}")

@@ -22,7 +22,6 @@ trained again.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from cimgen.singan.damage import adjacent_frame
 from cimgen.singan.inpaint import inpaint
 from cimgen.singan.model import MODEL_DIR, load_singan
 from cimgen.singan.train import PARTIAL_DIR, train_singan
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -119,7 +119,7 @@ def main() -> None:
             print(f"| {r['schedule']} | | | | | {r['ssim']:.4f} | {r['ssim_filled']:.4f} | {r['asvs']:.4f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2))
+        Path(args.json).write_text(json_text({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}))
         print(f"results: {args.json}")
 
 

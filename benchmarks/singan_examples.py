@@ -6,7 +6,7 @@ Trains the fast schedule on singan-inputs/Images/stone.png and starry_night.png,
   - draws samples of stone at the training size, twice as wide, and from start scale 3,
 and draws them into one figure.
 
-    python benchmarks/singan_examples.py --iters 60 --max-size 128 --out runs/singan-examples --figure docs/images/singan_uses.png
+    python benchmarks/singan_examples.py --iters 60 --max-size 128 --out runs/singan-examples --figure runs/singan-examples/figure.png
 """
 
 from __future__ import annotations

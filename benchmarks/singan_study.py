@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from cimgen.singan.config import schedule_config
 from cimgen.singan.damage import adjacent_frame, occlusion, subtitles
 from cimgen.singan.inpaint import DEFAULT_DILATION, DEFAULT_NOISE, default_scale, inpaint
 from cimgen.singan.train import train_singan
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -177,14 +177,13 @@ def main() -> None:
         w.writerows(rows)
     summary = summarise(rows)
     (args.out / "summary.json").write_text(
-        json.dumps(
+        json_text(
             {
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "config": cfg.__dict__,
                 "seconds": round(time.perf_counter() - t_all, 1),
                 **summary,
-            },
-            indent=2,
+            }
         )
     )
     print(summary["markdown"])

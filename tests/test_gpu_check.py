@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import SHARED_DATA
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 RECIPES = ("pix2pixHD", "pix2pix", "CycleGAN", "detector", "SinGAN")
@@ -59,8 +61,11 @@ def test_quick_cpu_check_runs_every_check_and_reports_each(tmp_path):
     assert memory[0] == "pix2pixhd_1024x512_local_8gb.yaml" and memory[1].startswith("ok: precision ")
     assert re.search(r"peak over two training steps on 1x3x64x64 images \(cpu\): [0-9.]+ MiB", memory[1])
     (fidelity,) = _table(text, "Fidelity benchmark")
-    if not (REPO / "benchmarks" / "fidelity.py").exists():
-        assert fidelity[1] == "not available: benchmarks/fidelity.py does not exist yet"
+    assert fidelity[0] == "GPU preset"
+    if (SHARED_DATA / "pix2pix-tf-samples" / "docs" / "maps.jpg").is_file():
+        assert re.match(r"ok: memorise-pos, 2 steps on 192x192 \(cpu\): [0-9.]+ s; whole-image SSIM [0-9.]+, checkerboard", fidelity[1])
+    else:
+        assert fidelity[1].startswith("not available: the fidelity benchmark's Map2Sat pair is not in ")
 
 
 def test_a_device_the_machine_lacks_is_one_sentence_and_no_report(tmp_path, capsys):

@@ -107,6 +107,7 @@ def generate(
     *,
     instances: np.ndarray | None = None,
     withheld: np.ndarray | None = None,
+    image: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
 
@@ -118,8 +119,10 @@ def generate(
         instances: HxW instance ids, for a generator trained with instance edge maps; without
             them (and for such a generator) the label map itself stands in, so class
             boundaries become the edges.
-        withheld: HxW bool, where a position-coded generator draws from the map alone (the edited
-            region); ignored by generators without a position code.
+        withheld: HxW bool, where a position-coded, context or detail-coded generator draws from the map
+            alone (the edited region); ignored by other generators.
+        image: HxWx3 uint8, the original image a context generator sees outside ``withheld``; without it
+            a context generator draws the whole image from the map. Ignored by other generators.
     """
     check_labels(labels, label_nc)
     want_edges = generator.config.in_channels - label_nc
@@ -141,13 +144,19 @@ def generate(
     if want_edges:
         edges = instance_edges(pad(instances if instances is not None else labels))
         x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
-    if withheld is not None and getattr(generator.config, "position_frequencies", 0):
+    position, context = getattr(generator.config, "position_frequencies", 0), getattr(generator.config, "context", False)
+    detail = getattr(generator.config, "detail_channels", 0)
+    kwargs = {}
+    if withheld is not None and (position or context or detail):
         if withheld.shape != labels.shape:
             raise CimgenError(f"the withheld region is {withheld.shape[1]}x{withheld.shape[0]} but the label map is {w}x{h}")
-        region = torch.from_numpy(np.ascontiguousarray(pad(withheld.astype(np.uint8)))).to(device)
-        out = generator(x, withheld=region[None, None])[..., :h, :w]
-    else:
-        out = generator(x)[..., :h, :w]
+        kwargs["withheld"] = torch.from_numpy(np.ascontiguousarray(pad(withheld.astype(np.uint8)))).to(device)[None, None]
+    if image is not None and context:
+        if image.shape[:2] != labels.shape or image.ndim != 3 or image.shape[2] != 3:
+            raise CimgenError(f"the context image is {image.shape[1]}x{image.shape[0]} but the label map is {w}x{h}")
+        padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
+        kwargs["image"] = image_to_tensor(np.ascontiguousarray(padded))[None].to(device)
+    out = generator(x, **kwargs)[..., :h, :w]
     return tensor_to_image(out)
 
 
@@ -296,19 +305,26 @@ class Renderer:
     checkpoint: Checkpoint | None = None
     """Label-map generators: the checkpoint as read (config, tensors, the discriminator's too), so fine-tuning
     starts from it without reading the file again."""
-    render_withheld: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    """Position-coded label generators: (labels, region) -> image with the position code withheld in the region."""
+    render_withheld: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None
+    """Position-coded and context label generators: (labels, region, image) -> image, drawn from the map alone in
+    the region (the position code withheld there; a context generator sees ``image`` outside it)."""
 
     @property
     def position_coded(self) -> bool:
-        """Whether the generator carries a position code for one whole image (it then renders whole maps only)."""
+        """Whether the generator carries a position code or context for one whole image (it then renders whole maps only)."""
         return self.render_withheld is not None
 
-    def render_edit(self, region: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        """labels -> image for an edit whose mask is ``region``: a position-coded generator draws there from the map alone."""
+    @property
+    def context(self) -> bool:
+        """Whether the generator also sees the original image outside the region it draws (context conditioning)."""
+        return bool(self.generator is not None and getattr(self.generator.config, "context", False))
+
+    def render_edit(self, region: np.ndarray, image: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """labels -> image for an edit whose mask is ``region``: a position-coded generator draws there from the map
+        alone; a context generator also sees ``image`` (the original) outside the region."""
         if self.render_withheld is None:
             return self.render
-        return lambda labels: self.render_withheld(labels, region)
+        return lambda labels: self.render_withheld(labels, region, image)
 
 
 def load_renderer(
@@ -335,8 +351,8 @@ def load_renderer(
         if pal.num_classes != nc:
             raise CimgenError(f"the palette has {pal.num_classes} classes but the generator takes {nc}")
         withheld = None
-        if getattr(gen.config, "position_frequencies", 0):
-            withheld = lambda labels, region: generate(gen, labels, nc, device, withheld=region)
+        if any(getattr(gen.config, k, 0) for k in ("position_frequencies", "context", "detail_channels")):
+            withheld = lambda labels, region, image=None: generate(gen, labels, nc, device, withheld=region, image=image)
         return Renderer(
             label_renderer(gen, nc, device), pal, kind.name, LABELS, config=gcfg, generator=gen, checkpoint=(config, tensors),
             render_withheld=withheld,

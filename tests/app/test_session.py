@@ -223,3 +223,40 @@ def test_the_app_command_refuses_bad_options_with_one_sentence(tmp_path, capsys)
     assert "--port" in _err(capsys, ["app", "--port", "0"])
     assert "does not exist" in _err(capsys, ["app", "--checkpoint", str(tmp_path / "nope")])
     assert "study folder" in _err(capsys, ["app", "--study", str(tmp_path)])
+
+
+def test_a_run_computes_under_the_fixed_thread_count_and_puts_the_old_one_back(session, tmp_path, monkeypatch):
+    """Every run holds torch's thread count at RUN_THREADS (the process default, as a replay has it), in the thread that runs it."""
+    import threading
+
+    import torch
+
+    import cimgen.app.session as app_session
+
+    seen = []
+    real = app_session.run_manipulation
+
+    def counting(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app_session, "run_manipulation", counting)
+    options = RunOptions(checkpoint=str(shipped_checkpoint()), blend="hard", radius=4)
+    edited = session.with_edit({"op": "insert", "class": "water", "shape": "rectangle", "box": [40, 40, 90, 80]})
+    other = 2 if app_session.RUN_THREADS != 2 else 1
+    after = {}
+
+    def worker():  # as a server's worker thread: a count set elsewhere before it started is what it finds
+        run_edit(edited, options, tmp_path / "j")
+        after["count"] = torch.get_num_threads()
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(other)
+    try:
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(120)
+        assert seen == [app_session.RUN_THREADS] and after["count"] == other
+        assert torch.get_num_threads() == other
+    finally:
+        torch.set_num_threads(before)

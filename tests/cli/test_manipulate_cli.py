@@ -335,3 +335,32 @@ def test_finetune_memorises_the_whole_image_with_a_position_code_by_default(caps
     assert "position code for one whole image" in msg and not (tmp_path / "t").exists()
     msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "x"), *edit, "--finetune-recipe", "all"])
     assert "finetune_recipe is 'all'; choose memorise or windows" in msg
+
+
+def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(capsys, tiny_world, tiny_ckpt, tmp_path):
+    from cimgen.io.checkpoints import read_config
+
+    image, map_path = _tile(tiny_world)
+    edit = ["--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "2"]
+    argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "c"), *edit, "--finetune-context", "--score-inside"]
+    assert main(argv) == 0
+    out = tmp_path / "c"
+    config = read_config(max((out / "finetune" / "run" / "checkpoints").iterdir()))
+    assert config["generator"]["context"] is True and config["generator"]["position_frequencies"] == 6
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finetune_context"] is True and metrics["outside_mask_identical"]
+    inside = metrics["inside"]
+    assert inside["region_pixels"] == metrics["mask_area_pixels"] and 0 <= inside["faithful"] <= 1
+    assert inside["changed_pixels"] == metrics["changed_label_pixels"] > 0 and inside["segmenter_accuracy"] > 0.5
+    # a detail code for this image beside the context; the fine-tuned generator renders maps of its size only
+    argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "d"), *edit, "--finetune-detail", "2"]
+    assert main(argv) == 0
+    gen = read_config(max((tmp_path / "d" / "finetune" / "run" / "checkpoints").iterdir()))["generator"]
+    assert gen["detail_channels"] == 2 and json.loads((tmp_path / "d" / "metrics.json").read_text())["outside_mask_identical"]
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "e"), "--insert", "water", "--box", "5,5,20,20", "--finetune-detail", "2"])
+    assert "a detail code is learnt while memorising" in msg and not (tmp_path / "e").exists()
+    # context is learnt while memorising: without --finetune, or with tiles, it is refused before anything runs
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "n"), "--insert", "water", "--box", "5,5,20,20", "--finetune-context"])
+    assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "n").exists()
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "t"), *edit, "--finetune-context", "--tile-size", "32"])
+    assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "t").exists()

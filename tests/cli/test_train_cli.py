@@ -97,6 +97,41 @@ def test_finetune_on_one_target_pair(capsys, tiny_world, tmp_path):
     assert "not both" in _err(capsys, [*both, "--out", str(tmp_path / "z")])
 
 
+def test_finetune_on_a_target_pair_memorises_it_by_default_and_resumes(capsys, tiny_world, tmp_path):
+    from cimgen.io.checkpoints import read_config
+
+    sets = _sets({**TINY_MODEL, "loop": {"batch_size": 1, "checkpoint_every": 1, "tensorboard": False}})
+    assert (
+        main(["train", "--data", str(tiny_world), *sets, "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "pre"), "--quiet"])
+        == 0
+    )
+    image, labels = tiny_world / "images" / "tile_00001.png", tiny_world / "labels" / "tile_00001.png"
+    pair = ["finetune", "--from", str(tmp_path / "pre"), "--target-image", str(image), "--target-map", str(labels)]
+    assert main([*pair, "--epochs", "2", "--decay-epochs", "0", "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
+    # the memorise recipe, as cimgen manipulate --finetune: whole image, no flips, L1 10, a 6-octave position code
+    assert saved["data"]["crop_size"] == 0 and saved["data"]["flip"] is False and saved["loss"]["lambda_l1"] == 10.0
+    newest = max((tmp_path / "m" / "checkpoints").iterdir())
+    assert read_config(newest)["generator"]["position_frequencies"] == 6
+    # resuming builds the position-coded generator its checkpoints hold
+    assert main(["finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "m"), "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert [json.loads(s)["step"] for s in (tmp_path / "m" / "stats.jsonl").read_text().splitlines()] == [1, 2, 3]
+    # a detail code for this image (48x48, padded to the generator's multiple), kept on resume
+    assert main([*pair, "--detail", "2", "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    gen = read_config(max((tmp_path / "d" / "checkpoints").iterdir()))["generator"]
+    assert (gen["detail_channels"], gen["detail_height"], gen["detail_width"]) == (2, 48, 48)
+    assert main(["finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "d"), "--resume", "--epochs", "2", "--quiet"]) == 0
+    # the recipe before, on request: random crops, no position code
+    assert main([*pair, "--recipe", "windows", "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "w"), "--quiet"]) == 0
+    saved = yaml.safe_load((tmp_path / "w" / "config.yaml").read_text())
+    assert saved["data"]["crop_size"] > 0 and read_config(max((tmp_path / "w" / "checkpoints").iterdir()))["generator"].get(
+        "position_frequencies", 0
+    ) == 0
+    capsys.readouterr()
+    assert "unknown recipe 'all'" in _err(capsys, [*pair, "--recipe", "all", "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("flag", ["--resume"])
 def test_resume_keeps_the_model_of_the_run(capsys, tiny_world, tmp_path, flag):
     sets = _sets({**TINY_MODEL, "loop": {"checkpoint_every": 1, "tensorboard": False}})

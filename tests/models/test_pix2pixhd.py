@@ -276,3 +276,112 @@ def test_a_withheld_region_draws_from_the_map_alone_and_training_drops_the_code_
     assert 16 < int(dropped.sum()) < 48
     areas = (keep == 0).flatten(1).float().mean(1)[dropped]
     assert areas.min() >= 0.1 * 0.1 * 0.8 and areas.max() <= 0.5 * 0.5 * 1.1
+
+
+def test_context_channels_enter_through_zero_weights_and_the_generator_sees_the_image_outside_the_region():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from cimgen.generators import generate
+    from cimgen.models.pix2pixhd import converted_generator_tensors, random_regions
+
+    old = GlobalGeneratorConfig(in_channels=4, base_channels=4, num_downsamplings=2, num_blocks=1, position_frequencies=2)
+    g = GlobalGenerator(old).eval()
+    torch.nn.init.normal_(g.model[1].weight)  # a trained position code: non-zero weights
+    new = replace(old, context=True, position_frequencies=3)
+    g2 = GlobalGenerator(new).eval()
+    g2.load_state_dict(converted_generator_tensors(g.state_dict(), old, new), strict=True)
+    w_old, w_new = g.model[1].weight, g2.model[1].weight
+    assert w_new.shape[1] == 4 + 12 + 4
+    # maps, then the old code's octaves, then zeros for the new octave and for the context
+    assert torch.equal(w_new[:, :12], w_old) and not w_new[:, 12:].any()
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, (32, 32)).astype(np.int32)
+    image = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    region = np.zeros((32, 32), bool)
+    region[8:20, 4:16] = True
+    # until trained, the converted generator is the old one: the image changes nothing, the region withholds the code
+    assert np.array_equal(generate(g2, labels, 4, withheld=region, image=image), generate(g, labels, 4, withheld=region))
+    # trained context weights: the image is seen outside the region only
+    torch.nn.init.normal_(g2.model[1].weight)
+    other = image.copy()
+    other[region] = 255 - other[region]
+    same_outside = generate(g2, labels, 4, withheld=region, image=other)
+    assert np.array_equal(generate(g2, labels, 4, withheld=region, image=image), same_outside)
+    changed = image.copy()
+    changed[0:4, 28:32] = 0
+    assert not np.array_equal(generate(g2, labels, 4, withheld=region, image=changed), same_outside)
+    # without an image, everything is drawn from the map, as with an image withheld everywhere
+    everywhere = np.ones((32, 32), bool)
+    assert np.array_equal(generate(g2, labels, 4), generate(g2, labels, 4, withheld=everywhere, image=image))
+    with pytest.raises(CimgenError, match="context image is 8x8"):
+        generate(g2, labels, 4, withheld=region, image=image[:8, :8])
+    with pytest.raises(CimgenError, match="cannot become a map-only one"):
+        converted_generator_tensors(g2.state_dict(), new, replace(new, context=False))
+    # training regions: one to three boxes, the whole input one time in ten
+    torch.manual_seed(0)
+    r = random_regions(200, 32, 32, like=torch.zeros(1))
+    share = r.flatten(1).mean(1)
+    whole = (share == 1).float().mean().item()
+    assert r.shape == (200, 1, 32, 32) and (share > 0).all() and 0.03 < whole < 0.2
+    assert 0.02 < share[share < 1].mean().item() < 0.5
+    # in training the generator draws its own regions: the blanked image differs between calls
+    g2.train()
+    x = torch.nn.functional.one_hot(torch.from_numpy(labels).long(), 4).permute(2, 0, 1)[None].float()
+    img = torch.rand(1, 3, 32, 32) * 2 - 1
+    torch.manual_seed(1)
+    a = g2(x, image=img)
+    torch.manual_seed(2)
+    assert not torch.equal(a, g2(x, image=img))
+
+
+def test_a_detail_code_enters_through_zero_weights_learns_fast_and_belongs_to_one_image_size():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from cimgen.generators import generate
+    from cimgen.models.limits import weight_count
+    from cimgen.models.pix2pixhd import converted_generator_tensors
+    from cimgen.train.pix2pixhd import generator_groups
+
+    old = GlobalGeneratorConfig(in_channels=4, base_channels=4, num_downsamplings=2, num_blocks=1, position_frequencies=2)
+    g = GlobalGenerator(old).eval()
+    new = replace(old, detail_channels=3, detail_height=32, detail_width=40)
+    g2 = GlobalGenerator(new).eval()
+    tensors = converted_generator_tensors(g.state_dict(), old, new)
+    g2.load_state_dict(tensors, strict=True)
+    assert g2.detail.shape == (1, 3, 16, 20) and g2.detail.abs().max() > 0  # noise, so its weights get a gradient
+    assert sum(p.numel() for p in g2.parameters()) == weight_count(new)
+    labels = np.random.default_rng(0).integers(0, 4, (32, 40)).astype(np.int32)
+    assert np.array_equal(generate(g2, labels, 4), generate(g, labels, 4))  # unchanged until trained
+    # the code learns at DETAIL_LR_SCALE times the rate, through the loop's lr_scale
+    groups = generator_groups(g2)
+    assert len(groups) == 2 and groups[1]["params"][0] is g2.detail and groups[1]["lr_scale"] == 50.0
+    # a few L1 steps towards a target the map does not explain move the output, through code and weights
+    g2.train()
+    opt = torch.optim.Adam([{"params": gr["params"], "lr": 1e-3 * gr.get("lr_scale", 1.0)} for gr in groups])
+    x = torch.nn.functional.one_hot(torch.from_numpy(labels).long(), 4).permute(2, 0, 1)[None].float()
+    target = torch.rand(1, 3, 32, 40) * 2 - 1
+    first = None
+    for _ in range(30):
+        loss = (g2(x, withheld=torch.zeros(1, 1, 32, 40)) - target).abs().mean()
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < first and g2.model[-2].weight[:, -3:].abs().max() > 0
+    g2.eval()
+    # withheld everywhere, the code adds nothing: the output is the network without it
+    everywhere = np.ones((32, 40), bool)
+    with torch.no_grad():
+        saved = g2.detail.clone()
+        g2.detail.zero_()
+        blank = generate(g2, labels, 4, withheld=everywhere)
+        g2.detail.copy_(saved)
+    assert np.array_equal(generate(g2, labels, 4, withheld=everywhere), blank)
+    with pytest.raises(CimgenError, match="memorised one 40x32 image"):
+        generate(g2, labels[:16], 4)
+    with pytest.raises(CimgenError, match="belongs to one image"):
+        converted_generator_tensors(g2.state_dict(), new, replace(new, detail_height=64))

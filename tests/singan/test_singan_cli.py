@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from cimgen.cli.main import main
 from cimgen.io.images import read_image, write_image
@@ -164,3 +165,49 @@ def test_train_resume_continues_a_mid_scale_checkpoint(tmp_path, tiny_image, cap
     assert main([*args[:4], str(tmp_path / "x"), *args[5:], "--checkpoint-minutes", "-1"]) == 2
     assert "cimgen: error: Invalid value for '--checkpoint-minutes': it must be at least 0\n" == capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_settings_out_of_range_are_one_sentence_and_leave_no_folder(tmp_path, tiny_image, capsys):
+    """NaN, negative and absurd numbers in --set, and settings whose networks would not fit, stop before the run folder exists."""
+    image = tmp_path / "image.png"
+    write_image(image, tiny_image)
+    run = tmp_path / "run"
+    for sets, sentence in (
+        (["iters=1e12"], "singan.iters must be an integer"),
+        (["iters=1000000000000"], "iters is 1000000000000; it must lie between 1 and 1000000"),
+        (["lr_g=.nan"], "lr_g must be positive, got nan"),
+        (["gamma=.nan"], "gamma is nan; it must lie between 0.0 and 1.0"),
+        (["noise_amp=-1"], "noise_amp is -1"),
+        (["lambda_grad=.inf"], "lambda_grad is inf; it must lie between 0.0 and 10000.0"),
+        (["seed=-3"], "seed is -3; it must lie between 0 and 4294967295"),
+        (["nfc=4096", "max_nfc=4096"], "this SinGAN config describes networks of"),
+    ):
+        args = [x for s in sets for x in ("--set", s)]
+        assert main(["singan", "train", str(image), "--out", str(run), *SETS, *args, "--quiet"]) == 2, sets
+        err = capsys.readouterr().err
+        assert err.startswith("cimgen: error: ") and err.count("\n") == 1 and sentence in err, (sets, err)
+        assert not run.exists(), sets
+
+
+def test_the_ranges_are_in_help(capsys):
+    assert main(["singan", "train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("iters 1..1000000", "lr_g 0.0..1.0", "max_size 1..8192", "seed 0..4294967295"):
+        assert shown in text, shown
+
+
+def test_a_run_that_fails_before_saving_anything_leaves_no_folder(tmp_path, tiny_image, monkeypatch):
+    from cimgen.singan.train import ScaleTrainer, train_singan
+    from tests.singan.conftest import tiny_config
+
+    def out_of_memory(self):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(ScaleTrainer, "iteration", out_of_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train_singan(tiny_image, tiny_config(num_scales=2), tmp_path / "new", checkpoint_every=0)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "given").mkdir()  # a folder the user made stays, empty as it was
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train_singan(tiny_image, tiny_config(num_scales=2), tmp_path / "given", checkpoint_every=0)
+    assert (tmp_path / "given").is_dir() and not any((tmp_path / "given").iterdir())

@@ -38,10 +38,8 @@ no:cacheprovider -s`` (``d_labels`` is not in the suite; it was run once through
 second time". The module takes about 90 s of wall time on the loaded development machine (each
 training 7-12 s of CPU time).
 
-SinGAN has no learning test here yet: ``tests/singan/test_train.py``'s reconstruction test still
-passes with the adversarial sign flipped (long/short reconstruction 0.386, asserted < 0.7), and with
-the reconstruction weight near 0 the colours of random samples did not separate the two (fraction
-of untrained at the finest scale: good 0.72-1.03, flipped 0.75-0.83, depending on learning rate).
+SinGAN's learning test is ``tests/singan/test_learning.py`` (its whole objective, random samples'
+colours; the sign flip and the missing detach each fail there too).
 """
 
 from __future__ import annotations

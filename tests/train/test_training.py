@@ -85,7 +85,7 @@ def test_finetune_starts_from_the_checkpoint(tiny_world, tmp_path):
 
 def test_generate_renders_any_size(tiny_world, tmp_path):
     last = _run(tiny_train_config(tiny_world, epochs=1, decay_epochs=0), tmp_path / "r")
-    gen, meta = load_label_generator(last)
+    gen, _ = load_label_generator(last)
     out = generate(gen, np.random.default_rng(0).integers(0, 6, (30, 21)), 6)
     assert out.shape == (30, 21, 3) and out.dtype == np.uint8
 
@@ -177,3 +177,14 @@ def test_reconstruction_first_leaves_the_discriminator_out_until_its_epoch(tiny_
         resolve_config(merge(cfg, {"loss": {"lambda_l1": 0.0}}))
     with pytest.raises(CimgenError, match="adversarial_from_epoch must be non-negative"):
         resolve_config(merge(cfg, {"loss": {"adversarial_from_epoch": -1}}))
+
+
+def test_stats_lines_are_json_that_every_reader_takes(tmp_path):
+    """stats.jsonl goes through the one JSON writer (textfiles.json_text): a NaN or infinite figure is null, not bare NaN."""
+    from cimgen.train.loop import RunLog
+
+    log = RunLog(tmp_path, None)
+    log.stats({"epoch": 1, "step": 2, "g_gan": float("nan"), "grad": float("inf"), "d_real": np.float32(0.5)})
+    line = (tmp_path / "stats.jsonl").read_text()
+    assert "NaN" not in line and "Infinity" not in line
+    assert json.loads(line) == {"epoch": 1, "step": 2, "g_gan": None, "grad": None, "d_real": 0.5}

@@ -11,16 +11,18 @@ output files again.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shlex
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
 from cimgen.data.synth import SynthConfig, make_tile
@@ -351,4 +353,26 @@ def run_edit(
         device=options.device,
     )
     write_text(job / "input" / "replay.txt", replay_command(files, options, job / "replay") + "\n")
-    return run_manipulation(cfg, renderer=renderer, echo=echo, progress=False)
+    with run_threads():
+        return run_manipulation(cfg, renderer=renderer, echo=echo, progress=False)
+
+
+RUN_THREADS = torch.get_num_threads()
+"""torch's intra-op thread count every run computes under: the process's default, as a fresh ``cimgen manipulate`` has it."""
+
+
+@contextlib.contextmanager
+def run_threads(count: int = RUN_THREADS) -> Iterator[None]:
+    """Hold torch's intra-op thread count at ``count`` in the calling thread for a run, and put its old count back after.
+
+    With OpenMP (torch's CPU builds) the count belongs to each thread, and a thread that has not set
+    one takes the last count set anywhere in the process, so a run in one of the server's worker
+    threads could compute with another count than the next run or than its replay; float sums
+    split over another number of threads can round differently in the last bit (docs/app.md).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

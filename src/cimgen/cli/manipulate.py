@@ -100,6 +100,30 @@ VectorCrsOpt = Annotated[
 ]
 
 
+def radius_option(help: str) -> type:
+    """``--radius`` as both commands take it (the run's default and range); only the help differs."""
+    return Annotated[int, typer.Option("--radius", min=RADIUS_RANGE[0], max=RADIUS_RANGE[1], help=help)]
+
+
+def color_tolerance_option(help: str) -> type:
+    """``--color-tolerance`` as both commands take it (the run's default and range); only the help differs."""
+    return Annotated[float, typer.Option("--color-tolerance", min=COLOR_TOLERANCE_RANGE[0], max=COLOR_TOLERANCE_RANGE[1], help=help)]
+
+
+def check_one_edit(edits: list[dict] | None, spec: Path | None, edited_map: Path | None) -> None:
+    """One sentence unless exactly one of inline edit options, ``--spec`` or ``--edited-map`` says what to edit."""
+    if sum(x is not None for x in (edits, spec, edited_map)) != 1:
+        raise CimgenError(
+            "say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map"
+        )
+
+
+ManipulateRadiusOpt = radius_option("Dilation of the changed labels, in pixels.")
+EditRadiusOpt = radius_option("Dilation of the changed labels for mask.png, in pixels.")
+ManipulateColorToleranceOpt = color_tolerance_option("RGB distance within which map colours (and blends of two) snap to the palette.")
+EditColorToleranceOpt = color_tolerance_option("RGB distance within which map colours snap to the palette.")
+
+
 def manipulate_cmd(
     checkpoint: Path = typer.Option(
         None,
@@ -136,9 +160,7 @@ def manipulate_cmd(
         "", "--stretch", help="Percentiles LOW,HIGH of each band mapped to 0 and 255 (default 2,98; 8-bit shown as is)."
     ),
     mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
-    radius: int = typer.Option(
-        DEFAULTS.radius, "--radius", min=RADIUS_RANGE[0], max=RADIUS_RANGE[1], help="Dilation of the changed labels, in pixels."
-    ),
+    radius: ManipulateRadiusOpt = DEFAULTS.radius,
     blend_mode: str = typer.Option(DEFAULTS.blend, "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
     feather: float = typer.Option(
         DEFAULTS.feather,
@@ -147,13 +169,7 @@ def manipulate_cmd(
         max=FEATHER_RANGE[1],
         help="Soft-edge width inside the mask (feather, laplacian), in pixels.",
     ),
-    color_tolerance: float = typer.Option(
-        DEFAULTS.color_tolerance,
-        "--color-tolerance",
-        min=COLOR_TOLERANCE_RANGE[0],
-        max=COLOR_TOLERANCE_RANGE[1],
-        help="RGB distance within which map colours (and blends of two) snap to the palette.",
-    ),
+    color_tolerance: ManipulateColorToleranceOpt = DEFAULTS.color_tolerance,
     finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
     finetune_steps: int = typer.Option(
         DEFAULTS.finetune_steps,
@@ -169,6 +185,23 @@ def manipulate_cmd(
     ),
     finetune_position: int = typer.Option(
         DEFAULTS.finetune_position, "--finetune-position", min=0, max=16, help="Octaves of the position code when memorising (0: none)."
+    ),
+    finetune_context: bool = typer.Option(
+        DEFAULTS.finetune_context,
+        "--finetune-context",
+        help="When memorising, also feed the generator the image outside the region it draws (context conditioning).",
+    ),
+    finetune_detail: int = typer.Option(
+        DEFAULTS.finetune_detail,
+        "--finetune-detail",
+        min=0,
+        max=64,
+        help="When memorising, channels of a learnable detail code for this one image (0: none).",
+    ),
+    score_inside: bool = typer.Option(
+        DEFAULTS.score_inside,
+        "--score-inside",
+        help="Also score the inside of the edit in metrics.json (faithful, painted back; a few seconds).",
     ),
     tile_size: int = typer.Option(
         -1,
@@ -211,11 +244,7 @@ def manipulate_cmd(
     from cimgen.runs.windowed import run_windowed
 
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
-    given = sum(x is not None for x in (edits, spec, edited_map))
-    if given != 1:
-        raise CimgenError(
-            "say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map"
-        )
+    check_one_edit(edits, spec, edited_map)
     if map_path is not None and map_from is not None:
         raise CimgenError("give the map with --map or make it with --map-from, not both")
     cfg = ManipulateConfig(
@@ -239,6 +268,9 @@ def manipulate_cmd(
         finetune_steps=finetune_steps,
         finetune_recipe=finetune_recipe,
         finetune_position=finetune_position,
+        finetune_context=finetune_context,
+        finetune_detail=finetune_detail,
+        score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,
         device=device,
@@ -279,20 +311,8 @@ def edit_cmd(
     vector: VectorOpt = None,
     classes: ClassesOpt = None,
     vector_crs: VectorCrsOpt = "",
-    radius: int = typer.Option(
-        DEFAULTS.radius,
-        "--radius",
-        min=RADIUS_RANGE[0],
-        max=RADIUS_RANGE[1],
-        help="Dilation of the changed labels for mask.png, in pixels.",
-    ),
-    color_tolerance: float = typer.Option(
-        DEFAULTS.color_tolerance,
-        "--color-tolerance",
-        min=COLOR_TOLERANCE_RANGE[0],
-        max=COLOR_TOLERANCE_RANGE[1],
-        help="RGB distance within which map colours snap to the palette.",
-    ),
+    radius: EditRadiusOpt = DEFAULTS.radius,
+    color_tolerance: EditColorToleranceOpt = DEFAULTS.color_tolerance,
 ) -> None:
     """Edit a semantic map (no generator): write the edited map, the mask of what changed and its area.
 
@@ -306,10 +326,7 @@ def edit_cmd(
     from cimgen.runs.edit import run_map_edit
 
     edits = inline_edits(remove, remove_at, insert, shape, replace, box, polygon, region)
-    if sum(x is not None for x in (edits, spec, edited_map)) != 1:
-        raise CimgenError(
-            "say what to edit with exactly one of an edit option (--remove, --remove-at, --insert, --replace), --spec or --edited-map"
-        )
+    check_one_edit(edits, spec, edited_map)
     if (palette == "") == (checkpoint is None):
         raise CimgenError("name the classes with exactly one of --palette or --checkpoint")
     if (map_path is None) == (vector is None):

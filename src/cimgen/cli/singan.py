@@ -7,13 +7,17 @@ from pathlib import Path
 import typer
 
 from cimgen.cli.bounds import LEVEL, SCALE, SEED, SIDE, device_option
-from cimgen.singan.config import DEFAULT_SCHEDULE
+from cimgen.singan.config import DEFAULT_SCHEDULE, ranges_text
 
 app = typer.Typer(
     help="SinGAN: train a pyramid of GANs on one image; random samples; reference-guided inpainting, editing and harmonization."
     "\n\nExample: cimgen singan train balloons.png --out runs/balloons",
     no_args_is_help=True,
     rich_markup_mode=None,
+)
+SET_HELP = (
+    "Override one setting, e.g. --set iters=500 or --set max_size=128 (repeatable). Allowed ranges: "
+    f"{ranges_text()} (the learning rates, lr_scale, alpha, milestone and scale_factor above 0)."
 )
 
 
@@ -55,9 +59,15 @@ def train_cmd(
     schedule: str = typer.Option(
         DEFAULT_SCHEDULE, "--schedule", help="fast (ConSinGAN-style, the default) or original (SinGAN's own settings)."
     ),
-    sets: list[str] = typer.Option([], "--set", help="Override one setting, e.g. --set iters=500 or --set max_size=128 (repeatable)."),
+    sets: list[str] = typer.Option(
+        [],
+        "--set",
+        help=SET_HELP,
+    ),
     mask: Path = typer.Option(None, "--mask", help="Damaged region to leave out of the reconstruction loss (inpainting)."),
-    threshold: int = typer.Option(None, "--threshold", **LEVEL, help="Or find the damaged region as pixels whose RGB all reach this level."),
+    threshold: int = typer.Option(
+        None, "--threshold", **LEVEL, help="Or find the damaged region as pixels whose RGB all reach this level."
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out at the first scale it has not finished, from its last mid-scale checkpoint."
     ),
@@ -130,12 +140,16 @@ def inpaint_cmd(
     threshold: int = typer.Option(
         None, "--threshold", **LEVEL, help="Or find it as the pixels whose RGB all reach this level (240 suits white subtitles)."
     ),
-    min_area: int = typer.Option(0, "--min-area", min=0, max=1 << 30, help="With --threshold: ignore white regions smaller than this many pixels."),
+    min_area: int = typer.Option(
+        0, "--min-area", min=0, max=1 << 30, help="With --threshold: ignore white regions smaller than this many pixels."
+    ),
     method: str = typer.Option("singan", "--method", help="singan, telea or ns (OpenCV's fast marching or Navier-Stokes)."),
     model_path: Path = typer.Option(None, "--model", help="SinGAN run trained on the damaged image (method singan)."),
     reference: Path = typer.Option(None, "--reference", help="Clean image of the same view, e.g. an adjacent frame (method singan)."),
     scale: int = typer.Option(None, "--scale", **SCALE, help="Scale to inject the reference at (default: two below the finest)."),
-    dilation: int = typer.Option(3, "--dilation", min=0, max=1000, help="Pixels the region grows by; SinGAN's output is feathered over them."),
+    dilation: int = typer.Option(
+        3, "--dilation", min=0, max=1000, help="Pixels the region grows by; SinGAN's output is feathered over them."
+    ),
     noise: str = typer.Option(
         "reconstruction", "--noise", help="reconstruction (no new noise above the injection scale) or random (SinGAN's editing)."
     ),

@@ -10,6 +10,7 @@ import yaml
 from cimgen.cli.bounds import EPOCHS
 from cimgen.config import load_yaml, merge, parse_override, to_dict
 from cimgen.errors import CimgenError
+from cimgen.runs.options import FINETUNE_DETAIL, FINETUNE_POSITION, FINETUNE_RECIPES, MEMORISE, MEMORISE_MAX_SIDE
 from cimgen.textfiles import json_text
 
 
@@ -140,6 +141,22 @@ def finetune_cmd(
         None, "--target-image", help="Fine-tune on this one image (with --target-map): the manipulation use case."
     ),
     target_map: Path = typer.Option(None, "--target-map", help="The label map of --target-image (ids or palette colours)."),
+    recipe_name: str = typer.Option(
+        MEMORISE,
+        "--recipe",
+        help="With --target-image: memorise (the whole image every step, no flips, L1 10, a position code; images up to "
+        "1024 px a side) or windows (random crops of data.crop_size, the recipe before).",
+    ),
+    position: int = typer.Option(
+        FINETUNE_POSITION, "--position", min=0, max=16, help="With --recipe memorise: octaves of the position code (0: none)."
+    ),
+    detail: int = typer.Option(
+        FINETUNE_DETAIL,
+        "--detail",
+        min=0,
+        max=64,
+        help="With --recipe memorise: channels of a learnable detail code for the image (0: none).",
+    ),
     config: Path = typer.Option(
         None, "--config", help="YAML with data/optim/loss/loop options; the architecture comes from the checkpoint."
     ),
@@ -153,14 +170,19 @@ def finetune_cmd(
 ) -> None:
     """Fine-tune a pretrained checkpoint of any recipe on a small set (the paper's "smalldata"), or on one target pair.
 
-    With --target-image and --target-map (pix2pixHD), every step trains on a new random crop of
-    that one pair (data.crop_size, default 256 or the image size), so that the generator
-    reproduces the region around an edit faithfully.
+    With --target-image and --target-map (pix2pixHD), the generator memorises that one pair
+    (--recipe memorise, the default, as cimgen manipulate --finetune does: the whole image every
+    step, no flips, an L1 term and a position code added through zero weights); --recipe windows
+    trains on random crops of data.crop_size instead. Options given in --config or --set win.
 
     Example: cimgen finetune --from runs/synth-pretrain --data data/small --out runs/small --epochs 100
+
+    Example: cimgen finetune --from runs/synth-pretrain --target-image photo.png --target-map map.png --out runs/one --epochs 600
     """
-    from cimgen.io.checkpoints import read_config
+    from cimgen.io.checkpoints import load_checkpoint, read_config
+    from cimgen.io.images import image_size
     from cimgen.models.limits import check_checkpoint_config
+    from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, memorising_checkpoint
     from cimgen.runs.startup import FailedStartCleanup
     from cimgen.train.recipes import get_recipe
 
@@ -173,7 +195,7 @@ def finetune_cmd(
     ckpt_cfg = read_config(init)
     check_checkpoint_config(ckpt_cfg, str(init))
     recipe = get_recipe(ckpt_cfg.get("model", "?"))
-    saved = None
+    saved, init_checkpoint = None, None
     if resume and (out / "config.yaml").is_file():
         saved = {
             k: v for k, v in _saved_options(out).items() if k not in ("generator", "local_enhancer", "discriminator", "generator_type")
@@ -182,6 +204,8 @@ def finetune_cmd(
     raw.pop("model", None)
     if (target_image is None) != (target_map is None):
         raise CimgenError("give both --target-image and --target-map, or neither")
+    if recipe_name not in FINETUNE_RECIPES:
+        raise CimgenError(f"unknown recipe '{recipe_name}'; choose {' or '.join(FINETUNE_RECIPES)}")
     if target_image is not None:
         if recipe is not get_recipe("pix2pixhd"):
             raise CimgenError("--target-image/--target-map fine-tune pix2pixHD checkpoints; for other models use --data")
@@ -193,9 +217,25 @@ def finetune_cmd(
             raise CimgenError(
                 f"{out} already fine-tunes on its target pair (copied into {out / 'target'}); resume it without --target-image/--target-map"
             )
+        user_data = dict(raw.get("data", {}))
         raw = merge(
             raw, {"data": _target_data(ckpt_cfg, target_image, target_map, out, raw.get("data", {}), write=not dry_run and not resume)}
         )
+        shape = image_size(target_image)
+        side = max(shape)
+        if recipe_name == MEMORISE and side > MEMORISE_MAX_SIDE:
+            _say(f"the target image is over {MEMORISE_MAX_SIDE} pixels a side: random crops instead of memorising it whole")
+        elif recipe_name == MEMORISE:
+            init_checkpoint = memorising_checkpoint(load_checkpoint(init), position=position, detail=detail, shape=shape)
+            ckpt_cfg = init_checkpoint[0]
+            # what --config or --set give wins; the target pair's default crop does not
+            mine = {"data": {k: v for k, v in MEMORISE_DATA.items() if k not in user_data}, "loss": MEMORISE_LOSS}
+            raw = merge({"loss": mine["loss"]}, merge(raw, {"data": mine["data"]}))
+    elif resume and saved is not None and "generator" in (run_cfg := load_yaml(out / "config.yaml")):
+        # a memorising run's generator carries a position code its checkpoints hold; resume builds that one
+        kept = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_height", "detail_width")
+        grown = {k: run_cfg["generator"][k] for k in kept if k in run_cfg["generator"]}
+        ckpt_cfg = {**ckpt_cfg, "generator": {**ckpt_cfg["generator"], **grown}}
     if not raw.get("data", {}).get("root"):
         raise CimgenError("name the small dataset with --data (or data.root in --config), or a pair with --target-image/--target-map")
     with cleanup:  # a bad option found here leaves no copied target pair behind
@@ -208,7 +248,8 @@ def finetune_cmd(
         _measure(recipe, cfg, f"fine-tuning of {init}", init_from=init)
         return
     with cleanup:
-        last = recipe.run(cfg, out, resume=resume, init_from=init, progress=not quiet)
+        extra = {"init_checkpoint": init_checkpoint} if init_checkpoint is not None else {}
+        last = recipe.run(cfg, out, resume=resume, init_from=init, progress=not quiet, **extra)
     _say(f"done; newest checkpoint: {last}; run folder: {out}")
 
 

@@ -14,6 +14,7 @@ from cimgen.edit.ops import apply_edits_traced
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
 from cimgen.metrics.checkerboard import checkerboard_report
+from cimgen.metrics.faithful import inside_report
 from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
 from cimgen.palette import check_labels
 
@@ -276,3 +277,24 @@ def _checkerboard(m: Manipulation) -> dict:
         gen, orig = gen[y : y + h, x : x + w], orig[y : y + h, x : x + w]
     report = checkerboard_report(gen, orig)
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in report.items()}
+
+
+INSIDE_CONTEXT = 128
+"""Pixels around the mask's bounding box that the inside scores fit their segmenter on."""
+
+
+def inside_metrics(m: Manipulation) -> dict:
+    """The inside-the-edit scores of ``cimgen.metrics.faithful`` (faithful, painted back, the segmenter's accuracy).
+
+    The segmenter is fitted on the original within ``INSIDE_CONTEXT`` pixels of the mask's bounding
+    box, so the cost does not grow with the scene.
+    """
+    if not m.mask.any():
+        return inside_report(m.result, m.original, m.labels, m.edited_labels, m.mask)
+    ys, xs = np.nonzero(m.mask)
+    h, w = m.mask.shape
+    y0, y1 = max(0, ys.min() - INSIDE_CONTEXT), min(h, ys.max() + 1 + INSIDE_CONTEXT)
+    x0, x1 = max(0, xs.min() - INSIDE_CONTEXT), min(w, xs.max() + 1 + INSIDE_CONTEXT)
+    crop = (slice(y0, y1), slice(x0, x1))
+    report = inside_report(m.result[crop], m.original[crop], m.labels[crop], m.edited_labels[crop], m.mask[crop])
+    return {**report, "fitted_on": f"the original within {INSIDE_CONTEXT} px of the mask's bounding box, outside the mask"}

@@ -9,7 +9,6 @@ WKT, with no EPSG code, work as well as EPSG ones.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from cimgen.errors import CimgenError
 from cimgen.io.images import write_text
+from cimgen.textfiles import json_text
 
 INSTALL_HINT = "reading vector layers needs pyogrio, shapely and rasterio: pip install 'cimgen[geo]'"
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
@@ -146,7 +146,9 @@ def reproject_xy(xs: np.ndarray, ys: np.ndarray, src: str, dst: str) -> tuple[np
     x, y = transform(CRS.from_wkt(src), CRS.from_wkt(dst), np.asarray(xs, float), np.asarray(ys, float))
     x, y = np.asarray(x, float), np.asarray(y, float)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise CimgenError(f"some coordinates cannot be carried from {crs_name(src)} into {crs_name(dst)} (they lie outside where it is defined)")
+        raise CimgenError(
+            f"some coordinates cannot be carried from {crs_name(src)} into {crs_name(dst)} (they lie outside where it is defined)"
+        )
     return x, y
 
 
@@ -196,9 +198,9 @@ def geojson_text(layer: VectorLayer) -> str:
         fid = _plain(layer.ids[i])
         geometry = "null" if geom is None else shapely.to_geojson(geom)
         features.append(
-            f'{{"type": "Feature", "id": {json.dumps(fid)}, "properties": {json.dumps(props, allow_nan=False)}, "geometry": {geometry}}}'
+            f'{{"type": "Feature", "id": {json_text(fid, indent=None)}, "properties": {json_text(props, indent=None)}, "geometry": {geometry}}}'
         )
-    text = json.dumps(head)[:-1] + ', "features": [\n' + ",\n".join(features) + "\n]}\n"
+    text = json_text(head, indent=None)[:-1] + ', "features": [\n' + ",\n".join(features) + "\n]}\n"
     return text
 
 

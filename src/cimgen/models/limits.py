@@ -55,6 +55,7 @@ BOUNDS: dict[type, dict[str, tuple]] = {
         "in_channels": IO_CHANNELS, "out_channels": IO_CHANNELS, "base_channels": WIDTH, "num_downsamplings": (0, 10),
         "num_blocks": BLOCKS, "norm": NORM_NAMES, "padding": PIX2PIXHD_PADDINGS, "upsample": UPSAMPLES,
         "position_frequencies": (0, 16), "position_dropout": (0.0, 1.0),
+        "detail_channels": (0, 64), "detail_scale": (1, 64), "detail_height": (0, 16384), "detail_width": (0, 16384),
     },
     LocalEnhancerConfig: {
         "in_channels": IO_CHANNELS, "out_channels": IO_CHANNELS, "base_channels": WIDTH, "num_downsamplings_global": (0, 10),
@@ -185,13 +186,17 @@ def _norm(norm: str, c: int) -> int:
 
 
 def _global_generator(c: GlobalGeneratorConfig) -> int:
-    n, ch = _conv(c.in_channels + c.position_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels), c.base_channels
+    n, ch = (
+        _conv(c.in_channels + c.position_channels + c.context_channels, c.base_channels, 7) + _norm(c.norm, c.base_channels),
+        c.base_channels,
+    )
     for _ in range(c.num_downsamplings):
         n, ch = n + _conv(ch, ch * 2, 3) + _norm(c.norm, ch * 2), ch * 2
     n += c.num_blocks * 2 * (_conv(ch, ch, 3) + _norm(c.norm, ch))
     for _ in range(c.num_downsamplings):
         n, ch = n + _conv(ch, ch // 2, 3) + _norm(c.norm, ch // 2), ch // 2
-    return n + _conv(ch, c.out_channels, 7)
+    k, dh, dw = c.detail_shape
+    return n + _conv(ch + c.detail_channels, c.out_channels, 7) + k * dh * dw
 
 
 def _local_enhancer(c: LocalEnhancerConfig) -> int:
@@ -455,12 +460,22 @@ def _singan(config: dict, where: str) -> int:
     amps = _required(config, "noise_amps", where)
     if not isinstance(amps, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in amps):
         raise CimgenError(f"{where}: noise_amps must be a list of finite numbers")
-    nfc, max_nfc = settings.get("nfc", 32), settings.get("max_nfc", 128)
-    layers, k, every = settings.get("num_layer", 5), settings.get("kernel", 3), settings.get("double_every", 4)
+    return singan_weights(
+        trained,
+        nfc=settings.get("nfc", 32),
+        max_nfc=settings.get("max_nfc", 128),
+        num_layer=settings.get("num_layer", 5),
+        kernel=settings.get("kernel", 3),
+        double_every=settings.get("double_every", 4),
+    )
+
+
+def singan_weights(scales: int, *, nfc: int, max_nfc: int, num_layer: int, kernel: int, double_every: int) -> int:
+    """Weights of ``scales`` SinGAN generators (a discriminator of a scale has as many), from the settings alone."""
     weights = 0
-    for scale in range(trained):
-        c = min(nfc * 2 ** (scale // every), max_nfc)
-        weights += _conv(3, c, k) + (layers - 2) * _conv(c, c, k) + (layers - 1) * _norm("batch", c) + _conv(c, 3, k)
+    for scale in range(scales):
+        c = min(nfc * 2 ** (scale // double_every), max_nfc)
+        weights += _conv(3, c, kernel) + (num_layer - 2) * _conv(c, c, kernel) + (num_layer - 1) * _norm("batch", c) + _conv(c, 3, kernel)
     return weights
 
 

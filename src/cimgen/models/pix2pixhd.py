@@ -55,6 +55,23 @@ class GlobalGeneratorConfig:
     each input, so that the generator also learns to draw from the map alone; at generation the
     code is withheld inside the edited region (``withheld``), so memorisation does not paint a
     removed object back."""
+    context: bool = False
+    """Context conditioning (Hong et al., NeurIPS 2018; SESAME, Ntavelis et al., ECCV 2020): 4 more input
+    channels carry the original image with the region to regenerate blanked out, and that region's
+    mask. While training the region is random boxes (``random_regions``); at generation it is the
+    edit's mask (``withheld``); without an image the whole input is the region, so the generator
+    draws from the map alone. The position code, when there is one, is withheld in the same region."""
+    detail_channels: int = 0
+    """A learnable code for one image: this many channels at 1/``detail_scale`` of its size, fed beside the
+    back end's features to the last convolution, so it carries fine detail past the bottleneck that
+    neither the map nor the position code explains (what memorising fine-tuning learns into it). It is
+    withheld (zeroed) where the position code is. 0: none."""
+    detail_scale: int = 2
+    """The detail code's resolution, as a divisor of the image's."""
+    detail_height: int = 0
+    """The (padded) height of the one image the detail code belongs to; the generator takes inputs of that size only."""
+    detail_width: int = 0
+    """The (padded) width of that image."""
 
     @property
     def size_multiple(self) -> int:
@@ -65,6 +82,17 @@ class GlobalGeneratorConfig:
     def position_channels(self) -> int:
         """Channels the position code adds to the first convolution's input."""
         return 4 * self.position_frequencies
+
+    @property
+    def detail_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the detail code's tensor."""
+        d = self.detail_scale
+        return self.detail_channels, -(-self.detail_height // d), -(-self.detail_width // d)
+
+    @property
+    def context_channels(self) -> int:
+        """Channels the context (blanked image and mask) adds to the first convolution's input."""
+        return 4 if self.context else 0
 
 
 UPSAMPLES = ("transpose", "resize")
@@ -115,7 +143,7 @@ class GlobalGenerator(nn.Module):
         self.config = c
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
-            nn.Conv2d(c.in_channels + c.position_channels, c.base_channels, kernel_size=7),
+            nn.Conv2d(c.in_channels + c.position_channels + c.context_channels, c.base_channels, kernel_size=7),
             make_norm(c.norm, c.base_channels),
             nn.ReLU(True),
         ]
@@ -132,22 +160,75 @@ class GlobalGenerator(nn.Module):
             )
             layers += [up, make_norm(c.norm, ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, c.out_channels, kernel_size=7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch + c.detail_channels, c.out_channels, kernel_size=7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        if c.detail_channels:
+            if not (c.detail_height >= 1 and c.detail_width >= 1 and c.detail_scale >= 1):
+                raise CimgenError("a detail code needs the image's detail_height, detail_width and a detail_scale of at least 1")
+            self.detail = nn.Parameter(torch.zeros(1, *c.detail_shape))
 
-    def forward(self, x: torch.Tensor, withheld: torch.Tensor | None = None) -> torch.Tensor:
-        """The image of the input maps; ``withheld`` (N x 1 x H x W or H x W, 1 = withhold) zeroes the position code there."""
+    def forward(self, x: torch.Tensor, withheld: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
+        """The image of the input maps.
+
+        Args:
+            x: N x in_channels x H x W maps (one-hot labels, edges).
+            withheld: N x 1 x H x W or H x W, 1 = the region to draw from the map alone: the position code
+                is zeroed there and, for a context generator, the image is blanked there.
+            image: N x 3 x H x W in [-1, 1], the original image a context generator sees outside the
+                region; ignored by other generators. A context generator without it draws everything from the map.
+        """
         check_input(x, self.config.in_channels, self.config.size_multiple, "generator")
-        if self.config.position_frequencies:
-            n, _, h, w = x.shape
-            code = position_code(h, w, self.config.position_frequencies, like=x).expand(n, -1, -1, -1)
-            keep = torch.ones(n, 1, h, w, dtype=x.dtype, device=x.device)
-            if withheld is not None:
-                keep = keep * (1 - withheld.to(x.dtype).reshape(-1, 1, h, w))
-            if self.training and self.config.position_dropout > 0:
-                keep = keep * random_keep_boxes(n, h, w, self.config.position_dropout, like=x)
-            x = torch.cat([x, code * keep], 1)
-        return self.model(x)
+        c = self.config
+        if not (c.position_frequencies or c.context or c.detail_channels):
+            return self.model(x)
+        n, _, h, w = x.shape
+        if c.detail_channels and (h, w) != (c.detail_height, c.detail_width):
+            raise CimgenError(
+                f"this generator memorised one {c.detail_width}x{c.detail_height} image in its detail code; it renders maps of that size only, got {w}x{h}"
+            )
+        region = torch.zeros(n, 1, h, w, dtype=x.dtype, device=x.device)
+        if withheld is not None:
+            region = withheld.to(x.dtype).reshape(-1, 1, h, w).expand(n, 1, h, w)
+        if c.context and image is None:
+            region = torch.ones_like(region)  # nothing to see: the whole input is drawn from the map
+        elif c.context and self.training:
+            region = torch.maximum(region, random_regions(n, h, w, like=x))
+        keep = 1 - region
+        if self.training and c.position_dropout > 0 and (c.position_frequencies or c.detail_channels):
+            keep = keep * random_keep_boxes(n, h, w, c.position_dropout, like=x)
+        parts = [x]
+        if c.position_frequencies:
+            parts.append(position_code(h, w, c.position_frequencies, like=x).expand(n, -1, -1, -1) * keep)
+        if c.context:
+            if image is None:
+                image = x.new_zeros(n, 3, h, w)
+            check_input(image, 3, 1, "generator context image")
+            if image.shape[2:] != x.shape[2:]:
+                raise CimgenError(f"the context image is {image.shape[3]}x{image.shape[2]} but the maps are {w}x{h}")
+            parts += [image.to(x.dtype) * (1 - region), region]
+        x = torch.cat(parts, 1) if len(parts) > 1 else x
+        if not c.detail_channels:
+            return self.model(x)
+        features = self.model[:-3](x)
+        detail = nn.functional.interpolate(self.detail.to(features.dtype), size=(h, w), mode="bilinear", align_corners=False)
+        return self.model[-3:](torch.cat([features, detail.expand(n, -1, -1, -1) * keep], 1))
+
+
+def random_regions(n: int, height: int, width: int, *, like: torch.Tensor) -> torch.Tensor:
+    """N x 1 x H x W regions a context generator learns to fill: 1 to 3 boxes of 5-40% of each side,
+    and, one time in ten, the whole input (so that it also learns to draw from the map alone)."""
+    region = torch.zeros(n, 1, height, width, dtype=like.dtype, device=like.device)
+    draws = torch.rand(n, 14).tolist()
+    for i, d in enumerate(draws):
+        if d[0] < 0.1:
+            region[i] = 1
+            continue
+        for b in range(1 + int(d[1] * 3)):
+            sy, sx, py, px = d[2 + 4 * b : 6 + 4 * b]
+            bh, bw = max(1, int(height * (0.05 + 0.35 * sy))), max(1, int(width * (0.05 + 0.35 * sx)))
+            y, x = int((height - bh) * py), int((width - bw) * px)
+            region[i, :, y : y + bh, x : x + bw] = 1
+    return region
 
 
 def random_keep_boxes(n: int, height: int, width: int, chance: float, *, like: torch.Tensor) -> torch.Tensor:
@@ -163,12 +244,19 @@ def random_keep_boxes(n: int, height: int, width: int, chance: float, *, like: t
     return keep
 
 
+DETAIL_INIT = 0.1
+"""Standard deviation of a new detail code's values (its weights start at zero, so the output does not change)."""
+DETAIL_LR_SCALE = 50.0
+"""The detail code's learning rate, as a multiple of the generator's (Adam moves each value by about the learning
+rate per step; the code's values are of order 0.1 and must change within a few hundred steps)."""
+
+
 def converted_generator_tensors(
     tensors: dict[str, torch.Tensor], old: GlobalGeneratorConfig, new: GlobalGeneratorConfig
 ) -> dict[str, torch.Tensor]:
-    """A global generator's tensors carried over to a config with position channels and/or resize upsampling.
+    """A global generator's tensors carried over to a config with position channels, context input and/or resize upsampling.
 
-    Position channels enter the first convolution through new, zero-initialised input weights, so
+    Position and context channels enter the first convolution through new, zero-initialised input weights, so
     the converted generator computes exactly what the old one did until training moves them. A
     transposed convolution becomes a resize convolution whose kernel is the transposed kernel's
     sum over its 3x3 taps / 4, at the centre: on a locally constant input the transposed
@@ -179,21 +267,47 @@ def converted_generator_tensors(
     Args:
         tensors: ``model.<i>...`` tensors of a generator built with ``old``.
         old: its config.
-        new: the target config; it may differ from ``old`` only in ``position_frequencies`` (growing) and ``upsample``.
+        new: the target config; it may differ from ``old`` only in ``position_frequencies`` (growing), ``context``
+            (turned on) and ``upsample``.
     """
-    free = ("position_frequencies", "position_dropout", "upsample")
+    free = (
+        "position_frequencies",
+        "position_dropout",
+        "upsample",
+        "context",
+        "detail_channels",
+        "detail_scale",
+        "detail_height",
+        "detail_width",
+    )
     same = {k: v for k, v in vars(old).items() if k not in free}
     if same != {k: v for k, v in vars(new).items() if k not in free}:
-        raise CimgenError("a generator converts only to another position code or upsampling, not to other sizes")
+        raise CimgenError("a generator converts only to another position code, context input or upsampling, not to other sizes")
     if new.position_frequencies < old.position_frequencies:
         raise CimgenError("a generator's position channels can be added, not removed")
+    if old.context and not new.context:
+        raise CimgenError("a context generator cannot become a map-only one")
     if old.upsample == "resize" and new.upsample == "transpose":
         raise CimgenError("a resize-convolution generator cannot become a transposed-convolution one")
+    old_detail = (old.detail_channels, old.detail_scale, old.detail_height, old.detail_width)
+    if old.detail_channels and old_detail != (new.detail_channels, new.detail_scale, new.detail_height, new.detail_width):
+        raise CimgenError("a generator's detail code belongs to one image; it cannot be changed, only added")
     out = dict(tensors)
+    if new.detail_channels and not old.detail_channels:
+        # the code starts as small noise and enters through zero weights: the output is unchanged, and both
+        # the weights (gradient: the code) and the code (gradient: the weights, once they move) can learn
+        last = 4 + 3 * new.num_downsamplings + new.num_blocks + 3 * new.num_downsamplings + 1
+        w = out[f"model.{last}.weight"]
+        out[f"model.{last}.weight"] = torch.cat([w, w.new_zeros(w.shape[0], new.detail_channels, *w.shape[2:])], 1)
+        seeded = torch.Generator().manual_seed(0)
+        out["detail"] = torch.randn(1, *new.detail_shape, generator=seeded).to(w.dtype) * DETAIL_INIT
     first = out["model.1.weight"]
-    extra = new.position_channels - old.position_channels
-    if extra:
-        out["model.1.weight"] = torch.cat([first, first.new_zeros(first.shape[0], extra, *first.shape[2:])], 1)
+    # the first convolution's inputs, in order: maps, position code, context (blanked image and mask)
+    maps, pos = old.in_channels + old.position_channels, new.position_channels - old.position_channels
+    zeros = lambda k: first.new_zeros(first.shape[0], k, *first.shape[2:])
+    ctx = first[:, maps:] if old.context else zeros(new.context_channels)
+    if pos or new.context != old.context:
+        out["model.1.weight"] = torch.cat([first[:, :maps], zeros(pos), ctx], 1)
     if old.upsample == "transpose" and new.upsample == "resize":
         start = 4 + 3 * new.num_downsamplings + new.num_blocks  # index of the first upsampling layer
         for i in range(new.num_downsamplings):

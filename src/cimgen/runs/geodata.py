@@ -8,7 +8,6 @@ checked here before a run writes anything; what is bad about it is said in one s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from cimgen.io.geotiff import GeoInfo, is_georeferenced, read_geotiff, read_geot
 from cimgen.io.images import read_image
 from cimgen.io.vector import VectorLayer, crs_is_geographic, crs_name, crs_wkt, read_vector, reproject_geometries, same_crs
 from cimgen.palette import Palette
-from cimgen.textfiles import read_yaml
+from cimgen.textfiles import json_text, read_yaml
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 LOST_SHARE = 0.5
@@ -225,7 +224,7 @@ def truth_layer(mask: np.ndarray, owners: np.ndarray | None, grid: Grid, edits: 
     geoms = np.array([g for g, _ in polygons], dtype=object)
     numbers = np.array([v for _, v in polygons], np.int64)
     ops = np.array([edits[v - 1].get("op", "") if 0 < v <= len(edits) else "" for v in numbers], dtype=object)
-    specs = np.array([json.dumps(edits[v - 1]) if 0 < v <= len(edits) else "" for v in numbers], dtype=object)
+    specs = np.array([json_text(edits[v - 1], indent=None) if 0 < v <= len(edits) else "" for v in numbers], dtype=object)
     pixels = np.array([int((regions == v).sum()) for v in numbers], np.int64) if len(numbers) < 64 else _pixel_counts(regions, numbers)
     return VectorLayer(
         geoms,

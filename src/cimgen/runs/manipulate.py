@@ -25,7 +25,7 @@ from cimgen.data.paired import PairedDataset
 from cimgen.data.tiles import tile_starts
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RemoveObject
-from cimgen.edit.pipeline import EditPlan, Manipulation, manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, shipped_checkpoint, translator
@@ -229,6 +229,41 @@ def finetune_windows(
     return out[:limit] or [(0, 0, min(window, h), min(window, w))]
 
 
+MEMORISE_LOSS = {"lambda_l1": MEMORISE_L1}
+"""Loss options the memorise recipe sets (beside the checkpoint's adversarial and feature-matching terms)."""
+MEMORISE_DATA = {"crop_size": 0, "flip": False}
+"""Data options the memorise recipe sets: the whole image every step, never flipped (position cues stay)."""
+
+
+def memorising_checkpoint(
+    checkpoint: tuple[dict, dict], *, position: int, context: bool = False, detail: int = 0, shape: tuple[int, int] | None = None
+) -> tuple[dict, dict]:
+    """A pix2pixHD checkpoint made ready to memorise one image: a ``position``-octave code, context input and a
+    ``detail``-channel detail code for an image of ``shape`` (height, width) added.
+
+    Global generators get them through zero weights (``train.pix2pixhd.converted_checkpoint``),
+    so fine-tuning starts exactly from the checkpoint; a local enhancer is returned as it is (it
+    takes none of them), and context or a detail code for it is refused in one sentence.
+    """
+    if checkpoint[0].get("generator_type", "global") != "global":
+        if context or detail:
+            raise CimgenError("context conditioning and detail codes apply to global pix2pixHD generators, not to a local enhancer")
+        return checkpoint
+    if not (position or context or detail):
+        return checkpoint
+    gen = checkpoint[0]["generator"]
+    sized = None
+    if detail:
+        if shape is None:
+            raise CimgenError("a detail code is made for one image: give its size")
+        m = 2 ** int(gen.get("num_downsamplings", 4))
+        sized = (detail, -(-shape[0] // m) * m, -(-shape[1] // m) * m)  # the padded size the generator sees
+        if gen.get("detail_channels") and (gen["detail_channels"], gen.get("detail_height"), gen.get("detail_width")) == sized:
+            sized = None  # the checkpoint already memorises this image
+    old = gen.get("position_frequencies", 0)
+    return converted_checkpoint(checkpoint, position_frequencies=max(position, old), context=context or None, detail=sized)
+
+
 def finetune_renderer(
     renderer: Renderer,
     image: np.ndarray,
@@ -245,13 +280,16 @@ def finetune_renderer(
     progress: bool,
     recipe: str = MEMORISE,
     position: int = FINETUNE_POSITION,
+    context: bool = False,
+    detail: int = 0,
 ) -> Renderer:
     """Fine-tune a pix2pixHD renderer on the target image; returns the fine-tuned renderer.
 
     ``memorise`` (the default) trains on the whole image every step, with no flips and no crops,
     an L1 term beside the adversarial and feature-matching ones, and (global generators) a
     ``position``-octave position code added to the generator's input through zero weights, so
-    the generator can learn where it is and memorise what the map does not explain. Images over
+    the generator can learn where it is and memorise what the map does not explain; with ``context``
+    the generator also sees the image outside random regions and learns to fill them. Images over
     ``MEMORISE_MAX_SIDE`` fall back to ``windows``: random ``crop`` crops of windows around the
     edit (the recipe before memorisation).
 
@@ -268,10 +306,17 @@ def finetune_renderer(
     memorise = recipe == MEMORISE and max(labels.shape) <= MEMORISE_MAX_SIDE
     if recipe == MEMORISE and not memorise and echo:
         echo(f"the image is over {MEMORISE_MAX_SIDE} pixels a side: fine-tuning on windows around the edit instead of memorising it whole")
-    if memorise and checkpoint[0].get("generator_type", "global") == "global" and position:
-        checkpoint = converted_checkpoint(
-            checkpoint, position_frequencies=max(position, checkpoint[0]["generator"].get("position_frequencies", 0))
+    if context and not memorise:
+        raise CimgenError(
+            f"context conditioning is part of the memorise recipe (whole images up to {MEMORISE_MAX_SIDE} pixels a side, untiled); "
+            "leave out --finetune-context"
         )
+    if detail and not memorise:
+        raise CimgenError(
+            f"a detail code memorises one whole image of up to {MEMORISE_MAX_SIDE} pixels a side; leave out --finetune-detail"
+        )
+    if memorise:
+        checkpoint = memorising_checkpoint(checkpoint, position=position, context=context, detail=detail, shape=labels.shape)
     ckpt_cfg = checkpoint[0]
     windows = [(0, 0, *labels.shape)] if memorise else finetune_windows(hint, labels.shape)
     pairs = [(f"window_{i:03d}", labels[y : y + h, x : x + w], image[y : y + h, x : x + w]) for i, (y, x, h, w) in enumerate(windows)]
@@ -281,7 +326,7 @@ def finetune_renderer(
     decay = epochs_total // 4
     overrides = {
         "data": {"root": "(windows of the target image, in memory)", "format": "folders", "crop_size": crop, "flip": False, "palette": ""},
-        **({"loss": {"lambda_l1": MEMORISE_L1}} if memorise else {}),
+        **({"loss": MEMORISE_LOSS} if memorise else {}),
         "loop": {
             "epochs": epochs_total - decay,
             "decay_epochs": decay,
@@ -296,9 +341,9 @@ def finetune_renderer(
     if echo:
         what = "the whole image" if memorise else f"{len(windows)} window(s) of the image around the edit"
         code = ckpt_cfg["generator"].get("position_frequencies", 0) if memorise else 0
-        echo(
-            f"fine-tuning on {what}{f' with a {code}-octave position code' if code else ''} for {epochs_total * len(windows)} steps -> {run_dir}"
-        )
+        extra = (f" with a {code}-octave position code" if code else "") + (" and the image as context" if context else "")
+        extra += f", a {detail}-channel detail code" if detail and memorise else ""
+        echo(f"fine-tuning on {what}{extra} for {epochs_total * len(windows)} steps -> {run_dir}")
     last = run_pix2pixhd(cfg, run_dir / "run", init_from=source, init_checkpoint=checkpoint, dataset=dataset, echo=echo, progress=progress)
     return load_renderer(last, palette=palette, device=device)
 
@@ -356,12 +401,13 @@ def manipulate_one(
             renderer, inputs.image, inputs.labels, dilate(plan.mask, FINETUNE_HINT_MARGIN), out / "finetune",
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
+            context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,
         )  # fmt: skip
-    render, tile_size = renderer.render_edit(plan.mask), cfg.tile_size
+    render, tile_size = renderer.render_edit(plan.mask, inputs.image), cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
         if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
             raise CimgenError(
-                f"this generator carries a position code for one whole image, so it renders whole maps of up to {POSITION_MAX_SIDE} "
+                f"this generator carries a position code for one whole image (or sees it as context), so it renders whole maps of up to {POSITION_MAX_SIDE} "
                 "pixels a side, untiled; leave out --tile-size"
             )
         tile_size = 0
@@ -379,6 +425,9 @@ def manipulate_one(
         "checkpoint": str(cfg.checkpoint),
         "finetuned": cfg.finetune,
         **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
+        **({"finetune_context": True} if cfg.finetune_context else {}),
+        **({"finetune_detail": cfg.finetune_detail} if cfg.finetune_detail else {}),
+        **({"inside": inside_metrics(m)} if cfg.score_inside else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,
         "edits": described if inputs.edits is not None else f"edited map {cfg.edited_map}",

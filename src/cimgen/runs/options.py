@@ -27,6 +27,8 @@ MEMORISE_L1 = 10.0
 """Weight of the L1 term while memorising (beside the adversarial and feature-matching terms)."""
 FINETUNE_POSITION = 6
 """Octaves of the position code a memorising fine-tune adds to a global generator (4 input channels each)."""
+FINETUNE_DETAIL = 0
+"""Channels of the detail code a memorising fine-tune adds (0: none; the default is chosen by benchmarks/fidelity.py)."""
 
 # The allowed range of each number, (lowest, highest): the CLI shows them in --help and the runs check them,
 # so a value no library call can take (a radius of 100,000 px, a feather of 1e12) gets one sentence.
@@ -94,6 +96,14 @@ class ManipulateConfig:
     """``memorise`` (whole image, position code) or ``windows`` (crops around the edit)."""
     finetune_position: int = FINETUNE_POSITION
     """Octaves of the position code when memorising (0: none)."""
+    finetune_context: bool = False
+    """When memorising, also feed the generator the original image outside the region it draws and that
+    region's mask (context conditioning; trained with random regions). See docs/manipulation.md."""
+    finetune_detail: int = FINETUNE_DETAIL
+    """When memorising, channels of the learnable detail code for this one image (0: none); see docs/manipulation.md."""
+    score_inside: bool = False
+    """Also score the inside of the edit (``metrics.json["inside"]``: faithful, painted back; a segmenter fitted
+    on the original around the edit, a few seconds)."""
     tile_size: int | None = None
     """Generate in tiles of this size; None: automatic (tiles above 2048 px a side); 0: never."""
     overlap: int = 128
@@ -140,11 +150,21 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         (cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps"),
         (cfg.finetune_crop, FINETUNE_CROP_RANGE, "finetune_crop"),
         (cfg.finetune_position, (0, 16), "finetune_position"),
+        (cfg.finetune_detail, (0, 64), "finetune_detail"),
         (cfg.overlap, OVERLAP_RANGE, "overlap"),
         (cfg.window_limit, WINDOW_LIMIT_RANGE, "window_limit"),
     ):
         check_range(value, bounds, name)
     if cfg.finetune_recipe not in FINETUNE_RECIPES:
         raise CimgenError(f"finetune_recipe is {cfg.finetune_recipe!r}; choose {' or '.join(FINETUNE_RECIPES)}")
+    if cfg.finetune_detail and not (cfg.finetune and cfg.finetune_recipe == MEMORISE and not cfg.tile_size):
+        raise CimgenError(
+            "a detail code is learnt while memorising the whole image: use it with --finetune, the memorise recipe and no --tile-size"
+        )
+    if cfg.finetune_context and not (cfg.finetune and cfg.finetune_recipe == MEMORISE and not cfg.tile_size):
+        raise CimgenError(
+            "context conditioning is learnt while memorising the whole image: use it with --finetune, "
+            "the memorise recipe and no --tile-size"
+        )
     if cfg.tile_size is not None:
         check_range(cfg.tile_size, (0, TILE_SIZE_RANGE[1]), "tile_size")

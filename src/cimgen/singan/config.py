@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from cimgen.config import from_dict
@@ -9,6 +10,16 @@ from cimgen.errors import CimgenError
 
 PLACEMENTS = ("geometric", "consingan")
 PRECISIONS = ("auto", "fp32", "bf16")
+RANGES: dict[str, tuple] = {
+    "max_size": (1, 8192), "min_size": (1, 8192), "num_scales": (0, 100), "scale_factor": (0.0, 1.0),
+    "nfc": (1, 4096), "max_nfc": (1, 4096), "double_every": (1, 1000), "num_layer": (3, 32), "kernel": (1, 15),
+    "iters": (1, 1_000_000), "lr_g": (0.0, 1.0), "lr_d": (0.0, 1.0), "beta1": (0.0, 0.999), "gamma": (0.0, 1.0),
+    "milestone": (0.0, 1.0), "d_steps": (1, 100), "g_steps": (1, 100), "lambda_grad": (0.0, 10_000.0),
+    "alpha": (0.0, 1_000_000.0), "noise_amp": (0.0, 100.0), "train_depth": (1, 100), "lr_scale": (0.0, 1.0),
+    "seed": (0, 2**32 - 1),
+}  # fmt: skip
+"""Every number of ``SinGANConfig`` with its allowed range (inclusive; the sizes and widths as a checkpoint's,
+``cimgen.models.limits.SINGAN_BOUNDS``; seeds as NumPy and PyTorch take them). Shown by ``cimgen singan train --help``."""
 
 
 @dataclass
@@ -139,3 +150,12 @@ def check_config(cfg: SinGANConfig) -> None:
             raise CimgenError(f"{name} must be positive, got {getattr(cfg, name)}")
     if not 0 < cfg.milestone <= 1:
         raise CimgenError(f"milestone must lie in (0, 1], got {cfg.milestone}")
+    for name, (lo, hi) in RANGES.items():  # NaN, infinities and absurd sizes: one sentence before anything is built
+        value = getattr(cfg, name)
+        if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi:
+            raise CimgenError(f"{name} is {value}; it must lie between {lo} and {hi}")
+
+
+def ranges_text() -> str:
+    """The allowed range of every number, as ``--help`` shows it: ``iters 1..1000000, lr_g 0.0..1.0, ...``."""
+    return ", ".join(f"{name} {lo}..{hi}" for name, (lo, hi) in RANGES.items())

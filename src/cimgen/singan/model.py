@@ -12,6 +12,7 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module, save_checkpoint
 from cimgen.io.images import image_to_tensor, tensor_to_image
 from cimgen.models.limits import check_checkpoint_config
+from cimgen.nn.devices import check_device
 from cimgen.singan.config import SinGANConfig, check_config
 from cimgen.singan.networks import ScaleDiscriminator, ScaleGenerator
 from cimgen.singan.pyramid import resize
@@ -203,7 +204,7 @@ def load_singan(path: str | Path, *, device: torch.device | str = "cpu") -> tupl
         if z is None:
             raise CimgenError(f"{path} is a damaged SinGAN checkpoint (no z_opt.{n})")
         model.z_opt.append(z.expand(1, 3, *z.shape[-2:]) if n == 0 else z)
-    return model.to(torch.device(device)), tensors
+    return model.to(torch.device(check_device(device))), tensors
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:

@@ -25,6 +25,8 @@ from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.folders import check_fresh
 from cimgen.io.images import write_image
+from cimgen.models.limits import check_size, singan_weights
+from cimgen.nn.devices import check_device
 from cimgen.singan.config import SinGANConfig
 from cimgen.singan.model import MODEL_DIR, SinGAN, image_tensor, load_singan, to_image
 from cimgen.singan.networks import gradient_penalty, init_weights
@@ -195,10 +197,15 @@ def train_singan(
         checkpoint_every: seconds between mid-scale checkpoints in ``out/partial`` (0: none). They do
             not change the result: a run resumed from one ends on the same weights as a run straight through.
     """
-    out, device = Path(out), torch.device(device)
+    out, device = Path(out), torch.device(check_device(device))
     _check_out(out, resume)
     h, w = image.shape[:2]
     sizes = pyramid_sizes(h, w, cfg)
+    # a generator per scale, and a discriminator as large as each at most, counted before any is built
+    count = singan_weights(
+        len(sizes), nfc=cfg.nfc, max_nfc=cfg.max_nfc, num_layer=cfg.num_layer, kernel=cfg.kernel, double_every=cfg.double_every
+    )
+    check_size(2 * count, "this SinGAN config", "lower nfc, max_nfc, num_layer or kernel")
     reals = image_pyramid(image_tensor(image).to(device), sizes)
     digest = image_digest(image)
     weights: list[torch.Tensor | None] = [None] * len(sizes)
@@ -213,8 +220,34 @@ def train_singan(
         model, netD, gen, partial = _resume(out, model, device)
     used, why = choose_precision(cfg.precision, device)
     model.meta["precision"] = {"used": used, "why": why}
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    log = out / LOG_NAME
+    try:
+        _train_scales(model, netD, gen, partial, weights, out, mask, device, progress, checkpoint_every)
+    except BaseException:
+        # A run that stops before it has saved anything (a scale finished or a mid-scale checkpoint) leaves no folder behind.
+        if created and not any((out / d / CONFIG_NAME).is_file() for d in (MODEL_DIR, PARTIAL_DIR)):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    if write_samples:
+        _write_samples(model, out / SAMPLES_DIR, cfg.seed)
+    return model
+
+
+def _train_scales(
+    model: SinGAN,
+    netD: nn.Module | None,
+    gen: torch.Generator,
+    partial: dict | None,
+    weights: list[torch.Tensor | None],
+    out: Path,
+    mask: np.ndarray | None,
+    device: torch.device,
+    progress: Callable[[int, int, int, dict], None] | None,
+    checkpoint_every: float,
+) -> None:
+    """Train the scales ``model`` has not finished, saving each into ``out`` (the body of ``train_singan``)."""
+    cfg, sizes, log = model.cfg, model.sizes, out / LOG_NAME
     for n in range(model.trained, model.num_scales):
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1000 + n)
@@ -268,9 +301,6 @@ def train_singan(
                 )
                 + "\n"
             )
-    if write_samples:
-        _write_samples(model, out / SAMPLES_DIR, cfg.seed)
-    return model
 
 
 def _resume(out: Path, fresh: SinGAN, device: torch.device) -> tuple[SinGAN, nn.Module | None, torch.Generator, dict | None]:

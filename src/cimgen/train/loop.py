@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import has_checkpoint, load_checkpoint, load_module, load_train_state, save_checkpoint
 from cimgen.io.images import write_image
+from cimgen.textfiles import json_text
 from cimgen.train.runtime import (  # noqa: F401  (resolve_device re-exported)
     PRECISIONS,
     Runtime,
@@ -283,7 +284,7 @@ class RunLog:
         if not self.active:
             return
         with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json_text(record, indent=None) + "\n")  # one writer: NaN or inf is null, never bare NaN
         if self.writer is not None:
             for k, v in record.items():
                 if k not in ("epoch", "step") and isinstance(v, (int, float)):

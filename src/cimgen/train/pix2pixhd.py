@@ -32,6 +32,7 @@ from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
 from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.pix2pixhd import (
+    DETAIL_LR_SCALE,
     GENERATOR_TYPES,
     IMPORTED_GENERATOR_TYPES,
     GlobalGenerator,
@@ -159,6 +160,13 @@ def build_vgg_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
     return PerceptualLoss(load_vgg19(found)), f"on, weights {found}"
 
 
+def generator_groups(generator: torch.nn.Module) -> list[dict]:
+    """The generator's Adam parameter groups: a detail code learns at ``DETAIL_LR_SCALE`` times the rate (``lr_scale``)."""
+    detail = getattr(generator, "detail", None)
+    rest = [p for name, p in generator.named_parameters() if name != "detail"]
+    return [{"params": rest}] + ([{"params": [detail], "lr_scale": DETAIL_LR_SCALE}] if detail is not None else [])
+
+
 class Pix2PixHDRecipe:
     """Networks, optimizers and the D and G update phases of pix2pixHD."""
 
@@ -176,7 +184,7 @@ class Pix2PixHDRecipe:
         self.base_lr = cfg.optim.lr
         # Frozen (global-part) parameters get no gradients, so Adam leaves them alone until they are unfrozen.
         self.optimizers = {
-            "generator": rt.adam(self.generator.parameters(), lr=cfg.optim.lr, betas=betas),
+            "generator": rt.adam(generator_groups(self.generator), lr=cfg.optim.lr, betas=betas),
             "discriminator": rt.adam(self.discriminator.parameters(), lr=cfg.optim.lr, betas=betas),
         }
         self._wrap_generator(global_frozen=cfg.generator_type == "local" and cfg.fix_global_epochs > 0)
@@ -185,6 +193,8 @@ class Pix2PixHDRecipe:
         self.d_frozen = rt.wrap(self.discriminator, ddp=False)
         self._step_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.adversarial = cfg.loss.adversarial_from_epoch <= 0
+        # a context generator sees the real image outside random regions and learns to fill them
+        self.context = bool(getattr(generator_config(cfg), "context", False))
 
     def _wrap_generator(self, *, global_frozen: bool) -> None:
         """Freeze or unfreeze the local enhancer's global part, and wrap G for the update steps.
@@ -218,7 +228,7 @@ class Pix2PixHDRecipe:
         mode = self.cfg.loss.gan
         with rt.autocast():
             # One generator forward serves both steps: D trains on it detached, G backpropagates through it.
-            fake = self.g_train(label)
+            fake = self.g_train(label, image=real) if self.context else self.g_train(label)
             self._step_cache = (label, real, fake)
             if not self.adversarial:  # reconstruction terms only, for now: no discriminator update
                 return {}
@@ -269,7 +279,7 @@ class Pix2PixHDRecipe:
         """Rows of (colour map | generated | real) for up to four images of the batch."""
         label, real = self._inputs(batch)
         with eval_mode(self.generator), self.runtime.autocast():
-            fake = self.generator(label).float()
+            fake = (self.generator(label, image=real) if self.context else self.generator(label)).float()
         lut = np.asarray(self.palette.colors, np.uint8)
         rows = []
         for i in range(min(4, label.shape[0])):
@@ -452,19 +462,29 @@ def finetune_config(ckpt_cfg: dict, overrides: dict) -> Pix2PixHDConfig:
 
 
 def converted_checkpoint(
-    checkpoint: tuple[dict, dict], *, position_frequencies: int | None = None, upsample: str | None = None
+    checkpoint: tuple[dict, dict],
+    *,
+    position_frequencies: int | None = None,
+    upsample: str | None = None,
+    context: bool | None = None,
+    detail: tuple[int, int, int] | None = None,
 ) -> tuple[dict, dict]:
-    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels and/or resize upsampling.
+    """A global-generator pix2pixHD checkpoint (config, tensors) with position channels, context input, a detail code
+    and/or resize upsampling.
 
     The generator's tensors are carried over by ``models.pix2pixhd.converted_generator_tensors``
-    (position channels enter through zero weights); the discriminator's are kept. None keeps a setting.
+    (new inputs enter through zero weights); the discriminator's are kept. None keeps a setting.
+    ``detail`` is (channels, height, width): a detail code for one image of that (padded) size.
     """
     config, tensors = checkpoint
     config = as_pix2pixhd_config(config, "to convert")
     if config.get("generator_type", "global") != "global":
-        raise CimgenError("position channels and resize upsampling apply to global generators, not to a local enhancer")
+        raise CimgenError("position channels, context input and resize upsampling apply to global generators, not to a local enhancer")
     old = from_dict(GlobalGeneratorConfig, config["generator"], where="checkpoint generator config")
-    changes = {k: v for k, v in (("position_frequencies", position_frequencies), ("upsample", upsample)) if v is not None}
+    asked = (("position_frequencies", position_frequencies), ("upsample", upsample), ("context", context))
+    changes = {k: v for k, v in asked if v is not None}
+    if detail is not None and detail[0]:
+        changes.update(detail_channels=detail[0], detail_height=detail[1], detail_width=detail[2])
     new = replace(old, **changes)
     if new == old:
         return config, tensors

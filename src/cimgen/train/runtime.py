@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from cimgen.errors import CimgenError
+from cimgen.nn.devices import check_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 """``auto`` chooses by the machine (``choose_precision``); the others are used as given."""
@@ -97,17 +98,9 @@ def choose_precision(requested: str, device: torch.device, *, caps: dict | None 
     return "fp32", f"auto: no mixed precision is chosen on {device.type}"
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; anything else must name an available device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise CimgenError(f"unknown device '{name}'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CimgenError(f"device '{name}' was asked for but CUDA is not available")
-    return dev
+def resolve_device(name: str | torch.device | None) -> torch.device:
+    """The device ``name`` stands for on this machine (``auto`` picks CUDA when present); checked by ``nn.devices.check_device``, the one place device names meet the machine."""
+    return torch.device(check_device(name))
 
 
 def precision_note(precision: str, device_name: str) -> str:
