@@ -95,6 +95,7 @@ def test_no_cog_writes_a_plain_tiled_geotiff(geo_scene, tiny_ckpt, tmp_path):
     [
         (["--windowed", "--window-limit", "700"], "edit 2 (RemoveClass) needs a window of"),
         (["--windowed", "--finetune"], "--windowed does not take --finetune"),
+        (["--windowed", "--score-inside"], "--windowed does not take --score-inside"),
         (["--no-cog"], "--no-cog chooses the format of a --windowed run"),
     ],
 )

@@ -36,7 +36,7 @@ WINDOWED_TILE_SIZE = 1024
 """Tile side when ``--tile-size`` is automatic (as the in-memory path picks above 2048 pixels)."""
 WINDOWED_UNSUPPORTED = (
     ("vector", "--vector"), ("finetune", "--finetune"), ("edited_map", "--edited-map"), ("instances", "--instances"),
-    ("mask", "--mask"), ("bands", "--bands"), ("stretch", "--stretch"), ("map_from", "--map-from"),
+    ("mask", "--mask"), ("bands", "--bands"), ("stretch", "--stretch"), ("map_from", "--map-from"), ("score_inside", "--score-inside"),
 )  # fmt: skip
 
 
