@@ -54,7 +54,7 @@ BLEND_PAD = 64
 WINDOWED_OPS = (RemoveClass, RemoveObject, InsertShape, ReplaceClass, MoveObject)
 
 
-@dataclass
+@dataclass(eq=False)  # patches are told apart by identity (their arrays do not compare as one value)
 class Patch:
     """One window of the map that the edits changed."""
 
@@ -89,7 +89,7 @@ class WindowedPlan:
     """Windows read per edit, their sides, changed and mask pixels, seconds."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Piece:
     """A rendered and blended window of the scene: everything the in-memory pipeline holds, for this window only."""
 
@@ -304,7 +304,7 @@ def plan_windowed(
             pads = [2 * p if r else p for p, r in zip(pads, reached, strict=True)]
         owners[changed] = i
         windows.append({"edit": i, "window": [box[1], box[0], box[3], box[2]], "tries": tries})
-        patches = [p for p in patches if p not in merged]
+        patches = [p for p in patches if all(p is not m for m in merged)]
         patches.append(Patch(box[0], box[1], original, out, owners))
     kept = []
     for p in patches:
