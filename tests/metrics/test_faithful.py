@@ -31,7 +31,7 @@ def test_a_removed_object_drawn_as_lawn_is_faithful_and_one_drawn_again_is_paint
     bad[20:40, 10:30] = roof[20:40, 10:30]  # the building painted back where it was
     r_good = inside_report(good, image, labels, edited, mask)
     r_bad = inside_report(bad, image, labels, edited, mask)
-    assert r_good["segmenter_accuracy"] > 0.95
+    assert r_good["segmenter_accuracy"] > 0.95 and r_good["changed_class_recall"] > 0.95
     assert r_good["faithful"] > 0.9 and r_good["painted_back"] < 0.1
     assert r_bad["painted_back"] > 0.9 and r_bad["faithful"] < 0.5
     assert r_good["region_pixels"] == mask.sum() and r_good["changed_pixels"] == 400

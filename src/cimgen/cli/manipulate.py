@@ -13,6 +13,7 @@ from cimgen.errors import CimgenError
 from cimgen.runs.options import (
     COLOR_TOLERANCE_RANGE,
     FEATHER_RANGE,
+    FINETUNE_DETAIL,
     FINETUNE_STEPS_RANGE,
     OVERLAP_RANGE,
     RADIUS_RANGE,
@@ -191,12 +192,13 @@ def manipulate_cmd(
         "--finetune-context",
         help="When memorising, also feed the generator the image outside the region it draws (context conditioning).",
     ),
-    finetune_detail: int = typer.Option(
-        DEFAULTS.finetune_detail,
+    finetune_detail: int | None = typer.Option(
+        None,
         "--finetune-detail",
         min=0,
         max=64,
-        help="When memorising, channels of a learnable detail code for this one image (0: none).",
+        help=f"When memorising, channels of a learnable detail code for this one image (0: none; default {FINETUNE_DETAIL}).",
+        show_default=False,
     ),
     score_inside: bool = typer.Option(
         DEFAULTS.score_inside,

@@ -182,7 +182,7 @@ def finetune_cmd(
     from cimgen.io.checkpoints import load_checkpoint, read_config
     from cimgen.io.images import image_size
     from cimgen.models.limits import check_checkpoint_config
-    from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, memorising_checkpoint
+    from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, MEMORISE_OPTIM, memorising_checkpoint
     from cimgen.runs.startup import FailedStartCleanup
     from cimgen.train.recipes import get_recipe
 
@@ -226,11 +226,14 @@ def finetune_cmd(
         if recipe_name == MEMORISE and side > MEMORISE_MAX_SIDE:
             _say(f"the target image is over {MEMORISE_MAX_SIDE} pixels a side: random crops instead of memorising it whole")
         elif recipe_name == MEMORISE:
+            if user_data.get("crop_size") and detail:  # a detail code is for the whole image, not for crops of it
+                _say(f"data.crop_size {user_data['crop_size']}: crops of the image, so no detail code (it covers the whole image)")
+                detail = 0
             init_checkpoint = memorising_checkpoint(load_checkpoint(init), position=position, detail=detail, shape=shape)
             ckpt_cfg = init_checkpoint[0]
             # what --config or --set give wins; the target pair's default crop does not
             mine = {"data": {k: v for k, v in MEMORISE_DATA.items() if k not in user_data}, "loss": MEMORISE_LOSS}
-            raw = merge({"loss": mine["loss"]}, merge(raw, {"data": mine["data"]}))
+            raw = merge({"loss": mine["loss"], "optim": MEMORISE_OPTIM}, merge(raw, {"data": mine["data"]}))
     elif resume and saved is not None and "generator" in (run_cfg := load_yaml(out / "config.yaml")):
         # a memorising run's generator carries a position code its checkpoints hold; resume builds that one
         kept = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_height", "detail_width")

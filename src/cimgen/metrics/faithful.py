@@ -9,7 +9,11 @@ result (issue 27, item 6a):
 - ``painted_back``: among the pixels whose class the edit changed, the share predicted as the class
   they had before (a removed building drawn again from memory scores high here);
 - ``segmenter_accuracy``: the same segmenter's accuracy on held-out pixels of the original, away
-  from the edit: the ceiling ``faithful`` is read against.
+  from the edit: the ceiling ``faithful`` is read against;
+- ``changed_class_recall``: its recall, on those held-out pixels, of the classes the edit took away
+  (a removed building's class). ``painted_back`` can only see what the segmenter recognises: when
+  this recall is low (buildings that look like the ground around them), a low ``painted_back``
+  proves little, so look at the picture.
 
 The segmenter is scikit-learn's ``HistGradientBoostingClassifier`` on per-pixel colour and local
 texture statistics (CIELAB values, and their local means and standard deviations in 5, 11 and 21
@@ -50,8 +54,11 @@ def pixel_features(image: np.ndarray) -> np.ndarray:
 
 def fit_segmenter(
     image: np.ndarray, labels: np.ndarray, away: np.ndarray, *, seed: int = 0
-) -> tuple[HistGradientBoostingClassifier, float]:
-    """A pixel classifier fitted on ``image`` and its ``labels`` outside ``away``, and its accuracy on held-out pixels there.
+) -> tuple[HistGradientBoostingClassifier, np.ndarray, np.ndarray]:
+    """A pixel classifier fitted on ``image`` and its ``labels`` outside ``away``, and its predictions on held-out pixels there.
+
+    Returns:
+        The classifier, and the held-out pixels' true and predicted classes.
 
     Args:
         image: HxWx3 uint8.
@@ -72,7 +79,7 @@ def fit_segmenter(
             "the map has one class outside the edit, so there is nothing for the segmenter of the inside scores to tell apart"
         )
     seg = HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(x[fit], y[fit])
-    return seg, float((seg.predict(x[held]) == y[held]).mean())
+    return seg, y[held], seg.predict(x[held])
 
 
 def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, edited_labels: np.ndarray, mask: np.ndarray) -> dict:
@@ -86,21 +93,26 @@ def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, 
         mask: HxW bool, the region that was regenerated.
 
     Returns:
-        ``faithful``, ``painted_back`` (None when no pixel's class changed), ``segmenter_accuracy``,
-        ``region_pixels`` and ``changed_pixels``; None scores when the mask is empty.
+        ``faithful``, ``painted_back`` and ``changed_class_recall`` (None when no pixel's class changed),
+        ``segmenter_accuracy``, ``region_pixels`` and ``changed_pixels``; None scores when the mask is empty.
     """
     if not mask.any():
-        return {"faithful": None, "painted_back": None, "segmenter_accuracy": None, "region_pixels": 0, "changed_pixels": 0}
+        return {
+            "faithful": None, "painted_back": None, "segmenter_accuracy": None, "changed_class_recall": None,
+            "region_pixels": 0, "changed_pixels": 0,
+        }  # fmt: skip
     away = cv2.dilate(mask.astype(np.uint8), np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
-    seg, accuracy = fit_segmenter(original, labels, away)
-    feats = pixel_features(result)[mask]
-    pred = seg.predict(feats)
+    seg, truth, guess = fit_segmenter(original, labels, away)
+    pred = seg.predict(pixel_features(result)[mask])
     changed = (labels != edited_labels)[mask]
     painted = float((pred[changed] == labels[mask][changed]).mean()) if changed.any() else None
+    taken = np.isin(truth, np.unique(labels[mask][changed]))
+    recall = float((guess[taken] == truth[taken]).mean()) if changed.any() and taken.any() else None
     return {
         "faithful": round(float((pred == edited_labels[mask]).mean()), 4),
         "painted_back": None if painted is None else round(painted, 4),
-        "segmenter_accuracy": round(accuracy, 4),
+        "segmenter_accuracy": round(float((guess == truth).mean()), 4),
+        "changed_class_recall": None if recall is None else round(recall, 4),
         "region_pixels": int(mask.sum()),
         "changed_pixels": int(changed.sum()),
     }

@@ -40,11 +40,13 @@ from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
 from cimgen.runs.geodata import VectorInputs, edited_layer, geo_context, grid_of, read_image_source, read_vector_inputs, truth_layer
 from cimgen.runs.options import (
+    FINETUNE_DETAIL,
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
     IN_MEMORY_MAX_PIXELS,
     MEMORISE,
     MEMORISE_L1,
+    MEMORISE_LR,
     MEMORISE_MAX_SIDE,
     ManipulateConfig,
     check_manipulate_config,
@@ -231,6 +233,8 @@ def finetune_windows(
 
 MEMORISE_LOSS = {"lambda_l1": MEMORISE_L1}
 """Loss options the memorise recipe sets (beside the checkpoint's adversarial and feature-matching terms)."""
+MEMORISE_OPTIM = {"lr": MEMORISE_LR}
+"""Optimiser options the memorise recipe sets."""
 MEMORISE_DATA = {"crop_size": 0, "flip": False}
 """Data options the memorise recipe sets: the whole image every step, never flipped (position cues stay)."""
 
@@ -281,7 +285,7 @@ def finetune_renderer(
     recipe: str = MEMORISE,
     position: int = FINETUNE_POSITION,
     context: bool = False,
-    detail: int = 0,
+    detail: int | None = None,
 ) -> Renderer:
     """Fine-tune a pix2pixHD renderer on the target image; returns the fine-tuned renderer.
 
@@ -326,7 +330,7 @@ def finetune_renderer(
     decay = epochs_total // 4
     overrides = {
         "data": {"root": "(windows of the target image, in memory)", "format": "folders", "crop_size": crop, "flip": False, "palette": ""},
-        **({"loss": MEMORISE_LOSS} if memorise else {}),
+        **({"loss": MEMORISE_LOSS, "optim": MEMORISE_OPTIM} if memorise else {}),
         "loop": {
             "epochs": epochs_total - decay,
             "decay_epochs": decay,
@@ -401,7 +405,7 @@ def manipulate_one(
             renderer, inputs.image, inputs.labels, dilate(plan.mask, FINETUNE_HINT_MARGIN), out / "finetune",
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
-            context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,
+            context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,  # None: the recipe's
         )  # fmt: skip
     render, tile_size = renderer.render_edit(plan.mask, inputs.image), cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
@@ -426,7 +430,7 @@ def manipulate_one(
         "finetuned": cfg.finetune,
         **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
         **({"finetune_context": True} if cfg.finetune_context else {}),
-        **({"finetune_detail": cfg.finetune_detail} if cfg.finetune_detail else {}),
+        **({"finetune_detail": (renderer.config or {}).get("generator", {}).get("detail_channels", 0)} if cfg.finetune else {}),
         **({"inside": inside_metrics(m)} if cfg.score_inside else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,
