@@ -595,3 +595,30 @@ def test_bad_cyclegan_imports_load_nothing(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export-official", str(tmp_path / "ckpt"), "--out", str(tmp_path / "G.pth")]) == 2
     assert "name a folder" in capsys.readouterr().err
+
+
+def test_export_refuses_a_generator_with_cimgen_only_parts(tmp_path, capsys):
+    """A generator with a position code (and a detail code) could not be loaded by official pix2pixHD.
+
+    Fine-tunes are written as ``pix2pixhd`` checkpoints, which export refuses anyway; this one claims to be an
+    imported global generator (a config edited by hand), so the generator's own settings must stop it."""
+    from cimgen.cli.main import main
+    from cimgen.io.checkpoints import load_checkpoint, save_checkpoint
+    from cimgen.train.pix2pixhd import converted_checkpoint
+
+    torch.manual_seed(0)
+    official = GlobalGenerator(GlobalGeneratorConfig(in_channels=6, base_channels=4, num_downsamplings=2, num_blocks=1))
+    torch.save(official.state_dict(), tmp_path / "latest_net_G.pth")
+    from cimgen.palette import SYNTH_PALETTE
+    from cimgen.textfiles import json_text
+
+    (tmp_path / "palette.json").write_text(json_text(SYNTH_PALETTE.to_dict()))
+    argv = ["import-official", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "ckpt"), "--label-nc", "6"]
+    argv += ["--palette", str(tmp_path / "palette.json")]
+    assert main(argv) == 0
+    config, tensors = converted_checkpoint(load_checkpoint(tmp_path / "ckpt"), position_frequencies=2, detail=(2, 32, 32))
+    save_checkpoint(tmp_path / "memorised", {**config, "model": "pix2pixhd-global"}, tensors)
+    capsys.readouterr()
+    assert main(["export-official", str(tmp_path / "memorised"), "--out", str(tmp_path / "back.pth")]) == 2
+    err = capsys.readouterr().err
+    assert "cimgen-only parts (a position code, a detail code)" in err and not (tmp_path / "back.pth").exists()

@@ -157,6 +157,15 @@ def label_options(in_channels: int, label_nc: int | None, palette_file: Path | N
     return {"label_nc": label_nc, "edge_channels": edges, "palette": palette.to_dict()}
 
 
+CIMGEN_ONLY = {
+    "a position code": lambda g: bool(g.get("position_frequencies")),
+    "context input": lambda g: bool(g.get("context")),
+    "a detail code": lambda g: bool(g.get("detail_channels")),
+    "resize-convolution upsampling": lambda g: g.get("upsample", "transpose") != "transpose",
+}
+"""Generator settings official pix2pixHD has no counterpart for (models/pix2pixhd.py), by what a message calls them."""
+
+
 def export_official(
     checkpoint: Path, out: Path, *, discriminator_out: Path | None = None, echo: Callable[[str], None] = print
 ) -> list[Path]:
@@ -185,7 +194,14 @@ def export_official(
         return written
     if kind not in KINDS:
         raise CimgenError(f"{checkpoint} holds a '{kind}' model; export-official takes {', '.join(KINDS)} or cyclegan checkpoints")
-    module = build(kind, config_class(kind)(**config["generator"]))
+    gen = config["generator"]
+    extras = [name for name, on in CIMGEN_ONLY.items() if on(gen)]
+    if extras:
+        raise CimgenError(
+            f"{checkpoint}'s generator has cimgen-only parts ({', '.join(extras)}) that official pix2pixHD cannot load; "
+            "export the checkpoint it was fine-tuned from, or one fine-tuned with --finetune-recipe windows"
+        )
+    module = build(kind, config_class(kind)(**gen))
     load_module(module, tensors, "generator", source=str(checkpoint))
     written = [export_generator(module, out)]
     echo(f"official-format generator: {written[0]}")
