@@ -52,7 +52,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paper_table import BUILDING, map2sat_pair  # the same map snapping as the paper table
+from paper_table import BUILDING, building2sat_pair, map2sat_pair  # the same pairs as the paper table
 
 from cimgen.data.paired import PairedDataset
 from cimgen.edit.mask import busiest_box
@@ -78,7 +78,12 @@ VARIANTS = {
     "memorise-detail-lr": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
-GPU_PRESET = {"variants": "memorise-pos", "steps": 120, "every": 60}
+PAIRS = {
+    "map2sat": ("pix2pix-tf-samples/docs/maps.jpg", map2sat_pair),
+    "building2sat": ("spacenet-rio-buildings", lambda shared: building2sat_pair(shared, 52)),
+}
+"""The real pairs: (what must exist under ../shared/data, (shared) -> (labels, photo))."""
+GPU_PRESET = {"variants": "memorise-detail-lr", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
@@ -199,16 +204,17 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_docs(results: list[dict], command: str) -> None:
+def write_docs(results: list[dict], command: str, pair: str = "map2sat", picture: str = "fidelity-curves-map2sat.png") -> None:
     docs = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
     text = docs.read_text()
+    mark = DOCS_MARK if pair == "map2sat" else f"{DOCS_MARK[:-1]}, {pair})"
     section = (
-        f"{DOCS_MARK}\n\nCommand: `{command}`\n\nCPU: {cpu_summary()}; torch {torch.__version__}, "
+        f"{mark}\n\nCommand: `{command}`\n\nCPU: {cpu_summary()}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, fp32.\n\n{table(results)}\n\n"
-        "![Time-to-SSIM curves of the fine-tuning variants](img/fidelity-curves.png)\n"
+        f"![Time-to-SSIM curves of the fine-tuning variants](images/{picture})\n"
     )
-    if DOCS_MARK in text:
-        head, rest = text.split(DOCS_MARK, 1)
+    if mark in text:
+        head, rest = text.split(mark, 1)
         nxt = rest.find("\n## ")
         text = head + section + (rest[nxt:] if nxt >= 0 else "")
     else:
@@ -224,6 +230,12 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument(
+        "--pair",
+        choices=sorted(PAIRS),
+        default="map2sat",
+        help="map2sat (the maps pair, 600x600) or building2sat (SpaceNet Rio tile 52, 400x400)",
+    )
     ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda with --preset gpu)")
     ap.add_argument("--preset", choices=["gpu"], help="gpu: GPU_PRESET's variant and steps (overrides --variants, --steps, --every)")
     args = ap.parse_args()
@@ -234,8 +246,9 @@ def main() -> None:
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         sys.exit(f"unknown variant {unknown[0]}; choose from {', '.join(VARIANTS)}")
-    if not (args.shared / "pix2pix-tf-samples/docs/maps.jpg").is_file():
-        sys.exit(f"the Map2Sat pair is not at {args.shared}/pix2pix-tf-samples/docs/maps.jpg (it lives in ../shared/data)")
+    need, make = PAIRS[args.pair]
+    if not (args.shared / need).exists():
+        sys.exit(f"the {args.pair} pair is not at {args.shared / need} (it lives in ../shared/data)")
     args.out.mkdir(parents=True, exist_ok=True)
     done_file = args.out / "results.jsonl"
     done = {}
@@ -245,7 +258,7 @@ def main() -> None:
             if r["steps"] == args.steps and r.get("device", "cpu") == args.device:
                 done[r["variant"]] = r
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
-    labels, photo = map2sat_pair(args.shared)
+    labels, photo = make(args.shared)
     labels = labels.astype(np.int32)
     for name in names:
         if name in done:
@@ -260,9 +273,10 @@ def main() -> None:
     results = [done[n] for n in names if n in done]
     print(table(results))
     if args.write_docs:
-        write_docs(results, "python benchmarks/fidelity.py " + " ".join(sys.argv[1:]))
-        plot(results, Path(__file__).resolve().parents[1] / "docs" / "img" / "fidelity-curves.png")
-        print("table written into docs/benchmarks.md, curves into docs/img/fidelity-curves.png")
+        picture = f"fidelity-curves-{args.pair}.png"
+        write_docs(results, "python benchmarks/fidelity.py " + " ".join(sys.argv[1:]), args.pair, picture)
+        plot(results, Path(__file__).resolve().parents[1] / "docs" / "images" / picture)
+        print(f"table written into docs/benchmarks.md, curves into docs/images/{picture}")
     print(f"results: {done_file}; pictures: {args.out}/<variant>/result.png (not to be committed: licences)")
 
 

@@ -87,14 +87,20 @@ def prep_map2sat(shared: Path, out: Path) -> Path:
 SPACENET = [50, 52, 53, 54, 55, 56, 57, 63, 64]
 
 
-def prep_building2sat(shared: Path, out: Path, tiles: list[int]) -> Path:
+def building2sat_pair(shared: Path, tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels uint8, photo) of one SpaceNet Rio tile's top-left 400x400: its building mask as building, the rest ground."""
     root = shared / "spacenet-rio-buildings"
+    name = f"3band_013022223130_Public_img{tile}.tif"
+    photo = np.asarray(Image.open(root / "3band" / name).convert("RGB"))[:400, :400]
+    mask = np.asarray(Image.open(root / "building_mask_vis" / name))
+    mask = (mask.max(axis=2) if mask.ndim == 3 else mask)[:400, :400] > 0
+    return np.where(mask, BUILDING, GROUND).astype(np.uint8), np.ascontiguousarray(photo)
+
+
+def prep_building2sat(shared: Path, out: Path, tiles: list[int]) -> Path:
     for i in tiles:
-        name = f"3band_013022223130_Public_img{i}.tif"
-        photo = np.asarray(Image.open(root / "3band" / name).convert("RGB"))[:400, :400]
-        mask = np.asarray(Image.open(root / "building_mask_vis" / name))
-        mask = (mask.max(axis=2) if mask.ndim == 3 else mask)[:400, :400] > 0
-        write_label_map(out / "labels" / f"img{i}.png", np.where(mask, BUILDING, GROUND).astype(np.uint8))
+        labels, photo = building2sat_pair(shared, i)
+        write_label_map(out / "labels" / f"img{i}.png", labels)
         write_image(out / "images" / f"img{i}.png", photo)
     return out
 
