@@ -147,7 +147,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     Image.fromarray(m.result).save(run / "result.png")
     Image.fromarray(m.generated).save(run / "generated.png")
     return {
-        "variant": name, **v, "steps": steps, "device": device, "seconds": round(seconds, 1), "start": start, "curve": curve,
+        "variant": name, **v, "steps": steps, "device": device, "threads": torch.get_num_threads(), "seconds": round(seconds, 1), "start": start, "curve": curve,
         "edit": {
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
@@ -210,7 +210,7 @@ def write_docs(results: list[dict], command: str, pair: str = "map2sat", picture
     mark = DOCS_MARK if pair == "map2sat" else f"{DOCS_MARK[:-1]}, {pair})"
     section = (
         f"{mark}\n\nCommand: `{command}`\n\nCPU: {cpu_summary()}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, fp32.\n\n{table(results)}\n\n"
+        f"{'/'.join(sorted({str(r.get('threads', '?')) for r in results}))} threads while training, fp32.\n\n{table(results)}\n\n"
         f"![Time-to-SSIM curves of the fine-tuning variants](images/{picture})\n"
     )
     if mark in text:
