@@ -478,6 +478,14 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
             "`result.tif`; pieces pooled by pairs):"
         ),
         "",
+        *seam_table(results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def seam_table(results: dict) -> list[str]:
+    """The seam table's lines (header and one row per case), as both reports print it."""
+    lines = [
         "| case | edge | near | core | ratio | ratio inside the mask (pairs) | one piece: edge / core = ratio | overlap 0: edge / core = ratio | tiled vs one piece, mean abs |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -492,7 +500,7 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
             f"{fmt(m['ratio'])} ({m['edge_pairs']:,}) | {triple(r.get('one_piece_seams'))} | {triple(r.get('no_overlap_seams'))} | "
             f"{fmt(r.get('tiled_vs_one_piece_mean_abs'))} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -558,20 +566,8 @@ def report(args, scene: dict, plan: dict, results: dict, threads: int, torch_ver
             "on the same lines, and the same edit tiled with overlap 0 (abutting tiles, hard seams) scored on its own lines."
         ),
         "",
-        "| case | edge | near | core | ratio | ratio inside the mask (pairs) | one piece: edge / core = ratio | overlap 0: edge / core = ratio | tiled vs one piece, mean abs |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *seam_table(results),
     ]
-
-    def triple(s: dict | None) -> str:
-        return "–" if s is None else f"{fmt(s['edge'])} / {fmt(s['core'])} = {fmt(s['ratio'])}"
-
-    for name, r in results.items():
-        s, m = r["seams"], r["seams_in_mask"]
-        lines.append(
-            f"| {name} | {fmt(s['edge'])} | {fmt(s['near'])} | {fmt(s['core'])} | {fmt(s['ratio'])} | "
-            f"{fmt(m['ratio'])} ({m['edge_pairs']:,}) | {triple(r.get('one_piece_seams'))} | {triple(r.get('no_overlap_seams'))} | "
-            f"{fmt(r.get('tiled_vs_one_piece_mean_abs'))} |"
-        )
     return "\n".join(lines) + "\n"
 
 
