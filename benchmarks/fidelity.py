@@ -62,6 +62,7 @@ from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette
+from cimgen.runs.manipulate import memorising_checkpoint
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
@@ -91,14 +92,9 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v = VARIANTS[name]
     ck, _ = read_checkpoint(shipped_checkpoint())
-    if v.get("detail"):  # a detail code for this one image (the shipped generator's multiple is 8: 600 stays 600)
-        m = 2 ** ck[0]["generator"]["num_downsamplings"]
-        detail = (v["detail"], -(-labels.shape[0] // m) * m, -(-labels.shape[1] // m) * m)
-    else:
-        detail = None
-    ck = converted_checkpoint(
-        ck, position_frequencies=v["position"] or None, upsample=v["upsample"], context=v.get("context"), detail=detail
-    )
+    # the recipe's one set-up (position code, context, a detail code padded to the generator's multiple), then upsampling
+    ck = memorising_checkpoint(ck, position=v["position"], context=bool(v.get("context")), detail=v.get("detail", 0), shape=labels.shape)
+    ck = converted_checkpoint(ck, upsample=v["upsample"])
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
         "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0))},
@@ -159,8 +155,10 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
 
 def table(results: list[dict]) -> str:
     rows = [
-        "| variant | crop | L1 | position octaves | upsampling | context / detail code | steps | train s | SSIM by step, whole map (train s) "
-        "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | seam ratio | faithful | painted back | segmenter acc. |",
+        (
+            "| variant | crop | L1 | position octaves | upsampling | context / detail code | steps | train s | SSIM by step, whole map (train s) "
+            "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | seam ratio | faithful | painted back | segmenter acc. |"
+        ),
         "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:

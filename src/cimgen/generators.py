@@ -314,11 +314,6 @@ class Renderer:
         """Whether the generator carries a position code or context for one whole image (it then renders whole maps only)."""
         return self.render_withheld is not None
 
-    @property
-    def context(self) -> bool:
-        """Whether the generator also sees the original image outside the region it draws (context conditioning)."""
-        return bool(self.generator is not None and getattr(self.generator.config, "context", False))
-
     def render_edit(self, region: np.ndarray, image: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """labels -> image for an edit whose mask is ``region``: a position-coded generator draws there from the map
         alone; a context generator also sees ``image`` (the original) outside the region."""

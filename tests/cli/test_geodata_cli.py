@@ -112,9 +112,9 @@ def test_four_bands_and_an_insert_in_lon_lat(tiny_ckpt, scene, tmp_path):
     assert _truth_iou(tmp_path / "r4", TRANSFORM, (48, 48)) == 1.0
 
 
-def test_edit_command_draws_the_layer_and_writes_geojson(scene):
-    out = scene / "e"
-    args = [
+def _edit_args(scene):
+    """``cimgen edit`` on the scene's image with its vector layer and class mapping."""
+    return [
         "edit",
         "--image",
         str(scene / "scene.tif"),
@@ -123,6 +123,11 @@ def test_edit_command_draws_the_layer_and_writes_geojson(scene):
         "--classes",
         str(scene / "classes.yaml"),
     ]
+
+
+def test_edit_command_draws_the_layer_and_writes_geojson(scene):
+    out = scene / "e"
+    args = _edit_args(scene)
     assert main([*args, "--palette", "synth", "--spec", str(scene / "remove.yaml"), "--out", str(out)]) == 0
     assert {"map.png", "edited_map.png", "mask.png", "truth.geojson", "edited.geojson", "edit.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "edit.json").read_text())["edited_vector"]["features_out"] == 2
@@ -132,15 +137,7 @@ def test_edit_command_draws_the_layer_and_writes_geojson(scene):
 def test_a_moved_or_copied_footprint_joins_the_edited_layer_where_it_went(scene, op):
     (scene / "move.yaml").write_text(f"edits:\n  - {{op: {op}, at: [8, 8], by: [0, 20]}}\n")
     out = scene / op
-    args = [
-        "edit",
-        "--image",
-        str(scene / "scene.tif"),
-        "--vector",
-        str(scene / "buildings.geojson"),
-        "--classes",
-        str(scene / "classes.yaml"),
-    ]
+    args = _edit_args(scene)
     assert main([*args, "--palette", "synth", "--spec", str(scene / "move.yaml"), "--out", str(out)]) == 0
     meta, fids, wkb, fields = pyogrio.raw.read(out / "edited.geojson", return_fids=True)
     names = list(meta["fields"])

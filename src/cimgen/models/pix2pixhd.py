@@ -254,10 +254,12 @@ rate per step; the code's values are of order 0.1 and must change within a few h
 def converted_generator_tensors(
     tensors: dict[str, torch.Tensor], old: GlobalGeneratorConfig, new: GlobalGeneratorConfig
 ) -> dict[str, torch.Tensor]:
-    """A global generator's tensors carried over to a config with position channels, context input and/or resize upsampling.
+    """A global generator's tensors carried over to a config with position channels, context input, a detail code
+    and/or resize upsampling.
 
-    Position and context channels enter the first convolution through new, zero-initialised input weights, so
-    the converted generator computes exactly what the old one did until training moves them. A
+    Position and context channels enter the first convolution, and a detail code the last, through new,
+    zero-initialised input weights, so the converted generator computes exactly what the old one did until
+    training moves them. A
     transposed convolution becomes a resize convolution whose kernel is the transposed kernel's
     sum over its 3x3 taps / 4, at the centre: on a locally constant input the transposed
     convolution gives four output phases (the checkerboard) and this gives their mean, so the
@@ -268,7 +270,7 @@ def converted_generator_tensors(
         tensors: ``model.<i>...`` tensors of a generator built with ``old``.
         old: its config.
         new: the target config; it may differ from ``old`` only in ``position_frequencies`` (growing), ``context``
-            (turned on) and ``upsample``.
+            (turned on), the ``detail_*`` fields (a code added where there was none) and ``upsample``.
     """
     free = (
         "position_frequencies",
@@ -293,10 +295,11 @@ def converted_generator_tensors(
     if old.detail_channels and old_detail != (new.detail_channels, new.detail_scale, new.detail_height, new.detail_width):
         raise CimgenError("a generator's detail code belongs to one image; it cannot be changed, only added")
     out = dict(tensors)
+    start = 4 + 3 * new.num_downsamplings + new.num_blocks  # index of the first upsampling layer
     if new.detail_channels and not old.detail_channels:
         # the code starts as small noise and enters through zero weights: the output is unchanged, and both
         # the weights (gradient: the code) and the code (gradient: the weights, once they move) can learn
-        last = 4 + 3 * new.num_downsamplings + new.num_blocks + 3 * new.num_downsamplings + 1
+        last = start + 3 * new.num_downsamplings + 1  # the last convolution (after its reflection padding)
         w = out[f"model.{last}.weight"]
         out[f"model.{last}.weight"] = torch.cat([w, w.new_zeros(w.shape[0], new.detail_channels, *w.shape[2:])], 1)
         seeded = torch.Generator().manual_seed(0)
@@ -309,7 +312,6 @@ def converted_generator_tensors(
     if pos or new.context != old.context:
         out["model.1.weight"] = torch.cat([first[:, :maps], zeros(pos), ctx], 1)
     if old.upsample == "transpose" and new.upsample == "resize":
-        start = 4 + 3 * new.num_downsamplings + new.num_blocks  # index of the first upsampling layer
         for i in range(new.num_downsamplings):
             k = start + 3 * i
             w = out.pop(f"model.{k}.weight").transpose(0, 1)  # out x in x 3 x 3
