@@ -62,8 +62,9 @@ from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette
-from cimgen.runs.manipulate import memorising_checkpoint
-from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1
+from cimgen.edit.resample import CODE_INSIDE
+from cimgen.runs.manipulate import edit_render, memorising_checkpoint
+from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
@@ -84,6 +85,8 @@ PAIRS = {
     "building2sat": ("spacenet-rio-buildings", lambda shared: building2sat_pair(shared, 52)),
 }
 """The real pairs: (what must exist under ../shared/data, (shared) -> (labels, photo))."""
+DEFAULT_INSIDE = ManipulateConfig(checkpoint="", out="").code_inside
+"""What cimgen manipulate reads inside an edit by default (the table's edit columns)."""
 GPU_PRESET = {"variants": "memorise-detail-lr", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
@@ -134,23 +137,33 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
                 "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
             }
         )
-    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
-    plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
-    # as cimgen manipulate does: a position-coded generator draws the edit from the map alone
-    m = render_edit(photo, labels, plan, renderer.render_edit(plan.mask, photo), blend_mode="feather", tile_size=0)
-    metrics = manipulation_metrics(m)
-    inside = inside_metrics(m)
-    Image.fromarray(m.result).save(run / "result.png")
-    Image.fromarray(m.generated).save(run / "generated.png")
+    edits = score_edit(run, labels, photo, box, device)
     return {
         "variant": name, **v, "steps": steps, "device": device, "threads": torch.get_num_threads(), "seconds": round(seconds, 1), "start": start, "curve": curve,
-        "edit": {
+        "edit": edits[DEFAULT_INSIDE if DEFAULT_INSIDE in edits else "withhold"], "edits": edits,
+    }  # fmt: skip
+
+
+def score_edit(run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], device: str = "cpu") -> dict:
+    """The benchmark's edit (the buildings in ``box`` removed) with the run's last checkpoint, scored with each
+    treatment of the codes inside it that the generator allows; pictures written into ``run``."""
+    renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
+    plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
+    edits = {}
+    for treatment in CODE_INSIDE if renderer.codes_movable else ("withhold",):
+        # as cimgen manipulate does (--code-inside): codes resampled from matching places, or withheld in the edit
+        render, codes = edit_render(renderer, photo, labels, plan, treatment)
+        m = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
+        metrics, inside = manipulation_metrics(m), inside_metrics(m)
+        Image.fromarray(m.result).save(run / f"result-{treatment}.png")
+        Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")
+        edits[treatment] = {
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
             "faithful": inside["faithful"], "painted_back": inside["painted_back"], "segmenter_accuracy": inside["segmenter_accuracy"],
-            "changed_class_recall": inside["changed_class_recall"],
-        },
-    }  # fmt: skip
+            "changed_class_recall": inside["changed_class_recall"], **({"codes": codes} if codes else {}),
+        }  # fmt: skip
+    return edits
 
 
 def table(results: list[dict]) -> str:
@@ -171,6 +184,25 @@ def table(results: list[dict]) -> str:
             f"{e['ssim_outside_mask']} | {e['seam_ratio']} | {e.get('faithful', '-')} | {e.get('painted_back', '-')} | {e.get('segmenter_accuracy', '-')} |"
         )
     return "\n".join(rows)
+
+
+def treatment_table(results: list[dict]) -> str:
+    """The edit scored with each treatment of the codes inside it (--code-inside), for the variants that have codes."""
+    rows = [
+        "| variant | codes inside the edit | SSIM outside | seam ratio | checkerboard | faithful | painted back | changed-class recall | pieces resampled |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        for treatment, e in r.get("edits", {}).items():
+            if len(r["edits"]) < 2:
+                continue
+            codes = e.get("codes", {})
+            pieces = f"{codes['pieces'] - codes['pieces_without_source']} of {codes['pieces']}" if "pieces" in codes else "-"
+            rows.append(
+                f"| {r['variant']} | {treatment} | {e['ssim_outside_mask']} | {e['seam_ratio']} | {e['checkerboard']} | "
+                f"{e['faithful']} | {e['painted_back']} | {e['changed_class_recall']} | {pieces} |"
+            )
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 def _extras(r: dict) -> str:
@@ -209,7 +241,12 @@ def write_docs(results: list[dict], command: str, pair: str = "map2sat", picture
     section = (
         f"{mark}\n\nCommand: `{command}`\n\nCPU: {cpu_summary()}; torch {torch.__version__}, "
         f"{'/'.join(sorted({str(r.get('threads', '?')) for r in results}))} threads while training, fp32.\n\n{table(results)}\n\n"
-        f"![Time-to-SSIM curves of the fine-tuning variants](images/{picture})\n"
+        + (
+            f"Inside the edit, by treatment of the codes (`--code-inside`; the table above shows `{DEFAULT_INSIDE}`):\n\n{treatment_table(results)}\n\n"
+            if treatment_table(results)
+            else ""
+        )
+        + f"![Time-to-SSIM curves of the fine-tuning variants](images/{picture})\n"
     )
     if mark in text:
         head, rest = text.split(mark, 1)
@@ -228,6 +265,11 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the edit again for variants done before (their checkpoints kept under --out), keeping their training figures",
+    )
     ap.add_argument(
         "--pair",
         choices=sorted(PAIRS),
@@ -259,6 +301,13 @@ def main() -> None:
     labels, photo = make(args.shared)
     labels = labels.astype(np.int32)
     for name in names:
+        if name in done and args.rescore and (args.out / name / "checkpoints").is_dir():
+            box = busiest_box(labels == BUILDING, 160)
+            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, args.device)}
+            done[name]["edit"] = done[name]["edits"].get(DEFAULT_INSIDE, done[name]["edits"]["withhold"])
+            print(f"[{name}] trained before; edit scored again: {done[name]['edits']}", flush=True)
+            done_file.write_text("".join(json_text(r, indent=None) + "\n" for r in done.values()))
+            continue
         if name in done:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)
             continue

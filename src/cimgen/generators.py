@@ -108,6 +108,7 @@ def generate(
     instances: np.ndarray | None = None,
     withheld: np.ndarray | None = None,
     image: np.ndarray | None = None,
+    code_from: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
 
@@ -123,6 +124,8 @@ def generate(
             alone (the edited region); ignored by other generators.
         image: HxWx3 uint8, the original image a context generator sees outside ``withheld``; without it
             a context generator draws the whole image from the map. Ignored by other generators.
+        code_from: (rows, cols), HxW ints: the place each pixel of a position- or detail-coded generator reads
+            its codes from (``cimgen.edit.resample``); ignored by other generators.
     """
     check_labels(labels, label_nc)
     want_edges = generator.config.in_channels - label_nc
@@ -156,6 +159,15 @@ def generate(
             raise CimgenError(f"the context image is {image.shape[1]}x{image.shape[0]} but the label map is {w}x{h}")
         padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
         kwargs["image"] = image_to_tensor(np.ascontiguousarray(padded))[None].to(device)
+    if code_from is not None and (position or detail):
+        rows, cols = code_from
+        if rows.shape != labels.shape or cols.shape != labels.shape:
+            raise CimgenError(f"the code sources are {rows.shape[1]}x{rows.shape[0]} but the label map is {w}x{h}")
+        if rows.min() < 0 or cols.min() < 0 or rows.max() >= h or cols.max() >= w:
+            raise CimgenError("a code source lies outside the label map")
+        grid_rows, grid_cols = np.indices((h + ph, w + pw))
+        grid_rows[:h, :w], grid_cols[:h, :w] = rows, cols
+        kwargs["code_from"] = torch.from_numpy((grid_rows * (w + pw) + grid_cols).astype(np.int64)).to(device)
     out = generator(x, **kwargs)[..., :h, :w]
     return tensor_to_image(out)
 
@@ -305,21 +317,33 @@ class Renderer:
     checkpoint: Checkpoint | None = None
     """Label-map generators: the checkpoint as read (config, tensors, the discriminator's too), so fine-tuning
     starts from it without reading the file again."""
-    render_withheld: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None
-    """Position-coded and context label generators: (labels, region, image) -> image, drawn from the map alone in
-    the region (the position code withheld there; a context generator sees ``image`` outside it)."""
+    render_withheld: Callable[..., np.ndarray] | None = None
+    """Position-coded and context label generators: (labels, region, image, code_from) -> image, drawn from the map
+    alone in the region (the codes withheld there; a context generator sees ``image`` outside it), the codes read
+    at ``code_from`` (rows, cols) elsewhere."""
 
     @property
     def position_coded(self) -> bool:
         """Whether the generator carries a position code or context for one whole image (it then renders whole maps only)."""
         return self.render_withheld is not None
 
-    def render_edit(self, region: np.ndarray, image: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    @property
+    def codes_movable(self) -> bool:
+        """Whether the generator's position or detail codes can be read elsewhere inside an edit (``code_from``):
+        a position- or detail-coded generator without context (a context generator's region also blanks its image)."""
+        c = getattr(self.generator, "config", None)
+        coded = bool(getattr(c, "position_frequencies", 0) or getattr(c, "detail_channels", 0))
+        return self.render_withheld is not None and coded and not getattr(c, "context", False)
+
+    def render_edit(
+        self, region: np.ndarray, image: np.ndarray | None = None, code_from: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> Callable[[np.ndarray], np.ndarray]:
         """labels -> image for an edit whose mask is ``region``: a position-coded generator draws there from the map
-        alone; a context generator also sees ``image`` (the original) outside the region."""
+        alone, or reads its codes at ``code_from`` (rows, cols; ``cimgen.edit.resample``) where given; a context
+        generator also sees ``image`` (the original) outside the region."""
         if self.render_withheld is None:
             return self.render
-        return lambda labels: self.render_withheld(labels, region, image)
+        return lambda labels: self.render_withheld(labels, region, image, code_from)
 
 
 def load_renderer(
@@ -347,7 +371,9 @@ def load_renderer(
             raise CimgenError(f"the palette has {pal.num_classes} classes but the generator takes {nc}")
         withheld = None
         if any(getattr(gen.config, k, 0) for k in ("position_frequencies", "context", "detail_channels")):
-            withheld = lambda labels, region, image=None: generate(gen, labels, nc, device, withheld=region, image=image)
+            withheld = lambda labels, region, image=None, code_from=None: generate(
+                gen, labels, nc, device, withheld=region, image=image, code_from=code_from
+            )
         return Renderer(
             label_renderer(gen, nc, device), pal, kind.name, LABELS, config=gcfg, generator=gen, checkpoint=(config, tensors),
             render_withheld=withheld,

@@ -356,7 +356,15 @@ def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(cap
     argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "d"), *edit, "--finetune-detail", "2"]
     assert main(argv) == 0
     gen = read_config(max((tmp_path / "d" / "finetune" / "run" / "checkpoints").iterdir()))["generator"]
-    assert gen["detail_channels"] == 2 and json.loads((tmp_path / "d" / "metrics.json").read_text())["outside_mask_identical"]
+    detail = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert gen["detail_channels"] == 2 and detail["outside_mask_identical"]
+    # inside the edit its codes are read from matching places of the image (the default); a context generator withholds them
+    assert detail["codes_inside"]["treatment"] == "resample" and detail["codes_inside"]["pieces"] >= 1
+    assert metrics["codes_inside"]["treatment"] == "withhold" and "context" in metrics["codes_inside"]["why"]
+    argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "w"), *edit, "--code-inside", "withhold"]
+    assert main(argv) == 0 and json.loads((tmp_path / "w" / "metrics.json").read_text())["codes_inside"] == {"treatment": "withhold"}
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "k"), *edit, "--code-inside", "keep"])
+    assert "code_inside is 'keep'; choose resample or withhold" in msg and not (tmp_path / "k").exists()
     msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "e"), "--insert", "water", "--box", "5,5,20,20", "--finetune-detail", "2"])
     assert "a detail code is learnt while memorising" in msg and not (tmp_path / "e").exists()
     # context is learnt while memorising: without --finetune, or with tiles, it is refused before anything runs

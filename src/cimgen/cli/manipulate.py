@@ -200,6 +200,12 @@ def manipulate_cmd(
         help=f"When memorising, channels of a learnable detail code for this one image (0: none; default {FINETUNE_DETAIL}).",
         show_default=False,
     ),
+    code_inside: str = typer.Option(
+        DEFAULTS.code_inside,
+        "--code-inside",
+        help="What a memorising generator reads inside the edit: resample (its codes copied from matching places of the "
+        "image: real texture) or withhold (the map alone: flat).",
+    ),
     score_inside: bool = typer.Option(
         DEFAULTS.score_inside,
         "--score-inside",
@@ -272,6 +278,7 @@ def manipulate_cmd(
         finetune_position=finetune_position,
         finetune_context=finetune_context,
         finetune_detail=finetune_detail,
+        code_inside=code_inside,
         score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,

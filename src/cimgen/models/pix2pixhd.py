@@ -167,7 +167,13 @@ class GlobalGenerator(nn.Module):
                 raise CimgenError("a detail code needs the image's detail_height, detail_width and a detail_scale of at least 1")
             self.detail = nn.Parameter(torch.zeros(1, *c.detail_shape))
 
-    def forward(self, x: torch.Tensor, withheld: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        withheld: torch.Tensor | None = None,
+        image: torch.Tensor | None = None,
+        code_from: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The image of the input maps.
 
         Args:
@@ -196,9 +202,11 @@ class GlobalGenerator(nn.Module):
         keep = 1 - region
         if self.training and c.position_dropout > 0 and (c.position_frequencies or c.detail_channels):
             keep = keep * random_keep_boxes(n, h, w, c.position_dropout, like=x)
+        if code_from is not None and code_from.shape != (h, w):
+            raise CimgenError(f"the code sources are {tuple(code_from.shape)} but the maps are {h}x{w}")
         parts = [x]
         if c.position_frequencies:
-            parts.append(position_code(h, w, c.position_frequencies, like=x).expand(n, -1, -1, -1) * keep)
+            parts.append(moved(position_code(h, w, c.position_frequencies, like=x), code_from).expand(n, -1, -1, -1) * keep)
         if c.context:
             if image is None:
                 image = x.new_zeros(n, 3, h, w)
@@ -211,7 +219,16 @@ class GlobalGenerator(nn.Module):
             return self.model(x)
         features = self.model[:-3](x)
         detail = nn.functional.interpolate(self.detail.to(features.dtype), size=(h, w), mode="bilinear", align_corners=False)
+        detail = moved(detail, code_from)
         return self.model[-3:](torch.cat([features, detail.expand(n, -1, -1, -1) * keep], 1))
+
+
+def moved(code: torch.Tensor, code_from: torch.Tensor | None) -> torch.Tensor:
+    """1 x C x H x W ``code`` read at ``code_from``'s flat indices (H x W); unchanged without them."""
+    if code_from is None:
+        return code
+    _, ch, h, w = code.shape
+    return code.reshape(1, ch, h * w)[:, :, code_from.reshape(-1).to(code.device)].reshape(1, ch, h, w)
 
 
 def random_regions(n: int, height: int, width: int, *, like: torch.Tensor) -> torch.Tensor:

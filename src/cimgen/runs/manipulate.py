@@ -25,6 +25,7 @@ from cimgen.data.paired import PairedDataset
 from cimgen.data.tiles import tile_starts
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RemoveObject
+from cimgen.edit.resample import code_sources
 from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
@@ -407,7 +408,8 @@ def manipulate_one(
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
             context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,  # None: the recipe's
         )  # fmt: skip
-    render, tile_size = renderer.render_edit(plan.mask, inputs.image), cfg.tile_size
+    render, codes = edit_render(renderer, inputs.image, inputs.labels, plan, cfg.code_inside)
+    tile_size = cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
         if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
             raise CimgenError(
@@ -431,6 +433,7 @@ def manipulate_one(
         **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
         **({"finetune_context": True} if cfg.finetune_context else {}),
         **({"finetune_detail": (renderer.config or {}).get("generator", {}).get("detail_channels", 0)} if cfg.finetune else {}),
+        **({"codes_inside": codes} if codes else {}),
         **({"inside": inside_metrics(m)} if cfg.score_inside else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,
@@ -456,6 +459,23 @@ def manipulate_one(
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     write_report(out, **m.arrays(), palette=renderer.palette, metrics=metrics, geo=inputs.geo, result_raster=result_raster)
     return m, metrics, renderer
+
+
+def edit_render(
+    renderer: Renderer, image: np.ndarray, labels: np.ndarray, plan: EditPlan, code_inside: str = "resample"
+) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    """labels -> image for a planned edit, and what its generator reads inside the edit (for metrics.json; empty for
+    generators without codes). A memorising generator's codes are resampled from matching places of the image
+    (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask."""
+    if not renderer.position_coded:
+        return renderer.render_edit(plan.mask, image), {}
+    if code_inside == "resample" and renderer.codes_movable:
+        t0 = time.perf_counter()
+        sources = code_sources(labels, plan.edited_labels, plan.mask, image=image)
+        info = {"treatment": "resample", **sources.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+        return renderer.render_edit(sources.withheld, image, (sources.rows, sources.cols)), info
+    why = {} if code_inside == "withhold" else {"why": "a context generator's codes are withheld where it redraws"}
+    return renderer.render_edit(plan.mask, image), {"treatment": "withhold", **why}
 
 
 # ----------------------------------------------------------------------------------------------

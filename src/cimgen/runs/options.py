@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cimgen.edit.resample import CODE_INSIDE
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
 
@@ -105,6 +106,10 @@ class ManipulateConfig:
     finetune_detail: int | None = None
     """When memorising, channels of the learnable detail code for this one image (0: none; None: ``FINETUNE_DETAIL``
     when memorising a whole image, none otherwise); see docs/manipulation.md."""
+    code_inside: str = "resample"
+    """What a memorising (position- or detail-coded) generator reads inside the edit: ``resample`` (its codes copied,
+    piece by piece, from places of the same image whose map matches the edited map: real texture of the edited
+    class) or ``withhold`` (no codes: drawn from the map alone, flat). See ``cimgen.edit.resample``."""
     score_inside: bool = False
     """Also score the inside of the edit (``metrics.json["inside"]``: faithful, painted back; a segmenter fitted
     on the original around the edit, a few seconds)."""
@@ -160,6 +165,8 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         check_range(value, bounds, name)
     if cfg.finetune_recipe not in FINETUNE_RECIPES:
         raise CimgenError(f"finetune_recipe is {cfg.finetune_recipe!r}; choose {' or '.join(FINETUNE_RECIPES)}")
+    if cfg.code_inside not in CODE_INSIDE:
+        raise CimgenError(f"code_inside is {cfg.code_inside!r}; choose {' or '.join(CODE_INSIDE)}")
     if cfg.finetune_detail is not None:
         check_range(cfg.finetune_detail, (0, 64), "finetune_detail")
     if cfg.finetune_detail and not (cfg.finetune and cfg.finetune_recipe == MEMORISE and not cfg.tile_size):

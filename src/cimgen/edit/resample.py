@@ -1,0 +1,216 @@
+"""Where a memorising generator reads its position and detail codes inside an edit (``code_inside: resample``).
+
+A generator fine-tuned with a position code and a detail code reproduces its one image by place: the codes
+say what the map does not (the texture of this lawn, the cars on this road). Inside an edited region the
+codes at that place describe the object that was removed, so they cannot be kept; withheld (zeroed) they
+leave the generator only the map, and it draws a flat, average texture a person sees at once. Resampled,
+each region reads its codes from another place of the same image whose map agrees with the edited map
+there: the generator then draws real texture of the edited class, continuous with its surroundings (like
+texture synthesis by copying, Efros and Freeman, SIGGRAPH 2001, done here on the generator's codes, so
+the generator still follows the edited map and blends the borders).
+
+The region is cut into ``patch``-square pieces. The source of each piece is the offset, within ``search``
+pixels, that maximises the agreement of the original map at the offset with the edited map over the piece
+(weight 1) and a ring of ``ring`` pixels around it (weight ``RING_WEIGHT``, so the source's surroundings
+match too), less the image difference over the ring's known pixels, plus a bonus for continuing a
+neighbour's offset, among the offsets whose source does not touch any edited region. Pixels whose source
+class still differs from their edited class are withheld (drawn from the map alone), so no code of
+another class is copied in.
+
+Measured on the Map2Sat pair (benchmarks/fidelity.py, docs/benchmarks.md): whole-region sources copied
+whatever lay at the best-matching place (a red roof into a road crossing); 16-pixel pieces matched to
+their surroundings give textured ground where withheld codes gave flat patches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from cimgen.errors import CimgenError
+
+CODE_INSIDE = ("resample", "withhold")
+"""What a position- or detail-coded generator reads inside an edit: codes copied from a matching place of the
+same image (``resample``), or none (``withhold``: the region drawn from the map alone)."""
+RING = 16
+"""Pixels of context around each region that its source's surroundings should match."""
+RING_WEIGHT = 0.5
+"""Weight of the ring against the region itself in the agreement."""
+IMAGE_WEIGHT = 1.0
+"""Weight of the ring's root-mean-square image difference (0-1) against the map agreement (0-1)."""
+SEARCH = 256
+PATCH = 16
+"""The side of the pieces a region is resampled in."""
+COHERENCE = 0.05
+"""Bonus to a piece's score for continuing a placed neighbour's offset (fewer seams in the texture)."""
+"""How far (pixels) from a region its source may lie: near sources share the light and the season."""
+
+
+@dataclass
+class CodeSources:
+    """Where each pixel reads its codes: ``rows``/``cols`` (HxW int32; a pixel's own place outside the edit),
+    and ``withheld`` (HxW bool: edited pixels without a matching source, drawn from the map alone)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    withheld: np.ndarray
+    regions: list[dict] = field(default_factory=list)
+    """Per piece: its box, its connected part, the chosen offset (dy, dx) and score, or why there is none."""
+
+    def summary(self) -> dict:
+        """For metrics.json: pieces placed and not, the mean agreement, and the share of pixels that read moved codes."""
+        moved = (self.rows != np.arange(self.rows.shape[0])[:, None]) | (self.cols != np.arange(self.cols.shape[1])[None, :])
+        total = int(moved.sum() + self.withheld.sum())
+        placed = [r for r in self.regions if "offset" in r]
+        return {
+            "pieces": len(self.regions),
+            "pieces_without_source": len(self.regions) - len(placed),
+            "mean_agreement": round(float(np.mean([r["agreement"] for r in placed])), 4) if placed else None,
+            "resampled_fraction": round(moved.sum() / total, 4) if total else 0.0,
+            "withheld_pixels": int(self.withheld.sum()),
+        }
+
+
+def identity_sources(shape: tuple[int, int]) -> CodeSources:
+    """Every pixel reads its own codes."""
+    h, w = shape
+    rows, cols = np.indices((h, w), dtype=np.int32)
+    return CodeSources(rows, cols, np.zeros((h, w), bool))
+
+
+def withheld_sources(region: np.ndarray) -> CodeSources:
+    """The codes withheld in ``region`` (the ``withhold`` treatment)."""
+    s = identity_sources(region.shape)
+    s.withheld = region.astype(bool).copy()
+    return s
+
+
+def code_sources(
+    labels: np.ndarray,
+    edited: np.ndarray,
+    region: np.ndarray,
+    *,
+    image: np.ndarray | None = None,
+    ring: int = RING,
+    search: int = SEARCH,
+    patch: int = PATCH,
+) -> CodeSources:
+    """For each ``patch``-square piece of ``region``, the place of ``labels`` whose map best matches ``edited`` there.
+
+    Pieces are taken in raster order within each connected part; like image quilting (Efros and Freeman, 2001),
+    a piece's surroundings include the pieces already placed (the image at their sources).
+
+    Args:
+        labels: HxW original class ids (what the codes were learnt on).
+        edited: HxW edited class ids.
+        region: HxW bool, the edit's region (the blend mask).
+        image: HxWx3 uint8, the original image: when given, the source's surroundings must also look like the
+            piece's (the root-mean-square difference over the ring, weighted by ``IMAGE_WEIGHT``), as exemplar
+            inpainting matches the pixels it already has (Criminisi et al., 2004).
+        ring: context pixels around each piece that the source's surroundings should match.
+        search: the largest offset, in pixels, at which a source is looked for.
+        patch: the side of the pieces, in pixels.
+    """
+    if not (labels.shape == edited.shape == region.shape):
+        raise CimgenError("the map, the edited map and the region must have the same size")
+    if image is not None and image.shape[:2] != labels.shape:
+        raise CimgenError(f"the image is {image.shape[1]}x{image.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}")
+    if ring < 0 or search < 1 or patch < 1:
+        raise CimgenError(f"ring must be 0 or more, search and patch at least 1; got {ring}, {search} and {patch}")
+    h, w = labels.shape
+    out = identity_sources((h, w))
+    region = region.astype(bool)
+    filled = None if image is None else image.astype(np.float32) / 255  # as drawn so far: placed pieces show their sources
+    known = ~region
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    for k in range(1, n):
+        x, y, bw, bh = (int(v) for v in stats[k, :4])
+        placed: dict[tuple[int, int], tuple[int, int]] = {}
+        for ty in range(y, y + bh, patch):
+            for tx in range(x, x + bw, patch):
+                box = (tx, ty, min(patch, x + bw - tx), min(patch, y + bh - ty))
+                piece = comp[ty : ty + box[3], tx : tx + box[2]] == k
+                if not piece.any():
+                    continue
+                near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
+                info = place(labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=near)
+                info["part"] = k
+                out.regions.append(info)
+                ys, xs = np.nonzero(piece)
+                ys, xs = ys + ty, xs + tx
+                if "offset" not in info:
+                    out.withheld[ys, xs] = True
+                    continue
+                dy, dx = info["offset"]
+                placed[(ty, tx)] = (dy, dx)
+                mismatch = labels[ys + dy, xs + dx] != edited[ys, xs]
+                good = ~mismatch
+                out.rows[ys[good], xs[good]] = ys[good] + dy
+                out.cols[ys[good], xs[good]] = xs[good] + dx
+                out.withheld[ys[mismatch], xs[mismatch]] = True
+                info["withheld_pixels"] = int(mismatch.sum())
+                if filled is not None:
+                    filled[ys, xs] = filled[ys + dy, xs + dx]
+                known[ys, xs] = True
+    return out
+
+
+def place(
+    labels: np.ndarray,
+    edited: np.ndarray,
+    region: np.ndarray,
+    piece: np.ndarray,
+    box: tuple[int, int, int, int],
+    *,
+    filled: np.ndarray | None,
+    known: np.ndarray,
+    ring: int,
+    search: int,
+    near: list[tuple[int, int]],
+) -> dict:
+    """The best source offset (dy, dx) of one piece: ``piece`` is its bool mask within ``box`` (x, y, w, h) of the
+    map. Returns its info dict, with ``offset`` and ``agreement`` (the score: map agreement 0-1, less the ring's
+    image difference, plus the neighbour bonus) or a ``source`` saying why there is none.
+
+    The correlations are OpenCV's ``matchTemplate`` (TM_CCORR, and TM_SQDIFF with a mask for the ring)."""
+    h, w = labels.shape
+    x, y, bw, bh = box
+    y0, y1, x0, x1 = max(0, y - ring), min(h, y + bh + ring), max(0, x - ring), min(w, x + bw + ring)
+    sy0, sy1 = max(0, y0 - search), min(h, y1 + search)
+    sx0, sx1 = max(0, x0 - search), min(w, x1 + search)
+    info: dict = {"box": [x, y, x + bw, y + bh]}
+    if sy1 - sy0 < y1 - y0 + 1 and sx1 - sx0 < x1 - x0 + 1:
+        info["source"] = "none: the piece's surroundings are as large as the image"
+        return info
+    inner = np.zeros((y1 - y0, x1 - x0), bool)
+    inner[y - y0 : y - y0 + bh, x - x0 : x - x0 + bw] = piece
+    around = known[y0:y1, x0:x1] & ~inner
+    weight = np.where(inner, 1.0, np.where(around, RING_WEIGHT, 0.0)).astype(np.float32)
+    template = edited[y0:y1, x0:x1]
+    area = labels[sy0:sy1, sx0:sx1]
+    score = np.zeros((area.shape[0] - template.shape[0] + 1, area.shape[1] - template.shape[1] + 1), np.float32)
+    for c in np.unique(template[weight > 0]):
+        score += cv2.matchTemplate((area == c).astype(np.float32), weight * (template == c), cv2.TM_CCORR)
+    score /= weight.sum()
+    if filled is not None and around.any():
+        sq = cv2.matchTemplate(
+            filled[sy0:sy1, sx0:sx1], filled[y0:y1, x0:x1], cv2.TM_SQDIFF, mask=np.repeat(around[..., None], 3, 2).astype(np.float32)
+        )
+        score -= IMAGE_WEIGHT * np.sqrt(np.clip(sq, 0, None) / (3 * around.sum()))
+    # a source must not touch an edited region (it would copy the codes of what was removed)
+    touches = cv2.matchTemplate(region[sy0:sy1, sx0:sx1].astype(np.float32), inner.astype(np.float32), cv2.TM_CCORR)
+    score[touches > 0.5] = -np.inf
+    if not np.isfinite(score).any():
+        info["source"] = "none: every nearby place touches an edit"
+        return info
+    oy, ox = np.indices(score.shape)
+    score -= 1e-6 * np.hypot(oy + sy0 - y0, ox + sx0 - x0)  # nearer sources win ties
+    for dy, dx in near:  # the neighbours' offsets continue their texture
+        iy, ix = dy - (sy0 - y0), dx - (sx0 - x0)
+        if 0 <= iy < score.shape[0] and 0 <= ix < score.shape[1] and np.isfinite(score[iy, ix]):
+            score[iy, ix] += COHERENCE
+    best = np.unravel_index(np.argmax(score), score.shape)
+    info.update(offset=[int(best[0] + sy0 - y0), int(best[1] + sx0 - x0)], agreement=round(float(score[best]), 4))
+    return info

@@ -1,0 +1,119 @@
+"""Codes resampled inside an edit: sources that match the edited map and the image around, read by the generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cimgen.edit.mask import dilate
+from cimgen.edit.resample import code_sources, identity_sources, place, withheld_sources
+from cimgen.errors import CimgenError
+
+
+def _scene():
+    """A 96x96 map: ground (0) with a road (1) across, a building (2) on the road's edge; the image dark on the
+    left half and bright on the right, the road grey."""
+    labels = np.zeros((96, 96), np.int32)
+    labels[40:48, :] = 1
+    labels[28:40, 60:76] = 2
+    image = np.zeros((96, 96, 3), np.uint8)
+    image[:, :48] = 40
+    image[:, 48:] = 200
+    image[labels == 1] = 120
+    image[labels == 2] = 250
+    return labels, image
+
+
+def test_sources_lie_outside_the_edit_match_the_edited_classes_and_leave_the_rest_alone():
+    labels, image = _scene()
+    edited = labels.copy()
+    edited[labels == 2] = 0  # the building removed: ground
+    region = dilate(labels != edited, 4)
+    s = code_sources(labels, edited, region, image=image)
+    rows, cols = np.indices(labels.shape)
+    moved = (s.rows != rows) | (s.cols != cols)
+    assert not (moved & ~region).any() and not (s.withheld & ~region).any()  # outside the edit: each pixel its own codes
+    assert moved.sum() > 0.8 * region.sum()  # most of the edit reads codes from elsewhere
+    assert not region[s.rows[moved], s.cols[moved]].any()  # never from an edited place (the removed building)
+    assert np.array_equal(labels[s.rows[moved], s.cols[moved]], edited[moved])  # of the edited class, pixel by pixel
+    # the ring's image decides among places whose map matches: bright ground for a region in the bright half
+    ground = moved & (edited == 0)
+    assert image[s.rows[ground], s.cols[ground]].mean() > 190
+    summary = s.summary()
+    assert summary["pieces"] == len(s.regions) > 1 and summary["pieces_without_source"] == 0
+    assert 0.8 < summary["resampled_fraction"] <= 1 and summary["withheld_pixels"] == int(s.withheld.sum())
+
+
+def test_without_the_image_the_map_alone_decides_and_a_region_with_no_source_is_withheld():
+    labels, _ = _scene()
+    edited = labels.copy()
+    edited[labels == 2] = 0
+    region = dilate(labels != edited, 4)
+    s = code_sources(labels, edited, region)
+    moved = (s.rows != np.indices(labels.shape)[0]) | (s.cols != np.indices(labels.shape)[1])
+    assert moved.any() and np.array_equal(labels[s.rows[moved], s.cols[moved]], edited[moved])
+    # the whole image edited: nowhere to copy from, so every piece is withheld and says why
+    everything = np.ones_like(region)
+    s = code_sources(labels, edited, everything)
+    assert s.withheld.all() and all("offset" not in r for r in s.regions)
+    assert s.summary()["pieces_without_source"] == len(s.regions) and s.summary()["resampled_fraction"] == 0
+    assert withheld_sources(region).withheld.sum() == region.sum() and not identity_sources((3, 4)).withheld.any()
+    with pytest.raises(CimgenError, match="same size"):
+        code_sources(labels, edited[:10], region)
+    with pytest.raises(CimgenError, match="patch at least 1"):
+        code_sources(labels, edited, region, patch=0)
+
+
+def test_a_piece_continues_its_neighbours_offset_when_the_match_ties():
+    labels = np.zeros((64, 64), np.int32)
+    region = np.zeros((64, 64), bool)
+    region[24:40, 24:40] = True
+    piece = np.ones((16, 16), bool)
+    kw = {"filled": None, "known": ~region, "ring": 4, "search": 24}
+    alone = place(labels, labels, region, piece, (24, 24, 16, 16), near=[], **kw)
+    assert alone["agreement"] == pytest.approx(1, abs=1e-3)
+    # every offset outside the region matches a uniform map equally: a neighbour's offset wins over the nearest
+    led = place(labels, labels, region, piece, (24, 24, 16, 16), near=[(-20, 3)], **kw)
+    assert led["offset"] == [-20, 3] and alone["offset"] != [-20, 3]
+
+
+def test_a_detail_coded_generator_draws_the_source_texture_where_it_reads_the_source_codes():
+    from cimgen.generators import generate
+    from cimgen.models.pix2pixhd import GlobalGenerator, GlobalGeneratorConfig
+
+    torch.manual_seed(0)
+    cfg = GlobalGeneratorConfig(
+        in_channels=3,
+        base_channels=4,
+        num_downsamplings=2,
+        num_blocks=1,
+        detail_channels=3,
+        detail_scale=1,
+        detail_height=48,
+        detail_width=48,
+    )
+    g = GlobalGenerator(cfg).eval()
+    with torch.no_grad():
+        g.detail.normal_()
+        g.model[-2].weight.normal_(0, 0.3)
+    labels = np.zeros((48, 48), np.int32)
+    plain = generate(g, labels, 3)
+    rows, cols = np.indices(labels.shape)
+    assert np.array_equal(generate(g, labels, 3, code_from=(rows, cols)), plain)  # its own codes: unchanged
+    src_rows, src_cols = rows.copy(), cols.copy()
+    src_rows[20:36, 20:36] -= 16  # the block reads the codes 16 pixels up
+    moved = generate(g, labels, 3, code_from=(src_rows, src_cols))
+    # the same as a generator whose code was rearranged that way: each pixel draws with its source's code
+    with torch.no_grad():
+        saved = g.detail.clone()
+        g.detail.copy_(saved[:, :, src_rows, src_cols])
+        rearranged = generate(g, labels, 3)
+        g.detail.copy_(saved)
+    assert np.array_equal(moved, rearranged)
+    # outside the block and the last convolution's reach (3 px) nothing changes; inside, the texture does
+    assert np.array_equal(moved[:17], plain[:17]) and np.abs(moved[20:36, 20:36].astype(int) - plain[20:36, 20:36]).mean() > 20
+    with pytest.raises(CimgenError, match="outside the label map"):
+        generate(g, labels, 3, code_from=(src_rows - 40, src_cols))
+    with pytest.raises(CimgenError, match="code sources are"):
+        generate(g, labels, 3, code_from=(src_rows[:8], src_cols[:8]))
