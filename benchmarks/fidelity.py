@@ -58,11 +58,11 @@ from cimgen.data.paired import PairedDataset
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.resample import CODE_INSIDE
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette
-from cimgen.edit.resample import CODE_INSIDE
 from cimgen.runs.manipulate import edit_render, memorising_checkpoint
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig
 from cimgen.textfiles import json_text

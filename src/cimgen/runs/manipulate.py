@@ -25,8 +25,8 @@ from cimgen.data.paired import PairedDataset
 from cimgen.data.tiles import tile_starts
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RemoveObject
-from cimgen.edit.resample import code_sources
 from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.resample import code_sources
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, shipped_checkpoint, translator
