@@ -29,10 +29,10 @@ import numpy as np
 from PIL import Image
 from sklearn.cluster import KMeans
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_palette import synthetic_rendered_map  # noqa: E402  (the test's renders, so the table and the test agree)
+from cimgen.palette import GOOGLE_MAPS_PALETTE, colors_to_labels, rgb_to_lab, snap_rendered_map
 
-from cimgen.palette import GOOGLE_MAPS_PALETTE, colors_to_labels, rgb_to_lab, snap_rendered_map  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.test_palette import synthetic_rendered_map
 
 
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
@@ -76,7 +76,9 @@ def main() -> None:
         print(f"| {name} | {(labels == i).mean():.4f} |")
     print()
     print(f"snap counts: {counts}")
-    print(f"agreement with the clusters on their interior pixels ({interior.mean():.3f} of the map): {(labels == ref)[interior].mean():.4f}")
+    print(
+        f"agreement with the clusters on their interior pixels ({interior.mean():.3f} of the map): {(labels == ref)[interior].mean():.4f}"
+    )
     for q in (90, 75, 50):
         again, _ = snap_rendered_map(jpeg(gmap, q), pal)
         print(f"agreement with the snapping of the map JPEG-encoded again at quality {q}: {(again == labels).mean():.4f}")
