@@ -6,7 +6,7 @@ Three rows, each: prepare the real pairs, fine-tune a pix2pixHD generator with c
 maps, generate, and score pristine vs generated on 64x64 patches outside the edit:
 
 * Map2Sat: the one pix2pix "maps" pair (Google map -> satellite photo). The map's colours are
-  snapped to the synthetic palette (ground, road, building, vegetation, water), so the shipped
+  snapped to the google-maps palette (ground, road, building, water, vegetation: the synthetic ids), so the shipped
   synthetic-world generator is the pretrained start, as in the paper's recipe. Edit: remove the
   buildings in a box.
 * Building2Sat: SpaceNet Rio tiles with building masks (mask -> ground/building labels), also
@@ -29,7 +29,6 @@ import shutil
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -42,7 +41,7 @@ from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import read_image, write_image, write_label_map, write_text
 from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
-from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE
+from cimgen.palette import CITYSCAPES_PALETTE, GOOGLE_MAPS_PALETTE, SYNTH_PALETTE, snap_rendered_map
 from cimgen.report.html import write_report
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
@@ -50,15 +49,8 @@ from cimgen.train.runtime import cpu_summary
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION = 0, 1, 2, 3, 4
 CAR = 26
-# Google-map colours of the pix2pix maps set, measured on maps.jpg (8-level histogram peaks), with
-# the synthetic class each one stands for.
-MAP_COLOURS = {
-    GROUND: (233, 226, 218),
-    ROAD: (250, 250, 249),
-    BUILDING: (220, 219, 211),
-    VEGETATION: (200, 216, 168),
-    WATER: (170, 200, 230),
-}
+# The Google-map classes share their ids with the synthetic world's first five.
+assert GOOGLE_MAPS_PALETTE.names == SYNTH_PALETTE.names[:5]
 
 
 def log(msg: str) -> None:
@@ -66,15 +58,12 @@ def log(msg: str) -> None:
 
 
 def map2sat_pair(shared: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(labels uint8, photo) of the pix2pix maps pair: the Google map's colours snapped to the synthetic classes."""
+    """(labels uint8, photo) of the pix2pix maps pair: the Google map's colours snapped to the google-maps palette
+    (``snap_rendered_map``), whose ids are the synthetic world's first five."""
     im = np.asarray(Image.open(shared / "pix2pix-tf-samples/docs/maps.jpg").convert("RGB"))
-    photo, gmap = im[:, :600], im[:, 600:]
-    ids = np.array(list(MAP_COLOURS))
-    cols = np.array([MAP_COLOURS[i] for i in ids], dtype=np.float32)
-    d = ((gmap[:, :, None, :].astype(np.float32) - cols[None, None]) ** 2).sum(-1)
-    labels = ids[d.argmin(-1)].astype(np.uint8)
-    labels = cv2.medianBlur(labels, 5)  # JPEG noise and map text would otherwise leave speckles of other classes
-    return labels, np.ascontiguousarray(photo)
+    photo, gmap = im[:, :600], np.ascontiguousarray(im[:, 600:])
+    labels, _ = snap_rendered_map(gmap, GOOGLE_MAPS_PALETTE)
+    return labels.astype(np.uint8), np.ascontiguousarray(photo)
 
 
 def prep_map2sat(shared: Path, out: Path) -> Path:

@@ -39,6 +39,7 @@ TRAINING_PRESETS = [
     "pix2pixhd_building2sat_tiles.yaml",
     "pix2pix_map2sat.yaml",
     "cyclegan_maps.yaml",
+    "pix2pixhd_map2sat_colours.yaml",
 ]
 
 
@@ -55,6 +56,8 @@ def test_training_presets_resolve_with_their_recipe(name, tmp_path):
         # 35 label ids + the instance-edge channel, as the official label2city models.
         gen = cfg.local_enhancer if cfg.generator_type == "local" else cfg.generator
         assert gen.in_channels == 36 and cfg.discriminator.in_channels == 39
+    if name == "pix2pixhd_map2sat_colours.yaml":  # colour maps as input: 3 channels, as official --label_nc 0
+        assert cfg.generator.in_channels == 3 and cfg.discriminator.in_channels == 6
 
 
 DETECTOR_PRESETS = ["detector_resnet50_paper.yaml", "detector_patchnet_bart_at.yaml"]
@@ -71,11 +74,7 @@ def test_detector_presets_resolve(name, tmp_path):
 
 
 def test_every_preset_is_tested():
-    tested = (
-        set(TRAINING_PRESETS)
-        | set(DETECTOR_PRESETS)
-        | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
-    )
+    tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 

@@ -3,7 +3,8 @@
 Every command and the web editor that runs a generator goes through here: ``cimgen manipulate``,
 ``cimgen translate``, ``cimgen demo``, the forgery sets of ``cimgen detect`` and ``cimgen app``.
 What a checkpoint holds is looked up in the one table of kinds, ``cimgen.kinds.KINDS``: label-map
-generators (pix2pixHD, cimgen's or imported) take one-hot maps; image generators (CycleGAN,
+generators (pix2pixHD, cimgen's or imported) take one-hot maps, or with ``label_nc`` 0 in their config
+(official ``--label_nc 0``) the map's RGB colours, so labels are drawn in the palette's colours first; image generators (CycleGAN,
 pix2pix, single imported junyanz generators) take RGB images, so a label map is drawn in its
 palette's colours first. A checkpoint file is read once per load (``load_checkpoint`` returns its
 config and tensors together, and a CycleGAN's two directions are built from the same read).
@@ -21,11 +22,11 @@ import torch
 from torch import nn
 
 from cimgen.config import from_dict
-from cimgen.data.paired import instance_edges, one_hot
+from cimgen.data.paired import colour_keys, instance_edges, one_hot
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module
 from cimgen.io.images import image_to_tensor, tensor_to_image
-from cimgen.kinds import CYCLEGAN, DIRECTIONS, IMAGE, KINDS, LABELS
+from cimgen.kinds import COLOR_MAP_CHANNELS, CYCLEGAN, DIRECTIONS, IMAGE, KINDS, LABELS
 from cimgen.models.cyclegan import NetworkConfig, UnetGenerator, build_network, size_multiple
 from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.official import build, config_class
@@ -110,12 +111,13 @@ def generate(
     image: np.ndarray | None = None,
     code_from: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Render an HxW label map to an HxWx3 uint8 image, padding to the generator's size multiple.
+    """Render an HxW label map (or a colour map, for ``label_nc`` 0) to an HxWx3 uint8 image, padding to the generator's size multiple.
 
     Args:
         generator: a global generator or local enhancer.
-        labels: HxW class ids in 0..label_nc-1.
-        label_nc: the number of classes the generator was trained with.
+        labels: HxW class ids in 0..label_nc-1; for a colour-map generator (``label_nc`` 0, official ``--label_nc 0``)
+            the HxWx3 uint8 colour map itself.
+        label_nc: the number of classes the generator was trained with, 0 for colour maps.
         device: where to run.
         instances: HxW instance ids, for a generator trained with instance edge maps; without
             them (and for such a generator) the label map itself stands in, so class
@@ -127,41 +129,53 @@ def generate(
         code_from: (rows, cols), HxW ints: the place each pixel of a position- or detail-coded generator reads
             its codes from (``cimgen.edit.resample``); ignored by other generators.
     """
-    check_labels(labels, label_nc)
-    want_edges = generator.config.in_channels - label_nc
+    colour_input = label_nc == 0
+    if colour_input:
+        if not isinstance(labels, np.ndarray) or labels.dtype != np.uint8 or labels.ndim != 3 or labels.shape[2] != 3:
+            raise CimgenError(
+                f"this generator takes colour maps (label_nc 0): give an HxWx3 uint8 colour map, got "
+                f"{getattr(labels, 'dtype', type(labels).__name__)} {getattr(labels, 'shape', '')}"
+            )
+    else:
+        check_labels(labels, label_nc)
+    want_edges = generator.config.in_channels - (label_nc or COLOR_MAP_CHANNELS)
     if want_edges not in (0, 1):
-        raise CimgenError(f"the generator takes {generator.config.in_channels} input channels, which does not fit {label_nc} classes")
-    if instances is not None and instances.shape != labels.shape:
+        what = "colour maps (3 channels)" if colour_input else f"{label_nc} classes"
+        raise CimgenError(f"the generator takes {generator.config.in_channels} input channels, which does not fit {what}")
+    if instances is not None and instances.shape != labels.shape[:2]:
         raise CimgenError(
             f"the instance map is {instances.shape[1]}x{instances.shape[0]} but the label map is {labels.shape[1]}x{labels.shape[0]}"
         )
     m = generator.config.size_multiple
-    h, w = labels.shape
+    h, w = labels.shape[:2]
     check_input_size(generator, h, w, "the label map")
     ph, pw = (-h) % m, (-w) % m
 
     def pad(a: np.ndarray) -> np.ndarray:
-        return np.pad(a, ((0, ph), (0, pw)), mode="reflect") if (ph or pw) else a
+        return np.pad(a, ((0, ph), (0, pw)) + ((0, 0),) * (a.ndim - 2), mode="reflect") if (ph or pw) else a
 
-    x = one_hot(torch.from_numpy(np.ascontiguousarray(pad(labels))).long()[None].to(device), label_nc)
-    if want_edges:
-        edges = instance_edges(pad(instances if instances is not None else labels))
+    if colour_input:
+        x = image_to_tensor(np.ascontiguousarray(pad(labels)))[None].to(device)
+    else:
+        x = one_hot(torch.from_numpy(np.ascontiguousarray(pad(labels))).long()[None].to(device), label_nc)
+    if want_edges:  # without an instance map, the regions of the map stand in: its classes, or its colours
+        edges = instance_edges(pad(instances if instances is not None else colour_keys(labels) if colour_input else labels))
         x = torch.cat([x, torch.from_numpy(edges.astype(np.float32))[None, None].to(device)], 1)
     position, context = getattr(generator.config, "position_frequencies", 0), getattr(generator.config, "context", False)
     detail = getattr(generator.config, "detail_channels", 0)
     kwargs = {}
     if withheld is not None and (position or context or detail):
-        if withheld.shape != labels.shape:
+        if withheld.shape != labels.shape[:2]:
             raise CimgenError(f"the withheld region is {withheld.shape[1]}x{withheld.shape[0]} but the label map is {w}x{h}")
         kwargs["withheld"] = torch.from_numpy(np.ascontiguousarray(pad(withheld.astype(np.uint8)))).to(device)[None, None]
     if image is not None and context:
-        if image.shape[:2] != labels.shape or image.ndim != 3 or image.shape[2] != 3:
+        if image.shape[:2] != labels.shape[:2] or image.ndim != 3 or image.shape[2] != 3:
             raise CimgenError(f"the context image is {image.shape[1]}x{image.shape[0]} but the label map is {w}x{h}")
         padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
         kwargs["image"] = image_to_tensor(np.ascontiguousarray(padded))[None].to(device)
     if code_from is not None and (position or detail):
         rows, cols = code_from
-        if rows.shape != labels.shape or cols.shape != labels.shape:
+        if rows.shape != labels.shape[:2] or cols.shape != labels.shape[:2]:
             raise CimgenError(f"the code sources are {rows.shape[1]}x{rows.shape[0]} but the label map is {w}x{h}")
         if rows.min() < 0 or cols.min() < 0 or rows.max() >= h or cols.max() >= w:
             raise CimgenError("a code source lies outside the label map")
@@ -321,6 +335,9 @@ class Renderer:
     """Position-coded and context label generators: (labels, region, image, code_from) -> image, drawn from the map
     alone in the region (the codes withheld there; a context generator sees ``image`` outside it), the codes read
     at ``code_from`` (rows, cols) elsewhere."""
+    render_colors: Callable[[np.ndarray], np.ndarray] | None = None
+    """Colour-map pix2pixHD generators (``label_nc`` 0): HxWx3 colour map -> image. ``render`` draws labels in the
+    palette's colours and calls it; ``render_edit`` can keep the original colour map outside the edit."""
 
     @property
     def position_coded(self) -> bool:
@@ -335,12 +352,30 @@ class Renderer:
         coded = bool(getattr(c, "position_frequencies", 0) or getattr(c, "detail_channels", 0))
         return self.render_withheld is not None and coded and not getattr(c, "context", False)
 
+    @property
+    def takes_colors(self) -> bool:
+        """Whether the generator takes colour maps (pix2pixHD with ``label_nc`` 0) rather than one-hot labels."""
+        return self.render_colors is not None
+
     def render_edit(
-        self, region: np.ndarray, image: np.ndarray | None = None, code_from: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        region: np.ndarray,
+        image: np.ndarray | None = None,
+        code_from: tuple[np.ndarray, np.ndarray] | None = None,
+        colors: np.ndarray | None = None,
     ) -> Callable[[np.ndarray], np.ndarray]:
         """labels -> image for an edit whose mask is ``region``: a position-coded generator draws there from the map
         alone, or reads its codes at ``code_from`` (rows, cols; ``cimgen.edit.resample``) where given; a context
-        generator also sees ``image`` (the original) outside the region."""
+        generator also sees ``image`` (the original) outside the region. A colour-map generator given ``colors``
+        (the original HxWx3 colour map the labels were snapped from) keeps those colours outside the region and
+        draws the palette's colours inside it, so it sees the map it was trained on wherever nothing changed."""
+        if self.render_colors is not None and colors is not None:
+            if colors.shape != (*region.shape, 3) or colors.dtype != np.uint8:
+                raise CimgenError(
+                    f"the colour map is {colors.shape[1]}x{colors.shape[0]} but the edit's region is {region.shape[1]}x{region.shape[0]}"
+                )
+            draw = self.render_colors
+            return lambda labels: draw(np.where(region[..., None], labels_to_colors(labels, self.palette), colors))
         if self.render_withheld is None:
             return self.render
         return lambda labels: self.render_withheld(labels, region, image, code_from)
@@ -366,6 +401,8 @@ def load_renderer(
             raise CimgenError("--direction applies to CycleGAN and pix2pix generators; this checkpoint is pix2pixHD")
         gen, gcfg = label_generator_from(config, tensors, name, device)
         nc = int(gcfg["label_nc"])
+        if nc == 0:
+            return colour_map_renderer(gen, gcfg, (config, tensors), kind.name, palette, name, device)
         pal = palette_from_option(palette) if palette else Palette.from_dict(gcfg["palette"])
         if pal.num_classes != nc:
             raise CimgenError(f"the palette has {pal.num_classes} classes but the generator takes {nc}")
@@ -389,3 +426,31 @@ def load_renderer(
         other = translator(back)
     render = lambda labels: translate(gen, labels_to_colors(labels, pal))  # noqa: E731
     return Renderer(render, pal, kind.name, IMAGE, image_to_map=other, config=config, generator=gen)
+
+
+def colour_map_renderer(
+    gen: GlobalGenerator | LocalEnhancer, gcfg: dict, checkpoint: Checkpoint, kind: str, palette: str, name: str, device: str | torch.device
+) -> Renderer:
+    """The Renderer of a pix2pixHD generator that takes colour maps (``label_nc`` 0, official ``--label_nc 0``).
+
+    Edits work on labels, so it needs a palette: ``palette`` (a built-in name such as ``google-maps``, or a JSON file),
+    else the one its checkpoint was trained with. Labels are drawn in the palette's colours before generation;
+    ``Renderer.render_edit`` keeps the original colours outside an edit.
+    """
+    if palette:
+        pal = palette_from_option(palette)
+    elif "palette" in gcfg:
+        pal = Palette.from_dict(gcfg["palette"])
+    else:
+        raise CimgenError(
+            f"checkpoint {name} takes colour maps (label_nc 0) and records no palette; name the classes its maps are "
+            "snapped to and drawn back in with --palette (e.g. google-maps, or a palette JSON file)"
+        )
+    colors = lambda rgb: generate(gen, rgb, 0, device)
+    withheld = None
+    if any(getattr(gen.config, k, 0) for k in ("position_frequencies", "context", "detail_channels")):
+        withheld = lambda labels, region, image=None: generate(gen, labels_to_colors(labels, pal), 0, device, withheld=region, image=image)
+    return Renderer(
+        lambda labels: colors(labels_to_colors(labels, pal)), pal, kind, LABELS, config=gcfg, generator=gen, checkpoint=checkpoint,
+        render_withheld=withheld, render_colors=colors,
+    )  # fmt: skip

@@ -22,7 +22,12 @@ JUNYANZ_RESNET = "junyanz-resnet"
 JUNYANZ_UNET = "junyanz-unet"
 
 LABELS = "labels"
-"""The generator takes a label map (one-hot classes, optionally instance edges): pix2pixHD."""
+"""The generator takes a label map (one-hot classes, optionally instance edges): pix2pixHD. A pix2pixHD checkpoint whose
+config says ``label_nc: 0`` (official ``--label_nc 0``) takes the map's RGB colours instead, ``COLOR_MAP_CHANNELS`` of them:
+still this kind, with the same recipe and modules, so the table has no row of its own for it; ``generators.load_renderer``
+draws labels in the palette's colours for it."""
+COLOR_MAP_CHANNELS = 3
+"""Input channels of a colour map, a pix2pixHD generator's map input when its ``label_nc`` is 0."""
 IMAGE = "image"
 """The generator takes an RGB image (a colour map when drawing from a map): the junyanz networks."""
 

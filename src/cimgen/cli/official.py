@@ -20,11 +20,17 @@ def import_cmd(
     label_nc: int = typer.Option(
         None,
         "--label-nc",
-        min=1,
+        min=0,
         max=4096,
-        help="pix2pixHD: classes of the label maps (default: 35 with instance edges when the input has 36 channels, as label2city).",
+        help="pix2pixHD: classes of the label maps, or 0 for a generator trained with the official --label_nc 0 (the map's RGB "
+        "colours are its input) (default: 35 with instance edges when the input has 36 channels, as label2city; 0 when it has 3).",
     ),
-    palette: Path = typer.Option(None, "--palette", help="pix2pixHD: palette JSON of the classes (default: Cityscapes' for 35 classes)."),
+    palette: Path = typer.Option(
+        None,
+        "--palette",
+        help="pix2pixHD: palette JSON or built-in name (synth, cityscapes, buildings, google-maps) of the classes (default: "
+        "Cityscapes' for 35 classes); with --label-nc 0, the classes edits snap the colour map to and draw back in.",
+    ),
     discriminator: Path = typer.Option(
         None,
         "--discriminator",
@@ -43,7 +49,8 @@ def import_cmd(
 
     Examples: cimgen import-official latest_net_G.pth --out runs/label2city-1024p;
     cimgen import-official checkpoints/maps_cyclegan --out runs/maps-cyclegan (G_A, G_B, D_A, D_B);
-    cimgen import-official map2sat.pth --generator-b sat2map.pth --out runs/maps-cyclegan
+    cimgen import-official map2sat.pth --generator-b sat2map.pth --out runs/maps-cyclegan;
+    cimgen import-official maps_label_nc0/latest_net_G.pth --label-nc 0 --palette google-maps --out runs/maps-hd (colour maps as input)
     """
     from cimgen.runs.official import import_official  # loaded on use, so `cimgen --help` does not load torch
 

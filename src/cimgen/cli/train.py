@@ -103,6 +103,9 @@ def train_cmd(
     Will it fit on the GPU? cimgen train --config configs/pix2pixhd_1024x512_local_8gb.yaml --data datasets/cityscapes --memory
 
     Example: cimgen train --config configs/synth_pretrain.yaml --out runs/synth-pretrain
+
+    Colour maps as input (official --label_nc 0; Google-map renders): cimgen train --config
+    configs/pix2pixhd_map2sat_colours.yaml --data datasets/maps/train --out runs/map2sat-colours
     """
     from cimgen.io.checkpoints import has_checkpoint, read_config
     from cimgen.runs.startup import FailedStartCleanup
@@ -273,6 +276,10 @@ def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, da
 
     if (out / "config.yaml").exists() or (out / "checkpoints").exists():
         raise CimgenError(f"{out} already holds a run; pass --resume to continue it or choose another --out folder")
+    if ckpt_cfg.get("label_nc") == 0:
+        raise CimgenError(
+            "--target-image fine-tunes on a label map; this checkpoint takes colour maps (label_nc 0): give colour-map pairs with --data"
+        )
     palette = Palette.from_dict(ckpt_cfg["palette"])
     image = read_image(image_path)
     labels = read_label_map(map_path, palette=palette)

@@ -5,6 +5,10 @@ Formats: ``folders`` (two folders matched by name), ``ab`` (pix2pix side-by-side
 ``cityscapes`` (the official ``gtFine`` / ``leftImg8bit`` tree) and ``tiles`` (large aerial
 scenes and masks cut into tiles on the fly). Where a format has instance maps, items carry their
 boundary map as ``edge``, the extra generator input channel of pix2pixHD.
+
+With ``label_nc: 0`` (the official ``--label_nc 0``) the maps are not classes: items carry the
+map's RGB colours as ``colors`` (3 x H x W in [-1, 1]) instead of ``label``, for maps whose
+colours are the input themselves (``folders``, ``ab`` and ``pix2pixhd`` formats).
 """
 
 from __future__ import annotations
@@ -24,9 +28,25 @@ from cimgen.data.layouts import Sample, list_cityscapes, list_folders, list_pix2
 from cimgen.data.tiles import TILE_EDGES, SceneReader, list_scenes, pad_to, tile_grid
 from cimgen.errors import CimgenError
 from cimgen.io.images import image_to_tensor, list_images, read_id_map, read_image, read_label_map
-from cimgen.palette import BUILDINGS_PALETTE, CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette, check_labels, colors_to_labels
+from cimgen.kinds import COLOR_MAP_CHANNELS
+from cimgen.palette import (
+    BUILDINGS_PALETTE,
+    CITYSCAPES_PALETTE,
+    SYNTH_PALETTE,
+    Palette,
+    check_labels,
+    colors_to_labels,
+    palette_from_option,
+    snap_rendered_map,
+)
 
 FORMATS = ("folders", "ab", "pix2pixhd", "cityscapes", "tiles")
+COLOR_FORMATS = ("folders", "ab", "pix2pixhd")
+"""Formats whose maps may be colour maps taken as they are (``label_nc: 0``)."""
+COLOR_SNAPS = ("exact", "rendered")
+"""How colour maps become labels: ``exact`` (palette colours within ``color_tolerance``, else refused) or
+``rendered`` (``palette.snap_rendered_map``: nearest colour in CIELAB, JPEG and anti-aliased edges cleaned up)."""
+
 
 # Building masks of aerial data sets (Inria's gt, the SpaceNet renders) mark buildings 255 and the rest 0.
 TILE_LABEL_VALUES = (0, 255)
@@ -51,11 +71,15 @@ class DataConfig:
     map_side: str = "left"
     """For ``ab``: which half holds the map (pix2pix's maps set has the photo on the left)."""
     label_nc: int = 6
-    """Number of label classes; labels must lie in 0..label_nc-1 (Cityscapes label ids: 35, as pix2pixHD)."""
+    """Number of label classes; labels must lie in 0..label_nc-1 (Cityscapes label ids: 35, as pix2pixHD). 0: the maps'
+    RGB colours are the generator's input, 3 channels in [-1, 1], no classes (official pix2pixHD's --label_nc 0)."""
     palette: str = ""
     """Palette JSON for colour maps; empty means ``root/palette.json`` if present, else Cityscapes' for ``cityscapes``, else the synthetic one."""
     color_tolerance: float = 0.0
-    """Largest RGB distance from a palette colour accepted in colour maps."""
+    """Largest RGB distance from a palette colour accepted in colour maps (``color_snap: exact``)."""
+    color_snap: str = "exact"
+    """How colour maps become labels: ``exact`` (within color_tolerance of a palette colour, else refused) or
+    ``rendered`` (JPEG screenshots and web-map renders: nearest colour in CIELAB, edge pixels cleaned up)."""
     load_width: int = 0
     """Resize each sample to this width first, keeping the aspect ratio (pix2pixHD's scale_width: 1024 for its 512p); 0 keeps the files' size."""
     crop_size: int = 0
@@ -99,8 +123,19 @@ def check_data_config(cfg: DataConfig) -> None:
     """Fail in one sentence on options that cannot work, before any file is read."""
     if cfg.format not in FORMATS:
         raise CimgenError(f"unknown dataset format '{cfg.format}'; choose one of {', '.join(FORMATS)}")
-    if cfg.label_nc < 1:
-        raise CimgenError(f"label_nc must be at least 1, got {cfg.label_nc}")
+    if cfg.label_nc < 0:
+        raise CimgenError(f"label_nc must be 0 (colour maps as input) or a number of classes, got {cfg.label_nc}")
+    if cfg.color_snap not in COLOR_SNAPS:
+        raise CimgenError(f"color_snap must be one of {', '.join(COLOR_SNAPS)}, got '{cfg.color_snap}'")
+    if cfg.label_nc == 0:
+        if cfg.format not in COLOR_FORMATS:
+            raise CimgenError(
+                f"label_nc 0 takes colour maps as input; the {cfg.format} format has label ids, so give its number of classes"
+            )
+        if cfg.label_values:
+            raise CimgenError(
+                "label_values name classes in label files; with label_nc 0 the maps' colours are the input, so leave them out"
+            )
     if cfg.format == "ab" and cfg.map_side not in ("left", "right"):
         raise CimgenError(f"map_side must be left or right, got '{cfg.map_side}'")
     if cfg.instance_dir and cfg.format != "folders":
@@ -112,13 +147,13 @@ def check_data_config(cfg: DataConfig) -> None:
     values = label_values(cfg)
     if len(set(values)) != len(values) or any(v < 0 for v in values):
         raise CimgenError(f"label_values must be distinct non-negative values, got {list(values)}")
-    if len(values) > cfg.label_nc:
+    if values and len(values) > cfg.label_nc:
         raise CimgenError(f"label_values lists {len(values)} classes but label_nc is {cfg.label_nc}")
-    if not values and 0 <= cfg.ignore_label < cfg.label_nc:
+    if cfg.label_nc and not values and 0 <= cfg.ignore_label < cfg.label_nc:
         raise CimgenError(
             f"ignore_label {cfg.ignore_label} is one of the {cfg.label_nc} classes; set it outside 0..{cfg.label_nc - 1}, or negative to turn it off"
         )
-    if not 0 <= cfg.ignore_to < cfg.label_nc:
+    if cfg.label_nc and not 0 <= cfg.ignore_to < cfg.label_nc:
         raise CimgenError(f"ignore_to {cfg.ignore_to} is outside the {cfg.label_nc} classes (0..{cfg.label_nc - 1})")
     if cfg.format == "tiles":
         if cfg.tile_size < 1 or cfg.tile_stride < 0:
@@ -127,6 +162,11 @@ def check_data_config(cfg: DataConfig) -> None:
             raise CimgenError(f"tile_edge must be one of {', '.join(TILE_EDGES)}, got '{cfg.tile_edge}'")
         if cfg.crop_size > cfg.tile_size:
             raise CimgenError(f"crop_size {cfg.crop_size} is larger than tile_size {cfg.tile_size}")
+
+
+def map_channels(cfg: DataConfig) -> int:
+    """Generator input channels of the map itself: one per class (one-hot), or 3 for colour maps (``label_nc: 0``)."""
+    return cfg.label_nc or COLOR_MAP_CHANNELS
 
 
 def edge_channels(cfg: DataConfig) -> int:
@@ -194,18 +234,21 @@ def remap_labels(
     return labels
 
 
-def resolve_palette(cfg: DataConfig) -> Palette:
-    """The palette named by the config, or the dataset's own ``palette.json``, or a default for the class count.
+def resolve_palette(cfg: DataConfig) -> Palette | None:
+    """The palette named by the config (a built-in name or a JSON file), or the dataset's own ``palette.json``, or a
+    default for the class count; for colour maps as input (``label_nc: 0``) only a named or own one, else None.
 
     Defaults: Cityscapes' for the ``cityscapes`` format and for 35 classes (pix2pixHD's label2city),
     background/building for the ``tiles`` format and 2 classes, the synthetic world's for 6, and
     otherwise distinct generated colours named ``class 0`` .. ``class N-1``.
     """
     if cfg.palette:
-        return Palette.load(cfg.palette)
+        return palette_from_option(cfg.palette)
     own = Path(cfg.root) / "palette.json"
     if own.is_file():
         return Palette.load(own)
+    if cfg.label_nc == 0:
+        return None
     if cfg.format == "cityscapes" or cfg.label_nc == CITYSCAPES_PALETTE.num_classes:
         return CITYSCAPES_PALETTE
     if cfg.format == "tiles" or cfg.label_nc == 2:
@@ -282,6 +325,12 @@ class _Source:
             return f"{self.scenes[tile.scene].name}_y{tile.y}_x{tile.x}"
         return self.samples[index].name
 
+    def _snap(self, rgb: np.ndarray, source: str) -> np.ndarray:
+        """The labels of a colour map, snapped as ``color_snap`` says."""
+        if self.cfg.color_snap == "rendered":
+            return snap_rendered_map(rgb, self.palette, source=source)[0]
+        return colors_to_labels(rgb, self.palette, tolerance=self.cfg.color_tolerance, source=source)
+
     def _remap(self, raw: np.ndarray, source: str) -> np.ndarray:
         cfg = self.cfg
         return remap_labels(
@@ -289,7 +338,8 @@ class _Source:
         )
 
     def read(self, index: int, *, image: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """(labels HxW int64, image HxWx3 uint8 or None, instance ids HxW or None) of one sample."""
+        """(labels HxW int64, or for ``label_nc: 0`` the colour map HxWx3 uint8; image HxWx3 uint8 or None; instance ids
+        HxW or None) of one sample."""
         if self.cfg.format == "tiles":
             return self._read_tile(index, image=image)
         sample = self.samples[index]
@@ -301,24 +351,29 @@ class _Source:
                 raise CimgenError(f"{sample.image} has odd width {both.shape[1]}; an AB image is two equal halves side by side")
             left, right = both[:, :half], both[:, half:]
             map_rgb, photo = (left, right) if self.cfg.map_side == "left" else (right, left)
-            ids = colors_to_labels(map_rgb, self.palette, tolerance=self.cfg.color_tolerance, source=f"map half of {sample.image}")
+            ids = np.ascontiguousarray(map_rgb) if self.cfg.label_nc == 0 else self._snap(map_rgb, f"map half of {sample.image}")
         else:
-            ids = read_label_map(sample.label, palette=self.palette, color_tolerance=self.cfg.color_tolerance)
+            if self.cfg.label_nc == 0:  # the official loader's A.convert("RGB"): a grey or indexed map gives its colours too
+                ids = read_image(sample.label)
+            else:
+                ids = read_label_map(
+                    sample.label, palette=self.palette, color_tolerance=self.cfg.color_tolerance, rendered=self.cfg.color_snap == "rendered"
+                )
             if image:
                 photo = read_image(sample.image)
-        if photo is not None and ids.shape != photo.shape[:2]:
+        if photo is not None and ids.shape[:2] != photo.shape[:2]:
             raise CimgenError(
                 f"image {sample.image.name} is {photo.shape[1]}x{photo.shape[0]} but its map is {ids.shape[1]}x{ids.shape[0]}"
             )
         instances = None
         if sample.instance is not None:
             instances = read_id_map(sample.instance)
-            if instances.shape != ids.shape:
+            if instances.shape != ids.shape[:2]:
                 raise CimgenError(
                     f"instance map {sample.instance.name} is {instances.shape[1]}x{instances.shape[0]} "
                     f"but its label map is {ids.shape[1]}x{ids.shape[0]}"
                 )
-        labels = self._remap(ids, f"map {sample.label}")
+        labels = ids if self.cfg.label_nc == 0 else self._remap(ids, f"map {sample.label}")
         return labels, (photo if image else None), instances
 
     def _read_tile(self, index: int, *, image: bool) -> tuple[np.ndarray, np.ndarray | None, None]:
@@ -343,9 +398,13 @@ class ArraySource:
         self.with_edges = False
         self.pairs = pairs
         for name, labels, image in pairs:
-            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or labels.shape != image.shape[:2]:
-                raise CimgenError(f"pair {name} must be an HxW label map and an HxWx3 uint8 image of the same size")
-            check_labels(labels, cfg.label_nc, source=f"map {name}")
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or labels.shape[:2] != image.shape[:2]:
+                raise CimgenError(f"pair {name} must be a map and an HxWx3 uint8 image of the same size")
+            if cfg.label_nc == 0:
+                if labels.shape != image.shape or labels.dtype != np.uint8:
+                    raise CimgenError(f"pair {name}: with label_nc 0 the map is an HxWx3 uint8 colour map")
+            else:
+                check_labels(labels, cfg.label_nc, source=f"map {name}")
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -357,7 +416,7 @@ class ArraySource:
     def read(self, index: int, *, image: bool) -> tuple[np.ndarray, np.ndarray | None, None]:
         """(labels HxW int64, image HxWx3 uint8 or None, None) of one pair."""
         _, labels, photo = self.pairs[index]
-        return labels.astype(np.int64), (photo if image else None), None
+        return (labels if self.cfg.label_nc == 0 else labels.astype(np.int64)), (photo if image else None), None
 
 
 class PairedDataset(Dataset):
@@ -448,11 +507,7 @@ class PairedDataset(Dataset):
                 labels, image = labels[:, ::-1], image[:, ::-1]
                 if instances is not None:
                     instances = instances[:, ::-1]
-        item = {
-            "label": torch.from_numpy(np.ascontiguousarray(labels)).long(),
-            "image": image_to_tensor(np.ascontiguousarray(image)),
-            "index": index,
-        }
+        item = {**map_item(labels, self.cfg.label_nc), "image": image_to_tensor(np.ascontiguousarray(image)), "index": index}
         if instances is not None:
             item["edge"] = _edge_tensor(instances)
         return item
@@ -490,7 +545,7 @@ class LabelDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         labels, instances = self.load(index)
-        item = {"label": torch.from_numpy(labels), "name": self.name(index), "index": index}
+        item = {**map_item(labels, self.cfg.label_nc), "name": self.name(index), "index": index}
         if instances is not None:
             item["edge"] = _edge_tensor(instances)
         return item
@@ -512,6 +567,18 @@ def scale_width(
     if image is not None:
         image = np.asarray(Image.fromarray(image).resize((width, height), Image.BICUBIC))
     return nearest(labels), image, None if instances is None else nearest(instances)
+
+
+def map_item(labels: np.ndarray, label_nc: int) -> dict[str, torch.Tensor]:
+    """A map as a dataset item holds it: ``label`` (H x W int64), or for colour maps (``label_nc: 0``) ``colors`` (3 x H x W in [-1, 1])."""
+    if label_nc == 0:
+        return {"colors": image_to_tensor(np.ascontiguousarray(labels))}
+    return {"label": torch.from_numpy(np.ascontiguousarray(labels)).long()}
+
+
+def colour_keys(colors: np.ndarray) -> np.ndarray:
+    """HxW int64 ids of an HxWx3 uint8 colour map, one per colour: its regions, where instance edges come from without an instance map."""
+    return (colors[..., 0].astype(np.int64) << 16) | (colors[..., 1].astype(np.int64) << 8) | colors[..., 2]
 
 
 def _edge_tensor(instances: np.ndarray) -> torch.Tensor:

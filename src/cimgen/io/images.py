@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cimgen.errors import CimgenError
-from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors
+from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors, snap_rendered_map
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -82,7 +82,7 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
-def read_label_map(path: str | Path, *, palette: Palette | None = None, color_tolerance: float = 0.0) -> np.ndarray:
+def read_label_map(path: str | Path, *, palette: Palette | None = None, color_tolerance: float = 0.0, rendered: bool = False) -> np.ndarray:
     """Read a semantic map file as an integer HxW label array.
 
     Single-channel files (8- or 16-bit) and palette-indexed PNGs hold label ids directly (for an
@@ -93,6 +93,8 @@ def read_label_map(path: str | Path, *, palette: Palette | None = None, color_to
         path: the map file.
         palette: classes and colours, needed for colour maps.
         color_tolerance: largest RGB distance to a palette colour accepted for colour maps.
+        rendered: snap colour maps as rendered maps (JPEG screenshots, web-map tiles) with ``snap_rendered_map``
+            instead: nearest colour in CIELAB, no colour refused, edge pixels cleaned up (``color_tolerance`` unused).
     """
     img = _open(path)
     if img.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
@@ -100,6 +102,8 @@ def read_label_map(path: str | Path, *, palette: Palette | None = None, color_to
     if palette is None:
         raise CimgenError(f"{path} is a colour map ({img.mode}); name a palette to turn its colours into labels")
     rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    if rendered:
+        return snap_rendered_map(rgb, palette, source=str(path))[0]
     return colors_to_labels(rgb, palette, tolerance=color_tolerance, source=str(path))
 
 
@@ -124,6 +128,25 @@ def read_edited_map(path: str | Path, palette: Palette, *, tolerance: float = SN
     rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
     labels, counts = snap_colors(rgb, palette, tolerance=tolerance, source=str(path))
     return labels.astype(dtype), counts
+
+
+def read_rendered_map(path: str | Path, palette: Palette) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Read a rendered map (a JPEG screenshot, a web-map tile): its labels, snapped with ``snap_rendered_map``, and its colours.
+
+    Single-channel and indexed files hold label ids, checked against the palette's classes, and have no colours.
+
+    Returns:
+        (HxW labels as uint8, or int32 for more than 256 classes; the HxWx3 uint8 colour map or None; the snapping's counts).
+    """
+    dtype = np.uint8 if palette.num_classes <= 256 else np.int32
+    img = _open(path)
+    if img.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+        labels = np.asarray(img)
+        check_labels(labels, palette.num_classes, source=str(path))
+        return labels.astype(dtype), None, {}
+    rgb = read_image(path)
+    labels, counts = snap_rendered_map(rgb, palette, source=str(path))
+    return labels.astype(dtype), rgb, counts
 
 
 def read_mask(path: str | Path) -> np.ndarray:

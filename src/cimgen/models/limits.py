@@ -18,7 +18,17 @@ from typing import Any
 
 from cimgen.config import from_dict
 from cimgen.errors import CimgenError
-from cimgen.kinds import CYCLEGAN, DIRECTIONS, JUNYANZ_RESNET, JUNYANZ_UNET, PIX2PIX, PIX2PIXHD, PIX2PIXHD_GLOBAL, PIX2PIXHD_LOCAL
+from cimgen.kinds import (
+    COLOR_MAP_CHANNELS,
+    CYCLEGAN,
+    DIRECTIONS,
+    JUNYANZ_RESNET,
+    JUNYANZ_UNET,
+    PIX2PIX,
+    PIX2PIXHD,
+    PIX2PIXHD_GLOBAL,
+    PIX2PIXHD_LOCAL,
+)
 from cimgen.models.cyclegan import (
     DISCRIMINATORS,
     GENERATORS,
@@ -374,18 +384,23 @@ def _labels(config: dict, gen: Any, where: str, *, required: bool) -> None:
     """label_nc, edge_channels and palette of a label-map generator, and their fit to its input channels."""
     if not required and "label_nc" not in config and "palette" not in config:
         return  # an import without --label-nc: exportable, and the loaders that need classes say so
-    label_nc = _int(config, "label_nc", IO_CHANNELS, where)
+    # official --label_nc 0: the map's RGB colours are the input (type() so that False is not taken for 0)
+    colour_input = type(config.get("label_nc")) is int and config["label_nc"] == 0
+    label_nc = 0 if colour_input else _int(config, "label_nc", IO_CHANNELS, where)
     edges = _int(config, "edge_channels", (0, 1), where, default=0)
-    raw = _required(config, "palette", where)
-    try:
-        palette = Palette.from_dict(raw)
-    except CimgenError as e:
-        raise CimgenError(f"{where}: config.json palette: {e}") from None
-    if palette.num_classes != label_nc:
+    if colour_input and "palette" not in config:
+        palette = None  # colours that are not classes: renders colour maps; edits need a palette named at load time
+    else:
+        try:
+            palette = Palette.from_dict(_required(config, "palette", where))
+        except CimgenError as e:
+            raise CimgenError(f"{where}: config.json palette: {e}") from None
+    if palette is not None and not colour_input and palette.num_classes != label_nc:
         raise CimgenError(f"{where}: its palette has {palette.num_classes} classes but label_nc is {label_nc}")
-    if gen.in_channels != label_nc + edges:
+    if gen.in_channels != (label_nc or COLOR_MAP_CHANNELS) + edges:
         raise CimgenError(
-            f"{where}: its generator takes {gen.in_channels} input channels, which does not fit {label_nc} classes"
+            f"{where}: its generator takes {gen.in_channels} input channels, which does not fit "
+            + ("colour maps (3 channels, label_nc 0)" if colour_input else f"{label_nc} classes")
             + (" and an edge channel" if edges else "")
         )
 

@@ -33,7 +33,7 @@ from cimgen.generators import Renderer, load_image_generator, load_renderer, map
 from cimgen.io.bands import BandStretch, from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.geotiff import is_georeferenced, read_geotiff_info, read_geotiff_labels
-from cimgen.io.images import list_images, read_edited_map, read_id_map, read_mask, write_text
+from cimgen.io.images import list_images, read_edited_map, read_id_map, read_mask, read_rendered_map, write_text
 from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
 from cimgen.nn.devices import check_device
@@ -131,6 +131,8 @@ class Inputs:
     """How ``raster`` became ``image``."""
     vector: VectorInputs | None = None
     """The vector layer the map was drawn from (``--vector``)."""
+    colors: np.ndarray | None = None
+    """The map file's colours (HxWx3 uint8), kept for a generator that takes colour maps (label_nc 0)."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def read_inputs(
     vector: VectorInputs | None = None,
     bands: str = "",
     stretch: str = "",
+    colour_input: bool = False,
 ) -> Inputs:
     """Read and check the image, its map, the edited map and the mask for one manipulation.
 
@@ -183,12 +186,18 @@ def read_inputs(
         vector: a vector layer drawn on the image's grid, which gives the map instead of ``map_path``.
         bands: GeoTIFF bands shown as R,G,B (see ``runs.geodata.read_image_source``).
         stretch: percentiles of the 8-bit stretch of a GeoTIFF that is not 8-bit RGB.
+        colour_input: the generator takes colour maps (label_nc 0): a colour map file is a rendered map, snapped with
+            ``snap_rendered_map`` (no colour refused) and its colours kept (``Inputs.colors``).
     """
     source_image = read_image_source(image_path, bands=bands, stretch=stretch)
     image, geo = source_image.image, source_image.geo
     snap: dict = {}
+    colors = None
     if vector is not None:
         labels, source = vector.drawn.labels, f"{vector.notes['vector']} drawn with the class mapping"
+    elif map_path is not None and colour_input and map_path.suffix.lower() not in GEOTIFF_SUFFIXES:
+        labels, colors, snap = read_rendered_map(map_path, palette)
+        source = str(map_path)
     elif map_path is not None:
         labels, snap = read_map_any(map_path, palette, tolerance)
         source = str(map_path)
@@ -210,7 +219,9 @@ def read_inputs(
         # Random picks differ per image but do not shift when files are added to the folder.
         offset = zlib.crc32(seed_key.encode()) % (2**31)
         edits = [replace(e, seed=e.seed + offset) if isinstance(e, RemoveObject) and e.cls is not None else e for e in edits]
-    return Inputs(image, labels, edits, edited, inst, user_mask, geo, source, snap, source_image.raster, source_image.stretch, vector)
+    return Inputs(
+        image, labels, edits, edited, inst, user_mask, geo, source, snap, source_image.raster, source_image.stretch, vector, colors
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -389,6 +400,11 @@ def manipulate_one(
     t0 = time.perf_counter()
     if cfg.finetune and renderer.takes != LABELS:
         raise CimgenError("--finetune fine-tunes pix2pixHD generators; this checkpoint is a " + renderer.kind)
+    if cfg.finetune and renderer.takes_colors:
+        raise CimgenError(
+            "--finetune does not yet fine-tune a generator that takes colour maps (label_nc 0); fine-tune it with "
+            "cimgen finetune on colour-map pairs, or leave out --finetune"
+        )
     plan: EditPlan = plan_edit(
         inputs.image,
         inputs.labels,
@@ -408,7 +424,9 @@ def manipulate_one(
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
             context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,  # None: the recipe's
         )  # fmt: skip
-    render, codes = edit_render(renderer, inputs.image, inputs.labels, plan, cfg.code_inside)
+    # A colour-map generator keeps the map's own colours outside the edit; tiles see palette colours only.
+    colors = inputs.colors if renderer.takes_colors and not cfg.tile_size else None
+    render, codes = edit_render(renderer, inputs.image, inputs.labels, plan, cfg.code_inside, colors=colors)
     tile_size = cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
         if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
@@ -462,13 +480,20 @@ def manipulate_one(
 
 
 def edit_render(
-    renderer: Renderer, image: np.ndarray, labels: np.ndarray, plan: EditPlan, code_inside: str = "resample"
+    renderer: Renderer,
+    image: np.ndarray,
+    labels: np.ndarray,
+    plan: EditPlan,
+    code_inside: str = "resample",
+    *,
+    colors: np.ndarray | None = None,
 ) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
     """labels -> image for a planned edit, and what its generator reads inside the edit (for metrics.json; empty for
     generators without codes). A memorising generator's codes are resampled from matching places of the image
-    (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask."""
+    (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask. A colour-map generator
+    sees ``colors`` (the map's own colours) outside the edit."""
     if not renderer.position_coded:
-        return renderer.render_edit(plan.mask, image), {}
+        return renderer.render_edit(plan.mask, image, colors=colors), {}
     if code_inside == "resample" and renderer.codes_movable:
         t0 = time.perf_counter()
         sources = code_sources(labels, plan.edited_labels, plan.mask, image=image)
@@ -536,7 +561,7 @@ def run_manipulation(
         Path(cfg.image), Path(cfg.map) if cfg.map else None, edits, renderer.palette,
         map_source(cfg, renderer) if not (cfg.map or vector) else MapSource(None, ""),
         tolerance=cfg.color_tolerance, edited_map=cfg.edited_map, instances=cfg.instances, mask=cfg.mask,
-        vector=vector, bands=cfg.bands, stretch=cfg.stretch,
+        vector=vector, bands=cfg.bands, stretch=cfg.stretch, colour_input=renderer.takes_colors,
     )  # fmt: skip
     with new_folder(out, OUT_HINT) as tmp:
         # the run is written under a temporary name until it succeeds; messages name the folder it becomes
@@ -648,7 +673,7 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
             try:
                 inputs = read_inputs(
                     path, maps.get(path.stem), edits, renderer.palette, to_map, tolerance=cfg.color_tolerance, seed_key=path.stem,
-                    bands=cfg.bands, stretch=cfg.stretch,
+                    bands=cfg.bands, stretch=cfg.stretch, colour_input=renderer.takes_colors,
                 )  # fmt: skip
                 with new_folder(tmp / path.stem, OUT_HINT) as target:
                     _, metrics, _ = manipulate_one(cfg, renderer, inputs, target, echo=None, progress=False)

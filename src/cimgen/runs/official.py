@@ -9,7 +9,7 @@ from pathlib import Path
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import CONFIG_NAME, load_checkpoint, load_module, save_checkpoint
 from cimgen.io.official import cyclegan_files, export_cyclegan, save_state_dict
-from cimgen.kinds import CYCLEGAN
+from cimgen.kinds import COLOR_MAP_CHANNELS, CYCLEGAN
 from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.official import (
     KINDS,
@@ -24,7 +24,7 @@ from cimgen.models.official import (
     import_patchgan,
 )
 from cimgen.models.pix2pixhd import MultiscaleDiscriminator, MultiscaleDiscriminatorConfig
-from cimgen.palette import CITYSCAPES_PALETTE, Palette
+from cimgen.palette import CITYSCAPES_PALETTE, palette_from_option
 
 
 def import_official(
@@ -46,8 +46,10 @@ def import_official(
         path: an official generator ``.pth``, or a junyanz CycleGAN checkpoint folder.
         out: the checkpoint folder to write; it must not hold a checkpoint yet.
         kind: one of ``cimgen.kinds.IMPORTED_GENERATOR_KINDS``; None infers it from the tensors.
-        label_nc: pix2pixHD: classes of the label maps (None: inferred from 35 or 36 input channels).
-        palette: pix2pixHD: palette JSON of the classes (None: Cityscapes' for 35 classes).
+        label_nc: pix2pixHD: classes of the label maps, 0 for colour maps as input (official ``--label_nc 0``); None infers
+            35 classes from 35 or 36 input channels and colour maps from 3.
+        palette: pix2pixHD: a built-in palette name or palette JSON of the classes (None: Cityscapes' for 35 classes); for
+            colour maps, optional: the classes that edits snap the map to and draw back in.
         discriminator: the matching discriminator file (pix2pixHD multi-scale, or a junyanz PatchGAN/pixel D), or D_A.
         generator_b: CycleGAN: the generator of the other direction; ``path`` and it become G_A and G_B.
         discriminator_b: CycleGAN, with ``generator_b``: D_B.
@@ -69,10 +71,18 @@ def import_official(
     meta = {**config_dict(kind, config), "source": str(path)}
     if kind.startswith("pix2pixhd"):
         meta.update(label_options(config.in_channels, label_nc, palette))
+        if meta.get("label_nc") == 0:
+            echo(
+                f"colour maps as input (label_nc 0, {config.in_channels} input channels)"
+                + ("" if "palette" in meta else "; cimgen manipulate needs --palette to snap maps and draw edits back in colours")
+            )
         if "label_nc" not in meta:
             echo("no --label-nc/--palette given: the checkpoint exports fine, but cimgen manipulate needs them (import again with both)")
     elif label_nc is not None or palette is not None:
-        raise CimgenError("--label-nc and --palette describe pix2pixHD label maps; a junyanz generator takes RGB images")
+        raise CimgenError(
+            "--label-nc and --palette describe pix2pixHD label maps; a junyanz generator takes RGB images (a pix2pixHD global "
+            "generator with 2 downsamplings looks like one: pass --kind pix2pixhd-global)"
+        )
     tensors = {f"generator.{k}": v for k, v in module.state_dict().items()}
     if discriminator is not None and kind.startswith("pix2pixhd"):
         d_module, d_config, d_dropped = import_discriminator(discriminator)
@@ -130,13 +140,25 @@ def label_options(in_channels: int, label_nc: int | None, palette_file: Path | N
     """label_nc, edge_channels and palette of an imported pix2pixHD generator, so `cimgen manipulate` can drive it.
 
     Args:
-        in_channels: the generator's input channels (classes, plus one when it takes instance edges).
-        label_nc: the number of classes, or None to infer it from 35 or 36 input channels.
-        palette_file: a palette JSON, or None for Cityscapes' when there are 35 classes.
+        in_channels: the generator's input channels (classes, or 3 colour channels, plus one when it takes instance edges).
+        label_nc: the number of classes, 0 for colour maps (official ``--label_nc 0``: the map's RGB colours are the
+            input), or None to infer it: 35 classes from 35 or 36 input channels, colour maps from 3.
+        palette_file: a built-in palette name or palette JSON, or None for Cityscapes' when there are 35 classes; optional
+            for colour maps.
 
     Returns:
         The config entries, or an empty dict when nothing was given and nothing can be inferred.
     """
+    if label_nc is None and in_channels == COLOR_MAP_CHANNELS:
+        label_nc = 0  # official pix2pixHD's input_nc 3 is the colour image of --label_nc 0; 3 classes need --label-nc 3
+    if label_nc == 0:
+        edges = in_channels - COLOR_MAP_CHANNELS
+        if edges not in (0, 1):
+            raise CimgenError(
+                f"the generator takes {in_channels} input channels; colour maps (--label-nc 0) give 3, or 4 with instance edges"
+            )
+        out = {"label_nc": 0, "edge_channels": edges}
+        return {**out, "palette": palette_from_option(palette_file).to_dict()} if palette_file is not None else out
     if label_nc is None and palette_file is None and in_channels not in (35, 36):
         return {}  # usable for export, not for manipulate (load_generator says what is missing)
     if label_nc is None:
@@ -147,7 +169,7 @@ def label_options(in_channels: int, label_nc: int | None, palette_file: Path | N
             f"the generator takes {in_channels} input channels: --label-nc must be {in_channels} or {in_channels - 1} (with instance edges)"
         )
     if palette_file is not None:
-        palette = Palette.load(palette_file)
+        palette = palette_from_option(palette_file)
     elif label_nc == CITYSCAPES_PALETTE.num_classes:
         palette = CITYSCAPES_PALETTE
     else:

@@ -73,7 +73,7 @@ class ManipulateConfig:
     direction: str = ""
     """Direction of a CycleGAN/pix2pix ``checkpoint`` that goes map -> image (default: BtoA for CycleGAN)."""
     palette: str = ""
-    """Palette (JSON file or name: synth, cityscapes, buildings); default: the checkpoint's own."""
+    """Palette (JSON file or name: synth, cityscapes, buildings, google-maps); default: the checkpoint's own (a colour-map generator, label_nc 0, without one needs it)."""
     spec: str = ""
     """An edit spec file (YAML or JSON); otherwise the edits come from the command's options."""
     edited_map: str = ""

@@ -4,7 +4,8 @@ Losses follow NVIDIA/pix2pixHD (``models/pix2pixHD_model.py``): D sees (label, i
 D loss = 0.5 * (fake + real); G loss = GAN + lambda_feat * feature matching + lambda_feat *
 VGG (both weights 10 in the official options); Adam with lr 2e-4 and beta1 0.5. The generator
 input is the one-hot label map, plus the instance-boundary edge map when the data has
-instance maps (35 + 1 = 36 channels for Cityscapes). The local enhancer is trained as in the
+instance maps (35 + 1 = 36 channels for Cityscapes); with ``data.label_nc: 0`` (the official
+``--label_nc 0``) it is the map's RGB colours in [-1, 1] instead, 3 channels. The local enhancer is trained as in the
 paper: a global generator first, then both jointly, with the global part frozen for the first
 ``fix_global_epochs`` epochs (the official ``--niter_fix_global``). VGG19 weights are not
 shipped: they are read from a file the user names (or the standard cache places); without
@@ -24,7 +25,7 @@ import torch
 import yaml
 
 from cimgen.config import from_dict, mapping, section, to_dict
-from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, one_hot
+from cimgen.data.paired import DataConfig, PairedDataset, edge_channels, map_channels, one_hot
 from cimgen.errors import CimgenError
 from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
 from cimgen.io.images import tensor_to_image, write_text
@@ -107,12 +108,13 @@ def resolve_config(raw: dict) -> Pix2PixHDConfig:
     """Build the typed config from a nested dict and derive the network input channels."""
     raw = json.loads(json.dumps(mapping(raw)))  # deep copy
     data = from_dict(DataConfig, section(raw, "data"), where="config.data")
-    in_ch = data.label_nc + edge_channels(data)
+    in_ch = map_channels(data) + edge_channels(data)
     for key, want in (("generator", in_ch), ("local_enhancer", in_ch), ("discriminator", in_ch + 3)):
         given = section(raw, key).get("in_channels")
         if given is not None and given != want:
             raise CimgenError(
-                f"{key}.in_channels is derived from the data (label_nc plus an edge channel when there are instance maps: {want}); "
+                f"{key}.in_channels is derived from the data (label_nc, or 3 for colour maps with label_nc 0, plus an edge channel "
+                f"when there are instance maps: {want}); "
                 f"remove it or set it to {want}"
             )
         raw[key] = {**section(raw, key), "in_channels": want}
@@ -132,8 +134,6 @@ def resolve_config(raw: dict) -> Pix2PixHDConfig:
     m = generator_config(cfg).size_multiple
     if cfg.data.crop_size and cfg.data.crop_size % m:
         raise CimgenError(f"data.crop_size must be a multiple of {m} for this generator, got {cfg.data.crop_size}")
-    if cfg.data.label_nc < 1:
-        raise CimgenError("data.label_nc must be at least 1")
     check_loop_config(cfg.loop)
     check_training_numbers(cfg, (("local_enhancer" if cfg.generator_type == "local" else "generator", 1), ("discriminator", 1)))
     return cfg
@@ -170,7 +170,7 @@ def generator_groups(generator: torch.nn.Module) -> list[dict]:
 class Pix2PixHDRecipe:
     """Networks, optimizers and the D and G update phases of pix2pixHD."""
 
-    def __init__(self, cfg: Pix2PixHDConfig, palette: Palette, runtime: Runtime, *, vgg: torch.nn.Module | None = None):
+    def __init__(self, cfg: Pix2PixHDConfig, palette: Palette | None, runtime: Runtime, *, vgg: torch.nn.Module | None = None):
         self.cfg = cfg
         self.palette = palette
         self.runtime = rt = runtime
@@ -217,7 +217,10 @@ class Pix2PixHDRecipe:
 
     def _inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         rt = self.runtime
-        label = one_hot(batch["label"].to(self.device), self.cfg.data.label_nc)
+        if self.cfg.data.label_nc == 0:  # colour maps are the input as they are (official --label_nc 0)
+            label = batch["colors"].to(self.device)
+        else:
+            label = one_hot(batch["label"].to(self.device), self.cfg.data.label_nc)
         if "edge" in batch:
             label = torch.cat([label, batch["edge"].to(self.device, label.dtype)], 1)
         return rt.input(label), rt.input(batch["image"])
@@ -280,10 +283,13 @@ class Pix2PixHDRecipe:
         label, real = self._inputs(batch)
         with eval_mode(self.generator), self.runtime.autocast():
             fake = (self.generator(label, image=real) if self.context else self.generator(label)).float()
-        lut = np.asarray(self.palette.colors, np.uint8)
+        lut = np.asarray(self.palette.colors, np.uint8) if self.palette is not None else None
         rows = []
         for i in range(min(4, label.shape[0])):
-            cmap = lut[np.clip(batch["label"][i].numpy(), 0, len(lut) - 1)]
+            if "colors" in batch:
+                cmap = tensor_to_image(batch["colors"][i])
+            else:
+                cmap = lut[np.clip(batch["label"][i].numpy(), 0, len(lut) - 1)]
             rows.append(np.concatenate([cmap, tensor_to_image(fake[i]), tensor_to_image(real[i].float())], 1))
         return np.concatenate(rows, 0)
 
@@ -292,7 +298,7 @@ class Pix2PixHDRecipe:
             "model": MODEL_NAME,
             "label_nc": self.cfg.data.label_nc,
             "edge_channels": edge_channels(self.cfg.data),
-            "palette": self.palette.to_dict(),
+            **({"palette": self.palette.to_dict()} if self.palette is not None else {}),
             "generator_type": self.cfg.generator_type,
             "generator": to_dict(generator_config(self.cfg)),
             "discriminator": to_dict(self.cfg.discriminator),
@@ -362,7 +368,7 @@ def run_pix2pixhd(
     resume = resume_point(run_dir, resume)  # after the runtime: under DDP its barriers need the process group
     if dataset is None:
         dataset = PairedDataset(cfg.data, training=True, seed=cfg.loop.seed)
-    if dataset.palette.num_classes != cfg.data.label_nc:
+    if cfg.data.label_nc and dataset.palette.num_classes != cfg.data.label_nc:
         raise CimgenError(
             f"the palette has {dataset.palette.num_classes} classes but data.label_nc is {cfg.data.label_nc}; name a palette with one colour per class"
         )
