@@ -52,7 +52,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paper_table import BUILDING, building2sat_pair, map2sat_pair  # the same pairs as the paper table
+from paper_table import BUILDING, CAR, building2sat_pair, cityscapes_pair, map2sat_pair  # the same pairs as the paper table
 
 from cimgen.data.paired import PairedDataset
 from cimgen.edit.mask import busiest_box
@@ -66,7 +66,8 @@ from cimgen.palette import Palette
 from cimgen.runs.manipulate import edit_render, memorising_checkpoint
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig
 from cimgen.textfiles import json_text
-from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
+from cimgen.palette import CITYSCAPES_PALETTE
+from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, relabelled_checkpoint, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
 VARIANTS = {
@@ -80,21 +81,34 @@ VARIANTS = {
     "memorise-detail-lr": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
+CITYSCAPES_START = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 4, 3, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 0]
+"""The shipped generator's class (ground 0, road 1, building 2, water 3, vegetation 4, tree 5) each of Cityscapes' 35
+classes starts from (``relabelled_checkpoint``): flat ground for road, sidewalk, parking and rail; buildings for
+walls, fences, poles, signs and vehicles; trees for vegetation, grass for terrain, water for sky; ground for the rest."""
 PAIRS = {
-    "map2sat": ("pix2pix-tf-samples/docs/maps.jpg", map2sat_pair),
-    "building2sat": ("spacenet-rio-buildings", lambda shared: building2sat_pair(shared, 52)),
-}
-"""The real pairs: (what must exist under ../shared/data, (shared) -> (labels, photo))."""
+    "map2sat": {"need": "pix2pix-tf-samples/docs/maps.jpg", "make": map2sat_pair, "target": BUILDING, "side": 160},
+    "building2sat": {"need": "spacenet-rio-buildings", "make": lambda shared: building2sat_pair(shared, 52), "target": BUILDING, "side": 160},
+    "cityscapes": {
+        "need": "cityscapes-samples", "make": lambda shared: cityscapes_pair(shared, 0), "target": CAR, "side": 96,
+        "classes": CITYSCAPES_START, "palette": CITYSCAPES_PALETTE,
+    },
+}  # fmt: skip
+"""The real pairs: what must exist under ../shared/data, (shared) -> (labels, photo), the class the edit removes in the
+busiest ``side``-square box, and for another label set than the shipped generator's, the classes it starts from."""
 DEFAULT_INSIDE = ManipulateConfig(checkpoint="", out="").code_inside
 """What cimgen manipulate reads inside an edit by default (the table's edit columns)."""
 GPU_PRESET = {"variants": "memorise-detail-lr", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
-def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int, device: str = "cpu") -> dict:
+def run_variant(
+    name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int, device: str = "cpu", pair: str = "map2sat"
+) -> dict:
     """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
-    v = VARIANTS[name]
+    v, spec = VARIANTS[name], PAIRS[pair]
     ck, _ = read_checkpoint(shipped_checkpoint())
+    if "classes" in spec:  # another label set: each class starts as one of the shipped generator's
+        ck = relabelled_checkpoint(ck, spec["palette"], spec["classes"])
     # the recipe's one set-up (position code, context, a detail code padded to the generator's multiple), then upsampling
     ck = memorising_checkpoint(ck, position=v["position"], context=bool(v.get("context")), detail=v.get("detail", 0), shape=labels.shape)
     ck = converted_checkpoint(ck, upsample=v["upsample"])
@@ -117,7 +131,7 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
     seconds = time.perf_counter() - t0
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if line.strip()]
     step_seconds = {int(s["step"]): float(s["seconds"]) for s in stats if "step" in s and "seconds" in s}
-    box = busiest_box(labels == BUILDING, 160)
+    box = busiest_box(labels == spec["target"], spec["side"])
     region = np.zeros(labels.shape, bool)
     region[box[1] : box[3], box[0] : box[2]] = True
     curve = []
@@ -137,18 +151,20 @@ def run_variant(name: str, labels: np.ndarray, photo: np.ndarray, out: Path, ste
                 "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
             }
         )
-    edits = score_edit(run, labels, photo, box, device)
+    edits = score_edit(run, labels, photo, box, spec["target"], device)
     return {
         "variant": name, **v, "steps": steps, "device": device, "threads": torch.get_num_threads(), "seconds": round(seconds, 1), "start": start, "curve": curve,
         "edit": edits[DEFAULT_INSIDE if DEFAULT_INSIDE in edits else "withhold"], "edits": edits,
     }  # fmt: skip
 
 
-def score_edit(run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], device: str = "cpu") -> dict:
-    """The benchmark's edit (the buildings in ``box`` removed) with the run's last checkpoint, scored with each
+def score_edit(
+    run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], target: int = BUILDING, device: str = "cpu"
+) -> dict:
+    """The benchmark's edit (the ``target`` class in ``box`` removed) with the run's last checkpoint, scored with each
     treatment of the codes inside it that the generator allows; pictures written into ``run``."""
     renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
-    plan = plan_edit(photo, labels, [RemoveClass(BUILDING, box=box)], num_classes=renderer.palette.num_classes, radius=8)
+    plan = plan_edit(photo, labels, [RemoveClass(target, box=box)], num_classes=renderer.palette.num_classes, radius=8)
     edits = {}
     for treatment in CODE_INSIDE if renderer.codes_movable else ("withhold",):
         # as cimgen manipulate does (--code-inside): codes resampled from matching places, or withheld in the edit
@@ -274,7 +290,7 @@ def main() -> None:
         "--pair",
         choices=sorted(PAIRS),
         default="map2sat",
-        help="map2sat (the maps pair, 600x600) or building2sat (SpaceNet Rio tile 52, 400x400)",
+        help="map2sat (the maps pair, 600x600), building2sat (SpaceNet Rio tile 52, 400x400) or cityscapes (the first frame, 512x256)",
     )
     ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda with --preset gpu)")
     ap.add_argument("--preset", choices=["gpu"], help="gpu: GPU_PRESET's variant and steps (overrides --variants, --steps, --every)")
@@ -286,7 +302,8 @@ def main() -> None:
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         sys.exit(f"unknown variant {unknown[0]}; choose from {', '.join(VARIANTS)}")
-    need, make = PAIRS[args.pair]
+    spec = PAIRS[args.pair]
+    need, make = spec["need"], spec["make"]
     if not (args.shared / need).exists():
         sys.exit(f"the {args.pair} pair is not at {args.shared / need} (it lives in ../shared/data)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -302,8 +319,8 @@ def main() -> None:
     labels = labels.astype(np.int32)
     for name in names:
         if name in done and args.rescore and (args.out / name / "checkpoints").is_dir():
-            box = busiest_box(labels == BUILDING, 160)
-            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, args.device)}
+            box = busiest_box(labels == spec["target"], spec["side"])
+            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, spec["target"], args.device)}
             done[name]["edit"] = done[name]["edits"].get(DEFAULT_INSIDE, done[name]["edits"]["withhold"])
             print(f"[{name}] trained before; edit scored again: {done[name]['edits']}", flush=True)
             done_file.write_text("".join(json_text(r, indent=None) + "\n" for r in done.values()))
@@ -312,7 +329,7 @@ def main() -> None:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)
             continue
         print(f"[{name}] fine-tuning for {args.steps} steps ...", flush=True)
-        r = run_variant(name, labels, photo, args.out, args.steps, args.every, args.device)
+        r = run_variant(name, labels, photo, args.out, args.steps, args.every, args.device, args.pair)
         with done_file.open("a") as f:
             f.write(json_text(r, indent=None) + "\n")
         done[name] = r

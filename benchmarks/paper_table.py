@@ -94,14 +94,28 @@ def prep_building2sat(shared: Path, out: Path, tiles: list[int]) -> Path:
     return out
 
 
+def cityscapes_frames(shared: Path) -> list[Path]:
+    """The Cityscapes samples' label files, sorted."""
+    return sorted((shared / "cityscapes-samples" / "train_label").glob("*_gtFine_labelIds.png"))
+
+
+def cityscapes_pair(shared: Path, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels uint8, photo) of one Cityscapes sample at 512x256 (labels nearest, photo box-filtered)."""
+    p = cityscapes_frames(shared)[index]
+    stem = p.name.replace("_gtFine_labelIds.png", "")
+    lab = np.asarray(Image.open(p).resize((512, 256), Image.Resampling.NEAREST)).astype(np.uint8)
+    photo = np.asarray(
+        Image.open(shared / "cityscapes-samples" / "train_img" / f"{stem}_leftImg8bit.png")
+        .convert("RGB")
+        .resize((512, 256), Image.Resampling.BOX)
+    )
+    return lab, photo
+
+
 def prep_cityscapes(shared: Path, out: Path) -> Path:
-    root = shared / "cityscapes-samples"
-    for p in sorted((root / "train_label").glob("*_gtFine_labelIds.png")):
+    for i, p in enumerate(cityscapes_frames(shared)):
         stem = p.name.replace("_gtFine_labelIds.png", "")
-        lab = np.asarray(Image.open(p).resize((512, 256), Image.Resampling.NEAREST)).astype(np.uint8)
-        photo = np.asarray(
-            Image.open(root / "train_img" / f"{stem}_leftImg8bit.png").convert("RGB").resize((512, 256), Image.Resampling.BOX)
-        )
+        lab, photo = cityscapes_pair(shared, i)
         write_label_map(out / "labels" / f"{stem}.png", lab)
         write_image(out / "images" / f"{stem}.png", photo)
     write_text(out / "palette.json", json.dumps(CITYSCAPES_PALETTE.to_dict(), indent=2))

@@ -499,3 +499,47 @@ def converted_checkpoint(
     out = {k: v for k, v in tensors.items() if not k.startswith("generator.")}
     out.update({f"generator.{k}": v for k, v in converted.items()})
     return {**config, "generator": {**config["generator"], **changes}}, out
+
+
+def relabelled_checkpoint(checkpoint: tuple[dict, dict], palette: Palette, classes: list[int]) -> tuple[dict, dict]:
+    """A global pix2pixHD checkpoint made to take another label set: new class ``c`` enters the generator's and the
+    discriminators' first convolutions with the weights of the checkpoint's class ``classes[c]``.
+
+    So a generator pretrained on few classes starts on a map of many as it would draw the map collapsed onto its own
+    classes (e.g. Cityscapes' car and person drawn as ground at first), and fine-tuning separates them. Other input
+    channels (instance edges, the image the discriminator sees) keep their weights.
+    """
+    config, tensors = checkpoint
+    config = as_pix2pixhd_config(config, "to relabel")
+    if config.get("generator_type", "global") != "global":
+        raise CimgenError("relabelling applies to global generators, not to a local enhancer")
+    gen = config["generator"]
+    if gen.get("position_frequencies") or gen.get("context") or gen.get("detail_channels"):
+        raise CimgenError("relabel a checkpoint before it gets a position code, context or a detail code")
+    old_nc = int(config["label_nc"])
+    if len(classes) != palette.num_classes:
+        raise CimgenError(f"the palette has {palette.num_classes} classes but {len(classes)} were mapped")
+    bad = [c for c in classes if not 0 <= int(c) < old_nc]
+    if bad:
+        raise CimgenError(f"class {bad[0]} is not one of the checkpoint's {old_nc} classes")
+    index = torch.tensor([int(c) for c in classes])
+    delta = len(classes) - old_nc
+
+    def widened(w: torch.Tensor) -> torch.Tensor:
+        return torch.cat([w[:, index], w[:, old_nc:]], 1)
+
+    out = dict(tensors)
+    first = [k for k in tensors if k == "generator.model.1.weight" or (k.startswith("discriminator.") and k.endswith(".blocks.0.0.weight"))]
+    if "generator.model.1.weight" not in first:
+        raise CimgenError("this checkpoint's generator has no first convolution where a global generator's is")
+    for k in first:
+        out[k] = widened(tensors[k])
+    new = {
+        **config,
+        "label_nc": len(classes),
+        "palette": palette.to_dict(),
+        "generator": {**gen, "in_channels": int(gen["in_channels"]) + delta},
+    }
+    if "discriminator" in config:
+        new["discriminator"] = {**config["discriminator"], "in_channels": int(config["discriminator"]["in_channels"]) + delta}
+    return new, out
