@@ -62,11 +62,10 @@ from cimgen.edit.resample import CODE_INSIDE
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.nn.devices import check_device
-from cimgen.palette import Palette
+from cimgen.palette import CITYSCAPES_PALETTE, Palette
 from cimgen.runs.manipulate import edit_render, memorising_checkpoint
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig
 from cimgen.textfiles import json_text
-from cimgen.palette import CITYSCAPES_PALETTE
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, relabelled_checkpoint, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
