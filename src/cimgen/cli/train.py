@@ -10,8 +10,7 @@ import yaml
 from cimgen.cli.bounds import EPOCHS
 from cimgen.config import load_yaml, merge, parse_override, to_dict
 from cimgen.errors import CimgenError
-from cimgen.runs.options import FINETUNE_DETAIL, FINETUNE_POSITION, FINETUNE_RECIPES, MEMORISE, MEMORISE_MAX_SIDE
-from cimgen.textfiles import json_text
+from cimgen.runs.options import FINETUNE_DETAIL, FINETUNE_POSITION, FINETUNE_RECIPES, MEMORISE
 
 
 def _overrides(
@@ -182,10 +181,9 @@ def finetune_cmd(
 
     Example: cimgen finetune --from runs/synth-pretrain --target-image photo.png --target-map map.png --out runs/one --epochs 600
     """
-    from cimgen.io.checkpoints import load_checkpoint, read_config
-    from cimgen.io.images import image_size
+    from cimgen.io.checkpoints import read_config
     from cimgen.models.limits import check_checkpoint_config
-    from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, MEMORISE_OPTIM, memorising_checkpoint
+    from cimgen.runs.finetune import resumed_generator_config, target_pair_setup
     from cimgen.runs.startup import FailedStartCleanup
     from cimgen.train.recipes import get_recipe
 
@@ -212,36 +210,19 @@ def finetune_cmd(
     if target_image is not None:
         if recipe is not get_recipe("pix2pixhd"):
             raise CimgenError("--target-image/--target-map fine-tune pix2pixHD checkpoints; for other models use --data")
-        if "palette" not in ckpt_cfg:
-            raise CimgenError(f"{init} has no palette; import it again with --label-nc and --palette")
         if data is not None:
             raise CimgenError("give either --data or --target-image/--target-map, not both")
         if resume and (out / "config.yaml").is_file():
             raise CimgenError(
                 f"{out} already fine-tunes on its target pair (copied into {out / 'target'}); resume it without --target-image/--target-map"
             )
-        user_data = dict(raw.get("data", {}))
-        raw = merge(
-            raw, {"data": _target_data(ckpt_cfg, target_image, target_map, out, raw.get("data", {}), write=not dry_run and not resume)}
-        )
-        shape = image_size(target_image)
-        side = max(shape)
-        if recipe_name == MEMORISE and side > MEMORISE_MAX_SIDE:
-            _say(f"the target image is over {MEMORISE_MAX_SIDE} pixels a side: random crops instead of memorising it whole")
-        elif recipe_name == MEMORISE:
-            if user_data.get("crop_size") and detail:  # a detail code is for the whole image, not for crops of it
-                _say(f"data.crop_size {user_data['crop_size']}: crops of the image, so no detail code (it covers the whole image)")
-                detail = 0
-            init_checkpoint = memorising_checkpoint(load_checkpoint(init), position=position, detail=detail, shape=shape)
-            ckpt_cfg = init_checkpoint[0]
-            # what --config or --set give wins; the target pair's default crop does not
-            mine = {"data": {k: v for k, v in MEMORISE_DATA.items() if k not in user_data}, "loss": MEMORISE_LOSS}
-            raw = merge({"loss": mine["loss"], "optim": MEMORISE_OPTIM}, merge(raw, {"data": mine["data"]}))
-    elif resume and saved is not None and "generator" in (run_cfg := load_yaml(out / "config.yaml")):
-        # a memorising run's generator carries a position code its checkpoints hold; resume builds that one
-        kept = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_height", "detail_width")
-        grown = {k: run_cfg["generator"][k] for k in kept if k in run_cfg["generator"]}
-        ckpt_cfg = {**ckpt_cfg, "generator": {**ckpt_cfg["generator"], **grown}}
+        raw, init_checkpoint = target_pair_setup(
+            init, ckpt_cfg, raw, target_image, target_map, out, recipe=recipe_name, position=position, detail=detail,
+            write=not dry_run and not resume, say=_say,
+        )  # fmt: skip
+        ckpt_cfg = init_checkpoint[0] if init_checkpoint is not None else ckpt_cfg
+    elif resume and saved is not None:
+        ckpt_cfg = resumed_generator_config(ckpt_cfg, out)
     if not raw.get("data", {}).get("root"):
         raise CimgenError("name the small dataset with --data (or data.root in --config), or a pair with --target-image/--target-map")
     with cleanup:  # a bad option found here leaves no copied target pair behind
@@ -266,31 +247,3 @@ def _check_run_flags(out: Path | None, resume: bool, memory: bool, dry_run: bool
         raise CimgenError("give --memory or --dry-run, not both")
     if out is None and not memory:
         raise CimgenError("name the run folder to create with --out")
-
-
-def _target_data(ckpt_cfg: dict, image_path: Path, map_path: Path, out: Path, data: dict, *, write: bool) -> dict:
-    """Data options for fine-tuning on one (image, map) pair, copied into ``out/target`` so the run folder records it."""
-
-    from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
-    from cimgen.palette import Palette, check_labels
-
-    if (out / "config.yaml").exists() or (out / "checkpoints").exists():
-        raise CimgenError(f"{out} already holds a run; pass --resume to continue it or choose another --out folder")
-    if ckpt_cfg.get("label_nc") == 0:
-        raise CimgenError(
-            "--target-image fine-tunes on a label map; this checkpoint takes colour maps (label_nc 0): give colour-map pairs with --data"
-        )
-    palette = Palette.from_dict(ckpt_cfg["palette"])
-    image = read_image(image_path)
-    labels = read_label_map(map_path, palette=palette)
-    if labels.shape != image.shape[:2]:
-        raise CimgenError(f"the target image is {image.shape[1]}x{image.shape[0]} but its map is {labels.shape[1]}x{labels.shape[0]}")
-    check_labels(labels, ckpt_cfg["label_nc"], source=f"map {map_path}")
-    side = min(labels.shape)
-    crop = data.get("crop_size", min(256, side - side % 16))
-    root = out / "target"
-    if write:
-        write_image(root / "images" / f"{image_path.stem}.png", image)
-        write_label_map(root / "labels" / f"{image_path.stem}.png", labels)
-        (root / "palette.json").write_text(json_text(palette.to_dict(), indent=None))
-    return {"root": str(root), "format": "folders", "crop_size": crop}
