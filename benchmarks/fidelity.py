@@ -61,6 +61,8 @@ from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit
 from cimgen.edit.resample import CODE_INSIDE
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
+from cimgen.metrics.features import load_extractor
+from cimgen.metrics.protocol import EvalPair, evaluate_pairs
 from cimgen.nn.devices import check_device
 from cimgen.palette import CITYSCAPES_PALETTE, Palette
 from cimgen.runs.manipulate import edit_render, memorising_checkpoint
@@ -157,6 +159,16 @@ def run_variant(
     }  # fmt: skip
 
 
+_EXTRACTOR = []
+
+
+def extractor():
+    """The FID Inception network, loaded once."""
+    if not _EXTRACTOR:
+        _EXTRACTOR.append(load_extractor())
+    return _EXTRACTOR[0]
+
+
 def score_edit(
     run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], target: int = BUILDING, device: str = "cpu"
 ) -> dict:
@@ -172,7 +184,17 @@ def score_edit(
         metrics, inside = manipulation_metrics(m), inside_metrics(m)
         Image.fromarray(m.result).save(run / f"result-{treatment}.png")
         Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")
+        paper = {}
+        if treatment == DEFAULT_INSIDE or not renderer.codes_movable:  # the paper's protocol, for the default only (time)
+            row = evaluate_pairs("edit", [EvalPair("edit", photo, m.generated, m.mask)], extractor())
+            paper = {
+                "fid": round(row["fid"], 2),
+                "kid": round(row["kid_mean"], 4),
+                "patch_ssim": round(row["ssim"], 4),
+                "patches": row["patches"],
+            }
         edits[treatment] = {
+            **paper,
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
             "faithful": inside["faithful"], "painted_back": inside["painted_back"], "segmenter_accuracy": inside["segmenter_accuracy"],
@@ -185,9 +207,10 @@ def table(results: list[dict]) -> str:
     rows = [
         (
             "| variant | crop | L1 | position octaves | upsampling | context / detail code | steps | train s | SSIM by step, whole map (train s) "
-            "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | seam ratio | faithful | painted back | segmenter acc. |"
+            "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | FID / KID / SSIM (64-px patches outside) "
+            "| seam ratio | faithful | painted back | segmenter acc. |"
         ),
-        "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in results:
         curve = ", ".join(f"{c['step']}: {c['ssim']:.3f} ({c['train_seconds']:.0f} s)" for c in r["curve"])
@@ -196,9 +219,13 @@ def table(results: list[dict]) -> str:
         rows.append(
             f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {r['upsample'] or 'transpose'} | "
             f"{_extras(r)} | {r['steps']} | {r['seconds']:.0f} | {curve} | {box} | {last['checkerboard']:.3f} | "
-            f"{e['ssim_outside_mask']} | {e['seam_ratio']} | {e.get('faithful', '-')} | {e.get('painted_back', '-')} | {e.get('segmenter_accuracy', '-')} |"
+            f"{e['ssim_outside_mask']} | {_paper(e)} | {e['seam_ratio']} | {e.get('faithful', '-')} | {e.get('painted_back', '-')} | {e.get('segmenter_accuracy', '-')} |"
         )
     return "\n".join(rows)
+
+
+def _paper(e: dict) -> str:
+    return f"{e['fid']:.2f} / {e['kid']:.4f} / {e['patch_ssim']:.3f} ({e['patches']})" if "fid" in e else "-"
 
 
 def treatment_table(results: list[dict]) -> str:
