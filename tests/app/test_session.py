@@ -17,7 +17,7 @@ from cimgen.errors import CimgenError
 from cimgen.generators import load_renderer, shipped_checkpoint
 from cimgen.io.images import read_id_map, read_image, read_mask, write_image, write_label_map
 from cimgen.palette import labels_to_colors
-from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, FINETUNE_STEPS
+from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS
 
 BUILDING, GROUND, WATER = (SYNTH_PALETTE.names.index(n) for n in ("building", "ground", "water"))
 
@@ -138,7 +138,7 @@ def test_a_run_hands_back_what_it_wrote_and_uses_the_renderer_it_is_given(sessio
 
 def test_run_options_take_the_defaults_of_cimgen_manipulate():
     options = RunOptions(checkpoint="c")
-    assert (options.radius, options.feather, options.finetune_steps) == (DEFAULT_RADIUS, DEFAULT_FEATHER, FINETUNE_STEPS)
+    assert (options.radius, options.feather, options.finetune_steps) == (DEFAULT_RADIUS, DEFAULT_FEATHER, None)
 
 
 def test_a_run_without_edits_says_so(session, tmp_path):

@@ -33,7 +33,7 @@ from cimgen.generators import Renderer, map_from_image
 from cimgen.io.images import image_size, read_id_map, write_image, write_label_map, write_text
 from cimgen.palette import SNAP_TOLERANCE, Palette
 from cimgen.runs.manipulate import ManipulationRun, read_image_any, read_map_any, run_manipulation
-from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, FINETUNE_STEPS, ManipulateConfig
+from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, ManipulateConfig
 
 EXAMPLE_COUNT = 8
 """Bundled examples: tiles 0..7 of the synthetic world the shipped generator was pretrained on (seed 0)."""
@@ -269,8 +269,8 @@ class RunOptions:
     """Soft-edge width for feather and laplacian."""
     finetune: bool = False
     """Fine-tune the generator on the scene first (pix2pixHD)."""
-    finetune_steps: int = FINETUNE_STEPS
-    """Fine-tuning iterations."""
+    finetune_steps: int | None = None
+    """Fine-tuning iterations; None: the recipe's (``cimgen manipulate``'s default)."""
     direction: str = ""
     """map -> image direction of a CycleGAN/pix2pix generator."""
     palette: str = ""
@@ -301,7 +301,7 @@ def replay_command(files: dict[str, Path], options: RunOptions, out: str | Path)
     if options.palette:
         args += ["--palette", options.palette]
     if options.finetune:
-        args += ["--finetune", "--finetune-steps", str(options.finetune_steps)]
+        args += ["--finetune"] + (["--finetune-steps", str(options.finetune_steps)] if options.finetune_steps else [])
     if options.device != "cpu":
         args += ["--device", options.device]
     args += ["--out", str(out)]

@@ -15,10 +15,12 @@ from cimgen.runs.options import (
     FEATHER_RANGE,
     FINETUNE_DETAIL,
     FINETUNE_STEPS_RANGE,
+    MEMORISE_STEPS,
     OVERLAP_RANGE,
     RADIUS_RANGE,
     TILE_SIZE_RANGE,
     WINDOW_LIMIT_RANGE,
+    WINDOWS_STEPS,
     ManipulateConfig,
 )
 
@@ -172,12 +174,13 @@ def manipulate_cmd(
     ),
     color_tolerance: ManipulateColorToleranceOpt = DEFAULTS.color_tolerance,
     finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
-    finetune_steps: int = typer.Option(
-        DEFAULTS.finetune_steps,
+    finetune_steps: int | None = typer.Option(
+        None,
         "--finetune-steps",
         min=FINETUNE_STEPS_RANGE[0],
         max=FINETUNE_STEPS_RANGE[1],
-        help="Fine-tuning iterations.",
+        help=f"Fine-tuning iterations (default: the recipe's, {MEMORISE_STEPS} whole-image steps to memorise, {WINDOWS_STEPS} crops for windows).",
+        show_default=False,
     ),
     finetune_recipe: str = typer.Option(
         DEFAULTS.finetune_recipe,

@@ -41,7 +41,6 @@ from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
 from cimgen.runs.geodata import VectorInputs, edited_layer, geo_context, grid_of, read_image_source, read_vector_inputs, truth_layer
 from cimgen.runs.options import (
-    FINETUNE_DETAIL,
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
     IN_MEMORY_MAX_PIXELS,
@@ -49,6 +48,8 @@ from cimgen.runs.options import (
     MEMORISE_L1,
     MEMORISE_LR,
     MEMORISE_MAX_SIDE,
+    MEMORISE_STEPS,
+    WINDOWS_STEPS,
     ManipulateConfig,
     check_manipulate_config,
 )
@@ -288,7 +289,7 @@ def finetune_renderer(
     run_dir: Path,
     *,
     source: str,
-    steps: int,
+    steps: int | None,
     crop: int,
     palette: str,
     device: str,
@@ -314,7 +315,7 @@ def finetune_renderer(
     """
     if renderer.takes != LABELS or renderer.checkpoint is None:
         raise CimgenError("--finetune fine-tunes pix2pixHD generators; this checkpoint is a " + renderer.kind)
-    if steps < 1:
+    if steps is not None and steps < 1:
         raise CimgenError(f"--finetune-steps must be at least 1, got {steps}")
     if recipe not in FINETUNE_RECIPES:
         raise CimgenError(f"unknown fine-tuning recipe '{recipe}'; choose {' or '.join(FINETUNE_RECIPES)}")
@@ -331,6 +332,8 @@ def finetune_renderer(
         raise CimgenError(
             f"a detail code memorises one whole image of up to {MEMORISE_MAX_SIDE} pixels a side; leave out --finetune-detail"
         )
+    if steps is None:  # the recipe's
+        steps = MEMORISE_STEPS if memorise else WINDOWS_STEPS
     if memorise:
         checkpoint = memorising_checkpoint(checkpoint, position=position, context=context, detail=detail, shape=labels.shape)
     ckpt_cfg = checkpoint[0]
@@ -448,7 +451,7 @@ def manipulate_one(
         **manipulation_metrics(m),
         "checkpoint": str(cfg.checkpoint),
         "finetuned": cfg.finetune,
-        **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": cfg.finetune_steps} if cfg.finetune else {}),
+        **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": finetuned_steps(renderer)} if cfg.finetune else {}),
         **({"finetune_context": True} if cfg.finetune_context else {}),
         **({"finetune_detail": (renderer.config or {}).get("generator", {}).get("detail_channels", 0)} if cfg.finetune else {}),
         **({"codes_inside": codes} if codes else {}),
@@ -477,6 +480,12 @@ def manipulate_one(
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     write_report(out, **m.arrays(), palette=renderer.palette, metrics=metrics, geo=inputs.geo, result_raster=result_raster)
     return m, metrics, renderer
+
+
+def finetuned_steps(renderer: Renderer) -> int | None:
+    """The training steps a fine-tuned renderer's checkpoint records."""
+    step = (renderer.checkpoint or ({}, {}))[0].get("step")
+    return int(step) if step is not None else None
 
 
 def edit_render(

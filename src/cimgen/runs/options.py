@@ -16,8 +16,11 @@ DEFAULT_RADIUS = 8
 """Dilation of the changed labels that makes the blend mask, in pixels."""
 DEFAULT_FEATHER = 6.0
 """Soft-edge width inside the mask for the feather and Laplacian blends, in pixels."""
-FINETUNE_STEPS = 600
-"""Fine-tuning iterations of ``cimgen manipulate --finetune`` and the web editor."""
+MEMORISE_STEPS = 120
+"""Fine-tuning iterations of the memorise recipe (``cimgen manipulate --finetune``'s default): whole-image steps.
+benchmarks/fidelity.py measured the Map2Sat pair's SSIM at 0.91 after 120 steps (400 s on 2 CPU cores, fp32)."""
+WINDOWS_STEPS = 600
+"""Fine-tuning iterations of the windows recipe (random crops; also what images over ``MEMORISE_MAX_SIDE`` get)."""
 MEMORISE = "memorise"
 WINDOWS = "windows"
 FINETUNE_RECIPES = (MEMORISE, WINDOWS)
@@ -92,8 +95,9 @@ class ManipulateConfig:
     """RGB distance within which colour-map colours (and blends of two) snap to the palette."""
     finetune: bool = False
     """Fine-tune the generator on the image and its map around the edit first (pix2pixHD)."""
-    finetune_steps: int = FINETUNE_STEPS
-    """Fine-tuning iterations (the last quarter with linear decay)."""
+    finetune_steps: int | None = None
+    """Fine-tuning iterations (the last quarter with linear decay); None: the recipe's (``MEMORISE_STEPS`` whole-image
+    steps, or ``WINDOWS_STEPS`` crops)."""
     finetune_crop: int = 128
     """Random crop side during fine-tuning (the ``windows`` recipe)."""
     finetune_recipe: str = MEMORISE
@@ -156,7 +160,6 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         (cfg.radius, RADIUS_RANGE, "radius"),
         (cfg.feather, FEATHER_RANGE, "feather"),
         (cfg.color_tolerance, COLOR_TOLERANCE_RANGE, "color_tolerance"),
-        (cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps"),
         (cfg.finetune_crop, FINETUNE_CROP_RANGE, "finetune_crop"),
         (cfg.finetune_position, (0, 16), "finetune_position"),
         (cfg.overlap, OVERLAP_RANGE, "overlap"),
@@ -165,6 +168,8 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         check_range(value, bounds, name)
     if cfg.finetune_recipe not in FINETUNE_RECIPES:
         raise CimgenError(f"finetune_recipe is {cfg.finetune_recipe!r}; choose {' or '.join(FINETUNE_RECIPES)}")
+    if cfg.finetune_steps is not None:
+        check_range(cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps")
     if cfg.code_inside not in CODE_INSIDE:
         raise CimgenError(f"code_inside is {cfg.code_inside!r}; choose {' or '.join(CODE_INSIDE)}")
     if cfg.finetune_detail is not None:
