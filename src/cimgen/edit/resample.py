@@ -68,7 +68,7 @@ class CodeSources:
             "pieces": len(self.regions),
             "pieces_without_source": len(self.regions) - len(placed),
             "mean_agreement": round(float(np.mean([r["agreement"] for r in placed])), 4) if placed else None,
-            "resampled_fraction": round(moved.sum() / total, 4) if total else 0.0,
+            "resampled_fraction": round(float(moved.sum() / total), 4) if total else 0.0,
             "withheld_pixels": int(self.withheld.sum()),
         }
 
