@@ -9,6 +9,7 @@ keeping the file open.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import warnings
@@ -247,26 +248,74 @@ def read_geotiff_labels(path: str | Path, *, window: Window | None = None) -> tu
         return ds.read(1, window=win), info
 
 
-def read_geotiff_bands(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+def read_geotiff_bands(path: str | Path, *, window: Window | None = None) -> tuple[np.ndarray, GeoInfo]:
     """Read every band of a GeoTIFF as an HxWxC array in the file's own data type (16-bit, float, any band count).
 
     This is the source raster a manipulation writes back into (``write_geotiff_bands``); the
-    generator's 8-bit RGB view of it is made in ``cimgen.io.bands``.
+    generator's 8-bit RGB view of it is made in ``cimgen.io.bands``. ``window`` (row, column,
+    height, width) reads only that part; ``GeoInfo`` describes the whole file.
 
     Raises:
         CimgenError: for a missing or unreadable file, bands of different data types, or a raster too large to read.
     """
     with _open(path) as ds:
-        _check_declared_size(path, ds)
-        info = _info(ds)
-        if len(set(ds.dtypes)) != 1:
-            raise CimgenError(f"{path} mixes band data types ({', '.join(ds.dtypes)}); cimgen reads rasters whose bands share one type")
-        if np.dtype(info.dtype).kind not in "uif":
-            raise CimgenError(f"{path} holds {info.dtype} values; cimgen reads integer or floating-point bands")
-        raster = np.empty((ds.height, ds.width, ds.count), np.dtype(info.dtype))
-        for y, window in _strips(ds.height, ds.width):
-            raster[y : y + window.height] = ds.read(window=window).transpose(1, 2, 0)
+        win = _window_of(path, ds, window)
+        info = _check_bands(path, ds)
+        height, width = int(win.height), int(win.width)
+        raster = np.empty((height, width, ds.count), np.dtype(info.dtype))
+        for y, strip in _strips(height, width, origin=(int(win.row_off), int(win.col_off))):
+            raster[y : y + strip.height] = ds.read(window=strip).transpose(1, 2, 0)
     return raster, info
+
+
+def _check_bands(path: str | Path, ds) -> GeoInfo:
+    info = _info(ds)
+    if len(set(ds.dtypes)) != 1:
+        raise CimgenError(f"{path} mixes band data types ({', '.join(ds.dtypes)}); cimgen reads rasters whose bands share one type")
+    if np.dtype(info.dtype).kind not in "uif":
+        raise CimgenError(f"{path} holds {info.dtype} values; cimgen reads integer or floating-point bands")
+    return info
+
+
+SAMPLE_PIXELS = 2**20
+"""Most pixels ``read_geotiff_sample`` holds (1024 x 1024): a uint16 band of it is 2 MiB."""
+
+
+def read_geotiff_sample(path: str | Path, *, max_pixels: int | None = None) -> tuple[np.ndarray, GeoInfo, np.ndarray, np.ndarray]:
+    """Every band of a GeoTIFF on a regular grid of at most ``max_pixels`` of its pixels, without holding the raster.
+
+    A raster of at most ``max_pixels`` (default ``SAMPLE_PIXELS``) is read whole. A larger one is decimated by a whole factor
+    ``f`` along both axes (GDAL's nearest-neighbour read at ``out_shape``): the sample is the source
+    pixels at rows and columns ``floor((i + 0.5) * f)``, their values untouched. Overviews are not
+    used (``OVERVIEW_LEVEL=NONE``), since averaged overviews narrow the value distribution and mix
+    no-data into their neighbours. GDAL still reads every block once, through its small block cache,
+    so memory holds the sample alone.
+
+    Returns:
+        (sample h x w x C in the file's type, ``GeoInfo``, the sample's source rows (h), its source columns (w)).
+    """
+    rasterio = _rasterio()
+    from rasterio.enums import Resampling
+
+    max_pixels = SAMPLE_PIXELS if max_pixels is None else max_pixels
+    if max_pixels < 1:
+        raise CimgenError(f"a sample needs at least one pixel, got {max_pixels}")
+    with _open(path) as ds:
+        info = _check_bands(path, ds)
+    factor = max(1, math.ceil(math.sqrt(info.height * info.width / max_pixels)))
+    if factor == 1:
+        raster, info = read_geotiff_bands(path)
+        return raster, info, np.arange(info.height), np.arange(info.width)
+    h, w = -(-info.height // factor), -(-info.width // factor)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), warnings.catch_warnings():
+        from rasterio.errors import NotGeoreferencedWarning
+
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, OVERVIEW_LEVEL="NONE") as ds:
+            sample = ds.read(out_shape=(ds.count, h, w), resampling=Resampling.nearest).transpose(1, 2, 0)
+    rows = np.minimum(np.floor((np.arange(h) + 0.5) * info.height / h).astype(np.int64), info.height - 1)
+    cols = np.minimum(np.floor((np.arange(w) + 0.5) * info.width / w).astype(np.int64), info.width - 1)
+    return np.ascontiguousarray(sample), info, rows, cols
 
 
 def _band_dtype(array: np.ndarray) -> str:
