@@ -160,7 +160,7 @@ def test_four_bands_stretched_from_a_decimated_sample_keep_everything_outside(ti
     assert mask.any() and np.array_equal(res[:, ~mask], src[:, ~mask])
     assert all((res[b][mask] != src[b][mask]).any() for b in range(4))  # band 4 follows the edit too
     bands = json.loads((tmp_path / "w4" / "metrics.json").read_text())["bands"]
-    assert (bands["sample"]["width"], bands["sample"]["height"]) == (64, 64) and "decimated" in bands["sample"]["how"]
+    assert (bands["sample"]["width"], bands["sample"]["height"]) == (64, 64) and bands["sample"]["how"].startswith("decimated")
     assert bands["bands"] == [3, 2, 1] and list(bands["bands_fitted"]) == ["4"]
     full = fit_stretch(src.transpose(1, 2, 0), bands=(3, 2, 1), nodata=0)
     spread = np.subtract(full.high, full.low)

@@ -6,7 +6,7 @@ that touch a box labels the connected components of the whole map. Here nothing 
 ever made. The map and the image are read through callables that return one window
 (``read_labels(row, col, height, width)``), and
 
-1. each edit is applied to a window around its box or point (``plan_windowed``). An edit that
+1. each edit is applied to a window around its box, point or region crop (``plan_windowed``). An edit that
    takes whole objects (remove the buildings touching a box, the object under a point, a move)
    changes pixels up to wherever those objects end, so when a changed pixel comes within
    ``radius + 3`` pixels of a window side that is not the scene's border, that side moves out (its
@@ -272,8 +272,10 @@ def plan_windowed(
     Args:
         read_labels: (row, column, height, width) -> that window of the map.
         shape: (height, width) of the scene.
-        edits: ``RemoveClass`` (box or polygon), ``RemoveObject`` (point), ``InsertShape``, ``ReplaceClass``
-            (box or polygon) and ``MoveObject`` operations, applied in order.
+        edits: ``RemoveClass`` (box, polygon or ``RegionCrop``), ``RemoveObject`` (point), ``RemoveFeatures``
+            and ``InsertGeometry`` (``RegionCrop``), ``InsertShape``, ``ReplaceClass`` (box, polygon or
+            ``RegionCrop``) and ``MoveObject`` operations, applied in order. A ``RegionCrop`` is a region
+            drawn once for the whole scene on the box that holds it (map coordinates, vector features).
         num_classes: classes of the map; an edit naming another is refused.
         radius: dilation of the changed labels, in pixels.
         context: first margin around each edit's box or point (it doubles while needed).

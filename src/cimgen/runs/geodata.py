@@ -164,7 +164,7 @@ class SceneBands:
                 "height": h,
                 "how": "the whole scene"
                 if whole
-                else "a nearest-neighbour decimated read (a regular grid of source pixels; overviews not used)",
+                else "decimated: every f-th pixel of every f-th row, read block by block at full resolution",
             },
             "bands_fitted": {
                 str(b): {"from": "red, green, blue (8-bit)", "coefficients": [float(c) for c in coef]} for b, coef in self.fits.items()

@@ -70,7 +70,7 @@ WHOLE_IMAGE_ONLY = {
 
 @dataclass(frozen=True)
 class WindowedInputs:
-    """The scene and map of a windowed run, checked from their headers (no pixel of the scene is held here)."""
+    """The scene and map of a windowed run, checked from their headers (of the scene, at most a sample for its stretch is held)."""
 
     scene: SceneBands
     """The scene, read by windows (and its stretch, for 16-bit or multi-band scenes)."""
