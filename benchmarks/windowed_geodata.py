@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cimgen.io.vector import VectorLayer, crs_wkt, reproject_xy
+from cimgen.io.vector import crs_wkt, reproject_xy
 from cimgen.train.runtime import cpu_summary
 
 PIXEL = 0.5

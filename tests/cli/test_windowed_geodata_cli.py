@@ -142,7 +142,7 @@ def test_a_vector_layer_windowed_equals_the_in_memory_run(scene, tiny_ckpt, tmp_
 
 def test_four_bands_stretched_from_a_decimated_sample_keep_everything_outside(tiny_ckpt, tmp_path, monkeypatch):
     """A 4-band uint16 scene whose stretch comes from a decimated read: outside the mask byte for byte the source; bands 4 predicted."""
-    import cimgen.io.geotiff as geotiff
+    from cimgen.io import geotiff
     from cimgen.io.bands import fit_stretch
 
     folder = _write_scene(tmp_path, count=4)
@@ -151,7 +151,7 @@ def test_four_bands_stretched_from_a_decimated_sample_keep_everything_outside(ti
     args = _args(tiny_ckpt, folder, tmp_path / "w4", "--windowed", "--bands", "3,2,1")
     args[args.index("--spec") + 1] = str(folder / "edits.yaml")
     assert main(args) == 0
-    (src, src_profile, src_tags, src_desc), (res, profile, tags, desc) = _read(folder / "scene.tif"), _read(tmp_path / "w4" / "result.tif")
+    (src, src_profile, _, src_desc), (res, profile, tags, desc) = _read(folder / "scene.tif"), _read(tmp_path / "w4" / "result.tif")
     assert res.dtype == np.uint16 and res.shape == (4, SIZE, SIZE)
     assert (profile["crs"], profile["transform"], profile["nodata"], tags["SOURCE"], desc) == (
         src_profile["crs"], src_profile["transform"], 0.0, "cimgen test", src_desc,
