@@ -14,6 +14,8 @@ pytest.importorskip("rasterio")
 from cimgen.data.vector_labels import (
     NO_FEATURE,
     Grid,
+    LayerWindows,
+    draw_layer,
     parse_mapping,
     parse_match,
     parse_where,
@@ -110,6 +112,21 @@ def test_rasterising_draws_rules_in_order_with_widths_and_owners():
     assert names[drawn.labels[4, 4]] == "building"
     assert drawn.feature_class.tolist() == [2, 2, 3, 1]
     assert drawn.counts == {"natural=water": 1, "highway=*": 1, "building=*": 2}
+
+
+@pytest.mark.parametrize("window", [(0, 0, 20, 30), (3, 2, 5, 7), (4, 18, 3, 12), (12, 0, 8, 1), (0, 29, 1, 1)])
+def test_a_window_drawn_alone_is_that_window_of_the_whole_drawing(window):
+    """Only the features reaching a window are drawn there, in the whole layer's order: the same labels and owners."""
+    layer = prepare_layer(_layer(), GRID).layer
+    mapping = parse_mapping(MAPPING, SYNTH_PALETTE)
+    whole = rasterize_layer(layer, mapping, GRID, SYNTH_PALETTE.num_classes)
+    windows = LayerWindows(draw_layer(layer, mapping, SYNTH_PALETTE.num_classes), GRID)
+    y, x, h, w = window
+    labels, owners = windows.read(y, x, h, w)
+    assert np.array_equal(labels, whole.labels[y : y + h, x : x + w])
+    assert np.array_equal(owners, whole.feature_index[y : y + h, x : x + w])
+    assert windows.owned_pixels(1) == int((whole.feature_index == 1).sum())
+    assert windows.pixel_box([0]) == (1, 1, 7, 9)  # the house's pixels 2..8 x 2..6, one more on each side
 
 
 def test_mapping_errors_are_one_sentence():

@@ -11,6 +11,7 @@ from cimgen.edit.ops import (
     InsertShape,
     MoveObject,
     PasteObject,
+    RegionCrop,
     RemoveClass,
     RemoveObject,
     ReplaceClass,
@@ -225,3 +226,19 @@ def test_apply_edits_in_order_and_checks():
         apply_edits(lab, [InsertShape(cls=GROUND, box=(0, 0, 4, 4))], num_classes=6)
     with pytest.raises(CimgenError, match="no edit"):
         apply_edits(lab, [], num_classes=6)
+
+
+def test_a_region_kept_as_its_box_acts_as_the_whole_map_mask():
+    """``RegionCrop``: a region of a large map held as its box; an edit given one does what the whole-map mask does."""
+    lab = _scene()
+    inside = np.zeros((6, 8), bool)
+    inside[1:5, 1:7] = True
+    crop = RegionCrop(3, 2, inside, lab.shape)
+    full = np.zeros(lab.shape, bool)
+    full[4:8, 3:9] = True
+    assert np.array_equal(crop.window(0, 0, 40, 40), full) and crop.box == (3, 2, 9, 10)
+    assert np.array_equal(crop.window(5, 6, 4, 10), full[5:9, 6:16])  # a window cutting the box
+    assert not crop.window(20, 20, 5, 5).any()
+    assert np.array_equal(RemoveClass(cls=BUILDING, region=crop).apply(lab), RemoveClass(cls=BUILDING, region=full).apply(lab))
+    with pytest.raises(CimgenError, match="the region is for a 40x40 map, but the map is 30x30"):
+        RemoveClass(cls=BUILDING, region=crop).apply(lab[:30, :30])

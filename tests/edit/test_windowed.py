@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimgen.edit.ops import InsertShape, MoveObject, RemoveClass, RemoveFeatures, RemoveObject
+from cimgen.edit.ops import InsertShape, MoveObject, PaintRegion, RemoveClass, RemoveFeatures, RemoveObject
 from cimgen.edit.pipeline import plan_edit, render_edit
 from cimgen.edit.tiled import generate_tiled
 from cimgen.edit.windowed import plan_windowed, render_windowed
@@ -116,6 +116,8 @@ def test_edits_that_need_the_whole_map_are_refused():
         plan_windowed(read_labels, labels.shape, [RemoveObject(cls=BUILDING)], num_classes=4)
     region = np.zeros(labels.shape, bool)
     with pytest.raises(CimgenError, match="needs the whole map at once"):
+        plan_windowed(read_labels, labels.shape, [PaintRegion(cls=BUILDING, region=region)], num_classes=4)
+    with pytest.raises(CimgenError, match="gives its region as a full-size mask"):
         plan_windowed(read_labels, labels.shape, [RemoveFeatures(region=region, classes=(1,), features=(0,))], num_classes=4)
     with pytest.raises(CimgenError, match="outside the 1024x1024 map"):
         plan_windowed(read_labels, labels.shape, [RemoveClass(cls=BUILDING, box=(2000, 2000, 2100, 2100))], num_classes=4)

@@ -219,3 +219,29 @@ def test_strips_cover_every_row(monkeypatch, scene, tmp_path):
     assert np.array_equal(read, image)
     again, _ = read_geotiff(write_geotiff(tmp_path / "strips.tif", read, info))
     assert np.array_equal(again, image)
+
+
+def test_a_sample_of_a_large_raster_is_a_regular_grid_of_its_pixels(tmp_path):
+    """``read_geotiff_sample``: the source pixels at floor((i + 0.5) * f) of a nearest-neighbour decimated read, untouched."""
+    from cimgen.io.geotiff import read_geotiff_sample
+
+    values = np.arange(2 * 50 * 70, dtype=np.uint16).reshape(2, 50, 70)
+    profile = {
+        "driver": "GTiff",
+        "height": 50,
+        "width": 70,
+        "count": 2,
+        "dtype": "uint16",
+        "tiled": True,
+        "blockxsize": 16,
+        "blockysize": 16,
+    }
+    with rasterio.open(tmp_path / "r.tif", "w", **profile) as ds:
+        ds.write(values)
+        ds.build_overviews([2, 4])  # averaged overviews would change the values; the sample does not use them
+    sample, info, rows, cols = read_geotiff_sample(tmp_path / "r.tif", max_pixels=250)
+    assert (info.height, info.width, sample.dtype, sample.shape) == (50, 70, np.uint16, (13, 18, 2))  # factor 4
+    assert np.array_equal(sample, values.transpose(1, 2, 0)[np.ix_(rows, cols)])
+    assert rows[:3].tolist() == [1, 5, 9]
+    whole, _, rows, cols = read_geotiff_sample(tmp_path / "r.tif", max_pixels=10_000)
+    assert np.array_equal(whole, values.transpose(1, 2, 0)) and len(rows) == 50 and len(cols) == 70

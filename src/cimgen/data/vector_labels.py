@@ -65,6 +65,20 @@ class Grid:
         rows = inv.d * np.asarray(xs) + inv.e * np.asarray(ys) + inv.f
         return cols, rows
 
+    def window(self, y: int, x: int, height: int, width: int) -> Grid:
+        """The grid of the window whose top-left pixel is row ``y``, column ``x`` of this one."""
+        a, b, c, d, e, f = self.transform
+        return Grid(int(height), int(width), (a, b, c + a * x + b * y, d, e, f + d * x + e * y), self.crs)
+
+    def pixel_box(self, bounds) -> tuple[int, int, int, int] | None:
+        """(y0, x0, y1, x1): the pixels a region with map ``bounds`` (x0, y0, x1, y1) can reach, one pixel more on each side,
+        clipped to the grid; None when it misses the grid."""
+        bx0, by0, bx1, by1 = (float(v) for v in bounds)
+        cols, rows = self.to_pixels(np.array([bx0, bx1, bx1, bx0]), np.array([by0, by0, by1, by1]))
+        x0, y0 = max(int(np.floor(cols.min())) - 1, 0), max(int(np.floor(rows.min())) - 1, 0)
+        x1, y1 = min(int(np.ceil(cols.max())) + 1, self.width), min(int(np.ceil(rows.max())) + 1, self.height)
+        return (y0, x0, y1, x1) if x0 < x1 and y0 < y1 else None
+
     def to_map(self, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional pixel coordinates -> map coordinates (image CRS)."""
         a, b, c, d, e, f = self.transform
@@ -552,6 +566,78 @@ def _rule_width(rule: ClassRule, layer: VectorLayer, i: int) -> float:
     return rule.width.get(str(value), rule.width.get("*", 0.0))
 
 
+@dataclass
+class LayerDrawing:
+    """How a layer is drawn, decided once for the whole scene: each feature's rule, class and drawn geometry, and the drawing order."""
+
+    order: np.ndarray
+    """Positions of the drawn features in the order they are burnt (rule by rule, in layer order within a rule)."""
+    shapes: np.ndarray
+    """Their drawn geometries (buffered by the rule's width), in that order."""
+    classes: np.ndarray
+    """Their class ids, in that order."""
+    feature_class: np.ndarray
+    """Class id of each feature of the layer (-1 for features no rule matches)."""
+    drawn: np.ndarray
+    """Each feature's geometry as drawn, None when not drawn."""
+    counts: dict
+    """Features drawn per rule, by the rule's query text."""
+    default: int
+    """Class of the pixels no feature covers."""
+    dtype: str
+    """Data type of the label raster: uint8, or int32 above 256 classes."""
+
+    def burn(self, grid: Grid, members: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, feature index) on ``grid``, drawing the features at ``members`` (positions in ``order``; default all), in order."""
+        from rasterio.features import rasterize
+
+        picked = np.arange(len(self.order)) if members is None else np.sort(np.asarray(members, np.int64))
+        shape = (grid.height, grid.width)
+        if not len(picked):
+            return np.full(shape, self.default, self.dtype), np.full(shape, NO_FEATURE, np.int32)
+        labels = rasterize(
+            zip(self.shapes[picked], self.classes[picked].tolist(), strict=True),
+            out_shape=shape, transform=grid.affine, fill=self.default, dtype=self.dtype,
+        )  # fmt: skip
+        ids = rasterize(
+            zip(self.shapes[picked], self.order[picked].tolist(), strict=True),
+            out_shape=shape, transform=grid.affine, fill=NO_FEATURE, dtype="int32",
+        )  # fmt: skip
+        return labels, ids
+
+
+def draw_layer(layer: VectorLayer, mapping: ClassMapping, num_classes: int) -> LayerDrawing:
+    """Decide how ``layer`` (image CRS, see ``prepare_layer``) is drawn with ``mapping``: no pixel is drawn here.
+
+    Rules are drawn in order, each feature with its first matching rule, so a later rule paints over
+    an earlier one; a rule's width buffers the geometry by half of it.
+    """
+    import shapely
+
+    check_mapping(mapping, layer)
+    rules = feature_rules(mapping, layer)
+    drawn = np.full(len(layer), None, object)
+    classes = np.full(len(layer), -1, np.int64)
+    order, counts = [], {}
+    for r, rule in enumerate(mapping.rules):
+        n = 0
+        for i in np.flatnonzero(rules == r):
+            g = layer.geometries[i]
+            if g is None or shapely.is_empty(g):
+                continue
+            w = _rule_width(rule, layer, int(i))
+            drawn[i] = shapely.buffer(g, w / 2.0) if w > 0 else g
+            classes[i] = rule.cls
+            order.append(int(i))
+            n += 1
+        counts[rule.query.text] = n
+    idx = np.asarray(order, np.int64)
+    shapes = np.empty(len(idx), object)
+    shapes[:] = [drawn[i] for i in idx]
+    dtype = "uint8" if num_classes <= 256 else "int32"
+    return LayerDrawing(idx, shapes, classes[idx], classes, drawn, counts, mapping.default, dtype)
+
+
 def rasterize_layer(layer: VectorLayer, mapping: ClassMapping, grid: Grid, num_classes: int) -> Rasterized:
     """Draw ``layer`` (image CRS, see ``prepare_layer``) on ``grid`` with ``mapping``: the label map and the feature-id raster.
 
@@ -559,39 +645,58 @@ def rasterize_layer(layer: VectorLayer, mapping: ClassMapping, grid: Grid, num_c
     without a width mark the pixels they cross. Rules are drawn in order, each feature with its first
     matching rule, so a later rule paints over an earlier one.
     """
-    import shapely
-    from rasterio.features import rasterize
+    drawing = draw_layer(layer, mapping, num_classes)
+    labels, ids = drawing.burn(grid)
+    return Rasterized(labels, ids, drawing.feature_class, drawing.drawn, drawing.counts)
 
-    check_mapping(mapping, layer)
-    rules = feature_rules(mapping, layer)
-    drawn = np.full(len(layer), None, object)
-    classes = np.full(len(layer), -1, np.int64)
-    shapes_labels, shapes_ids, counts = [], [], {}
-    for r, rule in enumerate(mapping.rules):
-        members = np.flatnonzero(rules == r)
-        n = 0
-        for i in members:
-            g = layer.geometries[i]
-            if g is None or shapely.is_empty(g):
-                continue
-            w = _rule_width(rule, layer, int(i))
-            if w > 0:
-                g = shapely.buffer(g, w / 2.0)
-            drawn[i] = g
-            classes[i] = rule.cls
-            shapes_labels.append((g, rule.cls))
-            shapes_ids.append((g, int(i)))
-            n += 1
-        counts[rule.query.text] = n
-    shape = (grid.height, grid.width)
-    dtype = "uint8" if num_classes <= 256 else "int32"
-    if shapes_labels:
-        labels = rasterize(shapes_labels, out_shape=shape, transform=grid.affine, fill=mapping.default, dtype=dtype)
-        ids = rasterize(shapes_ids, out_shape=shape, transform=grid.affine, fill=NO_FEATURE, dtype="int32")
-    else:
-        labels = np.full(shape, mapping.default, dtype)
-        ids = np.full(shape, NO_FEATURE, np.int32)
-    return Rasterized(labels, ids, classes, drawn, counts)
+
+class LayerWindows:
+    """A layer drawn window by window, for scenes too large to draw whole.
+
+    A spatial index (shapely's STRtree) over the drawn geometries gives each window the features
+    that reach it, and only those are burnt, in the whole layer's drawing order, on the window's own
+    grid; so a window holds what the same window of the whole drawing (``rasterize_layer``) holds.
+    """
+
+    def __init__(self, drawing: LayerDrawing, grid: Grid):
+        import shapely
+
+        self.drawing = drawing
+        """How the layer is drawn."""
+        self.grid = grid
+        """The scene's grid."""
+        self._tree = shapely.STRtree(drawing.shapes)
+        self._rank = np.full(len(drawing.feature_class), -1, np.int64)
+        self._rank[drawing.order] = np.arange(len(drawing.order))
+
+    def _members(self, y: int, x: int, h: int, w: int) -> np.ndarray:
+        # one pixel more on every side: lines and points on a window's edge may mark the pixels beside it
+        return self._tree.query(self.grid.window(y - 1, x - 1, h + 2, w + 2).bounds_polygon())
+
+    def read(self, y: int, x: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, feature index) of the window at row ``y``, column ``x`` of ``h`` x ``w`` pixels."""
+        return self.drawing.burn(self.grid.window(y, x, h, w), self._members(y, x, h, w))
+
+    def labels(self, y: int, x: int, h: int, w: int) -> np.ndarray:
+        """The label map of a window."""
+        return self.read(y, x, h, w)[0]
+
+    def pixel_box(self, positions) -> tuple[int, int, int, int] | None:
+        """(y0, x0, y1, x1): the pixels the drawn geometries of the features at ``positions`` can own, clipped to the scene; None when off it."""
+        import shapely
+
+        shapes = [self.drawing.drawn[i] for i in positions if self.drawing.drawn[i] is not None]
+        if not shapes:
+            return None
+        return self.grid.pixel_box(shapely.total_bounds(np.asarray(shapes, dtype=object)))
+
+    def owned_pixels(self, position: int) -> int:
+        """How many pixels of the scene the feature at ``position`` owns (it is drawn last there)."""
+        box = self.pixel_box([position])
+        if box is None:
+            return 0
+        y0, x0, y1, x1 = box
+        return int((self.read(y0, x0, y1 - y0, x1 - x0)[1] == position).sum())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -76,6 +76,43 @@ def ellipse_mask(shape: tuple[int, int], box: Box) -> np.ndarray:
     return ell & inside
 
 
+@dataclass(frozen=True, eq=False)  # told apart by identity (an array does not compare as one value)
+class RegionCrop:
+    """A bool region of a map kept as the box that holds it: a region of a scene larger than memory costs its box, not the scene."""
+
+    y: int
+    """Top row of the box in the map."""
+    x: int
+    """Left column of the box in the map."""
+    mask: np.ndarray
+    """hxw bool: the region inside the box."""
+    shape: tuple[int, int]
+    """(height, width) of the whole map."""
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """(y0, x0, y1, x1) in the map."""
+        return self.y, self.x, self.y + self.mask.shape[0], self.x + self.mask.shape[1]
+
+    def window(self, y: int, x: int, height: int, width: int) -> np.ndarray:
+        """The region as a bool array over the window at row ``y``, column ``x`` of the map (all of the map: ``window(0, 0, *shape)``)."""
+        out = np.zeros((height, width), bool)
+        y0, x0, y1, x1 = self.box
+        ty0, tx0, ty1, tx1 = max(y0, y), max(x0, x), min(y1, y + height), min(x1, x + width)
+        if ty0 < ty1 and tx0 < tx1:
+            out[ty0 - y : ty1 - y, tx0 - x : tx1 - x] = self.mask[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0]
+        return out
+
+
+def as_array(region, shape: tuple[int, int]):
+    """A ``RegionCrop`` of a map of ``shape`` as the whole-map bool array (anything else as it is)."""
+    if isinstance(region, RegionCrop):
+        if region.shape != tuple(shape):
+            raise CimgenError(f"the region is for a {region.shape[1]}x{region.shape[0]} map, but the map is {shape[1]}x{shape[0]}")
+        return region.window(0, 0, *shape)
+    return region
+
+
 def region_mask(
     shape: tuple[int, int], *, box: Box | None = None, polygon: Polygon | None = None, region: np.ndarray | None = None
 ) -> np.ndarray:
@@ -87,6 +124,7 @@ def region_mask(
         return box_mask(shape, box)
     if polygon is not None:
         return polygon_mask(shape, polygon)
+    region = as_array(region, shape)
     if region.shape != shape:
         raise CimgenError(f"the region mask is {region.shape[1]}x{region.shape[0]} but the map is {shape[1]}x{shape[0]}")
     if not region.any():
@@ -261,8 +299,8 @@ class RemoveClass:
     """Region that selects the objects; give exactly one of box, polygon, region."""
     polygon: Polygon | None = None
     """Region that selects the objects as a polygon in pixels."""
-    region: np.ndarray | None = field(default=None, compare=False)
-    """Bool HxW region that selects the objects (e.g. a box in map coordinates, drawn on the grid)."""
+    region: np.ndarray | RegionCrop | None = field(default=None, compare=False)
+    """Bool HxW region that selects the objects (e.g. a box in map coordinates, drawn on the grid; a ``RegionCrop`` for scenes larger than memory)."""
     fill: str = "surrounding"
     """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
     whole_objects: bool = True
@@ -284,8 +322,8 @@ class RemoveClass:
 class RemoveFeatures:
     """Remove vector features from the map: the pixels they own are filled from their surroundings, as ``RemoveObject`` fills."""
 
-    region: np.ndarray = field(compare=False)
-    """Bool HxW: the pixels the features own in the map drawn from the vector layer."""
+    region: np.ndarray | RegionCrop = field(compare=False)
+    """Bool HxW: the pixels the features own in the map drawn from the vector layer (a ``RegionCrop`` for scenes larger than memory)."""
     classes: tuple[int, ...]
     """The features' classes, never used as fill."""
     features: tuple[int, ...]
@@ -296,15 +334,18 @@ class RemoveFeatures:
     """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
-        if self.region.shape != labels.shape:
+        region = as_array(self.region, labels.shape)
+        if region.shape != labels.shape:
             raise CimgenError(
-                f"the features' region is {self.region.shape[1]}x{self.region.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}"
+                f"the features' region is {region.shape[1]}x{region.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}"
             )
-        if not self.region.any():
-            raise CimgenError(
-                f"feature(s) {', '.join(map(str, self.ids[:5]))} own no pixel of the map (off the image, or painted over by later rules)"
-            )
-        return fill_from_surroundings(labels, self.region, exclude=self.classes, mode=self.fill)
+        if not region.any():
+            raise CimgenError(self.no_pixel_sentence())
+        return fill_from_surroundings(labels, region, exclude=self.classes, mode=self.fill)
+
+    def no_pixel_sentence(self) -> str:
+        """What to say when the features own no pixel of the map."""
+        return f"feature(s) {', '.join(map(str, self.ids[:5]))} own no pixel of the map (off the image, or painted over by later rules)"
 
 
 @dataclass(frozen=True)
@@ -313,8 +354,8 @@ class InsertGeometry:
 
     cls: int
     """The class of the new polygon."""
-    region: np.ndarray = field(compare=False)
-    """Bool HxW: the pixels whose centres lie inside the polygon."""
+    region: np.ndarray | RegionCrop = field(compare=False)
+    """Bool HxW: the pixels whose centres lie inside the polygon (a ``RegionCrop`` for scenes larger than memory)."""
     wkt: str = ""
     """The polygon in the image's CRS, as WKT (it joins the edited vector layer)."""
     properties: dict = field(default_factory=dict, compare=False)
@@ -368,8 +409,8 @@ class ReplaceClass:
     """Region of the edit; give exactly one of box, polygon, region."""
     polygon: Polygon | None = None
     """Region of the edit as a polygon."""
-    region: np.ndarray | None = field(default=None, compare=False)
-    """Bool HxW region of the edit."""
+    region: np.ndarray | RegionCrop | None = field(default=None, compare=False)
+    """Bool HxW region of the edit (a ``RegionCrop`` for scenes larger than memory)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         where = region_mask(labels.shape, box=self.box, polygon=self.polygon, region=self.region)

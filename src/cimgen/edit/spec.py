@@ -40,13 +40,14 @@ from typing import Any
 
 import numpy as np
 
-from cimgen.data.vector_labels import Grid, Rasterized, feature_positions, parse_where, rasterize_geometry, select_features
+from cimgen.data.vector_labels import Grid, LayerWindows, Rasterized, feature_positions, parse_where, rasterize_geometry, select_features
 from cimgen.edit.ops import (
     InsertGeometry,
     InsertShape,
     MoveObject,
     PaintRegion,
     PasteObject,
+    RegionCrop,
     RemoveClass,
     RemoveFeatures,
     RemoveObject,
@@ -80,14 +81,60 @@ BOX_DENSIFY = 32
 
 @dataclass(frozen=True)
 class GeoContext:
-    """What edits in map coordinates and on vector features need: the image's grid, and the layer drawn on it."""
+    """What edits in map coordinates and on vector features need: the image's grid, and the layer drawn on it.
+
+    In memory (``window_limit`` 0) regions are drawn as whole-image masks. For a scene larger than
+    memory (``window_limit`` > 0, ``cimgen manipulate --windowed``) each region is drawn once, on the
+    box that holds it, as a ``RegionCrop``, and the layer is drawn window by window (``windows``).
+    """
 
     grid: Grid
     """The image's pixel grid and CRS."""
     layer: VectorLayer | None = None
     """The vector layer in the image's CRS (``--vector``), or None."""
     drawn: Rasterized | None = None
-    """That layer drawn on the grid (labels and the feature that owns each pixel)."""
+    """That layer drawn on the whole grid (labels and the feature that owns each pixel), in memory."""
+    windows: LayerWindows | None = None
+    """That layer drawn on demand, window by window, for a scene larger than memory."""
+    window_limit: int = 0
+    """Largest side of a region's box, in pixels, when regions are kept as crops (0: whole-image masks)."""
+
+    @property
+    def feature_class(self) -> np.ndarray:
+        """Class id of each feature of the layer (-1 where no rule matches it)."""
+        return self.drawn.feature_class if self.drawn is not None else self.windows.drawing.feature_class
+
+    def _crop(self, box: tuple[int, int, int, int] | None, what: str) -> tuple[int, int, int, int] | None:
+        if box is not None and max(box[2] - box[0], box[3] - box[1]) > self.window_limit:
+            raise CimgenError(
+                f"{what} span {box[3] - box[1]}x{box[2] - box[0]} pixels, more than the {self.window_limit} a side the windowed path "
+                "allows; give a smaller region or fewer features, or raise the window limit (--window-limit)"
+            )
+        return box
+
+    def pixels(self, geometry, what: str):
+        """The pixels whose centre ``geometry`` (image CRS) covers: a whole-image mask, or a ``RegionCrop`` of its box."""
+        if not self.window_limit:
+            return rasterize_geometry(geometry, self.grid)
+        box = self._crop(self.grid.pixel_box(geometry.bounds), what)
+        if box is None:
+            return np.zeros((0, 0), bool)
+        y0, x0, y1, x1 = box
+        return RegionCrop(
+            y0, x0, rasterize_geometry(geometry, self.grid.window(y0, x0, y1 - y0, x1 - x0)), (self.grid.height, self.grid.width)
+        )
+
+    def owned_pixels(self, positions: list[int], what: str):
+        """The pixels the features at ``positions`` own on the drawn map: a whole-image mask, or a ``RegionCrop`` of their box."""
+        wanted = np.asarray(positions, np.int32)
+        if self.drawn is not None:
+            return np.isin(self.drawn.feature_index, wanted)
+        shape = (self.grid.height, self.grid.width)
+        box = self._crop(self.windows.pixel_box(positions), what)
+        if box is None:
+            return RegionCrop(0, 0, np.zeros((0, 0), bool), shape)
+        y0, x0, y1, x1 = box
+        return RegionCrop(y0, x0, np.isin(self.windows.read(y0, x0, y1 - y0, x1 - x0)[1], wanted), shape)
 
 
 # Boxes and polygons as typed on a command line or in a text field.
@@ -289,8 +336,8 @@ def _map_geometry(item: dict, key: str, where: str, geo: GeoContext | None):
 def _map_region(item: dict, key: str, where: str, geo: GeoContext | None):
     """(geometry in the image's CRS, HxW bool pixels whose centre it covers) of ``item[key]`` in ``item['crs']``."""
     geom = _map_geometry(item, key, where, geo)
-    mask = rasterize_geometry(geom, geo.grid)
-    if not mask.any():
+    mask = geo.pixels(geom, f"{where}: the pixels of the {key}")
+    if not (mask.mask if isinstance(mask, RegionCrop) else mask).any():
         x0, y0, x1, y1 = geom.bounds
         raise CimgenError(
             f"{where}: the {key} (x {x0:.10g}..{x1:.10g}, y {y0:.10g}..{y1:.10g} in the image's CRS) covers no pixel centre of the image"
@@ -300,7 +347,7 @@ def _map_region(item: dict, key: str, where: str, geo: GeoContext | None):
 
 def _features(item: dict, where: str, geo: GeoContext | None) -> RemoveFeatures:
     """A removal of vector features named by id, position, query and/or region."""
-    if geo is None or geo.layer is None or geo.drawn is None:
+    if geo is None or geo.layer is None or (geo.drawn is None and geo.windows is None):
         raise CimgenError(f"{where}: 'feature', 'index', 'where' and 'within' pick vector features; give the layer with --vector")
     mixed = sorted(k for k in ("at", "class", "box", "polygon", "choose", "seed", "whole_objects") if k in item)
     if mixed:
@@ -328,12 +375,12 @@ def _features(item: dict, where: str, geo: GeoContext | None) -> RemoveFeatures:
                 x, y = geo.grid.to_map(np.array([c0, c1, c1, c0]), np.array([r0, r0, r1, r1]))
                 within = shapely.Polygon(np.c_[x, y])
         positions = select_features(layer, query=query, within=within, what=where)
-    classes = sorted({int(geo.drawn.feature_class[i]) for i in positions} - {-1})
+    classes = sorted({int(geo.feature_class[i]) for i in positions} - {-1})
     ids = tuple(layer.ids[i] for i in positions)
     if not classes:
         shown = ", ".join(map(str, ids[:5]))
         raise CimgenError(f"{where}: feature(s) {shown} match no rule of the class mapping, so they are not on the map")
-    region = np.isin(geo.drawn.feature_index, np.asarray(positions, np.int32))
+    region = geo.owned_pixels(positions, f"{where}: the pixels of the features")
     return RemoveFeatures(
         region=region, classes=tuple(classes), features=tuple(positions), ids=ids, fill=_text(item, "fill", "surrounding", where)
     )

@@ -6,7 +6,7 @@ that touch a box labels the connected components of the whole map. Here nothing 
 ever made. The map and the image are read through callables that return one window
 (``read_labels(row, col, height, width)``), and
 
-1. each edit is applied to a window around its box or point (``plan_windowed``). An edit that
+1. each edit is applied to a window around its box, point or region crop (``plan_windowed``). An edit that
    takes whole objects (remove the buildings touching a box, the object under a point, a move)
    changes pixels up to wherever those objects end, so when a changed pixel comes within
    ``radius + 3`` pixels of a window side that is not the scene's border, that side moves out (its
@@ -35,7 +35,17 @@ import numpy as np
 
 from cimgen.edit.blend import blend
 from cimgen.edit.mask import dilate
-from cimgen.edit.ops import InsertShape, MoveObject, RemoveClass, RemoveObject, ReplaceClass, edit_classes
+from cimgen.edit.ops import (
+    InsertGeometry,
+    InsertShape,
+    MoveObject,
+    RegionCrop,
+    RemoveClass,
+    RemoveFeatures,
+    RemoveObject,
+    ReplaceClass,
+    edit_classes,
+)
 from cimgen.edit.pipeline import TILE_MARGIN
 from cimgen.edit.tiled import TileBox, generate_tiled, tiles_touching
 from cimgen.errors import CimgenError
@@ -51,7 +61,7 @@ FILL_RING = 3
 """Pixels around a hole that filling reads (``fill_from_surroundings``: a 2-pixel ring in a 3-pixel pad)."""
 BLEND_PAD = 64
 """Pixels of the original around the rendered tiles that a piece also holds, so every blend mode sees what it reads."""
-WINDOWED_OPS = (RemoveClass, RemoveObject, InsertShape, ReplaceClass, MoveObject)
+WINDOWED_OPS = (RemoveClass, RemoveObject, RemoveFeatures, InsertShape, InsertGeometry, ReplaceClass, MoveObject)
 
 
 @dataclass(eq=False)  # patches are told apart by identity (their arrays do not compare as one value)
@@ -135,13 +145,23 @@ def _edit_box(edit, shape: tuple[int, int], number: int) -> tuple[int, int, int,
     if not isinstance(edit, WINDOWED_OPS):
         raise CimgenError(
             f"edit {number} ({name}) needs the whole map at once; the windowed path takes remove, insert, replace and move edits "
-            "given by a box, polygon or point in pixels"
+            "given by a box, polygon or point (in pixels or map coordinates) and removals of vector features"
         )
-    if getattr(edit, "region", None) is not None:
+    region = getattr(edit, "region", None)
+    if region is not None and not isinstance(region, RegionCrop):
         raise CimgenError(f"edit {number} ({name}) gives its region as a full-size mask; give a box or polygon for the windowed path")
     if isinstance(edit, RemoveObject) and edit.at is None:
         raise CimgenError(f"edit {number} (remove) picks among every object of the map; give a point 'at' or a box for the windowed path")
     points = []
+    if region is not None:
+        if region.shape != (h, w):
+            raise CimgenError(f"edit {number} ({name}) has a region of a {region.shape[1]}x{region.shape[0]} map, not of this {w}x{h} one")
+        ys, xs = np.nonzero(region.mask)
+        if not len(ys):
+            raise CimgenError(
+                edit.no_pixel_sentence() if isinstance(edit, RemoveFeatures) else f"edit {number} ({name}) covers no pixel of the map"
+            )
+        points += [(region.x + int(xs.min()), region.y + int(ys.min())), (region.x + int(xs.max()), region.y + int(ys.max()))]
     if getattr(edit, "box", None) is not None:
         x0, y0, x1, y1 = (int(v) for v in edit.box)
         if not (x0 < x1 and y0 < y1):
@@ -167,9 +187,12 @@ def _edit_box(edit, shape: tuple[int, int], number: int) -> tuple[int, int, int,
     return y0, x0, y1, x1
 
 
-def _shifted(edit, dy: int, dx: int):
-    """The edit in the coordinates of a window whose top-left corner is (dy, dx) in the scene."""
+def _shifted(edit, window: tuple[int, int, int, int]):
+    """The edit in the coordinates of ``window`` (y0, x0, y1, x1 in the scene)."""
+    dy, dx = window[0], window[1]
     changes = {}
+    if isinstance(getattr(edit, "region", None), RegionCrop):
+        changes["region"] = edit.region.window(dy, dx, window[2] - dy, window[3] - dx)
     if getattr(edit, "box", None) is not None:
         x0, y0, x1, y1 = edit.box
         changes["box"] = (int(x0) - dx, int(y0) - dy, int(x1) - dx, int(y1) - dy)
@@ -249,8 +272,10 @@ def plan_windowed(
     Args:
         read_labels: (row, column, height, width) -> that window of the map.
         shape: (height, width) of the scene.
-        edits: ``RemoveClass`` (box or polygon), ``RemoveObject`` (point), ``InsertShape``, ``ReplaceClass``
-            (box or polygon) and ``MoveObject`` operations, applied in order.
+        edits: ``RemoveClass`` (box, polygon or ``RegionCrop``), ``RemoveObject`` (point), ``RemoveFeatures``
+            and ``InsertGeometry`` (``RegionCrop``), ``InsertShape``, ``ReplaceClass`` (box, polygon or
+            ``RegionCrop``) and ``MoveObject`` operations, applied in order. A ``RegionCrop`` is a region
+            drawn once for the whole scene on the box that holds it (map coordinates, vector features).
         num_classes: classes of the map; an edit naming another is refused.
         radius: dilation of the changed labels, in pixels.
         context: first margin around each edit's box or point (it doubles while needed).
@@ -296,7 +321,7 @@ def plan_windowed(
                     "give a smaller region or raise the window limit (--window-limit)"
                 )
             original, current, owners = _compose(read_labels, box, merged, num_classes)
-            out = _shifted(edit, box[0], box[1]).apply(current)
+            out = _shifted(edit, box).apply(current)
             changed = out != current
             reached = _sides_reached(changed, box, (h, w), guard)
             if not any(reached):

@@ -152,8 +152,25 @@ def to_rgb8(raster: np.ndarray, stretch: BandStretch) -> np.ndarray:
     return out
 
 
+def unshown_bands(stretch: BandStretch, keep: tuple[int, ...] = ()) -> list[int]:
+    """1-based bands that are neither shown nor kept as they are: those ``from_rgb8`` predicts by a fit."""
+    return [b for b in range(1, stretch.count + 1) if b not in stretch.bands and b not in keep]
+
+
+def fit_bands(raster: np.ndarray, stretch: BandStretch, where: np.ndarray, *, keep: tuple[int, ...] = ()) -> dict[int, np.ndarray]:
+    """Least-squares coefficients (r, g, b, 1) -> band, over the pixels ``where``, of each band ``from_rgb8`` predicts."""
+    _check(raster, stretch)
+    return {b: _fit_band(raster, stretch, where, b) for b in unshown_bands(stretch, keep)}
+
+
 def from_rgb8(
-    rgb: np.ndarray, raster: np.ndarray, stretch: BandStretch, mask: np.ndarray, *, keep: tuple[int, ...] = ()
+    rgb: np.ndarray,
+    raster: np.ndarray,
+    stretch: BandStretch,
+    mask: np.ndarray,
+    *,
+    keep: tuple[int, ...] = (),
+    fits: dict[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Write a manipulated 8-bit RGB ``rgb`` back into the source ``raster`` inside ``mask``; outside it, ``raster`` is kept exactly.
 
@@ -163,6 +180,9 @@ def from_rgb8(
     three channels by a least-squares linear fit over the valid pixels outside the mask, so it follows
     the edit instead of keeping the removed object's signature; bands in ``keep`` (alpha) are copied
     as they are. Source no-data pixels stay no-data, and no valid pixel is given the no-data value.
+
+    ``fits`` gives those fits instead (``fit_bands``), for a raster that is one window of a larger
+    scene: fitted on the window alone they would change from window to window.
 
     Returns:
         The new raster (same shape and dtype as ``raster``) and plain facts: the fit of each band not shown.
@@ -188,7 +208,7 @@ def from_rgb8(
             v = rgb_in[:, channels].mean(axis=1)
             values = stretch.low[c0] + v / 255.0 * (stretch.high[c0] - stretch.low[c0])
         else:
-            coef = _fit_band(raster, stretch, valid & ~mask, b)
+            coef = fits[b] if fits is not None else _fit_band(raster, stretch, valid & ~mask, b)
             info["bands_fitted"][str(b)] = {"from": "red, green, blue (8-bit)", "coefficients": [float(c) for c in coef]}
             values = np.c_[rgb_in, np.ones(len(rgb_in))] @ coef
         out[..., b - 1][inside] = _to_dtype(values, raster.dtype, stretch.nodata)

@@ -9,6 +9,7 @@ keeping the file open.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import warnings
@@ -247,26 +248,91 @@ def read_geotiff_labels(path: str | Path, *, window: Window | None = None) -> tu
         return ds.read(1, window=win), info
 
 
-def read_geotiff_bands(path: str | Path) -> tuple[np.ndarray, GeoInfo]:
+def read_geotiff_bands(path: str | Path, *, window: Window | None = None) -> tuple[np.ndarray, GeoInfo]:
     """Read every band of a GeoTIFF as an HxWxC array in the file's own data type (16-bit, float, any band count).
 
     This is the source raster a manipulation writes back into (``write_geotiff_bands``); the
-    generator's 8-bit RGB view of it is made in ``cimgen.io.bands``.
+    generator's 8-bit RGB view of it is made in ``cimgen.io.bands``. ``window`` (row, column,
+    height, width) reads only that part; ``GeoInfo`` describes the whole file.
 
     Raises:
         CimgenError: for a missing or unreadable file, bands of different data types, or a raster too large to read.
     """
     with _open(path) as ds:
-        _check_declared_size(path, ds)
-        info = _info(ds)
-        if len(set(ds.dtypes)) != 1:
-            raise CimgenError(f"{path} mixes band data types ({', '.join(ds.dtypes)}); cimgen reads rasters whose bands share one type")
-        if np.dtype(info.dtype).kind not in "uif":
-            raise CimgenError(f"{path} holds {info.dtype} values; cimgen reads integer or floating-point bands")
-        raster = np.empty((ds.height, ds.width, ds.count), np.dtype(info.dtype))
-        for y, window in _strips(ds.height, ds.width):
-            raster[y : y + window.height] = ds.read(window=window).transpose(1, 2, 0)
+        win = _window_of(path, ds, window)
+        info = _check_bands(path, ds)
+        height, width = int(win.height), int(win.width)
+        raster = np.empty((height, width, ds.count), np.dtype(info.dtype))
+        for y, strip in _strips(height, width, origin=(int(win.row_off), int(win.col_off))):
+            raster[y : y + strip.height] = ds.read(window=strip).transpose(1, 2, 0)
     return raster, info
+
+
+def _check_bands(path: str | Path, ds) -> GeoInfo:
+    info = _info(ds)
+    if len(set(ds.dtypes)) != 1:
+        raise CimgenError(f"{path} mixes band data types ({', '.join(ds.dtypes)}); cimgen reads rasters whose bands share one type")
+    if np.dtype(info.dtype).kind not in "uif":
+        raise CimgenError(f"{path} holds {info.dtype} values; cimgen reads integer or floating-point bands")
+    return info
+
+
+SAMPLE_PIXELS = 2**20
+"""Most pixels ``read_geotiff_sample`` holds (1024 x 1024): a uint16 band of it is 2 MiB."""
+
+
+SAMPLE_BLOCK_PIXELS = 2**22
+"""Most pixels ``read_geotiff_sample`` reads at once (a 2048 x 2048 window), however large the file's blocks."""
+
+
+def read_geotiff_sample(path: str | Path, *, max_pixels: int | None = None) -> tuple[np.ndarray, GeoInfo, np.ndarray, np.ndarray]:
+    """Every band of a GeoTIFF on a regular grid of at most ``max_pixels`` of its pixels, without holding the raster.
+
+    A raster of at most ``max_pixels`` (default ``SAMPLE_PIXELS``) is read whole. A larger one is
+    decimated by a whole factor ``f`` along both axes: the sample holds the source pixels at rows and
+    columns ``floor((i + 0.5) * size / n)`` (what GDAL's nearest-neighbour read at ``out_shape`` picks),
+    their values untouched. It is read block by block at full resolution, only the block rows that hold
+    a sampled row, and each block once, so it never uses overviews (averaged ones would narrow the
+    value distribution and mix no-data into their neighbours) and memory holds one block and the
+    sample. GDAL's own decimated read (``out_shape``, nearest) picks the same pixels, but under the
+    64 MB block cache cimgen holds GDAL to it took 57 s on a 16384 x 16384 deflate file of 512-pixel
+    blocks, against 3 s here (and 2 s with GDAL's default cache, 5% of the memory).
+
+    Returns:
+        (sample h x w x C in the file's type, ``GeoInfo``, the sample's source rows (h), its source columns (w)).
+    """
+    from rasterio.windows import Window as RioWindow
+
+    max_pixels = SAMPLE_PIXELS if max_pixels is None else max_pixels
+    if max_pixels < 1:
+        raise CimgenError(f"a sample needs at least one pixel, got {max_pixels}")
+    with _open(path) as ds:
+        info = _check_bands(path, ds)
+        factor = max(1, math.ceil(math.sqrt(info.height * info.width / max_pixels)))
+        if factor == 1:
+            raster = np.empty((ds.height, ds.width, ds.count), np.dtype(info.dtype))
+            for y, strip in _strips(ds.height, ds.width):
+                raster[y : y + strip.height] = ds.read(window=strip).transpose(1, 2, 0)
+            return raster, info, np.arange(info.height), np.arange(info.width)
+        h, w = -(-info.height // factor), -(-info.width // factor)
+        rows = np.floor((np.arange(h) + 0.5) * info.height / h).astype(np.int64)
+        cols = np.floor((np.arange(w) + 0.5) * info.width / w).astype(np.int64)
+        sample = np.empty((h, w, ds.count), np.dtype(info.dtype))
+        bh, bw = ds.block_shapes[0]
+        bh, bw = min(bh, 2048), min(bw, max(SAMPLE_BLOCK_PIXELS // min(bh, 2048), 1))
+        for y0 in range(0, info.height, bh):
+            ri = np.flatnonzero((rows >= y0) & (rows < y0 + bh))
+            if not len(ri):
+                continue
+            y1 = int(rows[ri[-1]]) + 1
+            for x0 in range(0, info.width, bw):
+                ci = np.flatnonzero((cols >= x0) & (cols < x0 + bw))
+                if not len(ci):
+                    continue
+                x1 = int(cols[ci[-1]]) + 1
+                block = ds.read(window=RioWindow(x0, y0, x1 - x0, y1 - y0))
+                sample[np.ix_(ri, ci)] = block[:, rows[ri] - y0][:, :, cols[ci] - x0].transpose(1, 2, 0)
+    return sample, info, rows, cols
 
 
 def _band_dtype(array: np.ndarray) -> str:

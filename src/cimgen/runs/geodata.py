@@ -15,20 +15,22 @@ import numpy as np
 from scipy import ndimage
 
 from cimgen.data.vector_labels import (
+    NO_FEATURE,
     ClassMapping,
     Grid,
+    LayerWindows,
     Rasterized,
     check_mapping,
+    draw_layer,
     parse_mapping,
     prepare_layer,
-    rasterize_layer,
     region_polygons,
 )
 from cimgen.edit.ops import InsertGeometry, InsertShape, MoveObject, PaintRegion, PasteObject, RemoveFeatures, object_at
 from cimgen.edit.spec import GeoContext
 from cimgen.errors import CimgenError
-from cimgen.io.bands import BandStretch, fit_stretch, parse_bands, parse_percentiles, to_rgb8
-from cimgen.io.geotiff import GeoInfo, is_georeferenced, read_geotiff, read_geotiff_bands, read_geotiff_info
+from cimgen.io.bands import BandStretch, fit_bands, fit_stretch, parse_bands, parse_percentiles, to_rgb8, unshown_bands, valid_pixels
+from cimgen.io.geotiff import GeoInfo, is_georeferenced, read_geotiff, read_geotiff_bands, read_geotiff_info, read_geotiff_sample
 from cimgen.io.images import read_image
 from cimgen.io.vector import VectorLayer, crs_is_geographic, crs_name, crs_wkt, read_vector, reproject_geometries, same_crs
 from cimgen.palette import Palette
@@ -75,15 +77,110 @@ def read_image_source(path: Path, *, bands: str = "", stretch: str = "") -> Imag
             raise CimgenError(f"--bands and --stretch are for GeoTIFF images; {path} is not a georeferenced TIFF")
         return ImageSource(read_image(path))
     info = read_geotiff_info(path)
-    plain_rgb = info.dtype == "uint8" and info.count == 3
-    palette_band = info.dtype == "uint8" and info.count == 1 and info.colormap is not None
-    if (plain_rgb or palette_band) and not bands and not stretch:
+    if shown_as_it_is(info, bands, stretch):
         image, geo = read_geotiff(path)
         return ImageSource(image, geo)
     raster, geo = read_geotiff_bands(path)
-    percentiles = parse_percentiles(stretch) if stretch else (None if raster.dtype == np.uint8 else (2.0, 98.0))
-    fitted = fit_stretch(raster, bands=parse_bands(bands, raster.shape[2]), percentiles=percentiles, nodata=geo.nodata)
+    fitted = _fit(raster, geo, bands, stretch)
     return ImageSource(to_rgb8(raster, fitted), geo, raster, fitted)
+
+
+def shown_as_it_is(info: GeoInfo, bands: str, stretch: str) -> bool:
+    """Whether a GeoTIFF is shown to the generator as it is (plain 8-bit RGB, or an 8-bit palette band, with no --bands or --stretch)."""
+    plain_rgb = info.dtype == "uint8" and info.count == 3
+    palette_band = info.dtype == "uint8" and info.count == 1 and info.colormap is not None
+    return (plain_rgb or palette_band) and not bands and not stretch
+
+
+def _fit(raster: np.ndarray, geo: GeoInfo, bands: str, stretch: str) -> BandStretch:
+    percentiles = parse_percentiles(stretch) if stretch else (None if raster.dtype == np.uint8 else (2.0, 98.0))
+    return fit_stretch(raster, bands=parse_bands(bands, raster.shape[2]), percentiles=percentiles, nodata=geo.nodata)
+
+
+def alpha_bands(geo: GeoInfo) -> tuple[int, ...]:
+    """1-based alpha bands of a GeoTIFF (copied into results as they are)."""
+    return tuple(i + 1 for i, ci in enumerate(geo.colorinterp) if ci == "alpha")
+
+
+@dataclass
+class SceneBands:
+    """A GeoTIFF scene read window by window: as the generator sees it (8-bit RGB) and as its file holds it.
+
+    The stretch is fitted once, on a regular sample of the scene (``read_geotiff_sample``), and the
+    fits of bands that are not shown are made on that sample too, outside the edits' masks, so every
+    window is stretched and written back the same way.
+    """
+
+    path: Path
+    """The scene."""
+    info: GeoInfo
+    """Its georeferencing and metadata."""
+    stretch: BandStretch | None
+    """How its bands become 8-bit RGB; None for plain 8-bit RGB (or a palette band), read as it is."""
+    keep: tuple[int, ...] = ()
+    """Alpha bands, copied as they are."""
+    sample: np.ndarray | None = None
+    """The sample the stretch was fitted on (h x w x C)."""
+    sample_rows: np.ndarray | None = None
+    """Its source rows."""
+    sample_cols: np.ndarray | None = None
+    """Its source columns."""
+    fits: dict = field(default_factory=dict)
+    """Band -> least-squares coefficients (r, g, b, 1) of each band not shown (``fit_outside``)."""
+
+    def rgb(self, y: int, x: int, h: int, w: int) -> np.ndarray:
+        """The window as the generator sees it, HxWx3 uint8."""
+        if self.stretch is None:
+            return read_geotiff(self.path, window=(y, x, h, w))[0]
+        return to_rgb8(self.raster(y, x, h, w), self.stretch)
+
+    def raster(self, y: int, x: int, h: int, w: int) -> np.ndarray:
+        """The window's source bands in the file's type, HxWxC."""
+        return read_geotiff_bands(self.path, window=(y, x, h, w))[0]
+
+    def fit_outside(self, masks) -> None:
+        """Fit the bands that are not shown on the sample's valid pixels outside ``masks`` ((row, column, HxW bool) in the scene)."""
+        if self.stretch is None or not unshown_bands(self.stretch, self.keep):
+            return
+        outside = valid_pixels(self.sample, self.stretch.nodata)
+        for y, x, mask in masks:
+            ri = np.flatnonzero((self.sample_rows >= y) & (self.sample_rows < y + mask.shape[0]))
+            ci = np.flatnonzero((self.sample_cols >= x) & (self.sample_cols < x + mask.shape[1]))
+            if len(ri) and len(ci):
+                hit = mask[np.ix_(self.sample_rows[ri] - y, self.sample_cols[ci] - x)]
+                outside[np.ix_(ri, ci)] &= ~hit
+        self.fits = fit_bands(self.sample, self.stretch, outside, keep=self.keep)
+
+    def notes(self) -> dict:
+        """Plain facts for the run's metrics: the stretch, the sample it came from, the fits."""
+        if self.stretch is None:
+            return {}
+        h, w = self.sample.shape[:2]
+        whole = (h, w) == (self.info.height, self.info.width)
+        return {
+            **self.stretch.to_dict(),
+            "sample": {
+                "width": w,
+                "height": h,
+                "how": "the whole scene"
+                if whole
+                else "decimated: every f-th pixel of every f-th row, read block by block at full resolution",
+            },
+            "bands_fitted": {
+                str(b): {"from": "red, green, blue (8-bit)", "coefficients": [float(c) for c in coef]} for b, coef in self.fits.items()
+            },
+            "kept_as_they_are": list(self.keep),
+        }
+
+
+def read_scene_bands(path: Path, *, bands: str = "", stretch: str = "") -> SceneBands:
+    """A GeoTIFF scene to read by windows, its stretch fitted on a sample (plain 8-bit RGB needs none)."""
+    info = read_geotiff_info(path)
+    if shown_as_it_is(info, bands, stretch):
+        return SceneBands(Path(path), info, None)
+    sample, info, rows, cols = read_geotiff_sample(path)
+    fitted = _fit(sample, info, bands, stretch)
+    return SceneBands(Path(path), info, fitted, alpha_bands(info), sample, rows, cols)
 
 
 def grid_of(info: GeoInfo, path: Path) -> Grid:
@@ -93,12 +190,15 @@ def grid_of(info: GeoInfo, path: Path) -> Grid:
     return Grid(info.height, info.width, info.transform, info.crs)
 
 
-def geo_context(path: Path) -> GeoContext | None:
-    """The grid of a GeoTIFF image (for boxes and polygons in map coordinates), or None for other images."""
+def geo_context(path: Path, *, window_limit: int = 0) -> GeoContext | None:
+    """The grid of a GeoTIFF image (for boxes and polygons in map coordinates), or None for other images.
+
+    ``window_limit``: regions are drawn as crops of at most that many pixels a side (scenes larger than memory).
+    """
     if not is_geotiff(path):
         return None
     info = read_geotiff_info(path)
-    return GeoContext(grid_of(info, path)) if info.transform is not None else None
+    return GeoContext(grid_of(info, path), window_limit=window_limit) if info.transform is not None else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,15 +215,24 @@ class VectorInputs:
     """The features in the image's CRS (invalid geometries repaired)."""
     mapping: ClassMapping
     """Attribute queries -> classes."""
-    drawn: Rasterized
-    """The label map and the feature that owns each pixel."""
+    drawn: Rasterized | None
+    """The label map and the feature that owns each pixel, drawn on the whole grid (in memory)."""
     notes: dict = field(default_factory=dict)
     """Plain facts for the run's metrics."""
+    windows: LayerWindows | None = None
+    """The layer drawn window by window instead (scenes larger than memory)."""
+    window_limit: int = 0
+    """With ``windows``: the largest side of an edit's region, in pixels."""
 
     @property
     def context(self) -> GeoContext:
         """What the edit spec needs for map coordinates and feature edits."""
-        return GeoContext(self.grid, self.layer, self.drawn)
+        return GeoContext(self.grid, self.layer, self.drawn, self.windows, self.window_limit)
+
+    @property
+    def feature_class(self) -> np.ndarray:
+        """Class id of each feature (-1 where no rule matches it)."""
+        return self.context.feature_class
 
 
 def layer_crs(layer: VectorLayer, path: Path, grid: Grid, vector_crs: str) -> str | None:
@@ -162,8 +271,14 @@ def _has_crs_member(path: Path, head: int = 65536) -> bool:
     return b'"crs"' in start.split(b'"features"')[0]
 
 
-def read_vector_inputs(image: Path, vector: Path, classes: Path, palette: Palette, *, vector_crs: str = "") -> VectorInputs:
+def read_vector_inputs(
+    image: Path, vector: Path, classes: Path, palette: Palette, *, vector_crs: str = "", window_limit: int = 0
+) -> VectorInputs:
     """Read the image's grid, the class mapping and the vector layer; check, reproject and draw the layer.
+
+    With ``window_limit`` (a scene larger than memory) the layer is not drawn whole: it is drawn
+    window by window on demand (``VectorInputs.windows``), and edit regions are kept as crops of at
+    most ``window_limit`` pixels a side.
 
     Raises:
         CimgenError: for an image that is not georeferenced, a layer with no features, no CRS where one is
@@ -185,17 +300,22 @@ def read_vector_inputs(image: Path, vector: Path, classes: Path, palette: Palett
     check_mapping(mapping, layer, str(classes))
     geoms = reproject_geometries(layer.geometries, src, grid.crs) if src is not None and not same_crs(src, grid.crs) else layer.geometries
     prepared = prepare_layer(layer.with_geometries(geoms, grid.crs), grid)
-    drawn = rasterize_layer(prepared.layer, mapping, grid, palette.num_classes)
+    drawing = draw_layer(prepared.layer, mapping, palette.num_classes)
+    windows = LayerWindows(drawing, grid) if window_limit else None
+    drawn = None
+    if windows is None:
+        labels, ids = drawing.burn(grid)
+        drawn = Rasterized(labels, ids, drawing.feature_class, drawing.drawn, drawing.counts)
     notes = {
         "vector": str(vector),
         "vector_crs": crs_name(src),
         "image_crs": crs_name(grid.crs),
         "reprojected": src is not None and not same_crs(src, grid.crs),
         **prepared.notes,
-        "features_drawn_by_rule": drawn.counts,
+        "features_drawn_by_rule": drawing.counts,
         "classes": mapping.to_dict(),
     }
-    return VectorInputs(grid, prepared.layer, mapping, drawn, notes)
+    return VectorInputs(grid, prepared.layer, mapping, drawn, notes, windows, window_limit)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,6 +360,68 @@ def _pixel_counts(regions: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return counts[numbers]
 
 
+@dataclass
+class EditTrace:
+    """What the edits did to the pixels of the layer's features, gathered from the whole map or window by window."""
+
+    lost: np.ndarray
+    """Per feature: pixels it owned that the edits changed."""
+    object_features: dict[int, list[int]] = field(default_factory=dict)
+    """Edit index (move or copy) -> the features that own the object under its point."""
+    changed_parts: dict[int, list] = field(default_factory=dict)
+    """Edit index (shapes in pixels, paints, moves, pastes) -> polygons (image CRS) of the pixels it changed."""
+    changed_classes: dict[int, np.ndarray] = field(default_factory=dict)
+    """Edit index (as ``changed_parts``) -> pixels it changed per class of the edited map."""
+
+
+PIXEL_SHAPES = (InsertShape, PaintRegion, MoveObject, PasteObject)
+"""Edits whose new pixels join the edited layer as polygons when no feature carries them."""
+
+
+def trace_edits(
+    feature_index: np.ndarray,
+    labels: np.ndarray,
+    edited_labels: np.ndarray,
+    owners: np.ndarray | None,
+    edits: list | None,
+    grid: Grid,
+    features: int,
+    origin: tuple[int, int] = (0, 0),
+) -> EditTrace:
+    """The ``EditTrace`` of one window of the map (the whole map, or a window at ``origin`` (row, column) with its ``grid``)."""
+    owned_px = feature_index != NO_FEATURE
+    lost = np.bincount(feature_index[owned_px & (labels != edited_labels)], minlength=features)
+    trace = EditTrace(lost)
+    for k, e in enumerate(edits or []):
+        if isinstance(e, MoveObject):
+            x, y = int(e.at[0]) - origin[1], int(e.at[1]) - origin[0]
+            if 0 <= y < labels.shape[0] and 0 <= x < labels.shape[1]:
+                found = np.unique(feature_index[object_at(labels, (x, y))])
+                trace.object_features[k] = [int(i) for i in found if i >= 0]
+        if isinstance(e, PIXEL_SHAPES) and owners is not None:
+            region = (owners == k + 1).astype(np.int32)
+            if region.any():
+                trace.changed_parts[k] = [g for g, _ in region_polygons(region, grid)]
+                trace.changed_classes[k] = np.bincount(edited_labels[region > 0].astype(np.int64))
+    return trace
+
+
+def merge_traces(traces: list[EditTrace], features: int) -> EditTrace:
+    """One trace of disjoint windows' traces."""
+    out = EditTrace(np.zeros(features, np.int64))
+    for t in traces:
+        out.lost = out.lost + t.lost
+        for k, found in t.object_features.items():
+            out.object_features.setdefault(k, []).extend(found)
+        for k, parts in t.changed_parts.items():
+            out.changed_parts.setdefault(k, []).extend(parts)
+        for k, counts in t.changed_classes.items():
+            before = out.changed_classes.get(k, np.zeros(0, np.int64))
+            size = max(len(before), len(counts))
+            out.changed_classes[k] = np.pad(before, (0, size - len(before))) + np.pad(counts, (0, size - len(counts)))
+    return out
+
+
 def edited_layer(
     vector: VectorInputs,
     labels: np.ndarray,
@@ -248,17 +430,31 @@ def edited_layer(
     edits: list | None,
     palette: Palette,
 ) -> tuple[VectorLayer, dict]:
+    """The vector layer as the edits of a map held whole left it (see ``layer_after_edits``), and a summary."""
+    index = vector.drawn.feature_index
+    n = len(vector.layer)
+    trace = trace_edits(index, labels, edited_labels, owners, edits, vector.grid, n)
+    owned = np.bincount(index[index != NO_FEATURE], minlength=n)
+    return layer_after_edits(vector, trace, owned, edits, palette)
+
+
+def layer_after_edits(
+    vector: VectorInputs, trace: EditTrace, owned: np.ndarray, edits: list | None, palette: Palette
+) -> tuple[VectorLayer, dict]:
     """The vector layer as the edits left it: removed features gone, inserted shapes added; and a summary.
 
     A feature leaves the layer when an edit removed it by id, position or query, or when the edits
-    changed more than half of the pixels it owned (a removal by class in a box, say). A shape inserted
-    in map coordinates joins with its exact geometry; one inserted or painted in pixels joins as the
-    polygons of the pixels it changed. A move or copy carries the features that own the object under
-    its point (the object as the layer drew it) to the new place: their geometries shifted by the offset
-    in map units, with their attributes; a move drops the originals. A paste (from another map, which
-    has no features) joins as the polygons of the pixels it changed. Replacements are not added.
+    changed more than half of the pixels it owned (a removal by class in a box, say; ``owned`` counts
+    each feature's pixels, needed where ``trace.lost`` is not 0). A shape inserted in map coordinates
+    joins with its exact geometry; one inserted or painted in pixels joins as the polygons of the
+    pixels it changed. A move or copy carries the features that own the object under its point (the
+    object as the layer drew it) to the new place: their geometries shifted by the offset in map
+    units, with their attributes; a move drops the originals. A paste (from another map, which has no
+    features) joins as the polygons of the pixels it changed. Replacements are not added.
     """
-    layer, drawn = vector.layer, vector.drawn
+    import shapely
+
+    layer, feature_class = vector.layer, vector.feature_class
     n = len(layer)
     removed: set[int] = set()
     carried = {}  # edit index -> (features, map offset x, y)
@@ -268,20 +464,14 @@ def edited_layer(
         elif isinstance(e, MoveObject):
             x, y = (int(v) for v in e.at)
             dx, dy = (int(v) for v in e.by) if e.by is not None else (int(e.to[0]) - x, int(e.to[1]) - y)
-            owners_of_object = np.unique(drawn.feature_index[object_at(labels, (x, y))])
-            features = [int(i) for i in owners_of_object if i >= 0]
+            features = sorted(set(trace.object_features.get(k, [])))
             a, b, _, d, ee, _ = vector.grid.transform
             carried[k] = (features, a * dx + b * dy, d * dx + ee * dy)
             if not e.copy:
                 removed.update(features)
-    owned_px = drawn.feature_index >= 0
-    owned = np.bincount(drawn.feature_index[owned_px], minlength=n)
-    lost = np.bincount(drawn.feature_index[owned_px & (labels != edited_labels)], minlength=n)
-    removed.update(int(i) for i in np.flatnonzero((owned > 0) & (lost > LOST_SHARE * owned)))
+    removed.update(int(i) for i in np.flatnonzero((trace.lost > 0) & (trace.lost > LOST_SHARE * owned)))
     keep = [i for i in range(n) if i not in removed]
     kept = layer.take(keep)
-
-    import shapely
 
     added_geoms, added_props, added_edit, added_class = [], [], [], []
     for k, e in enumerate(edits or []):
@@ -298,18 +488,13 @@ def edited_layer(
                 added_geoms.append(shapely.transform(geom, lambda xy, ox=ox, oy=oy: xy + np.array([ox, oy])))
                 added_props.append({name: _plain(col[i]) for name, col in layer.columns.items()} | {"cimgen_from": _plain(layer.ids[i])})
                 added_edit.append(k + 1)
-                own = drawn.feature_index == i
-                added_class.append(palette.names[int(labels[own][0])] if own.any() else None)
+                added_class.append(palette.names[int(feature_class[i])] if feature_class[i] >= 0 else None)
             continue
-        elif isinstance(e, (InsertShape, PaintRegion, MoveObject, PasteObject)) and owners is not None:
+        elif isinstance(e, PIXEL_SHAPES) and trace.changed_parts.get(k):
             # Shapes in pixels, and moves of objects no feature owns and pastes, join as the pixels they changed.
-            region = owners == k + 1
-            parts = [g for g, _ in region_polygons(region.astype(np.int32), vector.grid)]
-            if not parts:
-                continue
-            added_geoms.append(shapely.union_all(parts))
+            added_geoms.append(shapely.union_all(trace.changed_parts[k]))
             added_props.append({})
-            cls = int(e.cls) if hasattr(e, "cls") else int(np.bincount(edited_labels[region].astype(np.int64)).argmax())
+            cls = int(e.cls) if hasattr(e, "cls") else int(trace.changed_classes[k].argmax())
         else:
             continue
         added_edit.append(k + 1)

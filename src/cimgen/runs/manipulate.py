@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from cimgen.data.paired import PairedDataset
 from cimgen.data.tiles import tile_starts
 from cimgen.edit.mask import dilate
-from cimgen.edit.ops import RemoveObject
+from cimgen.edit.ops import RegionCrop, RemoveObject
 from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.edit.resample import code_sources
 from cimgen.edit.spec import parse_edits, read_spec
@@ -39,7 +39,16 @@ from cimgen.kinds import LABELS
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
-from cimgen.runs.geodata import VectorInputs, edited_layer, geo_context, grid_of, read_image_source, read_vector_inputs, truth_layer
+from cimgen.runs.geodata import (
+    VectorInputs,
+    alpha_bands,
+    edited_layer,
+    geo_context,
+    grid_of,
+    read_image_source,
+    read_vector_inputs,
+    truth_layer,
+)
 from cimgen.runs.options import (
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
@@ -108,6 +117,8 @@ def describe_edit(edit) -> dict:
     for k, v in vars(edit).items():
         if isinstance(v, np.ndarray):
             d[k] = f"array {v.shape[1]}x{v.shape[0]}"
+        elif isinstance(v, RegionCrop):
+            d[k] = f"array {v.mask.shape[1]}x{v.mask.shape[0]} at x {v.x}, y {v.y}"
         elif v is not None:
             d[k] = list(v) if isinstance(v, tuple) else v
     return d
@@ -464,7 +475,7 @@ def manipulate_one(
     }
     result_raster = None
     if inputs.raster is not None:
-        keep = tuple(i + 1 for i, ci in enumerate(inputs.geo.colorinterp) if ci == "alpha")
+        keep = alpha_bands(inputs.geo)
         result_raster, fitted = from_rgb8(m.result, inputs.raster, inputs.stretch, m.mask, keep=keep)
         metrics["bands"] = {**inputs.stretch.to_dict(), **fitted, "kept_as_they_are": list(keep)}
     if inputs.vector is not None:

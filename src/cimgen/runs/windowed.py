@@ -1,10 +1,13 @@
 """A manipulation of a GeoTIFF scene larger than memory: read, edit, mask, generate and write window by window.
 
 What ``cimgen manipulate --windowed`` runs (``run_manipulation`` hands over to ``manipulate_windowed``).
-The scene and its label map are GeoTIFFs read through windows; the edits are planned and rendered
-by ``cimgen.edit.windowed``; ``result.tif`` is the source copied block by block with the rendered
-pieces written over it, as a Cloud-Optimized GeoTIFF with overviews (``cog=False``: a plain tiled
-GeoTIFF). Peak memory follows the edits and the tiles they touch, not the scene.
+The scene is a GeoTIFF read through windows (16-bit and multi-band scenes through a stretch fitted on
+a sample of it); its map is a label-map GeoTIFF read the same way, or a vector layer drawn window by
+window (only the features that reach a window, found through a spatial index). The edits are planned
+and rendered by ``cimgen.edit.windowed``; ``result.tif`` is the source copied block by block with the
+rendered pieces written over it in the source's own type and bands, as a Cloud-Optimized GeoTIFF with
+overviews (``cog=False``: a plain tiled GeoTIFF). Peak memory follows the edits and the tiles they
+touch, not the scene.
 """
 
 from __future__ import annotations
@@ -21,13 +24,25 @@ from cimgen.edit.blend import seam_report
 from cimgen.edit.windowed import Piece, WindowedPlan, plan_windowed, render_windowed
 from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_renderer, shipped_checkpoint
+from cimgen.io.bands import from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
-from cimgen.io.geotiff import GeoInfo, read_geotiff, read_geotiff_info, read_geotiff_labels, write_patched_geotiff, write_sparse_geotiff
+from cimgen.io.geotiff import GeoInfo, read_geotiff_info, read_geotiff_labels, write_patched_geotiff, write_sparse_geotiff
 from cimgen.io.images import write_text
 from cimgen.io.vector import VectorLayer, write_geojson
 from cimgen.nn.devices import check_device
-from cimgen.runs.geodata import truth_layer
-from cimgen.runs.manipulate import OUT_HINT, load_edits, tile_progress
+from cimgen.runs.geodata import (
+    SceneBands,
+    VectorInputs,
+    geo_context,
+    grid_of,
+    layer_after_edits,
+    merge_traces,
+    read_scene_bands,
+    read_vector_inputs,
+    trace_edits,
+    truth_layer,
+)
+from cimgen.runs.manipulate import OUT_HINT, check_vector_options, describe_edit, load_edits, tile_progress
 from cimgen.runs.options import ManipulateConfig, check_manipulate_config
 from cimgen.textfiles import json_text
 
@@ -35,69 +50,109 @@ GEOTIFF_SUFFIXES = (".tif", ".tiff")
 WINDOWED_TILE_SIZE = 1024
 """Tile side when ``--tile-size`` is automatic (as the in-memory path picks above 2048 pixels)."""
 WINDOWED_UNSUPPORTED = (
-    ("vector", "--vector"), ("finetune", "--finetune"), ("edited_map", "--edited-map"), ("instances", "--instances"),
-    ("mask", "--mask"), ("bands", "--bands"), ("stretch", "--stretch"), ("map_from", "--map-from"), ("score_inside", "--score-inside"),
+    ("edited_map", "--edited-map"), ("instances", "--instances"), ("mask", "--mask"), ("map_from", "--map-from"),
 )  # fmt: skip
+CROP_HINT = (
+    "cut the part around the edit out first (e.g. gdal_translate -srcwin X Y WIDTH HEIGHT scene.tif crop.tif, or a rasterio window) "
+    "and run the in-memory path on that crop"
+)
+WHOLE_IMAGE_ONLY = {
+    "finetune": (
+        "--windowed does not take --finetune: fine-tuning memorises one whole image, held in memory with the generator's "
+        f"activations, and a scene larger than memory cannot be; {CROP_HINT} with --finetune"
+    ),
+    "score_inside": (
+        "--windowed does not take --score-inside: its scores fit a segmenter on the image around the whole mask held in memory, "
+        f"which in a windowed scene may span the scene; {CROP_HINT} with --score-inside"
+    ),
+}
 
 
 @dataclass(frozen=True)
 class WindowedInputs:
-    """The scene and map of a windowed run, checked from their headers (no pixel is read here)."""
+    """The scene and map of a windowed run, checked from their headers (of the scene, at most a sample for its stretch is held)."""
 
-    image: Path
-    labels: Path
-    info: GeoInfo
-    """The scene's georeferencing and size."""
+    scene: SceneBands
+    """The scene, read by windows (and its stretch, for 16-bit or multi-band scenes)."""
+    labels: Path | None
+    """The label map GeoTIFF (``--map``), or None when the map is drawn from ``vector``."""
+    vector: VectorInputs | None = None
+    """The vector layer drawn window by window (``--vector``)."""
+
+    @property
+    def info(self) -> GeoInfo:
+        """The scene's georeferencing and size."""
+        return self.scene.info
+
+    def read_labels(self, y: int, x: int, h: int, w: int) -> np.ndarray:
+        """A window of the map."""
+        if self.vector is not None:
+            return self.vector.windows.labels(y, x, h, w)
+        return read_geotiff_labels(self.labels, window=(y, x, h, w))[0]
 
 
 def check_windowed_inputs(cfg: ManipulateConfig, renderer: Renderer) -> WindowedInputs:
     """One sentence for options the windowed path does not take, and for a scene or map it cannot read by windows."""
+    for name, sentence in WHOLE_IMAGE_ONLY.items():
+        if getattr(cfg, name):
+            raise CimgenError(sentence)
     for name, option in WINDOWED_UNSUPPORTED:
         if getattr(cfg, name):
             raise CimgenError(
-                f"--windowed does not take {option}; it edits a GeoTIFF scene with a GeoTIFF label map (--map) and an edit spec"
+                f"--windowed does not take {option}; it edits a GeoTIFF scene with its label map (--map labels.tif) or vector layer "
+                "(--vector with --classes) and an edit spec"
             )
+    check_vector_options(cfg)
     if renderer.position_coded:
         raise CimgenError("--windowed renders in tiles, which a generator with a position code for one whole image does not survive")
     image, labels = Path(cfg.image), Path(cfg.map) if cfg.map else None
     if image.suffix.lower() not in GEOTIFF_SUFFIXES:
         raise CimgenError(f"--windowed reads GeoTIFF scenes by windows, and {image} is not a .tif")
-    if labels is None or labels.suffix.lower() not in GEOTIFF_SUFFIXES:
-        raise CimgenError("--windowed needs the scene's label map as a single-band GeoTIFF of class ids (--map labels.tif)")
-    info, map_info = read_geotiff_info(image), read_geotiff_info(labels)
-    if info.dtype != "uint8":
-        raise CimgenError(f"{image} has {info.dtype} pixels; --windowed reads 8-bit scenes (the in-memory path stretches other types)")
-    if (map_info.height, map_info.width) != (info.height, info.width):
-        raise CimgenError(f"{image} is {info.width}x{info.height} but its map {labels} is {map_info.width}x{map_info.height}")
-    if map_info.count != 1:
-        raise CimgenError(f"{labels} has {map_info.count} bands; a label map must be a single band of class ids")
-    return WindowedInputs(image, labels, info)
+    if not cfg.vector and (labels is None or labels.suffix.lower() not in GEOTIFF_SUFFIXES):
+        raise CimgenError(
+            "--windowed needs the scene's label map as a single-band GeoTIFF of class ids (--map labels.tif), or its vector layer "
+            "(--vector with --classes)"
+        )
+    scene = read_scene_bands(image, bands=cfg.bands, stretch=cfg.stretch)
+    info = scene.info
+    if labels is not None:
+        map_info = read_geotiff_info(labels)
+        if (map_info.height, map_info.width) != (info.height, info.width):
+            raise CimgenError(f"{image} is {info.width}x{info.height} but its map {labels} is {map_info.width}x{map_info.height}")
+        if map_info.count != 1:
+            raise CimgenError(f"{labels} has {map_info.count} bands; a label map must be a single band of class ids")
+    vector = None
+    if cfg.vector:
+        vector = read_vector_inputs(
+            image, Path(cfg.vector), Path(cfg.classes), renderer.palette, vector_crs=cfg.vector_crs, window_limit=cfg.window_limit
+        )
+    return WindowedInputs(scene, labels, vector)
 
 
-def _describe(edit) -> dict:
-    d = {"op": type(edit).__name__}
-    for k, v in vars(edit).items():
-        if v is not None and not isinstance(v, np.ndarray):
-            d[k] = list(v) if isinstance(v, tuple) else v
-    return d
-
-
-def _window_grid(info: GeoInfo, y: int, x: int, h: int, w: int) -> Grid:
-    a, b, c, d, e, f = info.transform
-    return Grid(h, w, (a, b, c + a * x + b * y, d, e, f + d * x + e * y), info.crs)
-
-
-def _truth(pieces: list[Piece], info: GeoInfo, described: list[dict]) -> VectorLayer:
+def _truth(pieces: list[Piece], grid: Grid, described: list[dict]) -> VectorLayer:
     """truth.geojson: each piece's mask as polygons in the scene's CRS, each with the edit that made it."""
     layers = []
     for p in pieces:
         y0, x0, y1, x1 = p.core
-        layers.append(
-            truth_layer(p.core_of(p.mask), p.core_of(p.owners), _window_grid(info, p.y + y0, p.x + x0, y1 - y0, x1 - x0), described)
-        )
+        layers.append(truth_layer(p.core_of(p.mask), p.core_of(p.owners), grid.window(p.y + y0, p.x + x0, y1 - y0, x1 - x0), described))
     geoms = np.concatenate([layer.geometries for layer in layers]) if layers else np.array([], dtype=object)
     columns = {k: np.concatenate([layer.columns[k] for layer in layers]) for k in layers[0].columns} if layers else {}
-    return VectorLayer(geoms, tuple(range(len(geoms))), columns, info.crs, "truth.geojson")
+    return VectorLayer(geoms, tuple(range(len(geoms))), columns, grid.crs, "truth.geojson")
+
+
+def _edited_vector(vector: VectorInputs, plan: WindowedPlan, edits: list, palette) -> tuple[VectorLayer, dict]:
+    """edited.geojson: the layer as the edits left it, traced patch by patch (patches hold every changed label)."""
+    n = len(vector.layer)
+    traces = []
+    for p in plan.patches:
+        y0, x0, y1, x1 = p.box
+        index = vector.windows.read(y0, x0, y1 - y0, x1 - x0)[1]
+        traces.append(trace_edits(index, p.labels, p.edited, p.owners, edits, vector.grid.window(y0, x0, y1 - y0, x1 - x0), n, (y0, x0)))
+    trace = merge_traces(traces, n)
+    owned = np.zeros(n, np.int64)
+    for i in np.flatnonzero(trace.lost):  # only where the edits changed something: the whole feature, drawn on its own box
+        owned[i] = vector.windows.owned_pixels(int(i))
+    return layer_after_edits(vector, trace, owned, edits, palette)
 
 
 def manipulate_windowed(
@@ -112,27 +167,25 @@ def manipulate_windowed(
 ) -> dict:
     """Plan, render and write a windowed manipulation into ``out`` (a fresh folder); returns its metrics.
 
-    Writes ``result.tif`` (COG with overviews unless ``cfg.cog`` is False), ``mask.tif`` and
-    ``generated.tif`` (sparse GeoTIFFs holding the edited windows only), ``truth.geojson`` (when the
-    scene is georeferenced) and ``metrics.json``.
+    Writes ``result.tif`` (COG with overviews unless ``cfg.cog`` is False; in the source's data type,
+    bands and no-data), ``mask.tif`` and ``generated.tif`` (sparse GeoTIFFs holding the edited windows
+    only), ``truth.geojson`` (when the scene is georeferenced), ``edited.geojson`` (with a vector
+    layer) and ``metrics.json``.
     """
     t0 = time.perf_counter()
     info = inputs.info
     shape = (info.height, info.width)
     num_classes = renderer.palette.num_classes
 
-    def read_labels(y: int, x: int, h: int, w: int) -> np.ndarray:
-        return read_geotiff_labels(inputs.labels, window=(y, x, h, w))[0]
-
-    def read_image(y: int, x: int, h: int, w: int) -> np.ndarray:
-        return read_geotiff(inputs.image, window=(y, x, h, w))[0]
-
+    scene = inputs.scene
+    read_labels = inputs.read_labels
     plan: WindowedPlan = plan_windowed(read_labels, shape, edits, num_classes=num_classes, radius=cfg.radius, max_window=cfg.window_limit)
+    scene.fit_outside([(p.y, p.x, p.mask) for p in plan.patches])
     tile_size = cfg.tile_size or WINDOWED_TILE_SIZE
     t1 = time.perf_counter()
     pieces = list(
         render_windowed(
-            plan, read_labels, read_image, renderer.render, num_classes=num_classes, tile_size=tile_size, overlap=cfg.overlap,
+            plan, read_labels, scene.rgb, renderer.render, num_classes=num_classes, tile_size=tile_size, overlap=cfg.overlap,
             blend_mode=cfg.blend, feather=cfg.feather, progress=progress,
         )
     )  # fmt: skip
@@ -144,14 +197,24 @@ def manipulate_windowed(
             a = p.core_of(getattr(p, name))
             yield p.y + y0, p.x + x0, a if cast is None else cast(a)
 
-    write_patched_geotiff(out / "result.tif", inputs.image, cores("result"), cog=cfg.cog)
+    def results():
+        for p in pieces:
+            y0, x0, y1, x1 = p.core
+            result = p.core_of(p.result)
+            if scene.stretch is not None:  # back into the source's bands and type; outside the mask the source as it is
+                source = scene.raster(p.y + y0, p.x + x0, y1 - y0, x1 - x0)
+                result, _ = from_rgb8(result, source, scene.stretch, p.core_of(p.mask), keep=scene.keep, fits=scene.fits)
+            yield p.y + y0, p.x + x0, result
+
+    write_patched_geotiff(out / "result.tif", scene.path, results(), cog=cfg.cog)
     t3 = time.perf_counter()
     write_sparse_geotiff(out / "mask.tif", info, cores("mask", lambda m: m.astype(np.uint8) * 255), count=1)
     write_sparse_geotiff(out / "generated.tif", info, cores("generated"), count=3)
-    described = [_describe(e) for e in edits]
+    described = [describe_edit(e) for e in edits]
+    map_source = f"{inputs.vector.notes['vector']} drawn window by window with the class mapping" if inputs.vector else str(inputs.labels)
     metrics = {
         "windowed": True,
-        "scene": {"width": info.width, "height": info.height, "image": str(inputs.image), "map": str(inputs.labels)},
+        "scene": {"width": info.width, "height": info.height, "image": str(scene.path), "map": map_source},
         "result_format": "COG (GDAL COG driver, overviews)" if cfg.cog else "GTiff (tiled, no overviews)",
         "edits": described,
         "mask_area_pixels": plan.info["mask_pixels"],
@@ -178,8 +241,14 @@ def manipulate_windowed(
         "checkpoint": str(cfg.checkpoint),
         "seconds": {"edit_and_mask": round(t1 - t0, 2), "generate_and_blend": round(t2 - t1, 2), "write_result": round(t3 - t2, 2)},
     }
+    if scene.stretch is not None:
+        metrics["bands"] = scene.notes()
+    if inputs.vector is not None:
+        metrics["vector"] = inputs.vector.notes
+        edited_vector, metrics["edited_vector"] = _edited_vector(inputs.vector, plan, edits, renderer.palette)
+        write_geojson(out / "edited.geojson", edited_vector)
     if info.transform is not None:
-        truth = _truth(pieces, info, described)
+        truth = _truth(pieces, grid_of(info, scene.path), described)
         write_geojson(out / "truth.geojson", truth)
         metrics["truth"] = {"polygons": len(truth), "pixels": plan.info["mask_pixels"], "crs": truth.crs is not None}
     metrics["seconds"]["total"] = round(time.perf_counter() - t0, 2)
@@ -203,7 +272,7 @@ def run_windowed(
     """One GeoTIFF scene, window by window: check everything, then manipulate into ``cfg.out``; returns the folder.
 
     Args:
-        cfg: the run's options (``cfg.windowed``; edits in pixels, from ``cfg.spec`` or ``edits_raw``).
+        cfg: the run's options (``cfg.windowed``; edits from ``cfg.spec`` or ``edits_raw``).
         edits_raw: option edits as a spec list, when ``cfg`` names no spec.
         renderer: the generator of ``cfg.checkpoint`` already loaded; default: load it.
         echo: where progress lines go.
@@ -216,8 +285,9 @@ def run_windowed(
     if renderer is None:
         renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
     inputs = check_windowed_inputs(cfg, renderer)
-    # Edits in pixels: boxes in map coordinates would be drawn as scene-sized masks.
-    edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance, geo=None)
+    # Regions in map coordinates and features' pixels are drawn once, each on its own box (a RegionCrop), never scene-sized.
+    geo = inputs.vector.context if inputs.vector is not None else geo_context(inputs.scene.path, window_limit=cfg.window_limit)
+    edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance, geo=geo)
     tick, close = tile_progress(progress)
     with new_folder(out, OUT_HINT) as tmp:
         try:
