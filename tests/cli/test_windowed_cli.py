@@ -90,6 +90,35 @@ def test_no_cog_writes_a_plain_tiled_geotiff(geo_scene, tiny_ckpt, tmp_path):
         assert ds.overviews(1) == [] and ds.profile["tiled"] and ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") != "COG"
 
 
+def test_patch_output_reads_as_the_cog_output_and_stores_only_the_edited_windows(geo_scene, tiny_ckpt, tmp_path):
+    """``--output patch``: result.vrt (the scene + patch.tif) reads, pixel for pixel, as the same run's COG."""
+    from cimgen.io.geotiff import read_geotiff
+
+    assert main(_args(tiny_ckpt, geo_scene, tmp_path / "cog", "--windowed")) == 0
+    assert main(_args(tiny_ckpt, geo_scene, tmp_path / "patch", "--windowed", "--output", "patch")) == 0
+    run = tmp_path / "patch"
+    assert not (run / "result.tif").exists()
+    with rasterio.open(run / "result.vrt") as vrt, rasterio.open(tmp_path / "cog" / "result.tif") as ref:
+        got = vrt.read()
+        assert np.array_equal(got, ref.read())
+        assert (vrt.crs, vrt.transform, vrt.dtypes, vrt.colorinterp) == (ref.crs, ref.transform, ref.dtypes, ref.colorinterp)
+    mask, _ = read_geotiff(run / "mask.tif")
+    source, _ = read_geotiff(geo_scene / "scene.tif")
+    outside = mask[..., 0] == 0
+    assert np.array_equal(got.transpose(1, 2, 0)[outside], source[outside])
+    assert np.array_equal(mask, read_geotiff(tmp_path / "cog" / "mask.tif")[0])
+    assert (run / "truth.geojson").read_text() == (tmp_path / "cog" / "truth.geojson").read_text()
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    patch = metrics["patch"]
+    assert metrics["result"] == "result.vrt" and patch["source"] == str((geo_scene / "scene.tif").resolve())
+    with rasterio.open(run / "patch.tif") as ds, rasterio.open(geo_scene / "scene.tif") as src:
+        assert (ds.width, ds.height) == (patch["x1"] - patch["x0"], patch["y1"] - patch["y0"]) and (ds.width, ds.height) != (1024, 1024)
+        assert ds.transform == src.transform @ rasterio.transform.Affine.translation(patch["x0"], patch["y0"])
+    for piece in metrics["pieces"]:  # every rendered piece lies in the patch
+        assert patch["x0"] <= piece["x0"] and piece["x1"] <= patch["x1"] and patch["y0"] <= piece["y0"] and piece["y1"] <= patch["y1"]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -97,6 +126,9 @@ def test_no_cog_writes_a_plain_tiled_geotiff(geo_scene, tiny_ckpt, tmp_path):
         (["--windowed", "--finetune"], "--windowed does not take --finetune"),
         (["--windowed", "--score-inside"], "--windowed does not take --score-inside"),
         (["--no-cog"], "--no-cog chooses the format of a --windowed run"),
+        (["--output", "patch"], "--output chooses what a --windowed run writes"),
+        (["--windowed", "--no-cog", "--output", "patch"], "--no-cog is --output gtiff"),
+        (["--windowed", "--output", "png"], "output is 'png'; choose cog, gtiff, patch"),
     ],
 )
 def test_windowed_refusals_are_one_sentence_and_leave_nothing(capsys, geo_scene, tiny_ckpt, tmp_path, extra, message):

@@ -159,6 +159,10 @@ def test_four_bands_stretched_from_a_decimated_sample_keep_everything_outside(ti
     mask = _read(tmp_path / "w4" / "mask.tif")[0][0] > 0
     assert mask.any() and np.array_equal(res[:, ~mask], src[:, ~mask])
     assert all((res[b][mask] != src[b][mask]).any() for b in range(4))  # band 4 follows the edit too
+    args[args.index("--out") + 1] = str(tmp_path / "p4")
+    assert main([*args, "--output", "patch"]) == 0  # the VRT over the scene reads as result.tif, in every band
+    vrt, vrt_profile, vrt_tags, vrt_desc = _read(tmp_path / "p4" / "result.vrt")
+    assert np.array_equal(vrt, res) and (vrt_profile["nodata"], vrt_tags["SOURCE"], vrt_desc) == (0.0, "cimgen test", src_desc)
     bands = json.loads((tmp_path / "w4" / "metrics.json").read_text())["bands"]
     assert (bands["sample"]["width"], bands["sample"]["height"]) == (64, 64) and bands["sample"]["how"].startswith("decimated")
     assert bands["bands"] == [3, 2, 1] and list(bands["bands_fitted"]) == ["4"]

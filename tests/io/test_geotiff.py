@@ -245,3 +245,58 @@ def test_a_sample_of_a_large_raster_is_a_regular_grid_of_its_pixels(tmp_path):
     assert rows[:3].tolist() == [1, 5, 9]
     whole, _, rows, cols = read_geotiff_sample(tmp_path / "r.tif", max_pixels=10_000)
     assert np.array_equal(whole, values.transpose(1, 2, 0)) and len(rows) == 50 and len(cols) == 70
+
+
+def test_a_patch_and_its_vrt_read_as_the_patched_copy_of_the_source(scene, tmp_path):
+    """``write_patch_geotiff`` + ``write_patch_vrt``: the VRT reads, pixel for pixel and with the same metadata, as
+    ``write_patched_geotiff``'s copy; the patch holds only its box, on the source's grid; the folder can move."""
+    from cimgen.io.geotiff import write_patch_geotiff, write_patch_vrt, write_patched_geotiff
+
+    path, _ = scene
+    patches = [
+        (2, 3, np.full((5, 7, 3), 200, np.uint8)),  # three of four bands: the fourth is the source's
+        (30, 40, np.zeros((6, 10, 4), np.uint8)),  # no-data values are written over the source too
+    ]
+    box = (2, 3, 36, 50)
+    rects = [(y, x, a.shape[0], a.shape[1]) for y, x, a in patches]
+    (tmp_path / "run").mkdir()
+    write_patch_geotiff(tmp_path / "run" / "patch.tif", path, box, iter(patches))
+    write_patch_vrt(tmp_path / "run" / "result.vrt", path, tmp_path / "run" / "patch.tif", box, rects)
+    write_patched_geotiff(tmp_path / "copy.tif", path, iter(patches), cog=False)
+    (tmp_path / "run").rename(tmp_path / "moved")  # the patch is named relative to the VRT, the source by absolute path
+    with rasterio.open(tmp_path / "moved" / "result.vrt") as vrt, rasterio.open(tmp_path / "copy.tif") as ref:
+        assert np.array_equal(vrt.read(), ref.read())
+        for key in ("crs", "transform", "nodata", "count", "dtypes", "width", "height"):
+            assert getattr(vrt, key) == getattr(ref, key), key
+        assert (vrt.tags(), vrt.descriptions, vrt.colorinterp) == (ref.tags(), ref.descriptions, ref.colorinterp)
+    with rasterio.open(tmp_path / "moved" / "patch.tif") as p, rasterio.open(path) as src:
+        assert (p.width, p.height, p.count, p.nodata) == (47, 34, 4, 0)
+        assert p.transform == src.transform @ Affine.translation(3, 2)
+        assert np.array_equal(p.read(4, window=((0, 5), (0, 7))), src.read(4, window=((2, 7), (3, 10))))
+    text = (tmp_path / "moved" / "result.vrt").read_text()
+    assert f'<SourceFilename relativeToVRT="0">{path.resolve()}</SourceFilename>' in text
+    assert text.count('<SourceFilename relativeToVRT="1">patch.tif</SourceFilename>') == 2 * 4  # a source per rectangle and band
+
+    with pytest.raises(CimgenError, match="does not lie inside the patch box"):
+        write_patch_vrt(tmp_path / "moved" / "bad.vrt", path, tmp_path / "moved" / "patch.tif", box, [(0, 0, 5, 5)])
+    with pytest.raises(CimgenError, match="does not lie inside the patch box"):
+        write_patch_geotiff(tmp_path / "bad.tif", path, (2, 3, 10, 10), iter(patches))
+    assert not (tmp_path / "moved" / "bad.vrt").exists() and not (tmp_path / "bad.tif").exists()
+
+
+def test_a_patch_of_a_16_bit_band_keeps_its_type_and_no_data(tmp_path):
+    from cimgen.io.geotiff import write_patch_geotiff, write_patch_vrt
+
+    values = np.arange(300 * 280, dtype=np.uint16).reshape(300, 280) % 4000 + 1
+    profile = {"driver": "GTiff", "height": 300, "width": 280, "count": 1, "dtype": "uint16", "nodata": 0, "crs": "EPSG:32616"}
+    with rasterio.open(tmp_path / "s.tif", "w", transform=TRANSFORM, tiled=True, compress="deflate", **profile) as ds:
+        ds.write(values, 1)
+    patch = np.full((20, 300 - 270), 65535, np.uint16)
+    write_patch_geotiff(tmp_path / "patch.tif", tmp_path / "s.tif", (270, 250, 290, 280), [(270, 250, patch)])
+    write_patch_vrt(tmp_path / "r.vrt", tmp_path / "s.tif", tmp_path / "patch.tif", (270, 250, 290, 280), [(270, 250, 20, 30)])
+    with rasterio.open(tmp_path / "r.vrt") as ds:
+        got = ds.read(1)
+        assert (ds.dtypes[0], ds.nodata, ds.crs.to_epsg()) == ("uint16", 0, 32616)
+    expected = values.copy()
+    expected[270:290, 250:280] = 65535
+    assert np.array_equal(got, expected)

@@ -227,7 +227,16 @@ def manipulate_cmd(
         False, "--windowed", help="Read, edit, render and write a GeoTIFF scene window by window (scenes larger than memory)."
     ),
     cog: bool = typer.Option(
-        DEFAULTS.cog, "--cog/--no-cog", help="--windowed: result.tif as a Cloud-Optimized GeoTIFF with overviews, or a plain tiled GeoTIFF."
+        True,
+        "--cog/--no-cog",
+        help="--windowed: result.tif as a Cloud-Optimized GeoTIFF with overviews, or (--no-cog, --output gtiff) a plain tiled GeoTIFF.",
+    ),
+    output: str = typer.Option(
+        "",
+        "--output",
+        help="--windowed: cog (result.tif with overviews; the default), gtiff (result.tif, plain tiled) or patch (patch.tif, the edited "
+        "windows only, and result.vrt laying them over the scene, which it names by path: time follows the tiles touched).",
+        show_default=False,
     ),
     window_limit: int = typer.Option(
         DEFAULTS.window_limit,
@@ -250,6 +259,8 @@ def manipulate_cmd(
     Example: cimgen manipulate --image scene.tif --vector buildings.geojson --classes classes.yaml --spec remove.yaml --out runs/geo
 
     Example (a scene larger than memory): cimgen manipulate --image scene.tif --map labels.tif --spec edits.yaml --windowed --out runs/big
+
+    Example (only the edited windows written, with a VRT over the scene): cimgen manipulate --image scene.tif --map labels.tif --spec edits.yaml --windowed --output patch --out runs/big
     """
     from cimgen.runs.manipulate import run_batch, run_manipulation
     from cimgen.runs.windowed import run_windowed
@@ -292,13 +303,22 @@ def manipulate_cmd(
         bands=bands,
         stretch=stretch,
         windowed=windowed,
-        cog=cog,
+        output=windowed_output(cog, output),
         window_limit=window_limit,
     )
     if not windowed and not cog:
         raise CimgenError("--no-cog chooses the format of a --windowed run's result.tif; the in-memory path writes a plain GeoTIFF")
+    if not windowed and output:
+        raise CimgenError("--output chooses what a --windowed run writes; the in-memory path writes result.tif, a plain GeoTIFF")
     run = run_batch if image.is_dir() else run_windowed if windowed else run_manipulation
     run(cfg, edits, echo=typer.echo, progress=not quiet)
+
+
+def windowed_output(cog: bool, output: str) -> str:
+    """The ``ManipulateConfig.output`` of ``--cog/--no-cog`` and ``--output`` (``--no-cog`` is ``--output gtiff``)."""
+    if not cog and output not in ("", "gtiff"):
+        raise CimgenError(f"--no-cog is --output gtiff; give it or --output {output}, not both")
+    return output or ("cog" if cog else "gtiff")
 
 
 def edit_cmd(

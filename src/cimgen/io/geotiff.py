@@ -715,3 +715,159 @@ def write_sparse_geotiff(path: str | Path, info: GeoInfo, patches, *, count: int
             ds.write(np.ascontiguousarray(bands.transpose(2, 0, 1).astype(dtype, copy=False)), window=RioWindow(x, y, w, h))
 
     return _write_atomically(Path(path), profile, fill)
+
+
+# ----------------------------------------------------------------------------------------------
+# Output whose cost follows the edits: the edited windows as a small GeoTIFF, a VRT mosaicking them over the source
+
+VRT_DOCS = "https://gdal.org/drivers/raster/vrt.html"
+"""GDAL's VRT format (VRTDataset, VRTRasterBand, SimpleSource with SrcRect and DstRect), which ``write_patch_vrt`` writes."""
+
+
+def write_patch_geotiff(path: str | Path, source: str | Path, box: tuple[int, int, int, int], patches) -> Path:
+    """The windows ``patches`` of ``source``, edited, as one tiled GeoTIFF on the source's grid covering ``box`` only.
+
+    The file is ``box``'s size (y0, x0, y1, x1 in the source's pixels) and its transform is the
+    source's moved to ``box``'s corner, so every pixel sits where it sits in the source; it has the
+    source's CRS, data type, bands, no-data, tags, band descriptions, colour interpretation and
+    lossless compression. Blocks no patch touches are never written (GDAL's SPARSE_OK: they cost a
+    few bytes of the tile index and read as the no-data value, or 0), so the file and the time to
+    write it follow the patches, not the box. A patch with fewer bands than the source gets the
+    source's other bands in its window. Written atomically.
+
+    Args:
+        path: the ``.tif`` to write.
+        source: the GeoTIFF the patches were cut from.
+        box: (y0, x0, y1, x1) that holds every patch.
+        patches: iterable of (row, column, array) in the source's pixels: HxWxC arrays (C up to the
+            source's bands) or HxW arrays for a one-band source, in the source's data type.
+    """
+    _rasterio()
+    from rasterio.crs import CRS
+    from rasterio.enums import ColorInterp
+    from rasterio.transform import Affine
+    from rasterio.windows import Window as RioWindow
+
+    source = Path(source)
+    info = read_geotiff_info(source)
+    y0, x0, y1, x1 = (int(v) for v in box)
+    if not (0 <= y0 < y1 <= info.height and 0 <= x0 < x1 <= info.width):
+        raise CimgenError(f"the patch box x {x0}..{x1}, y {y0}..{y1} does not lie inside {source} ({info.width}x{info.height})")
+    compress = _compression(info, None)
+    profile = {
+        "driver": "GTiff", "height": y1 - y0, "width": x1 - x0, "count": info.count, "dtype": info.dtype, "BIGTIFF": "IF_SAFER",
+        "tiled": True, "blockxsize": 256, "blockysize": 256, "SPARSE_OK": "TRUE",
+    }  # fmt: skip
+    if compress != "none":
+        profile["compress"] = compress
+        profile.update({k.lower(): v for k, v in _predictor(compress, info.dtype).items()})
+    if info.crs is not None:
+        profile["crs"] = CRS.from_wkt(info.crs)
+    if info.transform is not None:
+        profile["transform"] = Affine(*info.transform) @ Affine.translation(x0, y0)
+    if info.nodata is not None:
+        profile["nodata"] = info.nodata
+    if info.count == 3 and info.colorinterp[:3] == ("red", "green", "blue"):
+        profile["photometric"] = "RGB"
+
+    def fill(ds) -> None:
+        with _open(source) as src:
+            for y, x, array in patches:
+                bands = array[..., None] if array.ndim == 2 else array
+                h, w, c = bands.shape
+                if c > info.count or bands.dtype.name != info.dtype:
+                    raise CimgenError(f"a patch of {c} {bands.dtype.name} bands does not fit {source} ({info.count} {info.dtype} bands)")
+                if y < y0 or x < x0 or y + h > y1 or x + w > x1:
+                    raise CimgenError(f"a {w}x{h} patch at (x={x}, y={y}) does not lie inside the patch box x {x0}..{x1}, y {y0}..{y1}")
+                stack = np.ascontiguousarray(bands.transpose(2, 0, 1))
+                if c < info.count:  # the bands the edit did not write: the source's
+                    rest = src.read(list(range(c + 1, info.count + 1)), window=RioWindow(x, y, w, h))
+                    stack = np.concatenate([stack, rest])
+                ds.write(stack, window=RioWindow(x - x0, y - y0, w, h))
+        if info.tags:
+            ds.update_tags(**info.tags)
+        for band, text in enumerate(info.band_descriptions[: info.count], start=1):
+            if text:
+                ds.set_band_description(band, text)
+        if info.colormap and info.count == 1:
+            ds.write_colormap(1, info.colormap)
+        elif len(info.colorinterp) == info.count and "palette" not in info.colorinterp:
+            ds.colorinterp = [ColorInterp[name] for name in info.colorinterp]
+
+    return _write_atomically(Path(path), profile, fill)
+
+
+def write_patch_vrt(
+    path: str | Path, source: str | Path, patch: str | Path, box: tuple[int, int, int, int], rects: list[tuple[int, int, int, int]]
+) -> Path:
+    """A GDAL VRT that reads as ``source`` with the rectangles ``rects`` of ``patch`` laid over it.
+
+    GDAL itself writes the VRT of ``source`` (its VRT driver's copy: size, CRS, transform,
+    metadata, and per band the data type, no-data, description, colour interpretation, palette and
+    one ``SimpleSource`` for the whole scene); to each band one more ``SimpleSource`` is added per
+    rectangle, reading it from ``patch`` (``SrcRect``) onto the same place of the scene
+    (``DstRect``). In a VRT later sources are drawn over earlier ones, so reading the VRT gives the
+    source outside ``rects`` and the patch inside them, pixel for pixel what writing the patch into
+    a copy of the source gives; a ``SimpleSource`` copies values as they are (no-data values too).
+    The source is named by its **absolute** path (the run folder can move; the scene must stay),
+    the patch relative to the VRT (they travel together). Written atomically. Format: ``VRT_DOCS``.
+
+    Args:
+        path: the ``.vrt`` to write.
+        source: the GeoTIFF scene.
+        patch: the GeoTIFF of ``write_patch_geotiff``, in the same folder as ``path``.
+        box: (y0, x0, y1, x1) of the scene that ``patch`` covers.
+        rects: (row, column, height, width) in the scene's pixels, each inside ``box``.
+    """
+    import xml.etree.ElementTree as ET
+
+    rasterio = _rasterio()
+    from rasterio.shutil import copy as gdal_copy
+
+    path, source, patch = Path(path), Path(source).resolve(), Path(patch)
+    if patch.parent.resolve() != path.parent.resolve():
+        raise CimgenError(f"the VRT names its patch relative to itself, so {patch} must lie in {path.parent}")
+    y0, x0, y1, x1 = (int(v) for v in box)
+    with _open(patch) as ds:
+        patch_props = {
+            "RasterXSize": str(ds.width), "RasterYSize": str(ds.height),
+            "BlockXSize": str(ds.block_shapes[0][1]), "BlockYSize": str(ds.block_shapes[0][0]),
+        }  # fmt: skip
+        if (ds.height, ds.width) != (y1 - y0, x1 - x0):
+            raise CimgenError(f"{patch} is {ds.width}x{ds.height}, not the {x1 - x0}x{y1 - y0} of its box")
+    for row, col, h, w in rects:
+        if row < y0 or col < x0 or row + h > y1 or col + w > x1 or h < 1 or w < 1:
+            raise CimgenError(f"a {w}x{h} rectangle at (x={col}, y={row}) does not lie inside the patch box x {x0}..{x1}, y {y0}..{y1}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.vrt")
+    os.close(fd)
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            gdal_copy(str(source), tmp, driver="VRT")  # writes XML only: no pixel is read
+        tree = ET.parse(tmp)
+        root = tree.getroot()
+        for md in root.findall("Metadata"):
+            if md.get("domain") == "IMAGE_STRUCTURE":  # the source's compression and interleave, not the VRT's
+                root.remove(md)
+        for band in root.findall("VRTRasterBand"):
+            sources = band.findall("SimpleSource")
+            if len(sources) != 1:
+                raise CimgenError(f"GDAL's VRT of {source} has {len(sources)} sources in band {band.get('band')}, not one")
+            name = sources[0].find("SourceFilename")
+            name.text, name.attrib["relativeToVRT"] = str(source), "0"
+            data_type = sources[0].find("SourceProperties").get("DataType")
+            for row, col, h, w in rects:
+                s = ET.SubElement(band, "SimpleSource")
+                ET.SubElement(s, "SourceFilename", relativeToVRT="1").text = patch.name
+                ET.SubElement(s, "SourceBand").text = band.get("band")
+                ET.SubElement(s, "SourceProperties", DataType=data_type, **patch_props)
+                ET.SubElement(s, "SrcRect", xOff=str(col - x0), yOff=str(row - y0), xSize=str(w), ySize=str(h))
+                ET.SubElement(s, "DstRect", xOff=str(col), yOff=str(row), xSize=str(w), ySize=str(h))
+        ET.indent(tree)
+        tree.write(tmp, encoding="unicode")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

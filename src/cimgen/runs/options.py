@@ -53,6 +53,8 @@ WINDOW_LIMIT = 8192
 WINDOW_LIMIT_RANGE = (64, 32768)
 IN_MEMORY_MAX_PIXELS = 2**28
 """Largest scene (16384 x 16384) the in-memory path takes; larger GeoTIFFs go through ``--windowed`` (8192 x 8192 peaks at 1.3 GiB in memory)."""
+WINDOWED_OUTPUTS = ("cog", "gtiff", "patch")
+"""What a windowed run writes: result.tif as a COG or a plain GeoTIFF (time grows with the scene), or patch.tif + result.vrt (with the edits)."""
 SEED_RANGE = (0, 2**32 - 1)
 """NumPy's and PyTorch's seeds alike."""
 
@@ -135,8 +137,9 @@ class ManipulateConfig:
     """LOW,HIGH percentiles of each shown band mapped to 0 and 255; default 2,98 (8-bit rasters are shown as they are)."""
     windowed: bool = False
     """Read, edit, generate and write a GeoTIFF scene window by window (scenes larger than memory; see docs/large-images.md)."""
-    cog: bool = True
-    """Windowed runs: write result.tif as a Cloud-Optimized GeoTIFF with overviews (False: a plain tiled GeoTIFF)."""
+    output: str = "cog"
+    """Windowed runs: ``cog`` (result.tif, Cloud-Optimized with overviews), ``gtiff`` (result.tif, plain tiled) or ``patch``
+    (patch.tif, the edited windows only, and result.vrt mosaicking it over the source scene)."""
     window_limit: int = WINDOW_LIMIT
     """Windowed runs: the largest window side, in pixels, an edit's objects may need."""
 
@@ -166,6 +169,8 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         (cfg.window_limit, WINDOW_LIMIT_RANGE, "window_limit"),
     ):
         check_range(value, bounds, name)
+    if cfg.output not in WINDOWED_OUTPUTS:
+        raise CimgenError(f"output is {cfg.output!r}; choose {', '.join(WINDOWED_OUTPUTS)}")
     if cfg.finetune_recipe not in FINETUNE_RECIPES:
         raise CimgenError(f"finetune_recipe is {cfg.finetune_recipe!r}; choose {' or '.join(FINETUNE_RECIPES)}")
     if cfg.finetune_steps is not None:

@@ -6,8 +6,10 @@ a sample of it); its map is a label-map GeoTIFF read the same way, or a vector l
 window (only the features that reach a window, found through a spatial index). The edits are planned
 and rendered by ``cimgen.edit.windowed``; ``result.tif`` is the source copied block by block with the
 rendered pieces written over it in the source's own type and bands, as a Cloud-Optimized GeoTIFF with
-overviews (``cog=False``: a plain tiled GeoTIFF). Peak memory follows the edits and the tiles they
-touch, not the scene.
+overviews (``output="gtiff"``: a plain tiled GeoTIFF). Peak memory follows the edits and the tiles they
+touch, not the scene; so does the time, except for writing ``result.tif``, which copies every block.
+``output="patch"`` writes no scene-sized file: ``patch.tif`` holds the rendered pieces only and
+``result.vrt`` lays them over the source scene, which it names by its absolute path.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_renderer, shipped_checkpoint
 from cimgen.io.bands import from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
-from cimgen.io.geotiff import GeoInfo, read_geotiff_info, read_geotiff_labels, write_patched_geotiff, write_sparse_geotiff
+from cimgen.io.geotiff import (
+    GeoInfo,
+    read_geotiff_info,
+    read_geotiff_labels,
+    write_patch_geotiff,
+    write_patch_vrt,
+    write_patched_geotiff,
+    write_sparse_geotiff,
+)
 from cimgen.io.images import write_text
 from cimgen.io.vector import VectorLayer, write_geojson
 from cimgen.nn.devices import check_device
@@ -56,6 +66,13 @@ CROP_HINT = (
     "cut the part around the edit out first (e.g. gdal_translate -srcwin X Y WIDTH HEIGHT scene.tif crop.tif, or a rasterio window) "
     "and run the in-memory path on that crop"
 )
+RESULT_FORMATS = {
+    "cog": "COG (GDAL COG driver, overviews)",
+    "gtiff": "GTiff (tiled, no overviews)",
+    "patch": "VRT (result.vrt: the source scene by absolute path, patch.tif over it)",
+}
+"""``metrics.json`` -> ``result_format`` for each ``ManipulateConfig.output``."""
+RESULT_FILES = {"cog": "result.tif", "gtiff": "result.tif", "patch": "result.vrt"}
 WHOLE_IMAGE_ONLY = {
     "finetune": (
         "--windowed does not take --finetune: fine-tuning memorises one whole image, held in memory with the generator's "
@@ -167,10 +184,12 @@ def manipulate_windowed(
 ) -> dict:
     """Plan, render and write a windowed manipulation into ``out`` (a fresh folder); returns its metrics.
 
-    Writes ``result.tif`` (COG with overviews unless ``cfg.cog`` is False; in the source's data type,
-    bands and no-data), ``mask.tif`` and ``generated.tif`` (sparse GeoTIFFs holding the edited windows
-    only), ``truth.geojson`` (when the scene is georeferenced), ``edited.geojson`` (with a vector
-    layer) and ``metrics.json``.
+    Writes ``result.tif`` (``cfg.output`` ``cog``: a COG with overviews; ``gtiff``: a plain tiled GeoTIFF;
+    in the source's data type, bands and no-data) or, for ``patch``, ``patch.tif`` (the rendered pieces
+    on the scene's grid, nothing else stored) and ``result.vrt`` (the source with the pieces over it);
+    ``mask.tif`` and ``generated.tif`` (sparse GeoTIFFs holding the edited windows only),
+    ``truth.geojson`` (when the scene is georeferenced), ``edited.geojson`` (with a vector layer) and
+    ``metrics.json``.
     """
     t0 = time.perf_counter()
     info = inputs.info
@@ -206,7 +225,14 @@ def manipulate_windowed(
                 result, _ = from_rgb8(result, source, scene.stretch, p.core_of(p.mask), keep=scene.keep, fits=scene.fits)
             yield p.y + y0, p.x + x0, result
 
-    write_patched_geotiff(out / "result.tif", scene.path, results(), cog=cfg.cog)
+    rects = [(p.y + p.core[0], p.x + p.core[1], p.core[2] - p.core[0], p.core[3] - p.core[1]) for p in pieces]
+    patch_box = None
+    if cfg.output == "patch":  # only the pieces are written: time and bytes follow the tiles touched
+        patch_box = (min(r[0] for r in rects), min(r[1] for r in rects), max(r[0] + r[2] for r in rects), max(r[1] + r[3] for r in rects))
+        write_patch_geotiff(out / "patch.tif", scene.path, patch_box, results())
+        write_patch_vrt(out / "result.vrt", scene.path, out / "patch.tif", patch_box, rects)
+    else:
+        write_patched_geotiff(out / "result.tif", scene.path, results(), cog=cfg.output == "cog")
     t3 = time.perf_counter()
     write_sparse_geotiff(out / "mask.tif", info, cores("mask", lambda m: m.astype(np.uint8) * 255), count=1)
     write_sparse_geotiff(out / "generated.tif", info, cores("generated"), count=3)
@@ -215,7 +241,8 @@ def manipulate_windowed(
     metrics = {
         "windowed": True,
         "scene": {"width": info.width, "height": info.height, "image": str(scene.path), "map": map_source},
-        "result_format": "COG (GDAL COG driver, overviews)" if cfg.cog else "GTiff (tiled, no overviews)",
+        "result": RESULT_FILES[cfg.output],
+        "result_format": RESULT_FORMATS[cfg.output],
         "edits": described,
         "mask_area_pixels": plan.info["mask_pixels"],
         "mask_area_fraction": round(plan.info["mask_pixels"] / (info.width * info.height), 9),
@@ -241,6 +268,11 @@ def manipulate_windowed(
         "checkpoint": str(cfg.checkpoint),
         "seconds": {"edit_and_mask": round(t1 - t0, 2), "generate_and_blend": round(t2 - t1, 2), "write_result": round(t3 - t2, 2)},
     }
+    if patch_box is not None:
+        metrics["patch"] = {
+            "x0": patch_box[1], "y0": patch_box[0], "x1": patch_box[3], "y1": patch_box[2],
+            "bytes": (out / "patch.tif").stat().st_size, "source": str(Path(scene.path).resolve()),
+        }  # fmt: skip
     if scene.stretch is not None:
         metrics["bands"] = scene.notes()
     if inputs.vector is not None:
@@ -256,7 +288,7 @@ def manipulate_windowed(
     if echo:
         echo(
             f"mask: {plan.info['mask_pixels']} pixels in {len(pieces)} window(s); {metrics['tiles_generated']} tile(s) rendered; "
-            f"result: {out / 'result.tif'} ({metrics['result_format']})"
+            f"result: {out / metrics['result']} ({metrics['result_format']})"
         )
     return metrics
 
@@ -295,5 +327,5 @@ def run_windowed(
         finally:
             close()
     if echo:
-        echo(f"result: {out / 'result.tif'}; mask: {out / 'mask.tif'}; metrics: {out / 'metrics.json'}")
+        echo(f"result: {out / RESULT_FILES[cfg.output]}; mask: {out / 'mask.tif'}; metrics: {out / 'metrics.json'}")
     return out
