@@ -8,6 +8,11 @@ GeoTIFF and reports its own peak resident memory (``ru_maxrss``). The results ar
 markdown section (and written to ``--out`` when given).
 
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/large_image.py [--size 8192] [--out FILE]
+
+``--windowed`` runs the corner and border cases through ``cimgen manipulate --windowed`` instead;
+``--windowed --output patch --sizes 8192,32768`` runs the corner + border case on a scene of each
+size in one go (scenes in ``--work``/scene-SIZE, built or reused) and prints how the time of a run
+that writes only the edited windows (patch.tif + result.vrt) compares across scene sizes.
 """
 
 from __future__ import annotations
@@ -284,6 +289,28 @@ def run_case(args, work: Path, boxes: list) -> dict:
     return out
 
 
+def vrt_sources_are_the_scene_and_the_pieces(vrt: Path, scene: Path, metrics: dict) -> bool:
+    """Whether each band of ``vrt`` reads the whole scene first and then exactly the run's pieces from patch.tif, at 1:1."""
+    import xml.etree.ElementTree as ET
+
+    def rect(e) -> tuple[int, ...]:
+        return tuple(int(e.get(k)) for k in ("xOff", "yOff", "xSize", "ySize"))
+
+    size = metrics["scene"]["width"], metrics["scene"]["height"]
+    pieces = sorted((p["x0"], p["y0"], p["x1"] - p["x0"], p["y1"] - p["y0"]) for p in metrics["pieces"])
+    for band in ET.parse(vrt).getroot().findall("VRTRasterBand"):
+        first, *rest = band.findall("SimpleSource")
+        if Path(first.find("SourceFilename").text) != scene.resolve() or rect(first.find("SrcRect")) != rect(first.find("DstRect")):
+            return False
+        if rect(first.find("DstRect")) != (0, 0, *size) or band.findall("ComplexSource"):
+            return False
+        if sorted(rect(e.find("DstRect")) for e in rest) != pieces or any(e.find("SourceFilename").text != "patch.tif" for e in rest):
+            return False
+        if any(rect(e.find("SrcRect"))[2:] != rect(e.find("DstRect"))[2:] for e in rest):
+            return False
+    return True
+
+
 def _combine(parts: list[dict]) -> dict:
     """Seam scores of several pieces as one: each group's mean over all its pairs."""
     from cimgen.edit.tiled import SEAM_CORE, SEAM_EDGE, SEAM_NEAR, SEAM_OVERLAP
@@ -318,7 +345,7 @@ def run_windowed_case(args, work: Path, boxes: list) -> dict:
     spec.write_text(json.dumps({"edits": [{"op": "remove", "class": "building", "box": list(b)} for b in boxes]}))
     cfg = ManipulateConfig(
         checkpoint="", out=str(out), image=str(work / "scene.tif"), map=str(work / "labels.tif"), spec=str(spec),
-        radius=RADIUS, tile_size=args.tile_size, overlap=args.overlap, windowed=True,
+        radius=RADIUS, tile_size=args.tile_size, overlap=args.overlap, windowed=True, output=args.output,
     )  # fmt: skip
     t = time.perf_counter()
     run_windowed(cfg, echo=None, progress=False)
@@ -326,31 +353,45 @@ def run_windowed_case(args, work: Path, boxes: list) -> dict:
     peak = peak_rss_mib()
     metrics = json.loads((out / "metrics.json").read_text())
     size = metrics["scene"]["height"]
+    result_path = out / metrics["result"]
 
     # Checks, after the peak was taken.
     t = time.perf_counter()
-    identical = True
     with (
         rasterio.Env(GDAL_CACHEMAX=64),
         rasterio.open(work / "scene.tif") as src,
-        rasterio.open(out / "result.tif") as res,
+        rasterio.open(result_path) as res,
         rasterio.open(out / "mask.tif") as msk,
     ):
         from rasterio.windows import Window
 
-        for y in range(0, size, 512):
-            w = Window(0, y, size, min(512, size - y))
-            outside = msk.read(1, window=w) == 0
-            if not np.array_equal(src.read(window=w)[:, outside], res.read(window=w)[:, outside]):
-                identical = False
-                break
-        cog = {
-            "layout": res.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"),
-            "overviews": res.overviews(1),
-            "block": list(res.block_shapes[0]),
-            "compress": res.compression.name.lower() if res.compression else None,
-            "bytes": (out / "result.tif").stat().st_size,
-        }
+        def same_outside(y, x, h, w) -> bool:
+            win = Window(x, y, w, h)
+            outside = msk.read(1, window=win) == 0
+            return np.array_equal(src.read(window=win)[:, outside], res.read(window=win)[:, outside])
+
+        if size <= args.full_check or args.output != "patch":
+            identical = all(same_outside(y, 0, min(512, size - y), size) for y in range(0, size, 512))
+            checked = "every pixel"
+        else:
+            # A VRT reads the scene wherever no piece lies: check that it has no other source, every piece's window whole,
+            # and random 512-pixel windows; reading all 32768x32768 twice more would take minutes.
+            identical = vrt_sources_are_the_scene_and_the_pieces(result_path, work / "scene.tif", metrics)
+            identical &= all(same_outside(p["y0"], p["x0"], p["y1"] - p["y0"], p["x1"] - p["x0"]) for p in metrics["pieces"])
+            rng = np.random.default_rng(args.seed)
+            identical &= all(same_outside(int(y), int(x), 512, 512) for y, x in rng.integers(0, size - 512, (args.check_windows, 2)))
+            checked = f"the VRT's sources, every piece and {args.check_windows} random 512-px windows"
+        if args.output == "patch":
+            cog = {"layout": "VRT", "patch": metrics["patch"], "bytes": metrics["patch"]["bytes"], "checked": checked}
+        else:
+            cog = {
+                "layout": res.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"),
+                "overviews": res.overviews(1),
+                "block": list(res.block_shapes[0]),
+                "compress": res.compression.name.lower() if res.compression else None,
+                "bytes": result_path.stat().st_size,
+                "checked": checked,
+            }
     check_s = time.perf_counter() - t
 
     generator, config = load_label_generator(shipped_checkpoint())
@@ -378,7 +419,7 @@ def run_windowed_case(args, work: Path, boxes: list) -> dict:
         return labels
 
     seams, seams_in_mask, one_piece, no_overlap, mean_abs = [], [], [], [], []
-    with rasterio.open(out / "generated.tif") as gen_ds, rasterio.open(out / "result.tif") as res, rasterio.open(out / "mask.tif") as msk:
+    with rasterio.open(out / "generated.tif") as gen_ds, rasterio.open(result_path) as res, rasterio.open(out / "mask.tif") as msk:
         for piece in metrics["pieces"]:
             x0, y0, x1, y1 = piece["x0"], piece["y0"], piece["x1"], piece["y1"]
             w = Window(x0, y0, x1 - x0, y1 - y0)
@@ -452,8 +493,8 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
             f"(peak RSS {scene.get('peak_rss_mib', 0) / 1024:.2f} GiB; not counted below). Each case is a fresh process running "
             "`cimgen.runs.windowed.run_windowed` (what `cimgen manipulate --windowed` calls): load the shipped generator, remove the "
             f"buildings touching the box(es) on windows of the map, mask = changed pixels dilated by {RADIUS}, render the touched tiles "
-            "(margin 0 for the feather blend), blend, write `result.tif` as a COG with overviews (the source copied block by block, "
-            "the pieces over it), sparse `mask.tif` and `generated.tif`, `truth.geojson`. Peak RSS is the process's `ru_maxrss` "
+            f"(margin 0 for the feather blend), blend, {WRITES[args.output]}, "
+            "sparse `mask.tif` and `generated.tif`, `truth.geojson`. Peak RSS is the process's `ru_maxrss` "
             "after the run (Python, torch and the generator included)."
         ),
         "",
@@ -464,12 +505,10 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
         t = r["times"]
         boxes = "; ".join(str(tuple(b)) for b in plan[name])
         windows = "; ".join(f"{w['window'][2] - w['window'][0]}x{w['window'][3] - w['window'][1]} ({w['tries']})" for w in r["windows"])
-        cog = r["cog"]
         lines.append(
             f"| {name} | {boxes} | {r['mask_pixels']:,} | {r['tiles']} ({r['tiles_total']:,}) | {windows} | {r['peak_rss_mib'] / 1024:.2f} GiB | "
             f"{t['load']:.1f} s | {t['edit + mask']:.1f} s | {t['generate + blend']:.1f} s | {t['generate + blend'] / r['tiles']:.2f} s | "
-            f"{t['write result']:.1f} s | {t['total']:.1f} s | {'yes' if r['outside_identical'] else '**no**'} | "
-            f"{cog['layout']}, {cog['compress']}, {cog['block'][0]}-px blocks, overviews {cog['overviews']}, {cog['bytes'] / 2**30:.2f} GiB |"
+            f"{t['write result']:.1f} s | {t['total']:.1f} s | {'yes' if r['outside_identical'] else '**no**'} | {output_cell(r['cog'])} |"
         )
     lines += [
         "",
@@ -480,6 +519,80 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
         "",
         *seam_table(results),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def output_cell(cog: dict) -> str:
+    """What the run wrote, for a table cell."""
+    if cog["layout"] == "VRT":
+        p = cog["patch"]
+        return f"result.vrt + patch.tif ({p['x1'] - p['x0']}x{p['y1'] - p['y0']} box, {cog['bytes'] / 2**20:.2f} MiB)"
+    return f"{cog['layout']}, {cog['compress']}, {cog['block'][0]}-px blocks, overviews {cog['overviews']}, {cog['bytes'] / 2**30:.2f} GiB"
+
+
+WRITES = {
+    "cog": "write `result.tif` as a COG with overviews (the source copied block by block, the pieces over it)",
+    "gtiff": "write `result.tif` as a plain tiled GeoTIFF (the source copied block by block, the pieces over it)",
+    "patch": "write the pieces only as `patch.tif` and `result.vrt` laying it over the scene (`--output patch`)",
+}
+
+
+def report_sizes(args, scenes: dict, plans: dict, results: dict, walls: dict, threads: int, torch_version: str) -> str:
+    """The ``--sizes`` section: one case on scenes of several sizes, and how its time compares across them."""
+    cmd = " ".join(["OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"), ".venv/bin/python", *sys.argv])
+    lines = [
+        (
+            f"### Scenes of {', '.join(f'{s}x{s}' for s in scenes)}, windowed, `--output {args.output}`, tiles of {args.tile_size}, "
+            f"overlap {args.overlap}"
+        ),
+        "",
+        f"Command: `{cmd}`",
+        "",
+        (
+            f"Machine: {cpu_model()}, {os.cpu_count()} CPU cores; {cpu_summary()}; torch {torch_version} (CPU), {threads} torch threads, "
+            f"Python {platform.python_version()}; no GPU."
+        ),
+        "",
+        (
+            "Scenes: mosaics of 256x256 synthetic-world tiles"
+            + (f" drawn from {args.pool} distinct tiles" if args.pool else "")
+            + f" (seed {args.seed}, shifted {MOSAIC_OFFSET} px), deflate GeoTIFFs in UTM 33N, built or reused in `--work`/scene-SIZE "
+            f"(not counted). Each row is a fresh process running `cimgen.runs.windowed.run_windowed`: load the shipped generator, "
+            f"remove the buildings touching the boxes on windows of the map, mask = changed pixels dilated by {RADIUS}, render the "
+            f"touched tiles, blend, {WRITES[args.output]}, sparse `mask.tif` and `generated.tif`, `truth.geojson`. *run* is "
+            "`run_windowed`'s wall time, *process* the whole process's (Python and torch imports and the checks included); peak "
+            "RSS is the process's `ru_maxrss` after the run."
+        ),
+        "",
+        "| scene | case | edit boxes (x0, y0, x1, y1) | mask pixels | tiles rendered (grid) | peak RSS | load | edit + mask | generate + blend | s per tile | write output | run | process | outside mask identical (checked) | written |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for key, r in results.items():
+        size, name = key
+        t = r["times"]
+        boxes = "; ".join(str(tuple(b)) for b in plans[size][name])
+        lines.append(
+            f"| {size}x{size} | {name} | {boxes} | {r['mask_pixels']:,} | {r['tiles']} ({r['tiles_total']:,}) | "
+            f"{r['peak_rss_mib'] / 1024:.2f} GiB | {t['load']:.1f} s | {t['edit + mask']:.2f} s | {t['generate + blend']:.1f} s | "
+            f"{t['generate + blend'] / r['tiles']:.2f} s | {t['write result']:.2f} s | {t['total']:.1f} s | {walls[key]:.0f} s | "
+            f"{'yes' if r['outside_identical'] else '**no**'} ({r['cog']['checked']}) | {output_cell(r['cog'])} |"
+        )
+    keys = list(results)
+    if len(keys) > 1:
+        s0, s1 = keys[0][0], keys[-1][0]
+        a, b = results[keys[0]], results[keys[-1]]
+        lines += [
+            "",
+            (
+                f"{s1}x{s1} against {s0}x{s0}: {(s1 / s0) ** 2:.0f} times the pixels, {b['tiles']} against {a['tiles']} tiles rendered; "
+                f"run time {b['times']['total'] / a['times']['total']:.2f}x ({b['times']['total'] / b['tiles']:.2f} s against "
+                f"{a['times']['total'] / a['tiles']:.2f} s per tile rendered), writing the output "
+                f"{b['times']['write result'] / max(a['times']['write result'], 1e-3):.2f}x, peak RSS "
+                f"{b['peak_rss_mib'] / a['peak_rss_mib']:.2f}x."
+            ),
+        ]
+    lines += ["", "Seams at tile borders, as in the 8192 tables:", ""]
+    lines += seam_table({f"{k[0]}x{k[0]}: {k[1]}": r for k, r in results.items()})
     return "\n".join(lines) + "\n"
 
 
@@ -581,6 +694,16 @@ def main() -> None:
     ap.add_argument(
         "--windowed", action="store_true", help="run the cases through cimgen manipulate --windowed (corner, border, corner + border)"
     )
+    ap.add_argument(
+        "--output", default="cog", choices=("cog", "gtiff", "patch"), help="--windowed: what the run writes (cimgen manipulate --output)"
+    )
+    ap.add_argument(
+        "--sizes", default="", help="with --windowed: comma-separated scene sides, the case(s) run on a scene of each (e.g. 8192,32768)"
+    )
+    ap.add_argument(
+        "--full-check", type=int, default=8192, help="--output patch: compare every pixel outside the mask on scenes up to this side"
+    )
+    ap.add_argument("--check-windows", type=int, default=32, help="--output patch, larger scenes: random 512-px windows compared")
     ap.add_argument("--build-only", action="store_true", help="build the scene and stop")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default, which follows OMP_NUM_THREADS)")
     ap.add_argument("--work", default="/tmp/cimgen-large-image", help="folder for the scene GeoTIFFs and results (reused)")
@@ -599,6 +722,11 @@ def main() -> None:
 
     import torch
 
+    if args.sizes:
+        if not args.windowed:
+            raise SystemExit("--sizes runs windowed cases; add --windowed")
+        run_sizes(args, work, [int(v) for v in args.sizes.split(",")], torch)
+        return
     scene = build_scene(args.size, args.seed, work, args.pool)
     if args.build_only:
         return
@@ -634,6 +762,44 @@ def main() -> None:
         Path(args.out).write_text(text)
         outputs.insert(0, args.out)
     print("outputs: " + ", ".join(outputs))
+
+
+def run_sizes(args, work: Path, sizes: list[int], torch) -> None:
+    """``--sizes``: the case(s) (default: corner + border) on a scene of each size, each in a fresh process; one report."""
+    import copy
+
+    scenes, plans, results, walls = {}, {}, {}, {}
+    for size in sizes:
+        sub = work / f"scene-{size}"
+        sub.mkdir(parents=True, exist_ok=True)
+        scenes[size] = build_scene(size, args.seed, sub, args.pool)
+        sized = copy.copy(args)
+        sized.size = size
+        plans[size] = plan_cases(sized, sub)
+        for name in args.cases.split(",") if args.cases else ["corner + border"]:
+            print(f"{size}x{size}, case '{name}': boxes {plans[size][name]} ...", flush=True)
+            t = time.perf_counter()
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--size", str(size), "--work", str(sub), "--case", name]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            walls[size, name] = time.perf_counter() - t
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout + proc.stderr)
+                raise SystemExit(f"case '{name}' on {size}x{size} failed")
+            r = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+            results[size, name] = r
+            print(
+                f"  {r['tiles']}/{r['tiles_total']} tiles, run {r['times']['total']:.1f} s (write {r['times']['write result']:.2f} s), "
+                f"peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB, outside identical {r['outside_identical']}, "
+                f"process {walls[size, name]:.0f} s",
+                flush=True,
+            )
+    (work / "results-sizes.json").write_text(json_text({f"{s}: {n}": r for (s, n), r in results.items()}))
+    text = report_sizes(args, scenes, plans, results, walls, args.threads or torch.get_num_threads(), torch.__version__)
+    print()
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    print("outputs: " + ", ".join([*([args.out] if args.out else []), str(work / "results-sizes.json")]))
 
 
 if __name__ == "__main__":
