@@ -303,3 +303,70 @@ def test_map_coordinates_without_a_vector_layer_and_truth_for_any_geotiff(capsys
     png += ["--vector", str(tmp_path / "x.geojson"), "--classes", str(tmp_path / "c.yaml"), "--spec", str(tmp_path / "ins.yaml")]
     assert "is not a GeoTIFF with map coordinates" in _err(capsys, [*png, "--out", str(tmp_path / "v")])
     assert not (tmp_path / "png").exists() and not (tmp_path / "v").exists()
+
+
+def test_a_folder_of_tiles_shares_one_vector_layer_read_once(tiny_ckpt, tiny_world, tmp_path, monkeypatch):
+    """A batch over GeoTIFF tiles with one --vector: each tile draws the features that reach it (one crosses the two tiles'
+    border), gets its truth.geojson and edited.geojson; a tile the layer does not touch fails with that reason."""
+    from cimgen.runs import geodata
+
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    offsets = {"a_west": (0, 0), "b_east": (48, 0), "c_far": (20000, 0)}  # pixel columns, rows of each tile's corner
+    for n, (name, (col, row)) in enumerate(offsets.items()):
+        image = read_image(tiny_world / "images" / f"tile_{n:05d}.png")
+        profile = {"driver": "GTiff", "height": 48, "width": 48, "count": 3, "dtype": "uint8", "crs": "EPSG:32616"}
+        with rasterio.open(tiles / f"{name}.tif", "w", transform=TRANSFORM @ Affine.translation(col, row), **profile) as ds:
+            ds.write(image.transpose(2, 0, 1))
+    boxes = [(4, 4, 14, 12), (36, 6, 44, 14), (40, 30, 56, 40), (60, 10, 70, 20), (80, 30, 90, 44)]  # 2 lies on both tiles
+    kinds = np.array(["yes", "shed", "yes", "yes", "shed"], dtype=object)
+    layer = VectorLayer(
+        np.array([_px_box(*b) for b in boxes], dtype=object), tuple(range(5)), {"building": kinds}, crs_wkt("EPSG:32616"), "b"
+    )
+    write_geojson(tmp_path / "city.geojson", layer)
+    (tmp_path / "classes.yaml").write_text(CLASSES)
+    (tmp_path / "remove.yaml").write_text("edits:\n  - {op: remove, where: \"building == 'yes'\"}\n")
+    reads = []
+    read_vector = geodata.read_vector
+    monkeypatch.setattr(geodata, "read_vector", lambda *a, **k: reads.append(a) or read_vector(*a, **k))
+
+    args = _args(tiny_ckpt, tmp_path, tmp_path / "batch", vector=tmp_path / "city.geojson", spec=tmp_path / "remove.yaml")
+    args[args.index("--image") + 1] = str(tiles)
+    assert main(args) == 0
+    assert len(reads) == 1  # the layer is read once for the batch
+
+    rows = {r["image"].rsplit("/", 1)[-1]: r for r in json.loads((tmp_path / "batch" / "manifest.json").read_text())["files"]}
+    assert rows["a_west.tif"]["status"] == rows["b_east.tif"]["status"] == "ok"
+    assert rows["c_far.tif"]["status"] == "failed" and "no feature of" in rows["c_far.tif"]["error"]
+    assert "c_far.tif" in rows["c_far.tif"]["error"] and not (tmp_path / "batch" / "c_far").exists()
+    for name, kept, removed in (("a_west", [1], [0, 2]), ("b_east", [4], [2, 3])):
+        run = tmp_path / "batch" / name
+        assert pyogrio.raw.read(run / "edited.geojson", return_fids=True)[1].tolist() == kept
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert sorted(metrics["edited_vector"]["removed_ids"]) == removed and metrics["vector"]["features_in_layer"] == 5
+        with rasterio.open(run / "result.tif") as r, rasterio.open(tiles / f"{name}.tif") as s:
+            transform = r.transform
+            assert transform == s.transform and r.crs == s.crs
+            res, src = r.read(), s.read()
+        with rasterio.open(run / "mask.tif") as m:
+            mask = m.read(1) > 0
+        assert mask.any() and np.array_equal(res[:, ~mask], src[:, ~mask])
+        assert _truth_iou(run, transform, (48, 48)) == 1.0
+
+
+@pytest.mark.parametrize("case", ["unknown_attribute", "empty"])
+def test_a_bad_layer_stops_a_folder_batch_before_anything_is_written(capsys, tiny_ckpt, scene, case):
+    import shutil
+
+    make, classes, said = BAD[case]
+    vector = make(scene)
+    (scene / "tiles").mkdir()
+    shutil.copy(scene / "scene.tif", scene / "tiles" / "one.tif")
+    mapping = None
+    if classes:
+        mapping = scene / "other.yaml"
+        mapping.write_text(classes)
+    args = _args(tiny_ckpt, scene, scene / "bad", vector=vector, classes=mapping)
+    args[args.index("--image") + 1] = str(scene / "tiles")
+    assert said in _err(capsys, args)
+    assert not (scene / "bad").exists()

@@ -271,6 +271,29 @@ def _has_crs_member(path: Path, head: int = 65536) -> bool:
     return b'"crs"' in start.split(b'"features"')[0]
 
 
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
+
+
+def _check_vector_suffix(vector: Path) -> None:
+    if vector.suffix.lower() not in VECTOR_SUFFIXES:
+        raise CimgenError(f"{vector} is not a vector layer cimgen reads; give a GeoJSON (.geojson), GeoPackage (.gpkg) or Shapefile (.shp)")
+
+
+def _scene_grid(image: Path) -> Grid:
+    if not is_geotiff(image):
+        raise CimgenError(f"--vector draws the map on a georeferenced image, and {image} is not a GeoTIFF with map coordinates")
+    return grid_of(read_geotiff_info(image), image)
+
+
+def _read_layer(vector: Path, classes: Path, palette: Palette) -> tuple[VectorLayer, ClassMapping]:
+    """The class mapping and the layer, read and checked against each other (no image needed)."""
+    mapping = parse_mapping(read_yaml(classes, "class mapping"), palette, source=str(classes))
+    layer = read_vector(vector)
+    if len(layer) == 0:
+        raise CimgenError(f"{vector} holds no features; there is nothing to draw a map from")
+    return layer, mapping
+
+
 def read_vector_inputs(
     image: Path, vector: Path, classes: Path, palette: Palette, *, vector_crs: str = "", window_limit: int = 0
 ) -> VectorInputs:
@@ -286,18 +309,18 @@ def read_vector_inputs(
             whose repair leaves no area.
     """
     image, vector, classes = Path(image), Path(vector), Path(classes)
-    if vector.suffix.lower() not in (".geojson", ".json", ".gpkg", ".shp"):
-        raise CimgenError(f"{vector} is not a vector layer cimgen reads; give a GeoJSON (.geojson), GeoPackage (.gpkg) or Shapefile (.shp)")
-    if not is_geotiff(image):
-        raise CimgenError(f"--vector draws the map on a georeferenced image, and {image} is not a GeoTIFF with map coordinates")
-    info = read_geotiff_info(image)
-    grid = grid_of(info, image)
-    mapping = parse_mapping(read_yaml(classes, "class mapping"), palette, source=str(classes))
-    layer = read_vector(vector)
-    if len(layer) == 0:
-        raise CimgenError(f"{vector} holds no features; there is nothing to draw a map from")
+    _check_vector_suffix(vector)
+    grid = _scene_grid(image)
+    layer, mapping = _read_layer(vector, classes, palette)
     src = layer_crs(layer, vector, grid, vector_crs)
     check_mapping(mapping, layer, str(classes))
+    return _draw_inputs(grid, vector, layer, src, mapping, palette, window_limit=window_limit)
+
+
+def _draw_inputs(
+    grid: Grid, vector: Path, layer: VectorLayer, src: str | None, mapping: ClassMapping, palette: Palette, *, window_limit: int = 0
+) -> VectorInputs:
+    """The layer (in CRS ``src``) carried onto ``grid``, checked and drawn whole, or window by window with ``window_limit``."""
     geoms = reproject_geometries(layer.geometries, src, grid.crs) if src is not None and not same_crs(src, grid.crs) else layer.geometries
     prepared = prepare_layer(layer.with_geometries(geoms, grid.crs), grid)
     drawing = draw_layer(prepared.layer, mapping, palette.num_classes)
@@ -316,6 +339,80 @@ def read_vector_inputs(
         "classes": mapping.to_dict(),
     }
     return VectorInputs(grid, prepared.layer, mapping, drawn, notes, windows, window_limit)
+
+
+@dataclass
+class SharedLayer:
+    """One vector layer for a batch of scenes (a city's footprints over many tiles): read and checked once, indexed in its own CRS."""
+
+    path: Path
+    """The vector file."""
+    classes: Path
+    """The class mapping file."""
+    layer: VectorLayer
+    """Every feature, as read (the file's CRS)."""
+    mapping: ClassMapping
+    """Attribute queries -> classes."""
+    tree: object
+    """A shapely STRtree over the features' geometries, in the file's CRS: which features reach a scene."""
+    reach: float
+    """Half the widest width a rule draws (lines and points become corridors and discs), in map units: how far a feature
+    outside a scene may still draw on it."""
+
+
+def read_shared_layer(vector: Path, classes: Path, palette: Palette) -> SharedLayer:
+    """Read a vector layer and its class mapping once for many scenes (``scene_vector_inputs`` draws it on each).
+
+    Raises:
+        CimgenError: for a file cimgen does not read, an empty layer, a mapping naming an attribute the layer lacks.
+    """
+    import shapely
+
+    vector, classes = Path(vector), Path(classes)
+    _check_vector_suffix(vector)
+    layer, mapping = _read_layer(vector, classes, palette)
+    check_mapping(mapping, layer, str(classes))
+    widths = [0.0]
+    for rule in mapping.rules:
+        if isinstance(rule.width, dict):
+            widths += [float(v) for v in rule.width.values()]
+        elif rule.width is not None:
+            widths.append(float(rule.width))
+    return SharedLayer(vector, classes, layer, mapping, shapely.STRtree(layer.geometries), max(widths) / 2.0)
+
+
+def scene_vector_inputs(image: Path, shared: SharedLayer, palette: Palette, *, vector_crs: str = "") -> VectorInputs:
+    """The features of ``shared`` that reach ``image`` (found through its spatial index), drawn on the image's grid.
+
+    Only those features are carried into the image's CRS, checked and drawn, as one run with a layer holding just
+    them would (feature ids are the file's; ``index`` edits count among these features, in file order).
+
+    Raises:
+        CimgenError: for an image that is not georeferenced, no CRS where one is needed, and a scene no feature reaches.
+    """
+    import shapely
+
+    image = Path(image)
+    grid = _scene_grid(image)
+    layer = shared.layer
+    src = layer_crs(layer, shared.path, grid, vector_crs)
+    area = grid.bounds_polygon()
+    if shared.reach > 0:
+        area = area.buffer(shared.reach, join_style="mitre")
+    if src is not None and grid.crs is not None and not same_crs(src, grid.crs):
+        x0, y0, x1, y1 = area.bounds
+        area = shapely.segmentize(area, max(x1 - x0, y1 - y0) / 64)  # edges stay edges under the projection, near enough
+        area = reproject_geometries(np.array([area], dtype=object), grid.crs, src)[0]
+    near = np.sort(shared.tree.query(area, predicate="intersects"))
+    if not len(near):
+        x0, y0, x1, y1 = area.bounds
+        raise CimgenError(
+            f"no feature of {shared.path} ({len(layer)} features) lies on {image.name}, which spans x {x0:.10g}..{x1:.10g}, "
+            f"y {y0:.10g}..{y1:.10g} in the layer's CRS"
+        )
+    inputs = _draw_inputs(grid, shared.path, layer.take(near), src, shared.mapping, palette)
+    inputs.notes["features_in_layer"] = len(layer)
+    return inputs
 
 
 # ----------------------------------------------------------------------------------------------

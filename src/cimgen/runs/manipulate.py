@@ -46,7 +46,9 @@ from cimgen.runs.geodata import (
     geo_context,
     grid_of,
     read_image_source,
+    read_shared_layer,
     read_vector_inputs,
+    scene_vector_inputs,
     truth_layer,
 )
 from cimgen.runs.options import (
@@ -666,11 +668,15 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
 
     A file whose manipulation fails (no object to remove, a region off its map) is recorded
     as failed with the reason, leaves no folder, and the batch goes on. Returns the manifest path.
+
+    With ``cfg.vector`` (and ``cfg.classes``) the images are GeoTIFF tiles and one vector layer, read
+    once, gives every tile its map: each tile draws the features that reach it (``scene_vector_inputs``)
+    and gets its edits (parsed against those features), ``truth.geojson`` and ``edited.geojson``; a
+    tile no feature reaches is recorded as failed with that reason.
     """
     check_manipulate_config(cfg)
     cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
-    if cfg.vector or cfg.classes:
-        raise CimgenError("--vector is for one image; a batch takes maps named like its images")
+    check_vector_options(cfg)
     if cfg.windowed:
         raise CimgenError("--windowed is for one GeoTIFF scene; a batch holds each image in memory")
     out = Path(cfg.out)
@@ -680,9 +686,12 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     maps = batch_maps(cfg, images)
     check_fresh(out, OUT_HINT)
     renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
-    # Parsed once for all images, so a spec with a typo fails the whole batch before anything runs.
-    edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance)
-    to_map = map_source(cfg, renderer) if not maps else MapSource(None, "")
+    # The layer is read once for every tile; a bad layer or mapping stops the batch before anything runs.
+    shared = read_shared_layer(Path(cfg.vector), Path(cfg.classes), renderer.palette) if cfg.vector else None
+    # Parsed once for all images, so a spec with a typo fails the whole batch before anything runs. With a layer, each
+    # tile's edits are parsed against its own features (a spec that fails on every tile leaves nothing, below).
+    edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance) if shared is None else None
+    to_map = map_source(cfg, renderer) if not (maps or shared) else MapSource(None, "")
     rows: list[dict] = []
     with new_folder(out, OUT_HINT) as tmp:
         if echo:
@@ -691,9 +700,14 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
             t0 = time.perf_counter()
             row = {"image": str(path), "output": str(out / path.stem)}
             try:
+                vector = scene_edits = None
+                if shared is not None:
+                    vector = scene_vector_inputs(path, shared, renderer.palette, vector_crs=cfg.vector_crs)
+                    scene_edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance, geo=vector.context)
                 inputs = read_inputs(
-                    path, maps.get(path.stem), edits, renderer.palette, to_map, tolerance=cfg.color_tolerance, seed_key=path.stem,
-                    bands=cfg.bands, stretch=cfg.stretch, colour_input=renderer.takes_colors,
+                    path, maps.get(path.stem), edits if shared is None else scene_edits, renderer.palette, to_map,
+                    tolerance=cfg.color_tolerance, seed_key=path.stem, bands=cfg.bands, stretch=cfg.stretch,
+                    colour_input=renderer.takes_colors, vector=vector,
                 )  # fmt: skip
                 with new_folder(tmp / path.stem, OUT_HINT) as target:
                     _, metrics, _ = manipulate_one(cfg, renderer, inputs, target, echo=None, progress=False)
