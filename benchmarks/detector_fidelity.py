@@ -279,8 +279,15 @@ def write_docs(results: list[dict], command: str, pair: str) -> None:
 
 
 def find_run(folders: list[Path], variant: str) -> Path | None:
-    """The first of ``folders`` that holds the variant's checkpoints."""
-    return next((f / variant for f in folders if any((f / variant / "checkpoints").glob("epoch-*"))), None)
+    """The first of ``folders`` where fidelity.py finished the variant (its line in results.jsonl) and left its checkpoints."""
+    for f in folders:
+        listed = f / "results.jsonl"
+        finished = listed.is_file() and any(
+            json.loads(line)["variant"] == variant for line in listed.read_text().splitlines() if line.strip()
+        )
+        if finished and any((f / variant / "checkpoints").glob("epoch-*")):
+            return f / variant
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -323,7 +330,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         run = find_run(folders, name)
         if run is None:
-            print(f"[{name}] no checkpoints under {', '.join(map(str, folders))}; skipped", flush=True)
+            print(
+                f"[{name}] not finished by fidelity.py under {', '.join(map(str, folders))} (no line in results.jsonl); skipped", flush=True
+            )
             continue
         if name in done and done[name]["checkpoint"] == str(max((run / "checkpoints").glob("epoch-*"))):
             print(f"[{name}] done before, skipped ({done_file})", flush=True)

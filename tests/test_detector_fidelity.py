@@ -60,3 +60,13 @@ def test_the_photo_itself_scores_chance_and_a_flat_image_is_caught(tmp_path):
     local = bench.localisation(model, forgery, mask, tuple(flat["test_columns"]), stride=4)
     assert local["detector"]["pixel_auc"] >= 0.9
     assert set(local) == {*bench.METHODS, "mask_in_test_band"} and local["mask_in_test_band"] == 1.0
+
+
+def test_a_variant_counts_only_once_fidelity_finished_it(tmp_path):
+    early, late = tmp_path / "early", tmp_path / "late"
+    for folder in (early, late):
+        (folder / "windows" / "checkpoints" / "epoch-0060").mkdir(parents=True)
+    (early / "results.jsonl").write_text("")  # still training: checkpoints but no line
+    assert bench.find_run([early, late], "windows") is None
+    (late / "results.jsonl").write_text('{"variant": "windows"}\n')
+    assert bench.find_run([early, late], "windows") == late / "windows"
