@@ -150,9 +150,13 @@ def detector_task(
     patches, labels, _ = load_split(data, "val")
     m = patch_metrics(predict_patches(model, patches, device=device), labels)
     n_train = len(load_split(data, "train")[1])
+    # The test band's AUC after every epoch (the loop validates on it): shows whether the last epoch is typical.
+    stats = [json.loads(line) for line in (out / "detector" / "stats.jsonl").read_text().splitlines() if line.strip()]
+    by_epoch = [round(float(x["val_auc"]), 4) for x in stats if "val_auc" in x]
     result = {
         AUC: round(m[AUC], 4), ACCURACY: round(m[ACCURACY], 4), "train_patches": n_train, "test_patches": int(m["patches"]),
         "train_columns": list(spans["train"]), "test_columns": list(spans["val"]), "train_seconds": round(seconds, 1),
+        "auc_by_epoch": by_epoch,
     }  # fmt: skip
     return model, result
 

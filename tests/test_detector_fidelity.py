@@ -48,6 +48,7 @@ def test_the_photo_itself_scores_chance_and_a_flat_image_is_caught(tmp_path):
     # Identical patches under both labels get identical scores: the AUC is exactly chance.
     assert same["auc"] == pytest.approx(0.5, abs=1e-9)
     assert flat["auc"] >= 0.95 and flat["accuracy"] > 0.5  # accuracy at 0.5 lags after 2 epochs (batch-norm statistics)
+    assert len(flat["auc_by_epoch"]) == TINY.epochs and flat["auc_by_epoch"][-1] == pytest.approx(flat["auc"], abs=1e-4)
     assert same["train_columns"] == [0, 106] and same["test_columns"] == [138, 192]
     info = read_dataset_info(tmp_path / "flat" / "patches")
     assert info["columns"] == {"train": [0, 106], "val": [138, 192]}
