@@ -72,6 +72,19 @@ def grid_patches(image: np.ndarray, patch: int) -> np.ndarray:
     return np.ascontiguousarray(cut.reshape(rows, patch, cols, patch, 3).transpose(0, 2, 1, 3, 4).reshape(-1, patch, patch, 3))
 
 
+def strided_patches(image: np.ndarray, patch: int, stride: int) -> np.ndarray:
+    """The ``patch``-square patches whose top-left corners lie on a ``stride`` grid from (0, 0), row-major; they overlap when
+    ``stride < patch`` (``grid_patches`` is ``stride == patch``). A remainder at the right and bottom is dropped."""
+    if patch < 1 or stride < 1:
+        raise CimgenError(f"patch size and stride must be positive, got {patch} and {stride}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise CimgenError(f"expected an HxWx3 uint8 image, got {image.dtype} {image.shape}")
+    if min(image.shape[:2]) < patch:
+        return np.zeros((0, patch, patch, 3), np.uint8)
+    windows = np.lib.stride_tricks.sliding_window_view(image, (patch, patch, 3))[::stride, ::stride, 0]
+    return np.ascontiguousarray(windows.reshape(-1, patch, patch, 3))
+
+
 def sources_from_folders(pristine: str | Path, generated: str | Path) -> list[Source]:
     """Pair a folder of pristine images with a folder of generated ones by file stem.
 
@@ -166,45 +179,85 @@ def build_patch_dataset(
         )
         if progress is not None:
             progress(i + 1, len(sources))
-    summary = {}
+    arrays, summary = {}, {}
+    for split in SPLITS:
+        parts, labels, owner = [], [], []
+        avail = {lab: sum(len(a) for a in collected[split][lab]) for lab in (PRISTINE, GENERATED)}
+        n = min(avail.values())
+        if n == 0:
+            what = "pristine" if avail[PRISTINE] == 0 else "generated"
+            raise CimgenError(f"the {split} split has no {what} patches; give more images (or a smaller --val-fraction)")
+        for lab in (PRISTINE, GENERATED):
+            allp = np.concatenate(collected[split][lab])
+            allo = np.concatenate(owners[split][lab])
+            keep = np.sort(rng.choice(len(allp), n, replace=False)) if len(allp) > n else np.arange(len(allp))
+            parts.append(allp[keep])
+            owner.append(allo[keep])
+            labels.append(np.full(n, lab, np.uint8))
+        arrays[split] = (np.concatenate(parts), np.concatenate(labels), np.concatenate(owner))
+        summary[split] = {
+            "patches": 2 * n,
+            "per_class": n,
+            "sources": len(splits[split]),
+            "dropped_to_balance": {LABEL_NAMES[lab]: avail[lab] - n for lab in (PRISTINE, GENERATED)},
+        }
+    how = {"val_fraction": cfg.val_fraction, "max_patches_per_image": cfg.max_patches_per_image, "seed": cfg.seed, "made_from": made_from}
+    return write_patch_dataset(out, arrays, patch_size=cfg.patch_size, sources=per_source, about={**how, "splits": summary})
+
+
+def write_patch_dataset(
+    out: str | Path,
+    splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    patch_size: int,
+    sources: list[dict],
+    about: dict | None = None,
+) -> Path:
+    """Store patches already cut and split as a patch dataset folder (it appears only when complete).
+
+    ``build_patch_dataset`` splits by scene; a caller with another split (e.g. two column bands of one
+    image, for a detector of a single scene) cuts the patches itself and stores them here.
+
+    Args:
+        out: the dataset folder to create (it must not exist or be empty).
+        splits: for "train" and "val", (patches N x P x P x 3 uint8, labels N of PRISTINE / GENERATED, sources N int32).
+        patch_size: P.
+        sources: one record per scene (at least its "name"); the sources arrays index this list.
+        about: more keys for ``dataset.json`` (how the patches were cut and split); a per-split
+            "splits" summary is made when it has none.
+    """
+    about = dict(about or {})
+    if set(splits) != set(SPLITS):
+        raise CimgenError(f"a patch dataset needs the splits {', '.join(SPLITS)}, got {', '.join(sorted(splits))}")
+    for split, (patches, labels, owners) in splits.items():
+        if patches.ndim != 4 or patches.shape[1:] != (patch_size, patch_size, 3) or patches.dtype != np.uint8:
+            raise CimgenError(f"the {split} patches must be N x {patch_size} x {patch_size} x 3 uint8, got {patches.dtype} {patches.shape}")
+        if not len(patches) == len(labels) == len(owners):
+            raise CimgenError(f"the {split} split has {len(patches)} patches, {len(labels)} labels and {len(owners)} sources")
+        if not np.isin(labels, (PRISTINE, GENERATED)).all() or (
+            len(owners) and not 0 <= int(owners.min()) <= int(owners.max()) < len(sources)
+        ):
+            raise CimgenError(f"the {split} split's labels must be 0 or 1 and its sources index the {len(sources)} source records")
+    summary = {
+        split: {"patches": len(labels), **{f"{LABEL_NAMES[lab]}_patches": int((labels == lab).sum()) for lab in (PRISTINE, GENERATED)}}
+        for split, (_, labels, _) in splits.items()
+    }
     with new_folder(out) as tmp:
-        for split in SPLITS:
-            parts, labels, owner = [], [], []
-            avail = {lab: sum(len(a) for a in collected[split][lab]) for lab in (PRISTINE, GENERATED)}
-            n = min(avail.values())
-            if n == 0:
-                what = "pristine" if avail[PRISTINE] == 0 else "generated"
-                raise CimgenError(f"the {split} split has no {what} patches; give more images (or a smaller --val-fraction)")
-            for lab in (PRISTINE, GENERATED):
-                allp = np.concatenate(collected[split][lab])
-                allo = np.concatenate(owners[split][lab])
-                keep = np.sort(rng.choice(len(allp), n, replace=False)) if len(allp) > n else np.arange(len(allp))
-                parts.append(allp[keep])
-                owner.append(allo[keep])
-                labels.append(np.full(n, lab, np.uint8))
+        for split, (patches, labels, owners) in splits.items():
             (tmp / split).mkdir()
-            np.save(tmp / split / "patches.npy", np.concatenate(parts))
-            np.save(tmp / split / "labels.npy", np.concatenate(labels))
-            np.save(tmp / split / "sources.npy", np.concatenate(owner))
-            summary[split] = {
-                "patches": 2 * n,
-                "per_class": n,
-                "sources": len(splits[split]),
-                "dropped_to_balance": {LABEL_NAMES[lab]: avail[lab] - n for lab in (PRISTINE, GENERATED)},
-            }
+            np.save(tmp / split / "patches.npy", np.ascontiguousarray(patches))
+            np.save(tmp / split / "labels.npy", np.asarray(labels, np.uint8))
+            np.save(tmp / split / "sources.npy", np.asarray(owners, np.int32))
         meta = {
             "format": FORMAT,
-            "patch_size": cfg.patch_size,
-            "val_fraction": cfg.val_fraction,
-            "max_patches_per_image": cfg.max_patches_per_image,
-            "seed": cfg.seed,
-            "made_from": made_from,
+            "patch_size": patch_size,
+            **{k: v for k, v in about.items() if k != "splits"},
             "labels": {str(PRISTINE): "pristine", str(GENERATED): "generated"},
-            "splits": summary,
-            "sources": per_source,
+            "splits": about.get("splits", summary),
+            "sources": sources,
         }
         (tmp / DATASET_FILE).write_text(json_text(meta))
-    return out
+    return Path(out)
 
 
 def read_dataset_info(root: str | Path) -> dict:
