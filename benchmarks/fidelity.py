@@ -52,7 +52,14 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paper_table import BUILDING, CAR, building2sat_pair, cityscapes_pair, map2sat_pair  # the same pairs as the paper table
+from paper_table import (  # the same pairs as the paper table
+    BUILDING,
+    CAR,
+    CITYSCAPES_START,
+    building2sat_pair,
+    cityscapes_pair,
+    map2sat_pair,
+)
 
 from cimgen.data.paired import PairedDataset
 from cimgen.edit.mask import busiest_box
@@ -82,10 +89,6 @@ VARIANTS = {
     "memorise-detail-lr": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
-CITYSCAPES_START = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 4, 3, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 0]
-"""The shipped generator's class (ground 0, road 1, building 2, water 3, vegetation 4, tree 5) each of Cityscapes' 35
-classes starts from (``relabelled_checkpoint``): flat ground for road, sidewalk, parking and rail; buildings for
-walls, fences, poles, signs and vehicles; trees for vegetation, grass for terrain, water for sky; ground for the rest."""
 PAIRS = {
     "map2sat": {"need": "pix2pix-tf-samples/docs/maps.jpg", "make": map2sat_pair, "target": BUILDING, "side": 160},
     "building2sat": {"need": "spacenet-rio-buildings", "make": lambda shared: building2sat_pair(shared, 52), "target": BUILDING, "side": 160},

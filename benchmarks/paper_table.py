@@ -36,19 +36,25 @@ from PIL import Image
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics
-from cimgen.generators import label_renderer, load_label_generator, shipped_checkpoint
+from cimgen.generators import label_renderer, load_label_generator, load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import read_image, write_image, write_label_map, write_text
 from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
 from cimgen.palette import CITYSCAPES_PALETTE, GOOGLE_MAPS_PALETTE, SYNTH_PALETTE, snap_rendered_map
 from cimgen.report.html import write_report
+from cimgen.runs.manipulate import run_manipulation
+from cimgen.runs.options import ManipulateConfig
 from cimgen.textfiles import json_text
-from cimgen.train.pix2pixhd import finetune_config, resolve_config, run_pix2pixhd
+from cimgen.train.pix2pixhd import finetune_config, relabelled_checkpoint, resolve_config, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
 GROUND, ROAD, BUILDING, WATER, VEGETATION = 0, 1, 2, 3, 4
 CAR = 26
+CITYSCAPES_START = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 4, 3, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 0]
+"""The shipped generator's class (ground 0, road 1, building 2, water 3, vegetation 4, tree 5) each of Cityscapes' 35
+classes starts from (``relabelled_checkpoint``): flat ground for road, sidewalk, parking and rail; buildings for
+walls, fences, poles, signs and vehicles; trees for vegetation, grass for terrain, water for sky; ground for the rest."""
 # The Google-map classes share their ids with the synthetic world's first five.
 assert GOOGLE_MAPS_PALETTE.names == SYNTH_PALETTE.names[:5]
 
@@ -226,48 +232,10 @@ def floor_rows(out: Path, extractor, cfg: ProtocolConfig, cache: FeatureCache) -
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    ap.add_argument("--out", type=Path, default=Path("runs/paper"))
-    ap.add_argument("--iterations", type=int, default=800, help="fine-tuning iterations per run (batch 1)")
-    ap.add_argument("--scratch-iterations", type=int, default=1600, help="Cityscapes training iterations from scratch")
-    ap.add_argument("--stride", type=int, default=32)
-    ap.add_argument("--quick", action="store_true", help="a minute-long smoke run (tiny iteration counts)")
-    ap.add_argument("--floors-only", action="store_true", help="only the real-vs-real rows, on data an earlier run prepared")
-    args = ap.parse_args()
-    if args.quick:
-        args.iterations, args.scratch_iterations = 16, 16
-    if not args.shared.is_dir():
-        raise SystemExit(f"real sample data not found at {args.shared}")
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(os.cpu_count() or 1)
-    timings: dict = {
-        "hardware": {
-            "cpu": cpu_summary(),
-            "cores": os.cpu_count(),
-            "torch": torch.__version__,
-            "cuda": torch.cuda.is_available(),
-        }
-    }
-    cfg = ProtocolConfig(stride=args.stride)
-    extractor = load_extractor()
-    cache = FeatureCache(out / "feature-cache")
+def windows_rows(args, out: Path, score, timings: dict) -> tuple[list[dict], list[dict]]:
+    """The rows as the recipe before memorisation made them: one generator per set, fine-tuned on random 128-pixel
+    crops with flips (Cityscapes from scratch), and the Building2Sat set-size study."""
     rows = []
-    if args.floors_only:
-        floors = floor_rows(out, extractor, cfg, cache)
-        write_text(out / "floors.md", table_markdown(floors))
-        print(table_markdown(floors))
-        return
-
-    def score(name: str, source: Path) -> dict:
-        t0 = time.perf_counter()
-        row = evaluate_pairs(name, pairs_from_source(source), extractor, cfg=cfg, cache=cache)
-        timings.setdefault("evaluate_seconds", {})[name] = round(time.perf_counter() - t0, 1)
-        log(f"  {name}: FID {row['fid']:.2f} KID {row['kid_mean']:.4f} SSIM {row['ssim']:.3f} ({row['patches']} patches)")
-        return row
-
     # --- Building2Sat and the set-size study ---------------------------------------------------
     target = "img50"
     study_sizes = [1, 2, 4, 8]
@@ -339,21 +307,138 @@ def main() -> None:
         )
     rows.append(score("Cityscapes (8 pairs, 2 edits)", out / "edits" / "cityscapes"))
 
+    return rows, study
+
+
+def memorise_edit(
+    data: Path, name: str, cls: str, box, out: Path, *, renderer=None, palette: str = "", whole: bool, steps: int | None = None
+) -> dict:
+    """One edit made as ``cimgen manipulate --finetune`` makes it with its defaults (the memorise recipe on this one
+    image, codes resampled inside the edit; ``steps`` None: the recipe's), into ``out``; returns its metrics. An edit
+    already made is read back, so an interrupted table resumes at the first edit not made."""
+    if (out / "metrics.json").is_file():
+        log(f"  {out.name}: already made")
+        return json.loads((out / "metrics.json").read_text())
+    cfg = ManipulateConfig(
+        checkpoint="", out=str(out), image=str(data / "images" / f"{name}.png"), map=str(data / "labels" / f"{name}.png"),
+        palette=palette, finetune=True, finetune_steps=steps,
+    )  # fmt: skip
+    edit = {"op": "remove", "class": cls, "box": [int(v) for v in box], "whole_objects": whole}
+    t0 = time.perf_counter()
+    run = run_manipulation(cfg, [edit], renderer=renderer, echo=lambda line: log(f"  {name}: {line}"), progress=False)
+    wall = round(time.perf_counter() - t0, 1)
+    write_text(out / "benchmark.json", json_text({"wall_seconds": wall}))
+    return {**run.metrics, "wall_seconds": wall}
+
+
+def memorise_rows(args, out: Path, score, timings: dict) -> list[dict]:
+    """The rows with cimgen's default: each edited image memorised on its own (``MEMORISE_STEPS`` whole-image steps,
+    position and detail codes) from the shipped generator, its 6 classes relabelled to Cityscapes' 35 for that row."""
+    rows = []
+
+    def edit(row: str, data: Path, name: str, cls: int, side: int, palette, **kw) -> None:
+        target = out / "edits" / row / name
+        box = edit_box(data, name, cls, side)
+        metrics = memorise_edit(data, name, palette.names[cls], box, target, steps=args.steps, **kw)
+        wall = json.loads((target / "benchmark.json").read_text())["wall_seconds"] if (target / "benchmark.json").is_file() else None
+        timings.setdefault("edits", {})[f"{row}/{name}"] = {
+            "wall_seconds": wall, "finetune_steps": metrics.get("finetune_steps"),
+            "ssim_outside_mask": metrics.get("ssim_outside_mask"), "codes_inside": metrics.get("codes_inside"),
+        }  # fmt: skip
+
+    b2s = prep_building2sat(args.shared, out / "data" / "building2sat", [50, 53, 56, 64])
+    for name in ("img50", "img53", "img56", "img64"):
+        log(f"Building2Sat {name}: memorising the tile, then removing the buildings in its busiest 160-px box")
+        edit("building2sat", b2s, name, BUILDING, 160, SYNTH_PALETTE, whole=True)
+    rows.append(score("Building2Sat (SpaceNet Rio, 4 edits)", out / "edits" / "building2sat"))
+
+    m2s = prep_map2sat(args.shared, out / "data" / "map2sat")
+    log("Map2Sat: memorising the maps pair, then removing the buildings in its busiest 200-px box")
+    edit("map2sat", m2s, "maps_1", BUILDING, 200, SYNTH_PALETTE, whole=False)
+    rows.append(score("Map2Sat (pix2pix maps pair, 1 edit)", out / "edits" / "map2sat"))
+
+    cs = prep_cityscapes(args.shared, out / "data" / "cityscapes")
+    relabelled = relabelled_checkpoint(read_checkpoint(shipped_checkpoint())[0], CITYSCAPES_PALETTE, CITYSCAPES_START)
+    renderer = load_renderer(relabelled)
+    names = sorted(p.stem for p in (cs / "labels").glob("*.png"))
+    counts = {n: int((np.asarray(Image.open(cs / "labels" / f"{n}.png")) == CAR).sum()) for n in names}
+    for name in sorted(names, key=lambda n: -counts[n])[:2]:
+        log(f"Cityscapes {name}: memorising the frame (the shipped generator relabelled to 35 classes), then removing its cars")
+        edit("cityscapes", cs, name, CAR, 96, CITYSCAPES_PALETTE, renderer=renderer, whole=True)
+    rows.append(score("Cityscapes (2 edits)", out / "edits" / "cityscapes"))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=Path("runs/paper"))
+    ap.add_argument("--iterations", type=int, default=800, help="fine-tuning iterations per run (batch 1)")
+    ap.add_argument("--scratch-iterations", type=int, default=1600, help="Cityscapes training iterations from scratch")
+    ap.add_argument("--stride", type=int, default=32)
+    ap.add_argument(
+        "--recipe", choices=["memorise", "windows"], default="memorise",
+        help="memorise (default): each edited image memorised as cimgen manipulate --finetune does by default; "
+        "windows: the recipe before it (one generator per set on random crops, the set-size study)",
+    )  # fmt: skip
+    ap.add_argument("--steps", type=int, default=None, help="memorise: fine-tuning steps per edit (default: the recipe's)")
+    ap.add_argument("--quick", action="store_true", help="a minute-long smoke run (tiny iteration counts)")
+    ap.add_argument("--floors-only", action="store_true", help="only the real-vs-real rows, on data an earlier run prepared")
+    args = ap.parse_args()
+    if args.quick:
+        args.iterations, args.scratch_iterations, args.steps = 16, 16, 2
+    if not args.shared.is_dir():
+        raise SystemExit(f"real sample data not found at {args.shared}")
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    timings: dict = {
+        "hardware": {
+            "cpu": cpu_summary(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "cuda": torch.cuda.is_available(),
+        }
+    }
+    cfg = ProtocolConfig(stride=args.stride)
+    extractor = load_extractor()
+    cache = FeatureCache(out / "feature-cache")
+    rows = []
+    if args.floors_only:
+        floors = floor_rows(out, extractor, cfg, cache)
+        write_text(out / "floors.md", table_markdown(floors))
+        print(table_markdown(floors))
+        return
+
+    def score(name: str, source: Path) -> dict:
+        t0 = time.perf_counter()
+        row = evaluate_pairs(name, pairs_from_source(source), extractor, cfg=cfg, cache=cache)
+        timings.setdefault("evaluate_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        log(f"  {name}: FID {row['fid']:.2f} KID {row['kid_mean']:.4f} SSIM {row['ssim']:.3f} ({row['patches']} patches)")
+        return row
+
+    if args.recipe == "windows":
+        rows, study = windows_rows(args, out, score, timings)
+    else:
+        rows, study = memorise_rows(args, out, score, timings), []
+
     floors = floor_rows(out, extractor, cfg, cache)
     write_text(out / "floors.md", table_markdown(floors))
     md = table_markdown(rows, paper=True)
     write_text(out / "paper_table.md", md)
     write_text(out / "paper_table.json", json_text(rows))
-    lines = ["| pairs | iterations | training s | FID | KID | SSIM | patches |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in study:
-        lines.append(
-            f"| {r['pairs']} | {r['iterations']} | {r['seconds']} | {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['ssim']:.3f} | {r['patches']} |"
-        )
-    write_text(out / "study.md", "\n".join(lines) + "\n")
     write_text(out / "timings.json", json_text(timings))
     print(md)
-    print("\n".join(lines))
-    log(f"tables: {out / 'paper_table.md'}, {out / 'study.md'}; timings: {out / 'timings.json'}")
+    if study:
+        lines = ["| pairs | iterations | training s | FID | KID | SSIM | patches |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in study:
+            lines.append(
+                f"| {r['pairs']} | {r['iterations']} | {r['seconds']} | {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['ssim']:.3f} | {r['patches']} |"
+            )
+        write_text(out / "study.md", "\n".join(lines) + "\n")
+        print("\n".join(lines))
+    study_note = f", study: {out / 'study.md'}" if study else ""
+    log(f"table: {out / 'paper_table.md'}{study_note}; edits: {out / 'edits'}; timings: {out / 'timings.json'}")
 
 
 if __name__ == "__main__":
