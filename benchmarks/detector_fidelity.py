@@ -44,7 +44,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity import DEFAULT_INSIDE, PAIRS  # the pairs, edits and default treatment of the fidelity benchmark
+from fidelity import DEFAULT_INSIDE, PAIRS, splice_section  # the pairs, edits and default treatment of the fidelity benchmark
 
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
@@ -273,13 +273,7 @@ def write_docs(results: list[dict], command: str, pair: str) -> None:
         f"training band {o['train_share']:.0%} of the width, gap {o['gap']} px, test band the rest (the side holding the edit); "
         f"heatmap stride {results[0]['heatmap_stride']} px.\n\n{table(results)}\n"
     )
-    if mark in text:
-        head, rest = text.split(mark, 1)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    docs.write_text(text)
+    docs.write_text(splice_section(text, mark, section))
 
 
 def find_run(folders: list[Path], variant: str) -> Path | None:

@@ -25,6 +25,7 @@ Variants:
   memorise-context  memorise-pos whose generator also sees the photo outside random regions (context conditioning)
   memorise-detail  memorise-pos with an 8-channel learnable detail code at half resolution before the last convolution
   memorise-detail-lr  memorise-detail at a learning rate of 1e-3 (5x pix2pixHD's 2e-4; the code at 50x that)
+  memorise-detail-resize  memorise-detail-lr with resize-convolution upsampling (converted from the transposed weights)
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -87,6 +88,7 @@ VARIANTS = {
     "memorise-context": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "context": True},
     "memorise-detail": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
     "memorise-detail-lr": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
+    "memorise-detail-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize", "detail": 8, "lr": 1e-3},
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
@@ -293,13 +295,16 @@ def write_docs(results: list[dict], command: str, pair: str = "map2sat", picture
         )
         + f"![Time-to-SSIM curves of the fine-tuning variants](images/{picture})\n"
     )
+    docs.write_text(splice_section(text, mark, section))
+
+
+def splice_section(text: str, mark: str, section: str) -> str:
+    """``text`` with the section headed ``mark`` (up to the next level-2 heading) replaced by ``section``, or it appended."""
     if mark in text:
         head, rest = text.split(mark, 1)
         nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    docs.write_text(text)
+        return head + section + (rest[nxt:] if nxt >= 0 else "")
+    return text.rstrip() + "\n\n" + section
 
 
 def main() -> None:
