@@ -13,6 +13,7 @@ from cimgen.cli.main import main
 from cimgen.data.synth import BUILDING, ROAD
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
 from cimgen.palette import SYNTH_PALETTE, labels_to_colors
+from cimgen.runs.options import FINETUNE_DETAIL
 from tests.cli.test_cli import _err
 
 
@@ -279,6 +280,8 @@ def test_finetune_before_manipulating(capsys, tiny_world, tiny_ckpt, tmp_path):
     assert not [p for p in (out / "finetune").rglob("window_*")]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["finetuned"] is True and metrics["outside_mask_identical"]
+    # the default recipe memorises the whole image with its position code and FINETUNE_DETAIL detail channels
+    assert metrics["finetune_recipe"] == "memorise" and metrics["finetune_detail"] == FINETUNE_DETAIL > 0
 
 
 def test_geotiff_in_geotiff_out_keeps_the_georeferencing(tiny_world, tiny_ckpt, tmp_path):
@@ -365,10 +368,14 @@ def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(cap
     assert main(argv) == 0 and json.loads((tmp_path / "w" / "metrics.json").read_text())["codes_inside"] == {"treatment": "withhold"}
     msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "k"), *edit, "--code-inside", "keep"])
     assert "code_inside is 'keep'; choose resample or withhold" in msg and not (tmp_path / "k").exists()
-    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "e"), "--insert", "water", "--box", "5,5,20,20", "--finetune-detail", "2"])
+    msg = _err(
+        capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "e"), "--insert", "water", "--box", "5,5,20,20", "--finetune-detail", "2"]
+    )
     assert "a detail code is learnt while memorising" in msg and not (tmp_path / "e").exists()
     # context is learnt while memorising: without --finetune, or with tiles, it is refused before anything runs
-    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "n"), "--insert", "water", "--box", "5,5,20,20", "--finetune-context"])
+    msg = _err(
+        capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "n"), "--insert", "water", "--box", "5,5,20,20", "--finetune-context"]
+    )
     assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "n").exists()
     msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "t"), *edit, "--finetune-context", "--tile-size", "32"])
     assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "t").exists()

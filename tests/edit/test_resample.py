@@ -117,3 +117,29 @@ def test_a_detail_coded_generator_draws_the_source_texture_where_it_reads_the_so
         generate(g, labels, 3, code_from=(src_rows - 40, src_cols))
     with pytest.raises(CimgenError, match="code sources are"):
         generate(g, labels, 3, code_from=(src_rows[:8], src_cols[:8]))
+
+
+def test_pixels_whose_piece_found_another_class_read_the_nearest_pixel_of_their_class():
+    # ground (0) with a vertical road (1); the edit draws a diagonal road that exists nowhere in the map, so the
+    # pieces' best sources (along the straight road) leave some road pixels on ground: those read nearby road codes
+    labels = np.zeros((96, 96), np.int32)
+    labels[:, 40:46] = 1
+    region = np.zeros((96, 96), bool)
+    region[24:56, 52:84] = True
+    edited = labels.copy()
+    for i in range(32):
+        edited[24 + i, 52 + i : 52 + min(i + 5, 32)] = 1
+    kept = code_sources(labels, edited, region, reach=0)
+    assert kept.withheld.any() and kept.filled == 0  # without the fallback, mismatched pixels are drawn from the map
+    near = code_sources(labels, edited, region)  # the default reach: all but the pixels far from any road codes
+    assert 0 < near.filled < int(kept.withheld.sum()) and near.filled + int(near.withheld.sum()) == int(kept.withheld.sum())
+    s = code_sources(labels, edited, region, reach=64)
+    assert s.filled == int(kept.withheld.sum()) and not s.withheld.any() and s.summary()["filled_pixels"] == s.filled
+    rows, cols = np.indices(labels.shape)
+    moved = (s.rows != rows) | (s.cols != cols)
+    assert moved[region].all() and not moved[~region].any()
+    assert np.array_equal(labels[s.rows[region], s.cols[region]], edited[region])  # every source of the pixel's class
+    assert not region[s.rows[region], s.cols[region]].any()  # and never an edited place
+    # a reach too short to find the class leaves the pixels withheld
+    short = code_sources(labels, edited, region, reach=1)
+    assert short.withheld.any() and short.filled < near.filled

@@ -13,9 +13,12 @@ The region is cut into ``patch``-square pieces. The source of each piece is the 
 pixels, that maximises the agreement of the original map at the offset with the edited map over the piece
 (weight 1) and a ring of ``ring`` pixels around it (weight ``RING_WEIGHT``, so the source's surroundings
 match too), less the image difference over the ring's known pixels, plus a bonus for continuing a
-neighbour's offset, among the offsets whose source does not touch any edited region. Pixels whose source
-class still differs from their edited class are withheld (drawn from the map alone), so no code of
-another class is copied in.
+neighbour's offset, among the offsets whose source does not touch any edited region. A pixel whose source
+class still differs from its edited class reads instead, within ``reach`` pixels, from the nearest pixel of its
+class that has codes of that class (outside the edit, or resampled): that pixel's source continued by the
+offset between the two, else mirrored, else the source itself, whichever is of the class and outside the
+edit. Pixels with no such pixel in reach are withheld (drawn from the map alone), so no code of another
+class is copied in.
 
 Measured on the Map2Sat pair (benchmarks/fidelity.py, docs/benchmarks.md): whole-region sources copied
 whatever lay at the best-matching place (a red roof into a road crossing); 16-pixel pieces matched to
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from cimgen.errors import CimgenError
 
@@ -46,6 +50,8 @@ PATCH = 16
 COHERENCE = 0.05
 """Bonus to a piece's score for continuing a placed neighbour's offset (fewer seams in the texture)."""
 """How far (pixels) from a region its source may lie: near sources share the light and the season."""
+REACH = 32
+"""How far (pixels) a pixel whose piece's source is of another class looks for the nearest pixel of its class."""
 
 
 @dataclass
@@ -58,6 +64,8 @@ class CodeSources:
     withheld: np.ndarray
     regions: list[dict] = field(default_factory=list)
     """Per piece: its box, its connected part, the chosen offset (dy, dx) and score, or why there is none."""
+    filled: int = 0
+    """Pixels whose piece's source was of another class, given the codes of the nearest pixel of their class."""
 
     def summary(self) -> dict:
         """For metrics.json: pieces placed and not, the mean agreement, and the share of pixels that read moved codes."""
@@ -70,6 +78,7 @@ class CodeSources:
             "mean_agreement": round(float(np.mean([r["agreement"] for r in placed])), 4) if placed else None,
             "resampled_fraction": round(float(moved.sum() / total), 4) if total else 0.0,
             "withheld_pixels": int(self.withheld.sum()),
+            "filled_pixels": self.filled,
         }
 
 
@@ -96,6 +105,7 @@ def code_sources(
     ring: int = RING,
     search: int = SEARCH,
     patch: int = PATCH,
+    reach: int = REACH,
 ) -> CodeSources:
     """For each ``patch``-square piece of ``region``, the place of ``labels`` whose map best matches ``edited`` there.
 
@@ -112,6 +122,8 @@ def code_sources(
         ring: context pixels around each piece that the source's surroundings should match.
         search: the largest offset, in pixels, at which a source is looked for.
         patch: the side of the pieces, in pixels.
+        reach: how far a pixel whose piece's source is of another class looks for the nearest pixel of its class
+            with codes of it (0: such pixels are withheld).
     """
     if not (labels.shape == edited.shape == region.shape):
         raise CimgenError("the map, the edited map and the region must have the same size")
@@ -154,7 +166,46 @@ def code_sources(
                 if filled is not None:
                     filled[ys, xs] = filled[ys + dy, xs + dx]
                 known[ys, xs] = True
+    if reach > 0:
+        out.filled = fill_withheld(out, labels, edited, region, reach)
     return out
+
+
+def fill_withheld(sources: CodeSources, labels: np.ndarray, edited: np.ndarray, region: np.ndarray, reach: int) -> int:
+    """Give withheld pixels of ``sources`` the codes of the nearest pixel of their edited class, within ``reach``
+    pixels, that reads codes of that class: outside ``region`` (its own) or resampled inside it. The source is that
+    pixel's source continued by the offset between them, else mirrored, else the source itself: the first of
+    them that lies in the image, outside the region and on the class. Changes ``sources`` in place; returns the
+    pixels given a source."""
+    h, w = labels.shape
+    given = 0
+    resampled = region & ~sources.withheld
+    for c in np.unique(edited[sources.withheld]):
+        ys, xs = np.nonzero(sources.withheld & (edited == c))
+        y0, y1 = max(0, int(ys.min()) - reach), min(h, int(ys.max()) + reach + 1)
+        x0, x1 = max(0, int(xs.min()) - reach), min(w, int(xs.max()) + reach + 1)
+        window = (slice(y0, y1), slice(x0, x1))
+        has = (~region[window] & (labels[window] == c)) | (resampled[window] & (edited[window] == c))
+        if not has.any():
+            continue
+        dist, (iy, ix) = ndimage.distance_transform_edt(~has, return_indices=True)
+        near = dist[ys - y0, xs - x0] <= reach
+        ys, xs = ys[near], xs[near]
+        ny, nx = iy[ys - y0, xs - x0] + y0, ix[ys - y0, xs - x0] + x0
+        sy, sx = sources.rows[ny, nx], sources.cols[ny, nx]
+        ry, rx = sy.copy(), sx.copy()
+        todo = np.ones(len(ys), bool)
+        for sign in (1, -1):  # continued, then mirrored
+            cy, cx = sy + sign * (ys - ny), sx + sign * (xs - nx)
+            inside = (cy >= 0) & (cy < h) & (cx >= 0) & (cx < w)
+            cyc, cxc = np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)
+            ok = todo & inside & (labels[cyc, cxc] == c) & ~region[cyc, cxc]
+            ry[ok], rx[ok] = cy[ok], cx[ok]
+            todo &= ~ok
+        sources.rows[ys, xs], sources.cols[ys, xs] = ry, rx
+        sources.withheld[ys, xs] = False
+        given += len(ys)
+    return given
 
 
 def place(

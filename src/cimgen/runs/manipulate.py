@@ -52,6 +52,7 @@ from cimgen.runs.geodata import (
     truth_layer,
 )
 from cimgen.runs.options import (
+    FINETUNE_DETAIL,
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
     IN_MEMORY_MAX_PIXELS,
@@ -347,6 +348,9 @@ def finetune_renderer(
         )
     if steps is None:  # the recipe's
         steps = MEMORISE_STEPS if memorise else WINDOWS_STEPS
+    if detail is None:  # the recipe's: a detail code when memorising a whole image with a global generator
+        global_generator = checkpoint[0].get("generator_type", "global") == "global"
+        detail = FINETUNE_DETAIL if memorise and global_generator else 0
     if memorise:
         checkpoint = memorising_checkpoint(checkpoint, position=position, context=context, detail=detail, shape=labels.shape)
     ckpt_cfg = checkpoint[0]
