@@ -282,6 +282,17 @@ def test_finetune_before_manipulating(capsys, tiny_world, tiny_ckpt, tmp_path):
     assert metrics["finetuned"] is True and metrics["outside_mask_identical"]
     # the default recipe memorises the whole image with its position code and FINETUNE_DETAIL detail channels
     assert metrics["finetune_recipe"] == "memorise" and metrics["finetune_detail"] == FINETUNE_DETAIL > 0
+    assert metrics["finetune_precision"]["used"] in ("fp32", "bf16") and metrics["finetune_precision"]["why"]
+
+
+def test_finetune_precision_is_chosen_or_refused_in_one_sentence(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image, map_path = _tile(tiny_world)
+    edit = ["--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "2"]
+    args = [*_base(tiny_ckpt, image, map_path, tmp_path / "fp32"), *edit, "--finetune-precision", "fp32"]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "fp32" / "metrics.json").read_text())["finetune_precision"]["used"] == "fp32"
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "x"), *edit, "--finetune-precision", "fp64"])
+    assert "unknown fine-tuning precision 'fp64'" in msg and not (tmp_path / "x").exists()
 
 
 def test_geotiff_in_geotiff_out_keeps_the_georeferencing(tiny_world, tiny_ckpt, tmp_path):

@@ -195,6 +195,11 @@ def manipulate_cmd(
         "--finetune-context",
         help="When memorising, also feed the generator the image outside the region it draws (context conditioning).",
     ),
+    finetune_precision: str = typer.Option(
+        DEFAULTS.finetune_precision,
+        "--finetune-precision",
+        help="Arithmetic of the fine-tuning: auto (bf16 only where the CPU or GPU computes it natively), fp32, bf16 or fp16.",
+    ),
     finetune_detail: int | None = typer.Option(
         None,
         "--finetune-detail",
@@ -292,6 +297,7 @@ def manipulate_cmd(
         finetune_position=finetune_position,
         finetune_context=finetune_context,
         finetune_detail=finetune_detail,
+        finetune_precision=finetune_precision,
         code_inside=code_inside,
         score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,

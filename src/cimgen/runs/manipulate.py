@@ -313,6 +313,7 @@ def finetune_renderer(
     position: int = FINETUNE_POSITION,
     context: bool = False,
     detail: int | None = None,
+    precision: str = "auto",
 ) -> Renderer:
     """Fine-tune a pix2pixHD renderer on the target image; returns the fine-tuned renderer.
 
@@ -370,6 +371,7 @@ def finetune_renderer(
             "checkpoint_every": epochs_total,
             "sample_every": epochs_total,
             "keep_checkpoints": 1,
+            "precision": precision,
         },
     }
     cfg = finetune_config(ckpt_cfg, overrides)
@@ -443,6 +445,7 @@ def manipulate_one(
             source=cfg.checkpoint, steps=cfg.finetune_steps, crop=cfg.finetune_crop, palette=cfg.palette, device=cfg.device,
             echo=echo, progress=progress, recipe=cfg.finetune_recipe, position=0 if cfg.tile_size else cfg.finetune_position,
             context=cfg.finetune_context, detail=0 if cfg.tile_size else cfg.finetune_detail,  # None: the recipe's
+            precision=cfg.finetune_precision,
         )  # fmt: skip
     # A colour-map generator keeps the map's own colours outside the edit; tiles see palette colours only.
     colors = inputs.colors if renderer.takes_colors and not cfg.tile_size else None
@@ -470,6 +473,7 @@ def manipulate_one(
         "finetuned": cfg.finetune,
         **({"finetune_recipe": cfg.finetune_recipe, "finetune_steps": finetuned_steps(renderer)} if cfg.finetune else {}),
         **({"finetune_context": True} if cfg.finetune_context else {}),
+        **({"finetune_precision": finetuned_precision(renderer)} if cfg.finetune else {}),
         **({"finetune_detail": (renderer.config or {}).get("generator", {}).get("detail_channels", 0)} if cfg.finetune else {}),
         **({"codes_inside": codes} if codes else {}),
         **({"inside": inside_metrics(m)} if cfg.score_inside else {}),
@@ -497,6 +501,11 @@ def manipulate_one(
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     write_report(out, **m.arrays(), palette=renderer.palette, metrics=metrics, geo=inputs.geo, result_raster=result_raster)
     return m, metrics, renderer
+
+
+def finetuned_precision(renderer: Renderer) -> dict | None:
+    """The arithmetic a fine-tuned renderer's checkpoint was trained in and why (``{"used": ..., "why": ...}``)."""
+    return (renderer.checkpoint or ({}, {}))[0].get("precision")
 
 
 def finetuned_steps(renderer: Renderer) -> int | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cimgen.edit.resample import CODE_INSIDE
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
+from cimgen.train.runtime import PRECISIONS
 
 DEFAULT_RADIUS = 8
 """Dilation of the changed labels that makes the blend mask, in pixels."""
@@ -112,6 +113,9 @@ class ManipulateConfig:
     finetune_detail: int | None = None
     """When memorising, channels of the learnable detail code for this one image (0: none; None: ``FINETUNE_DETAIL``
     when memorising a whole image, none otherwise); see docs/manipulation.md."""
+    finetune_precision: str = "auto"
+    """Arithmetic of the fine-tuning: ``auto`` (bf16 only where the CPU or GPU computes it natively, as ``cimgen
+    train``), ``fp32``, ``bf16`` or ``fp16`` (``cimgen.train.runtime.PRECISIONS``)."""
     code_inside: str = "resample"
     """What a memorising (position- or detail-coded) generator reads inside the edit: ``resample`` (its codes copied,
     piece by piece, from places of the same image whose map matches the edited map: real texture of the edited
@@ -188,5 +192,7 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
             "context conditioning is learnt while memorising the whole image: use it with --finetune, "
             "the memorise recipe and no --tile-size"
         )
+    if cfg.finetune_precision not in PRECISIONS:
+        raise CimgenError(f"unknown fine-tuning precision '{cfg.finetune_precision}'; choose one of {', '.join(PRECISIONS)}")
     if cfg.tile_size is not None:
         check_range(cfg.tile_size, (0, TILE_SIZE_RANGE[1]), "tile_size")
