@@ -206,21 +206,16 @@ def run_seconds(run: Path) -> dict[int, float]:
     return out
 
 
-def floor_rows(out: Path, extractor, cfg: ProtocolConfig, cache: FeatureCache) -> list[dict]:
+def floor_rows(shared: Path, extractor, cfg: ProtocolConfig, cache: FeatureCache) -> list[dict]:
     """FID/KID/SSIM between two *pristine* images of each dataset on the same patch grid: the level that
     sampling alone gives at these patch counts, below which no generator can be told apart."""
     from cimgen.metrics.protocol import EvalPair
 
-    def img(path: Path) -> np.ndarray:
-        return read_image(path)
-
-    b = out / "data" / "building2sat-8" / "images"
-    c = sorted((out / "data" / "cityscapes" / "images").glob("*.png"))
-    m = img(out / "data" / "map2sat" / "images" / "maps_1.png")
+    m = map2sat_pair(shared)[1]
     sets = {
-        "Building2Sat floor: img50 vs img52 (both real)": (img(b / "img50.png"), img(b / "img52.png")),
+        "Building2Sat floor: img50 vs img52 (both real)": (building2sat_pair(shared, 50)[1], building2sat_pair(shared, 52)[1]),
         "Map2Sat floor: top vs bottom half of the real photo": (m[:296], m[304:600]),
-        "Cityscapes floor: two real frames": (img(c[0]), img(c[1])),
+        "Cityscapes floor: two real frames": (cityscapes_pair(shared, 0)[1], cityscapes_pair(shared, 1)[1]),
     }
     rows = []
     for name, (a, bb) in sets.items():
@@ -405,7 +400,7 @@ def main() -> None:
     cache = FeatureCache(out / "feature-cache")
     rows = []
     if args.floors_only:
-        floors = floor_rows(out, extractor, cfg, cache)
+        floors = floor_rows(args.shared, extractor, cfg, cache)
         write_text(out / "floors.md", table_markdown(floors))
         print(table_markdown(floors))
         return
@@ -422,7 +417,7 @@ def main() -> None:
     else:
         rows, study = memorise_rows(args, out, score, timings), []
 
-    floors = floor_rows(out, extractor, cfg, cache)
+    floors = floor_rows(args.shared, extractor, cfg, cache)
     write_text(out / "floors.md", table_markdown(floors))
     md = table_markdown(rows, paper=True)
     write_text(out / "paper_table.md", md)
