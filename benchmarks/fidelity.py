@@ -4,7 +4,7 @@ Usage:  .venv/bin/python benchmarks/fidelity.py [--shared ../shared/data] [--out
                                                 [--steps 120] [--every 30] [--variants a,b,...] [--write-docs]
                                                 [--device cpu|cuda|cuda:N] [--preset gpu]
 
-``--preset gpu`` is the GPU preset: the default variant (memorise-pos) alone for GPU_PRESET's steps on
+``--preset gpu`` is the GPU preset: the default variant (memorise-detail-lr) alone for GPU_PRESET's steps on
 the whole pair, on ``--device`` (cuda unless told); benchmarks/gpu_check.py runs it (and, with
 ``--quick``, a 2-step version of it on a 192-pixel corner of the pair on the CPU).
 
