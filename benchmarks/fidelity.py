@@ -67,6 +67,7 @@ from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.edit.resample import CODE_INSIDE
+from cimgen.errors import CimgenError
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.features import load_extractor
@@ -191,13 +192,16 @@ def score_edit(
         Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")
         paper = {}
         if treatment == DEFAULT_INSIDE or not renderer.codes_movable:  # the paper's protocol, for the default only (time)
-            row = evaluate_pairs("edit", [EvalPair("edit", photo, m.generated, m.mask)], extractor())
-            paper = {
-                "fid": round(row["fid"], 2),
-                "kid": round(row["kid_mean"], 4),
-                "patch_ssim": round(row["ssim"], 4),
-                "patches": row["patches"],
-            }
+            try:
+                row = evaluate_pairs("edit", [EvalPair("edit", photo, m.generated, m.mask)], extractor())
+                paper = {
+                    "fid": round(row["fid"], 2),
+                    "kid": round(row["kid_mean"], 4),
+                    "patch_ssim": round(row["ssim"], 4),
+                    "patches": row["patches"],
+                }
+            except CimgenError as e:  # e.g. a small image the edit leaves no 64-pixel patch outside of
+                paper = {"paper_protocol": str(e)}
         edits[treatment] = {
             **paper,
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],

@@ -45,12 +45,16 @@ def tiny_world(tmp_path_factory) -> Path:
 
 
 def tiny_train_config(root: Path, **loop) -> dict:
-    """A nested config dict for a seconds-long training run."""
+    """A nested config dict for a seconds-long training run, in fp32 unless told (``auto`` would take bf16 on a CPU
+    with AVX-512 BF16 and fp32 elsewhere, so tests comparing runs would depend on the machine)."""
     return {
         "data": {"root": str(root), "label_nc": 6, "crop_size": 0, "flip": True},
         **TINY_MODEL,
-        "loop": {"epochs": 1, "decay_epochs": 1, "batch_size": 2, "seed": 3, "checkpoint_every": 1, "sample_every": 1, **loop},
-    }
+        "loop": {
+            "epochs": 1, "decay_epochs": 1, "batch_size": 2, "seed": 3, "checkpoint_every": 1, "sample_every": 1,
+            "precision": "fp32", **loop,
+        },
+    }  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -51,3 +51,10 @@ def test_these_commands_load_no_torch_at_start_up():
         "import sys; import cimgen.cli.detect, cimgen.cli.evaluate, cimgen.cli.inpainting, cimgen.cli.singan; print('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_fine_tuning_precisions_are_the_engines():
+    from cimgen.runs.options import FINETUNE_PRECISIONS
+    from cimgen.train.runtime import PRECISIONS
+
+    assert FINETUNE_PRECISIONS == PRECISIONS

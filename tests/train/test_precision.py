@@ -80,7 +80,7 @@ def test_every_preset_dry_run_says_what_it_resolves_to(caps, want, monkeypatch, 
         assert yaml.safe_load(out)["loop"]["precision"] == "auto", path.name
         assert f"# precision on this machine: {want} (auto: the CPU" in out, path.name
         assert not (tmp_path / "run").exists()
-    assert len(CONFIGS) == 11
+    assert len(CONFIGS) == 12
 
 
 def test_fp16_scaler_skips_a_step_whose_gradients_are_not_finite():

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from cimgen.edit.resample import CODE_INSIDE
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
-from cimgen.train.runtime import PRECISIONS
 
 DEFAULT_RADIUS = 8
 """Dilation of the changed labels that makes the blend mask, in pixels."""
@@ -37,6 +36,9 @@ FINETUNE_DETAIL = 8
 Map2Sat pair's SSIM from 0.55 to 0.9 at equal steps; docs/benchmarks.md)."""
 MEMORISE_LR = 1e-3
 """The memorise recipe's learning rate (5x pix2pixHD's 2e-4; the detail code learns at 50x it)."""
+FINETUNE_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+"""The training engine's precisions (``cimgen.train.runtime.PRECISIONS``), written again so that importing the options
+loads no torch; tests/cli/test_defaults.py checks that the two agree."""
 
 # The allowed range of each number, (lowest, highest): the CLI shows them in --help and the runs check them,
 # so a value no library call can take (a radius of 100,000 px, a feather of 1e12) gets one sentence.
@@ -115,7 +117,7 @@ class ManipulateConfig:
     when memorising a whole image, none otherwise); see docs/manipulation.md."""
     finetune_precision: str = "auto"
     """Arithmetic of the fine-tuning: ``auto`` (bf16 only where the CPU or GPU computes it natively, as ``cimgen
-    train``), ``fp32``, ``bf16`` or ``fp16`` (``cimgen.train.runtime.PRECISIONS``)."""
+    train``), ``fp32``, ``bf16`` or ``fp16`` (``FINETUNE_PRECISIONS``)."""
     code_inside: str = "resample"
     """What a memorising (position- or detail-coded) generator reads inside the edit: ``resample`` (its codes copied,
     piece by piece, from places of the same image whose map matches the edited map: real texture of the edited
@@ -192,7 +194,7 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
             "context conditioning is learnt while memorising the whole image: use it with --finetune, "
             "the memorise recipe and no --tile-size"
         )
-    if cfg.finetune_precision not in PRECISIONS:
-        raise CimgenError(f"unknown fine-tuning precision '{cfg.finetune_precision}'; choose one of {', '.join(PRECISIONS)}")
+    if cfg.finetune_precision not in FINETUNE_PRECISIONS:
+        raise CimgenError(f"unknown fine-tuning precision '{cfg.finetune_precision}'; choose one of {', '.join(FINETUNE_PRECISIONS)}")
     if cfg.tile_size is not None:
         check_range(cfg.tile_size, (0, TILE_SIZE_RANGE[1]), "tile_size")
