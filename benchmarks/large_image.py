@@ -474,6 +474,14 @@ def run_windowed_case(args, work: Path, boxes: list) -> dict:
     }  # fmt: skip
 
 
+def machine_line(threads: int, torch_version: str) -> str:
+    """The report's line on the machine: CPU, its instruction sets, torch and its threads."""
+    return (
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPU cores; {cpu_summary()}; torch {torch_version} (CPU), {threads} torch threads, "
+        f"Python {platform.python_version()}; no GPU."
+    )
+
+
 def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, torch_version: str) -> str:
     cmd = " ".join(["OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"), ".venv/bin/python", *sys.argv])
     pool = f", drawn from {scene.get('distinct_tiles')} distinct tiles" if args.pool else ""
@@ -482,10 +490,7 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
         "",
         f"Command: `{cmd}`",
         "",
-        (
-            f"Machine: {cpu_model()}, {os.cpu_count()} CPU cores; {cpu_summary()}; torch {torch_version} (CPU), {threads} torch threads, "
-            f"Python {platform.python_version()}; no GPU."
-        ),
+        machine_line(threads, torch_version),
         "",
         (
             f"Scene: {args.size}x{args.size}, a mosaic of {scene['tiles']} synthetic-world tiles of 256x256{pool} (seed {args.seed}, "
@@ -548,10 +553,7 @@ def report_sizes(args, scenes: dict, plans: dict, results: dict, walls: dict, th
         "",
         f"Command: `{cmd}`",
         "",
-        (
-            f"Machine: {cpu_model()}, {os.cpu_count()} CPU cores; {cpu_summary()}; torch {torch_version} (CPU), {threads} torch threads, "
-            f"Python {platform.python_version()}; no GPU."
-        ),
+        machine_line(threads, torch_version),
         "",
         (
             "Scenes: mosaics of 256x256 synthetic-world tiles"
