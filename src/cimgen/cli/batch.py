@@ -41,6 +41,20 @@ def batch_cmd(
     device: Annotated[
         str, typer.Option("--device", help="Where each worker runs the generator: cpu or cuda (one GPU per worker).")
     ] = "cpu",
+    vector: Annotated[
+        Path | None,
+        typer.Option(
+            "--vector", help="One vector layer for every scene (GeoTIFFs; each draws the features that reach it); needs --classes."
+        ),
+    ] = None,
+    classes: Annotated[
+        Path | None,
+        typer.Option("--classes", help="Class mapping (YAML) of --vector, and of every row with a vector column but no classes."),
+    ] = None,
+    vector_crs: Annotated[
+        str,
+        typer.Option("--vector-crs", help="CRS of the layers' coordinates (image, or e.g. EPSG:4326) for rows whose options give none."),
+    ] = "",
     quiet: Annotated[bool, typer.Option("--quiet", help="Only the first and last lines, not one per scene.")] = False,
 ) -> None:
     """Manipulate every scene of a manifest into OUT/<out>/, several at once, and write OUT/manifest_out.csv.
@@ -48,6 +62,9 @@ def batch_cmd(
     Each row names an image, its map (or none: made from the image), an edit (spec file, inline edits
     or an edited map), an output name and options. Scenes already made are skipped, so running the same
     command again resumes a stopped batch; a scene that fails is recorded with its reason and the rest go on.
+
+    Rows may draw their map from a vector layer (a vector and a classes column, or --classes for all);
+    --vector with --classes gives one layer to every scene (see docs/batch.md).
 
     Example: cimgen batch scenes.csv --checkpoint runs/demo/finetune --out runs/forgeries --workers 2
     """
@@ -60,6 +77,9 @@ def batch_cmd(
         palette=palette,
         direction=direction,
         device=device,
+        vector=vector or "",
+        classes=classes or "",
+        vector_crs=vector_crs,
         workers=workers,
         threads=threads,
         address=address,

@@ -96,6 +96,25 @@ def read_vector(path: str | Path, *, crs: str | None = None) -> VectorLayer:
     return VectorLayer(np.asarray(geometries, dtype=object), ids, columns, wkt, path.name)
 
 
+def read_vector_fields(path: str | Path) -> tuple[int, tuple[str, ...]]:
+    """The feature count and attribute names of a vector file's first layer, from its header (no geometry is read).
+
+    Raises:
+        CimgenError: for a missing or unreadable file.
+    """
+    pyogrio, _ = _modules()
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CimgenError(f"{path} does not exist or is not a file")
+    try:
+        info = pyogrio.read_info(path, force_feature_count=True)
+    except (DataSourceError, DataLayerError, RuntimeError) as e:
+        raise CimgenError(f"{path} cannot be read as a vector layer ({str(e).splitlines()[0][:200]})") from None
+    return int(info["features"]), tuple(str(f) for f in info["fields"])
+
+
 def crs_wkt(text: str) -> str:
     """A CRS given as ``EPSG:4326``, a WKT string, a PROJ string or an OGC URN, as WKT; one sentence when GDAL knows no such CRS."""
     from rasterio.crs import CRS

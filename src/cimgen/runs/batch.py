@@ -6,7 +6,9 @@ one is one sentence and nothing runs), then hands each scene that is not already
 ``runs.manipulate.run_manipulation``: in this process for one worker, else as Ray tasks, on this
 machine or on a Ray cluster. Each scene's folder appears only when complete (``io.folders.new_folder``),
 so a re-run skips finished scenes and redoes the rest; a scene that fails is recorded in the
-manifest out with its sentence and the batch goes on.
+manifest out with its sentence and the batch goes on. A scene's map can be a vector layer: its row's
+own (with a class mapping, each mapping file parsed once for the batch) or one ``--vector`` layer
+for every scene, read once per process, each GeoTIFF drawing the features that reach it.
 """
 
 from __future__ import annotations
@@ -25,21 +27,24 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cimgen.data.vector_labels import ClassMapping
 from cimgen.edit.blend import BLENDS
 from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_renderer
 from cimgen.io.folders import new_folder
 from cimgen.io.images import write_text
 from cimgen.nn.devices import check_device
+from cimgen.palette import Palette
+from cimgen.runs.geodata import SharedLayer, check_vector_file, read_class_mapping, read_shared_layer
 from cimgen.runs.manipulate import run_manipulation
 from cimgen.runs.options import ManipulateConfig, check_manipulate_config
 from cimgen.textfiles import json_text, parse_json, read_text
 
 MANIFEST_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 REQUIRED_COLUMNS = ("image", "out")
-COLUMNS = ("image", "out", "map", "vector", "spec", "edits", "edited_map", "mask", "instances", "options")
+COLUMNS = ("image", "out", "map", "vector", "classes", "spec", "edits", "edited_map", "mask", "instances", "options")
 """Every column a manifest may have; paths in them are relative to the manifest's folder."""
-PATH_COLUMNS = ("image", "map", "vector", "spec", "edited_map", "mask", "instances")
+PATH_COLUMNS = ("image", "map", "vector", "classes", "spec", "edited_map", "mask", "instances")
 EDIT_COLUMNS = ("spec", "edits", "edited_map")
 """Each scene gives its edit with exactly one of these."""
 EDIT_PATH_KEYS = ("mask", "source", "source_instances")
@@ -56,6 +61,7 @@ OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "overlap": (int,),
     "map_from": (str,),
     "map_from_direction": (str,),
+    "vector_crs": (str,),
 }
 """The ``options`` a scene may set (``ManipulateConfig`` fields) and the JSON types each takes."""
 
@@ -93,6 +99,10 @@ class Scene:
     """The options of its ``run_manipulation`` (paths absolute; ``out`` is the scene's folder)."""
     edits: list | None
     """Inline edits (a spec list), when the row gives ``edits`` rather than a spec file or an edited map."""
+    mapping: ClassMapping | None = None
+    """``config.classes`` parsed (``with_mappings``: once per file for the whole batch), shipped to the worker with the scene."""
+    shared_layer: bool = False
+    """``config.vector`` is the batch's ``--vector`` layer: read once per process, the scene draws the features that reach it."""
 
 
 @dataclass
@@ -115,12 +125,15 @@ class BatchResult:
 # The manifest in
 
 
-def read_manifest(path: str | Path, base: ManipulateConfig) -> list[Scene]:
+def read_manifest(path: str | Path, base: ManipulateConfig, *, classes: str = "", vector_crs: str = "", vector: str = "") -> list[Scene]:
     """Read and check a manifest; one sentence for the first problem, so that nothing runs on a bad one.
 
     Args:
         path: a ``.csv`` file with a header row, or a ``.jsonl`` file of one JSON object a line.
         base: the options every scene shares (checkpoint, palette, direction, device; ``out`` = the batch folder).
+        classes: the class mapping of rows that give a ``vector`` and no ``classes`` (``--classes``), and of ``vector``.
+        vector_crs: the CRS of the layers' coordinates for rows whose options give no ``vector_crs`` (``--vector-crs``).
+        vector: one layer for every scene (``--vector``; needs ``classes``): no row may give its own map, vector or classes.
     """
     path = Path(path)
     kind = MANIFEST_SUFFIXES.get(path.suffix.lower())
@@ -130,7 +143,9 @@ def read_manifest(path: str | Path, base: ManipulateConfig) -> list[Scene]:
     raw = _csv_rows(text, path) if kind == "csv" else _jsonl_rows(text, path)
     if not raw:
         raise CimgenError(f"manifest {path} lists no scenes")
-    scenes = [_scene(row, line, path, base) for line, row in raw]
+    absolute = {k: str(Path(v).absolute()) if v else "" for k, v in (("classes", classes), ("vector", vector))}
+    layers = VectorDefaults(vector_crs=vector_crs, **absolute)
+    scenes = [_scene(row, line, path, base, layers) for line, row in raw]
     seen: dict[str, int] = {}
     for s in scenes:
         key = s.name.casefold()  # two names one case-insensitive file system would merge count as one
@@ -218,7 +233,19 @@ def check_out_name(name: str, where: str) -> None:
         raise CimgenError(f"{where}: out '{name}' cannot be used: it is {'a name the batch writes' if name in RESERVED else 'too long'}")
 
 
-def _scene(row: dict, line: int, path: Path, base: ManipulateConfig) -> Scene:
+@dataclass(frozen=True)
+class VectorDefaults:
+    """What the batch's options say about vector layers (absolute paths, or '')."""
+
+    classes: str = ""
+    """``--classes``: the mapping of rows with a ``vector`` and no ``classes``, and of the shared layer."""
+    vector_crs: str = ""
+    """``--vector-crs``: for rows whose options give no ``vector_crs``."""
+    vector: str = ""
+    """``--vector``: one layer shared by every scene."""
+
+
+def _scene(row: dict, line: int, path: Path, base: ManipulateConfig, layers: VectorDefaults = VectorDefaults()) -> Scene:
     where = f"manifest {path} line {line}"
     cells = {c: _text(row.get(c), c, where) for c in (*PATH_COLUMNS, "out")}
     name = cells["out"]
@@ -230,7 +257,7 @@ def _scene(row: dict, line: int, path: Path, base: ManipulateConfig) -> Scene:
     if len(given) != 1:
         said = f"; it gives {' and '.join(given)}" if given else ""
         raise CimgenError(f"{where}: give the edit with exactly one of spec, edits or edited_map{said}")
-    options = _json_cell(row.get("options"), "options", where, dict) or {}
+    options = dict(_json_cell(row.get("options"), "options", where, dict) or {})
     if sum(bool(x) for x in (cells["map"], cells["vector"], options.get("map_from"))) > 1:
         raise CimgenError(f"{where}: give the scene's map, its vector file or a map_from option, not two of them")
     for key, value in options.items():
@@ -245,9 +272,8 @@ def _scene(row: dict, line: int, path: Path, base: ManipulateConfig) -> Scene:
     resolved = {c: str((root / cells[c]).absolute()) if cells[c] else "" for c in PATH_COLUMNS}
     if options.get("map_from"):
         options = {**options, "map_from": str((root / options["map_from"]).absolute())}
-    vector = resolved.pop("vector")
-    if vector:
-        resolved["vector"] = vector
+    resolved.update(_vector_cells(cells, options, layers, where))
+    options.pop("vector_crs", None)  # now in resolved, with the batch's default
     cfg = replace(base, out=str(Path(base.out) / name), **resolved, **options)
     try:
         check_manipulate_config(cfg)
@@ -257,7 +283,32 @@ def _scene(row: dict, line: int, path: Path, base: ManipulateConfig) -> Scene:
         raise CimgenError(f"{where}: {e}") from None
     if edits is not None:
         edits = [_edit_paths(e, root) for e in edits]
-    return Scene(name, line, cfg, edits)
+    return Scene(name, line, cfg, edits, shared_layer=bool(layers.vector))
+
+
+def _vector_cells(cells: dict, options: dict, layers: VectorDefaults, where: str) -> dict:
+    """A row's vector, classes and vector_crs after the batch's defaults; one sentence for a row that cannot have them."""
+    if layers.vector:
+        own = [c for c in ("vector", "classes", "map", "edited_map") if cells[c]] + (["map_from"] if options.get("map_from") else [])
+        if own:
+            raise CimgenError(
+                f"{where}: the batch's --vector layer draws every scene's map, so the row cannot give its own {own[0]}; "
+                "leave it out, or make this scene in a batch without --vector"
+            )
+        return {"vector": layers.vector, "classes": layers.classes, "vector_crs": options.get("vector_crs") or layers.vector_crs}
+    if not cells["vector"]:
+        if cells["classes"] or options.get("vector_crs"):
+            raise CimgenError(f"{where}: classes and the vector_crs option describe a vector layer, and the row gives no vector")
+        return {}
+    if cells["edited_map"]:
+        raise CimgenError(f"{where}: a vector row edits the map drawn from its layer; give the edit with spec or edits, not edited_map")
+    if not (cells["classes"] or layers.classes):
+        raise CimgenError(
+            f"{where}: the vector file {cells['vector']} needs a class mapping; give the row a classes file, "
+            "or the batch --classes MAPPING.yaml for every vector row without one (see docs/geodata.md)"
+        )
+    default = {} if cells["classes"] else {"classes": layers.classes}  # a row's own classes is resolved with its other paths
+    return {**default, "vector_crs": options.get("vector_crs") or layers.vector_crs}
 
 
 def _type_name(t: type) -> str:
@@ -281,6 +332,48 @@ def missing_input(scene: Scene) -> str:
     return ""
 
 
+def with_mappings(scenes: list[Scene], palette: Palette, manifest: str | Path) -> list[Scene]:
+    """The scenes with their class mappings parsed against the generator's classes: each file once, however many rows
+    name it; and each vector_crs checked once. One sentence, naming the first line that uses it, for a file that cannot
+    be read or parsed, so nothing runs on a bad mapping."""
+    from cimgen.io.vector import crs_wkt
+
+    parsed: dict[str, ClassMapping] = {}
+    crs_checked: set[str] = set()
+    out = []
+    for s in scenes:
+        cfg = s.config
+        try:
+            if cfg.classes and cfg.classes not in parsed:
+                parsed[cfg.classes] = read_class_mapping(Path(cfg.classes), palette)
+            if cfg.vector_crs and cfg.vector_crs.lower() != "image" and cfg.vector_crs not in crs_checked:
+                crs_wkt(cfg.vector_crs)
+                crs_checked.add(cfg.vector_crs)
+        except CimgenError as e:
+            raise CimgenError(f"manifest {manifest} line {s.line}: {e}") from None
+        out.append(replace(s, mapping=parsed[cfg.classes]) if cfg.classes else s)
+    return out
+
+
+def vector_problem(scene: Scene, checked: dict[tuple[str, str], str]) -> str:
+    """Why a scene's own vector file cannot be drawn with its mapping ('' when it can); each (file, mapping) checked once.
+
+    Only the file's header is read (readable, some features, every attribute the mapping names). The batch's shared
+    ``--vector`` layer is read whole, once, before (``read_shared_layer``).
+    """
+    cfg = scene.config
+    if not cfg.vector or scene.shared_layer or scene.mapping is None:
+        return ""
+    key = (cfg.vector, cfg.classes)
+    if key not in checked:
+        try:
+            check_vector_file(Path(cfg.vector), Path(cfg.classes), scene.mapping)
+            checked[key] = ""
+        except CimgenError as e:
+            checked[key] = str(e)
+    return checked[key]
+
+
 # ----------------------------------------------------------------------------------------------
 # One scene (what each worker runs)
 
@@ -297,15 +390,44 @@ def cached_renderer(cfg: ManipulateConfig) -> Renderer:
     return _RENDERER[key]
 
 
+_LAYER: dict[tuple, SharedLayer] = {}
+"""The shared ``--vector`` layer this process last read: read once per worker process (and once by the driver)."""
+
+
+def cached_layer(scene: Scene, palette: Palette) -> SharedLayer:
+    """The batch's ``--vector`` layer with the scene's mapping, read once per process (re-read when the file changed).
+
+    Ray workers read it from its path rather than receive it with each task: a city's layer is large, and each worker
+    keeps it for all its scenes, as it keeps the generator.
+    """
+    cfg = scene.config
+    try:
+        stat = Path(cfg.vector).stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:  # reading it says why
+        version = None
+    key = (cfg.vector, version, cfg.classes, json_text(scene.mapping.to_dict()), tuple(palette.names))
+    if key not in _LAYER:
+        _LAYER.clear()
+        _LAYER[key] = read_shared_layer(Path(cfg.vector), Path(cfg.classes), palette, mapping=scene.mapping)
+    return _LAYER[key]
+
+
 def worker_name() -> str:
     """host:pid of this process, as the manifest out names the worker of each scene."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def scene_options(cfg: ManipulateConfig) -> dict:
-    """The options that decide a scene's pixels (the device does not), as recorded in its folder and compared on a re-run."""
-    d = asdict(cfg)
+def scene_options(scene: Scene) -> dict:
+    """The options that decide a scene's pixels (the device does not), as recorded in its folder and compared on a re-run.
+
+    A scene with a vector layer also records its class mapping as parsed (``classes_mapping``), so a mapping file
+    changed in place since the scene was made counts as another input.
+    """
+    d = asdict(scene.config)
     d.pop("device")
+    if scene.mapping is not None:
+        d["classes_mapping"] = json.loads(json_text(scene.mapping.to_dict()))
     return d
 
 
@@ -324,7 +446,7 @@ def finished_row(scene: Scene) -> dict | None:
         row, options = saved["row"], saved["options"]
     except (OSError, ValueError, KeyError, TypeError):
         return {**base, "status": FAILED, "error": f"{folder} exists but was not made by cimgen batch; move it away to make the scene"}
-    if options != scene_options(scene.config):
+    if options != scene_options(scene):
         return {
             **base,
             "status": FAILED,
@@ -352,14 +474,23 @@ def run_scene(scene: Scene, threads: int) -> dict:
                 return done
             torch.set_num_threads(threads)
             renderer = cached_renderer(scene.config)
+            layer = cached_layer(scene, renderer.palette) if scene.shared_layer else None
             folder = Path(scene.config.out)
             # The scene's folder is built under a temporary name; run_manipulation writes into that (empty) folder, the
             # record goes beside its files, and only then does the folder take its name: it exists only when complete.
             with new_folder(folder, OUT_HINT) as tmp:
-                run = run_manipulation(replace(scene.config, out=str(tmp)), scene.edits, renderer=renderer, echo=None, progress=False)
+                run = run_manipulation(
+                    replace(scene.config, out=str(tmp)),
+                    scene.edits,
+                    renderer=renderer,
+                    mapping=scene.mapping,
+                    layer=layer,
+                    echo=None,
+                    progress=False,
+                )
                 row.update(_metrics_row(run.metrics, folder, tmp))
                 row.update(status=OK, error="", folder=str(folder), seconds=round(time.perf_counter() - t0, 2))
-                write_text(tmp / SCENE_RECORD, json_text({"row": row, "options": scene_options(scene.config)}))
+                write_text(tmp / SCENE_RECORD, json_text({"row": row, "options": scene_options(scene)}))
             # Done: the lock file goes (whoever waits on it finds the folder); a failed scene's stays for its next try.
             lock.unlink(missing_ok=True)
         return row
@@ -554,6 +685,9 @@ def run_batch_manifest(
     palette: str = "",
     direction: str = "",
     device: str = "cpu",
+    vector: str | Path = "",
+    classes: str | Path = "",
+    vector_crs: str = "",
     workers: int | None = None,
     threads: int = 1,
     address: str = "",
@@ -571,6 +705,9 @@ def run_batch_manifest(
         palette: classes for a CycleGAN/pix2pix generator (as ``cimgen manipulate --palette``).
         direction: map -> image direction of a CycleGAN/pix2pix generator.
         device: where each worker runs the generator (cpu or cuda).
+        vector: one vector layer for every scene (each a GeoTIFF drawing the features that reach it); needs ``classes``.
+        classes: the class mapping of ``vector``, and of every row that gives a ``vector`` and no ``classes``.
+        vector_crs: the CRS of the layers' coordinates (as ``--vector-crs``) for rows whose options give none.
         workers: scenes run at once; 1 without ``address`` runs them in this process; None: the engine's CPUs / threads.
         threads: torch threads of each worker (also the CPUs each Ray task reserves); pixels can depend on it.
         address: a Ray cluster (``auto``, ``host:port`` or ``ray://host:10001``); empty: a local Ray instance.
@@ -598,14 +735,24 @@ def run_batch_manifest(
     inline = engine == "process" or (engine == "auto" and workers == 1 and not address)
     if inline:  # Ray workers check the device on their own machine
         base = replace(base, device=check_device(device))
-    scenes = read_manifest(manifest, base)
+    if vector and not classes:
+        raise CimgenError("--vector needs --classes, the YAML mapping from attributes to classes (see docs/geodata.md)")
+    scenes = read_manifest(manifest, base, classes=str(classes), vector_crs=vector_crs, vector=str(vector))
     # The generator is read here once, so that a wrong checkpoint, palette or direction is one sentence before any scene
     # runs; one worker in this process keeps it (cached_renderer), Ray workers read it again, once each.
     if inline:
-        cached_renderer(base)
+        generator_palette = cached_renderer(base).palette
     else:
-        load_renderer(base.checkpoint, palette=palette, direction=direction, device="cpu")
+        generator_palette = load_renderer(base.checkpoint, palette=palette, direction=direction, device="cpu").palette
+    # Class mappings are parsed once per file, and the shared layer read once, before any scene runs; a bad one is one
+    # sentence. This process keeps the layer for its own scenes; Ray workers read it again from its path, once each.
+    scenes = with_mappings(scenes, generator_palette, manifest)
+    if vector:
+        cached_layer(scenes[0], generator_palette)
+        if not inline:
+            _LAYER.clear()
     record = {"checkpoint": base.checkpoint, "palette": palette, "direction": direction, "manifest": str(Path(manifest).absolute())}
+    checked: dict[tuple[str, str], str] = {}
     if out.exists() and not out.is_dir():
         raise CimgenError(f"{out} is a file; {OUT_HINT}")
     created = not out.exists()
@@ -616,7 +763,7 @@ def run_batch_manifest(
         todo: list[Scene] = []
         for s in scenes:
             row = finished_row(s)
-            if row is None and (reason := missing_input(s)):
+            if row is None and (reason := missing_input(s) or vector_problem(s, checked)):
                 row = {"out": s.name, "image": s.config.image, "line": s.line, "status": FAILED, "error": reason}
             if row is None:
                 todo.append(s)

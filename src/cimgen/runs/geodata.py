@@ -32,7 +32,16 @@ from cimgen.errors import CimgenError
 from cimgen.io.bands import BandStretch, fit_bands, fit_stretch, parse_bands, parse_percentiles, to_rgb8, unshown_bands, valid_pixels
 from cimgen.io.geotiff import GeoInfo, is_georeferenced, read_geotiff, read_geotiff_bands, read_geotiff_info, read_geotiff_sample
 from cimgen.io.images import read_image
-from cimgen.io.vector import VectorLayer, crs_is_geographic, crs_name, crs_wkt, read_vector, reproject_geometries, same_crs
+from cimgen.io.vector import (
+    VectorLayer,
+    crs_is_geographic,
+    crs_name,
+    crs_wkt,
+    read_vector,
+    read_vector_fields,
+    reproject_geometries,
+    same_crs,
+)
 from cimgen.palette import Palette
 from cimgen.textfiles import json_text, read_yaml
 
@@ -285,9 +294,15 @@ def _scene_grid(image: Path) -> Grid:
     return grid_of(read_geotiff_info(image), image)
 
 
-def _read_layer(vector: Path, classes: Path, palette: Palette) -> tuple[VectorLayer, ClassMapping]:
-    """The class mapping and the layer, read and checked against each other (no image needed)."""
-    mapping = parse_mapping(read_yaml(classes, "class mapping"), palette, source=str(classes))
+def read_class_mapping(classes: Path, palette: Palette) -> ClassMapping:
+    """A class mapping file (YAML rules from attribute queries to the palette's classes) read and parsed."""
+    return parse_mapping(read_yaml(classes, "class mapping"), palette, source=str(classes))
+
+
+def _read_layer(vector: Path, classes: Path, palette: Palette, mapping: ClassMapping | None = None) -> tuple[VectorLayer, ClassMapping]:
+    """The class mapping (``mapping`` when already parsed from ``classes``) and the layer, read (no image needed)."""
+    if mapping is None:
+        mapping = read_class_mapping(classes, palette)
     layer = read_vector(vector)
     if len(layer) == 0:
         raise CimgenError(f"{vector} holds no features; there is nothing to draw a map from")
@@ -295,13 +310,21 @@ def _read_layer(vector: Path, classes: Path, palette: Palette) -> tuple[VectorLa
 
 
 def read_vector_inputs(
-    image: Path, vector: Path, classes: Path, palette: Palette, *, vector_crs: str = "", window_limit: int = 0
+    image: Path,
+    vector: Path,
+    classes: Path,
+    palette: Palette,
+    *,
+    vector_crs: str = "",
+    window_limit: int = 0,
+    mapping: ClassMapping | None = None,
 ) -> VectorInputs:
     """Read the image's grid, the class mapping and the vector layer; check, reproject and draw the layer.
 
     With ``window_limit`` (a scene larger than memory) the layer is not drawn whole: it is drawn
     window by window on demand (``VectorInputs.windows``), and edit regions are kept as crops of at
-    most ``window_limit`` pixels a side.
+    most ``window_limit`` pixels a side. ``mapping``: ``classes`` already parsed (a batch parses each
+    mapping file once for all its scenes).
 
     Raises:
         CimgenError: for an image that is not georeferenced, a layer with no features, no CRS where one is
@@ -311,7 +334,7 @@ def read_vector_inputs(
     image, vector, classes = Path(image), Path(vector), Path(classes)
     _check_vector_suffix(vector)
     grid = _scene_grid(image)
-    layer, mapping = _read_layer(vector, classes, palette)
+    layer, mapping = _read_layer(vector, classes, palette, mapping)
     src = layer_crs(layer, vector, grid, vector_crs)
     check_mapping(mapping, layer, str(classes))
     return _draw_inputs(grid, vector, layer, src, mapping, palette, window_limit=window_limit)
@@ -360,8 +383,10 @@ class SharedLayer:
     outside a scene may still draw on it."""
 
 
-def read_shared_layer(vector: Path, classes: Path, palette: Palette) -> SharedLayer:
+def read_shared_layer(vector: Path, classes: Path, palette: Palette, *, mapping: ClassMapping | None = None) -> SharedLayer:
     """Read a vector layer and its class mapping once for many scenes (``scene_vector_inputs`` draws it on each).
+
+    ``mapping``: ``classes`` already parsed.
 
     Raises:
         CimgenError: for a file cimgen does not read, an empty layer, a mapping naming an attribute the layer lacks.
@@ -370,7 +395,7 @@ def read_shared_layer(vector: Path, classes: Path, palette: Palette) -> SharedLa
 
     vector, classes = Path(vector), Path(classes)
     _check_vector_suffix(vector)
-    layer, mapping = _read_layer(vector, classes, palette)
+    layer, mapping = _read_layer(vector, classes, palette, mapping)
     check_mapping(mapping, layer, str(classes))
     widths = [0.0]
     for rule in mapping.rules:
@@ -379,6 +404,20 @@ def read_shared_layer(vector: Path, classes: Path, palette: Palette) -> SharedLa
         elif rule.width is not None:
             widths.append(float(rule.width))
     return SharedLayer(vector, classes, layer, mapping, shapely.STRtree(layer.geometries), max(widths) / 2.0)
+
+
+def check_vector_file(vector: Path, classes: Path, mapping: ClassMapping) -> None:
+    """One sentence unless ``vector`` is a layer cimgen reads, holding features, with every attribute ``mapping`` names.
+
+    Reads only the file's header (``read_vector_fields``), so a batch checks each scene's layer before any scene runs.
+    """
+    vector = Path(vector)
+    _check_vector_suffix(vector)
+    count, fields = read_vector_fields(vector)
+    if count == 0:
+        raise CimgenError(f"{vector} holds no features; there is nothing to draw a map from")
+    header = VectorLayer(np.empty(0, dtype=object), (), {f: np.empty(0, dtype=object) for f in fields}, None, vector.name)
+    check_mapping(mapping, header, str(classes))
 
 
 def scene_vector_inputs(image: Path, shared: SharedLayer, palette: Palette, *, vector_crs: str = "") -> VectorInputs:

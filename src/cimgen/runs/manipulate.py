@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from cimgen.data.paired import PairedDataset
 from cimgen.data.tiles import tile_starts
+from cimgen.data.vector_labels import ClassMapping
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RegionCrop, RemoveObject
 from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
@@ -40,6 +41,7 @@ from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
 from cimgen.runs.geodata import (
+    SharedLayer,
     VectorInputs,
     alpha_bands,
     edited_layer,
@@ -563,6 +565,8 @@ def run_manipulation(
     edits_raw=None,
     *,
     renderer: Renderer | None = None,
+    mapping: ClassMapping | None = None,
+    layer: SharedLayer | None = None,
     echo: Callable[[str], None] | None = print,
     progress: bool = True,
 ) -> ManipulationRun:
@@ -572,6 +576,9 @@ def run_manipulation(
         cfg: the run's options.
         edits_raw: option edits as a spec list, when ``cfg`` names no spec or edited map.
         renderer: the generator of ``cfg.checkpoint`` already loaded (the web editor keeps one); default: load it.
+        mapping: ``cfg.classes`` already parsed (``runs.geodata.read_class_mapping``; a batch parses each file once).
+        layer: ``cfg.vector`` (with ``cfg.classes``) already read for many scenes (``runs.geodata.read_shared_layer``):
+            the image draws the features of it that reach it (``scene_vector_inputs``), as a folder batch's tiles do.
         echo: where progress lines go.
         progress: show progress bars.
     """
@@ -585,11 +592,15 @@ def run_manipulation(
     check_fresh(out, OUT_HINT)
     if renderer is None:
         renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
-    vector = (
-        read_vector_inputs(Path(cfg.image), Path(cfg.vector), Path(cfg.classes), renderer.palette, vector_crs=cfg.vector_crs)
-        if cfg.vector
-        else None
-    )
+    vector = None
+    if layer is not None:
+        if Path(cfg.vector) != layer.path:  # the run's folder records cfg: it must name the layer drawn
+            raise CimgenError(f"the layer given is {layer.path}, but the run's vector option names '{cfg.vector}'")
+        vector = scene_vector_inputs(Path(cfg.image), layer, renderer.palette, vector_crs=cfg.vector_crs)
+    elif cfg.vector:
+        vector = read_vector_inputs(
+            Path(cfg.image), Path(cfg.vector), Path(cfg.classes), renderer.palette, vector_crs=cfg.vector_crs, mapping=mapping
+        )
     geo = vector.context if vector is not None else geo_context(Path(cfg.image))
     edits = None if cfg.edited_map else load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance, geo=geo)
     inputs = read_inputs(
