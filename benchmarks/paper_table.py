@@ -309,11 +309,14 @@ def memorise_edit(
     data: Path, name: str, cls: str, box, out: Path, *, renderer=None, palette: str = "", whole: bool, steps: int | None = None
 ) -> dict:
     """One edit made as ``cimgen manipulate --finetune`` makes it with its defaults (the memorise recipe on this one
-    image, codes resampled inside the edit; ``steps`` None: the recipe's), into ``out``; returns its metrics. An edit
-    already made is read back, so an interrupted table resumes at the first edit not made."""
+    image, codes resampled inside the edit; ``steps`` None: the recipe's), into ``out``; returns its metrics with the
+    edit's ``wall_seconds``. An edit already made is read back, so an interrupted table resumes at the first edit not
+    made."""
     if (out / "metrics.json").is_file():
         log(f"  {out.name}: already made")
-        return json.loads((out / "metrics.json").read_text())
+        timing = out / "benchmark.json"
+        wall = json.loads(timing.read_text())["wall_seconds"] if timing.is_file() else None
+        return {**json.loads((out / "metrics.json").read_text()), "wall_seconds": wall}
     cfg = ManipulateConfig(
         checkpoint="", out=str(out), image=str(data / "images" / f"{name}.png"), map=str(data / "labels" / f"{name}.png"),
         palette=palette, finetune=True, finetune_steps=steps,
@@ -332,12 +335,10 @@ def memorise_rows(args, out: Path, score, timings: dict) -> list[dict]:
     rows = []
 
     def edit(row: str, data: Path, name: str, cls: int, side: int, palette, **kw) -> None:
-        target = out / "edits" / row / name
         box = edit_box(data, name, cls, side)
-        metrics = memorise_edit(data, name, palette.names[cls], box, target, steps=args.steps, **kw)
-        wall = json.loads((target / "benchmark.json").read_text())["wall_seconds"] if (target / "benchmark.json").is_file() else None
+        metrics = memorise_edit(data, name, palette.names[cls], box, out / "edits" / row / name, steps=args.steps, **kw)
         timings.setdefault("edits", {})[f"{row}/{name}"] = {
-            "wall_seconds": wall, "finetune_steps": metrics.get("finetune_steps"),
+            "wall_seconds": metrics["wall_seconds"], "finetune_steps": metrics.get("finetune_steps"),
             "ssim_outside_mask": metrics.get("ssim_outside_mask"), "codes_inside": metrics.get("codes_inside"),
         }  # fmt: skip
 

@@ -10,6 +10,7 @@ import pytest
 
 from cimgen.cli.main import main
 from tests.cli.test_cli import _err
+from tests.cli.test_geodata_cli import _truth_iou
 from tests.conftest import shared
 
 rasterio = pytest.importorskip("rasterio", reason="geodata is the optional 'geo' extra")
@@ -221,8 +222,6 @@ def test_spacenet_windowed_remove_one_footprint(tiny_ckpt, tmp_path):
     with rasterio.open(out / "mask.tif") as m:
         mask = m.read(1) > 0
     assert np.array_equal(res[~mask], src[~mask])
-    _, _, wkb, _ = pyogrio.raw.read(out / "truth.geojson")
-    back = rasterize([(g, 1) for g in shapely.from_wkb(wkb)], out_shape=src.shape, transform=transform, fill=0, dtype="uint8") > 0
-    assert (back & mask).sum() / (back | mask).sum() >= 0.99
+    assert _truth_iou(out, transform, src.shape) >= 0.99
     assert pyogrio.read_info(out / "truth.geojson")["crs"] == "EPSG:32616"
     assert pyogrio.read_info(out / "edited.geojson")["features"] == 42
