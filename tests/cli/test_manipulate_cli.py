@@ -285,6 +285,18 @@ def test_finetune_before_manipulating(capsys, tiny_world, tiny_ckpt, tmp_path):
     assert metrics["finetune_precision"]["used"] in ("fp32", "bf16") and metrics["finetune_precision"]["why"]
 
 
+def test_finetune_memorises_an_image_whose_sides_are_no_multiple_of_the_generators(tiny_world, tiny_ckpt, tmp_path):
+    # a 900x900 SpaceNet tile failed here: the whole image trained unpadded; it is now padded as rendering pads it
+    image, map_path = _tile(tiny_world)
+    write_image(tmp_path / "odd.png", read_image(image)[:45, :46])
+    write_label_map(tmp_path / "odd_map.png", read_label_map(map_path)[:45, :46])
+    edit = ["--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "2"]
+    assert main([*_base(tiny_ckpt, tmp_path / "odd.png", tmp_path / "odd_map.png", tmp_path / "o"), *edit]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["finetune_recipe"] == "memorise" and metrics["finetune_detail"] == FINETUNE_DETAIL
+    assert read_image(tmp_path / "o" / "result.png").shape == (45, 46, 3) and metrics["outside_mask_identical"]
+
+
 def test_finetune_precision_is_chosen_or_refused_in_one_sentence(capsys, tiny_world, tiny_ckpt, tmp_path):
     image, map_path = _tile(tiny_world)
     edit = ["--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "2"]

@@ -359,6 +359,12 @@ def finetune_renderer(
     ckpt_cfg = checkpoint[0]
     windows = [(0, 0, *labels.shape)] if memorise else finetune_windows(hint, labels.shape)
     pairs = [(f"window_{i:03d}", labels[y : y + h, x : x + w], image[y : y + h, x : x + w]) for i, (y, x, h, w) in enumerate(windows)]
+    if memorise:  # the whole image, padded as rendering pads it (reflected to the generator's size multiple)
+        m = renderer.generator.config.size_multiple
+        ph, pw = (-labels.shape[0]) % m, (-labels.shape[1]) % m
+        if ph or pw:
+            pad = ((0, ph), (0, pw))
+            pairs = [(name, np.pad(lab, pad, mode="reflect"), np.pad(img, (*pad, (0, 0)), mode="reflect")) for name, lab, img in pairs]
     side = min(min(h, w) for _, _, h, w in windows)
     crop = 0 if memorise else min(crop, side - side % 16)  # memorising: the whole image every step, so position cues stay
     epochs_total = max(1, -(-steps // len(windows)))
