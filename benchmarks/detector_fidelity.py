@@ -44,10 +44,9 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity import DEFAULT_INSIDE, PAIRS, splice_section  # the pairs, edits and default treatment of the fidelity benchmark
+from fidelity import DEFAULT_INSIDE, PAIRS, removal, splice_section  # the pairs, edits and default treatment of the fidelity benchmark
 
 from cimgen.edit.mask import busiest_box
-from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import plan_edit, render_edit
 from cimgen.forensics.baselines import baseline_scores
 from cimgen.forensics.evaluate import ACCURACY, AUC, patch_metrics, predict_patches
@@ -200,7 +199,7 @@ def run_variant(
     t0 = time.perf_counter()
     generated = renderer.render(labels)
     box = busiest_box(labels == spec["target"], spec["side"])
-    plan = plan_edit(photo, labels, [RemoveClass(spec["target"], box=box)], num_classes=renderer.palette.num_classes, radius=8)
+    plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
     render, codes = edit_render(renderer, photo, labels, plan, DEFAULT_INSIDE)
     forgery = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
     work = out / name

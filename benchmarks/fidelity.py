@@ -73,7 +73,7 @@ from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.features import load_extractor
 from cimgen.metrics.protocol import EvalPair, evaluate_pairs
 from cimgen.nn.devices import check_device
-from cimgen.palette import CITYSCAPES_PALETTE, Palette
+from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette
 from cimgen.runs.manipulate import edit_render, memorising_checkpoint
 from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig
 from cimgen.textfiles import json_text
@@ -158,7 +158,7 @@ def run_variant(
                 "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
             }
         )
-    edits = score_edit(run, labels, photo, box, spec["target"], device)
+    edits = score_edit(run, labels, photo, box, pair, device)
     return {
         "variant": name, **v, "steps": steps, "device": device, "threads": torch.get_num_threads(), "seconds": round(seconds, 1), "start": start, "curve": curve,
         "edit": edits[DEFAULT_INSIDE if DEFAULT_INSIDE in edits else "withhold"], "edits": edits,
@@ -175,13 +175,21 @@ def extractor():
     return _EXTRACTOR[0]
 
 
+def removal(pair: str, box: tuple[int, int, int, int]) -> RemoveClass:
+    """The benchmark's edit of ``pair``: its target class removed in ``box``, the hole filled as the pair's palette says
+    (``cimgen manipulate``'s default for that label set: row by row for Cityscapes, never with another object)."""
+    spec = PAIRS[pair]
+    palette = spec.get("palette", SYNTH_PALETTE)
+    return RemoveClass(spec["target"], box=box, fill=palette.fill, never_fill=palette.thing_ids)
+
+
 def score_edit(
-    run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], target: int = BUILDING, device: str = "cpu"
+    run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], pair: str = "map2sat", device: str = "cpu"
 ) -> dict:
-    """The benchmark's edit (the ``target`` class in ``box`` removed) with the run's last checkpoint, scored with each
-    treatment of the codes inside it that the generator allows; pictures written into ``run``."""
+    """The benchmark's edit (``removal``) with the run's last checkpoint, scored with each treatment of the codes inside
+    it that the generator allows; pictures written into ``run``."""
     renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
-    plan = plan_edit(photo, labels, [RemoveClass(target, box=box)], num_classes=renderer.palette.num_classes, radius=8)
+    plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
     edits = {}
     for treatment in CODE_INSIDE if renderer.codes_movable else ("withhold",):
         # as cimgen manipulate does (--code-inside): codes resampled from matching places, or withheld in the edit
@@ -358,7 +366,7 @@ def main() -> None:
     for name in names:
         if name in done and args.rescore and (args.out / name / "checkpoints").is_dir():
             box = busiest_box(labels == spec["target"], spec["side"])
-            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, spec["target"], args.device)}
+            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, args.pair, args.device)}
             done[name]["edit"] = done[name]["edits"].get(DEFAULT_INSIDE, done[name]["edits"]["withhold"])
             print(f"[{name}] trained before; edit scored again: {done[name]['edits']}", flush=True)
             done_file.write_text("".join(json_text(r, indent=None) + "\n" for r in done.values()))

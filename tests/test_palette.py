@@ -211,3 +211,24 @@ def test_real_google_map_snaps_to_its_classes_and_is_stable_under_jpeg():
     Image.fromarray(gmap).save(buf, "JPEG", quality=75)
     again, _ = snap_rendered_map(np.asarray(Image.open(buf).convert("RGB")), GOOGLE_MAPS_PALETTE)
     assert (again == labels).mean() >= 0.99  # measured 0.994
+
+
+def test_things_and_fill_travel_with_the_palette_and_are_checked():
+    from cimgen.palette import CITYSCAPES_PALETTE
+
+    back = Palette.from_dict(CITYSCAPES_PALETTE.to_dict())
+    assert back.things == CITYSCAPES_PALETTE.things and back.fill == "rows"
+    assert CITYSCAPES_PALETTE.names[CITYSCAPES_PALETTE.thing_ids[12]] == "car" and "road" not in CITYSCAPES_PALETTE.things
+    assert (
+        "things" not in SYNTH_PALETTE.to_dict() and "fill" not in SYNTH_PALETTE.to_dict()
+    )  # the synthetic world's checkpoints are as before
+    assert Palette.from_dict({"names": ["a", "b"], "colors": [[0, 0, 0], [9, 9, 9]]}).fill == "surrounding"
+    base = {"names": ["a", "b"], "colors": [[0, 0, 0], [9, 9, 9]]}
+    for extra, message in [
+        ({"things": ["c"]}, "'things' names 'c', which is not one of its classes"),
+        ({"things": "a"}, "'things' must be a list of its class names"),
+        ({"fill": "columns"}, "palette 'fill' is 'columns'; choose surrounding, nearest, rows"),
+        ({"fill": 3}, "'fill' must be one of surrounding, nearest, rows"),
+    ]:
+        with pytest.raises(CimgenError, match=message):
+            Palette.from_dict({**base, **extra})

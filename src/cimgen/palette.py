@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -14,6 +14,8 @@ from cimgen.textfiles import read_json
 
 MAX_CLASSES = 1024
 """Most classes a palette may have (Cityscapes has 35, ADE20K 150, COCO-Stuff 182)."""
+FILL_MODES = ("surrounding", "nearest", "rows")
+"""How a removed object's place is filled in the map (``cimgen.edit.ops.fill_from_surroundings``)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,13 @@ class Palette:
     """Class name of each label id."""
     colors: tuple[tuple[int, int, int], ...]
     """RGB colour of each label id in the colour rendering of a map."""
+    things: tuple[str, ...] = field(default=(), compare=False)
+    """Classes that are objects in the scene, not the ground or the background it stands on (a car, a person, a
+    pole), and classes that are no scene at all: a removal never fills its hole with them."""
+    fill: str = field(default="surrounding", compare=False)
+    """How a removal fills its hole when the edit does not say (one of ``FILL_MODES``): ``surrounding`` for maps
+    seen from above (a removed house becomes the lot it stood on), ``rows`` for views from the street (what stood
+    behind a removed car continues across, row by row)."""
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -35,10 +44,20 @@ class Palette:
         for c in self.colors:
             if len(c) != 3 or not all(0 <= int(v) <= 255 for v in c):
                 raise CimgenError(f"palette colour {c} is not an RGB triple in 0..255")
+        unknown = [t for t in self.things if t not in self.names]
+        if unknown:
+            raise CimgenError(f"palette 'things' names '{unknown[0]}', which is not one of its classes")
+        if self.fill not in FILL_MODES:
+            raise CimgenError(f"palette 'fill' is '{self.fill}'; choose {', '.join(FILL_MODES)}")
 
     @property
     def num_classes(self) -> int:
         return len(self.names)
+
+    @property
+    def thing_ids(self) -> tuple[int, ...]:
+        """The ids of ``things``."""
+        return tuple(self.names.index(t) for t in self.things)
 
     def class_id(self, name_or_id: str | int) -> int:
         """Resolve a class given by name or by integer id (as text or int)."""
@@ -55,16 +74,25 @@ class Palette:
         return self.names.index(name_or_id)
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "colors": [list(c) for c in self.colors]}
+        extra = {"things": list(self.things)} if self.things else {}
+        if self.fill != "surrounding":
+            extra["fill"] = self.fill
+        return {"names": list(self.names), "colors": [list(c) for c in self.colors], **extra}
 
     @classmethod
     def from_dict(cls, d: dict) -> Palette:
-        """A palette from ``{"names": [...], "colors": [[r, g, b], ...]}``, every value checked (as read from a file)."""
+        """A palette from ``{"names": [...], "colors": [[r, g, b], ...]}`` and optionally ``"things": [...]`` and
+        ``"fill": "..."``, every value checked (as read from a file)."""
         if not isinstance(d, dict) or "names" not in d or "colors" not in d:
             raise CimgenError(f"a palette must be a mapping with 'names' and 'colors' lists, got {_short(d)}")
-        unknown = sorted(map(str, set(d) - {"names", "colors"}))
+        unknown = sorted(map(str, set(d) - {"names", "colors", "things", "fill"}))
         if unknown:
-            raise CimgenError(f"a palette has unknown key '{unknown[0]}'; it takes 'names' and 'colors'")
+            raise CimgenError(f"a palette has unknown key '{unknown[0]}'; it takes 'names', 'colors', 'things' and 'fill'")
+        things, fill = d.get("things", []), d.get("fill", "surrounding")
+        if not isinstance(things, (list, tuple)) or not all(isinstance(t, str) for t in things):
+            raise CimgenError(f"a palette's 'things' must be a list of its class names, got {_short(things)}")
+        if not isinstance(fill, str):
+            raise CimgenError(f"a palette's 'fill' must be one of {', '.join(FILL_MODES)}, got {_short(fill)}")
         names, colors = d["names"], d["colors"]
         if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names):
             raise CimgenError(f"a palette's 'names' must be a list of class names (non-empty text), got {_short(names)}")
@@ -82,7 +110,7 @@ class Palette:
                 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in c)
             ):
                 raise CimgenError(f"palette colour {_short(c)} is not an [r, g, b] triple of integers in 0..255")
-        return cls(names=tuple(names), colors=tuple(tuple(c) for c in colors))
+        return cls(names=tuple(names), colors=tuple(tuple(c) for c in colors), things=tuple(things), fill=fill)
 
     @classmethod
     def load(cls, path: str | Path) -> Palette:
@@ -419,6 +447,14 @@ CITYSCAPES_PALETTE = Palette(
         (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 0, 90),
         (0, 0, 110), (0, 80, 100), (0, 0, 230), (119, 11, 32), (0, 0, 0),
     ),
+    # labels.py's categories void (but ground), object, human and vehicle: a removed car's place is filled
+    # with the road, pavement, building or hedge behind it, continued row by row, never with a neighbour
+    things=(
+        "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "pole", "polegroup",
+        "traffic light", "traffic sign", "person", "rider", "car", "truck", "bus", "caravan", "trailer", "train",
+        "motorcycle", "bicycle", "unused-34",
+    ),
+    fill="rows",
 )  # fmt: skip
 
 # Building masks (Inria, SpaceNet): 0 background, 1 building; drawn as the masks are, black and white.

@@ -242,3 +242,39 @@ def test_a_region_kept_as_its_box_acts_as_the_whole_map_mask():
     assert np.array_equal(RemoveClass(cls=BUILDING, region=crop).apply(lab), RemoveClass(cls=BUILDING, region=full).apply(lab))
     with pytest.raises(CimgenError, match="the region is for a 40x40 map, but the map is 30x30"):
         RemoveClass(cls=BUILDING, region=crop).apply(lab[:30, :30])
+
+
+def _street():
+    """A view from the street: building above a hedge strip and a pavement, road below; a car parked across the
+    hedge and the pavement, a bicycle against its right side."""
+    lab = np.full((30, 40), 1, np.int64)  # 1 building
+    lab[12:15] = 2  # 2 hedge
+    lab[15:18] = 3  # 3 pavement
+    lab[18:] = 4  # 4 road
+    lab[10:22, 12:24] = 5  # 5 car
+    lab[13:20, 24:27] = 6  # 6 bicycle
+    return lab
+
+
+def test_rows_fill_continues_what_stood_behind_and_never_extends_a_neighbouring_object():
+    lab = _street()
+    out = RemoveClass(cls=5, box=(12, 10, 24, 22), fill="rows", never_fill=(5, 6)).apply(lab)
+    assert (out[10:12, 12:24] == 1).all() and (out[12:15, 12:24] == 2).all() and (out[15:18, 12:24] == 3).all()
+    assert (out[18:22, 12:24] == 4).all() and (out == 6).sum() == (lab == 6).sum() and not (out == 5).any()
+    # without 'never', the bicycle's rows lend it their right half
+    assert (RemoveClass(cls=5, box=(12, 10, 24, 22), fill="rows").apply(lab)[13:20, 18:24] == 6).all()
+    # surrounding gives the whole car one class: the strip behind it is lost
+    assert len(np.unique(RemoveClass(cls=5, box=(12, 10, 24, 22)).apply(lab)[10:22, 12:24])) == 1
+    # a row whose every other pixel is removed or excluded takes the nearest pixel's class
+    wide = lab.copy()
+    wide[0, :] = 5
+    assert (RemoveClass(cls=5, box=(0, 0, 40, 22), fill="rows", never_fill=(6,)).apply(wide)[0] == 1).all()
+
+
+def test_never_fill_classes_fill_when_nothing_else_is_there():
+    lab = np.full((10, 10), 6, np.int64)
+    lab[3:6, 3:6] = 5
+    out = fill_from_surroundings(lab, lab == 5, exclude=5, mode="rows", never=(6,))
+    assert (out == 6).all()
+    with pytest.raises(CimgenError, match="choose surrounding, nearest, rows"):
+        fill_from_surroundings(lab, lab == 5, exclude=5, mode="columns")

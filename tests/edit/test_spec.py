@@ -118,3 +118,15 @@ def test_paint_edits_set_the_painted_pixels_to_their_class(tmp_path):
         parse_edits([{"op": "paint", "class": "water"}], SYNTH_PALETTE, read_mask=read_mask)
     with pytest.raises(CimgenError, match="masks cannot be read here"):
         parse_edits([{"op": "paint", "class": "water", "mask": "s1.png"}], SYNTH_PALETTE)
+
+
+def test_a_removal_fills_as_its_palette_says_unless_the_edit_says_otherwise():
+    from cimgen.palette import CITYSCAPES_PALETTE
+
+    street = parse_edits(
+        [{"op": "remove", "class": "car", "box": [0, 0, 9, 9]}, {"op": "remove", "at": [3, 3], "fill": "nearest"}], CITYSCAPES_PALETTE
+    )
+    assert street[0].fill == "rows" and street[1].fill == "nearest"
+    assert all(CITYSCAPES_PALETTE.names[i] in CITYSCAPES_PALETTE.things for i in street[0].never_fill) and street[0].never_fill
+    aerial = parse_edits([{"op": "remove", "class": "building", "box": [0, 0, 9, 9]}], SYNTH_PALETTE)
+    assert aerial[0].fill == "surrounding" and aerial[0].never_fill == ()

@@ -35,3 +35,18 @@ def test_a_flat_image_has_no_lattice_energy_and_no_ratio():
     flat = np.full((64, 64, 3), 90, np.uint8)
     assert lattice_energy(flat) == 0.0
     assert checkerboard_report(_texture(2, 64), flat)["ratio"] is None
+
+
+def test_blur_does_not_move_the_score_but_hides_nothing_from_it():
+    """A blurred copy changes the content, not the lattice: the peak score stays near 1 where the share of power
+    at the lattice falls to a third; a blurred copy with a faint checkerboard is caught by the peaks and passed by the share."""
+    from scipy import ndimage
+
+    img = _texture(3, 256)
+    blurred = ndimage.gaussian_filter(img, 1.2)
+    report = checkerboard_report(blurred, img)
+    assert 0.7 < report["ratio"] < 1.4 and report["share_ratio"] < 0.6, report
+    yy, xx = np.mgrid[:256, :256]
+    faint = np.where((yy + xx) % 2, 0.5, -0.5) + np.where((yy // 2 + xx // 2) % 2, 0.5, -0.5)
+    report = checkerboard_report(blurred + faint, img)
+    assert report["ratio"] > 3 and report["share_ratio"] < 1.1, report

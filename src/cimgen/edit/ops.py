@@ -17,12 +17,12 @@ import numpy as np
 from scipy import ndimage
 
 from cimgen.errors import CimgenError
+from cimgen.palette import FILL_MODES
 
 Box = tuple[int, int, int, int]
 Point = tuple[int, int]
 Polygon = tuple[tuple[float, float], ...]
 
-FILL_MODES = ("surrounding", "nearest")
 SHAPES = ("rectangle", "ellipse", "polygon")
 CHOICES = ("largest", "random")
 # 4-connectivity: objects that meet only at a corner (neighbouring roofs in a footprint mask) stay separate.
@@ -186,7 +186,12 @@ def pick_object(labels: np.ndarray, cls: int, choose: str, seed: int, region: np
 
 
 def fill_from_surroundings(
-    labels: np.ndarray, hole: np.ndarray, *, exclude: int | Sequence[int] | None = None, mode: str = "surrounding"
+    labels: np.ndarray,
+    hole: np.ndarray,
+    *,
+    exclude: int | Sequence[int] | None = None,
+    mode: str = "surrounding",
+    never: Sequence[int] = (),
 ) -> np.ndarray:
     """Fill the ``hole`` pixels of a label map from what is around them.
 
@@ -197,20 +202,31 @@ def fill_from_surroundings(
         mode: ``surrounding`` gives each connected part of the hole the most common class on a
             two-pixel ring around it (so a removed house becomes the lawn or lot it stood on,
             not the road beside it); ``nearest`` gives each pixel the class of the nearest
-            pixel outside the hole.
+            pixel outside the hole; ``rows`` gives each pixel the class of the nearest pixel
+            outside the hole in its own row, left or right (in a view from the street the
+            kerb, the pavement and the foot of the buildings run across the picture, so what
+            stood behind a removed car continues across its place), and rows without such a
+            pixel the nearest one.
+        never: classes used as fill only where nothing else is (objects beside the removed one:
+            the palette's ``things``).
     """
     if mode not in FILL_MODES:
-        raise CimgenError(f"unknown fill mode '{mode}'; choose surrounding or nearest")
+        raise CimgenError(f"unknown fill mode '{mode}'; choose {', '.join(FILL_MODES)}")
     out = labels.copy()
     source = ~hole
     if exclude is not None:
         source &= ~np.isin(labels, np.atleast_1d(np.asarray(exclude)))
     if not source.any():
         raise CimgenError("there is no pixel outside the edited region to take a fill class from")
+    if never:
+        preferred = source & ~np.isin(labels, np.asarray(never))
+        source = preferred if preferred.any() else source
     if mode == "nearest":
         _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
         out[hole] = labels[iy[hole], ix[hole]]
         return out
+    if mode == "rows":
+        return _fill_rows(labels, out, hole, source)
     parts, _ = ndimage.label(hole)
     for i, sl in enumerate(ndimage.find_objects(parts), start=1):
         pad = 3
@@ -222,7 +238,29 @@ def fill_from_surroundings(
             vals, counts = np.unique(labels[ys, xs][ring], return_counts=True)
             out[ys, xs][part] = vals[counts.argmax()]
         else:  # a part enclosed by other removed pixels: nearest valid pixel
-            out = fill_from_surroundings(out, parts == i, exclude=exclude, mode="nearest")
+            out = fill_from_surroundings(out, parts == i, exclude=exclude, mode="nearest", never=never)
+    return out
+
+
+def _fill_rows(labels: np.ndarray, out: np.ndarray, hole: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``fill_from_surroundings``'s ``rows`` mode: each hole pixel takes the class of the nearest ``source`` pixel of its
+    row (left or right; the left on a tie), and rows without one the nearest ``source`` pixel anywhere."""
+    w = labels.shape[1]
+    cols = np.arange(w)
+    # per row, the column of the last source pixel at or left of each column, and of the first at or right of it
+    left = np.maximum.accumulate(np.where(source, cols, -1), axis=1)
+    right = np.minimum.accumulate(np.where(source, cols, w)[:, ::-1], axis=1)[:, ::-1]
+    ys, xs = np.nonzero(hole)
+    lx, rx = left[ys, xs], right[ys, xs]
+    has_left, has_right = lx >= 0, rx < w
+    use_left = has_left & (~has_right | (xs - lx <= rx - xs))
+    found = has_left | has_right
+    pick = np.where(use_left, lx, rx)
+    out[ys[found], xs[found]] = labels[ys[found], pick[found]]
+    if not found.all():
+        _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
+        ry, rx_ = ys[~found], xs[~found]
+        out[ry, rx_] = labels[iy[ry, rx_], ix[ry, rx_]]
     return out
 
 
@@ -276,7 +314,9 @@ class RemoveObject:
     seed: int = 0
     """Seed of the random pick."""
     fill: str = "surrounding"
-    """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
+    """How the hole is filled: surrounding, nearest or rows (see ``fill_from_surroundings``)."""
+    never_fill: tuple[int, ...] = ()
+    """Classes the hole takes only where no other class is near (the palette's ``things``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         if (self.at is None) == (self.cls is None):
@@ -286,7 +326,7 @@ class RemoveObject:
         else:
             hole = pick_object(labels, self.cls, self.choose, self.seed)
         cls = int(labels[hole][0])
-        return fill_from_surroundings(labels, hole, exclude=cls, mode=self.fill)
+        return fill_from_surroundings(labels, hole, exclude=cls, mode=self.fill, never=self.never_fill)
 
 
 @dataclass(frozen=True)
@@ -302,7 +342,9 @@ class RemoveClass:
     region: np.ndarray | RegionCrop | None = field(default=None, compare=False)
     """Bool HxW region that selects the objects (e.g. a box in map coordinates, drawn on the grid; a ``RegionCrop`` for scenes larger than memory)."""
     fill: str = "surrounding"
-    """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
+    """How the hole is filled: surrounding, nearest or rows (see ``fill_from_surroundings``)."""
+    never_fill: tuple[int, ...] = ()
+    """Classes the hole takes only where no other class is near (the palette's ``things``)."""
     whole_objects: bool = True
     """Remove each touched connected object entirely, not just its part inside the region."""
 
@@ -315,7 +357,7 @@ class RemoveClass:
             hole = np.isin(parts, touched[touched > 0])
         else:
             hole = inside & target
-        return fill_from_surroundings(labels, hole, exclude=self.cls, mode=self.fill)
+        return fill_from_surroundings(labels, hole, exclude=self.cls, mode=self.fill, never=self.never_fill)
 
 
 @dataclass(frozen=True)
@@ -331,7 +373,9 @@ class RemoveFeatures:
     ids: tuple = ()
     """The features' ids, for descriptions."""
     fill: str = "surrounding"
-    """How the hole is filled: surrounding or nearest (see ``fill_from_surroundings``)."""
+    """How the hole is filled: surrounding, nearest or rows (see ``fill_from_surroundings``)."""
+    never_fill: tuple[int, ...] = ()
+    """Classes the hole takes only where no other class is near (the palette's ``things``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         region = as_array(self.region, labels.shape)
@@ -341,7 +385,7 @@ class RemoveFeatures:
             )
         if not region.any():
             raise CimgenError(self.no_pixel_sentence())
-        return fill_from_surroundings(labels, region, exclude=self.classes, mode=self.fill)
+        return fill_from_surroundings(labels, region, exclude=self.classes, mode=self.fill, never=self.never_fill)
 
     def no_pixel_sentence(self) -> str:
         """What to say when the features own no pixel of the map."""
@@ -448,13 +492,17 @@ class MoveObject:
     copy: bool = False
     """Keep the object where it was too."""
     fill: str = "surrounding"
-    """How the vacated place is filled (moves only)."""
+    """How the vacated place is filled (moves only; see ``fill_from_surroundings``)."""
+    never_fill: tuple[int, ...] = ()
+    """Classes the vacated place takes only where no other class is near (the palette's ``things``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         what = "copy" if self.copy else "move"
         dx, dy = _offset(self.at, self.by, self.to, what)
         obj = object_at(labels, self.at, instances)
-        base = labels if self.copy else fill_from_surroundings(labels, obj, exclude=int(labels[obj][0]), mode=self.fill)
+        base = (
+            labels if self.copy else fill_from_surroundings(labels, obj, exclude=int(labels[obj][0]), mode=self.fill, never=self.never_fill)
+        )
         return _place(base, obj, labels, dx, dy, what)
 
 

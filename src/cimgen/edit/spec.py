@@ -182,6 +182,11 @@ def _text(item: dict, key: str, default: str, where: str) -> str:
     return value
 
 
+def _fill(item: dict, where: str, palette: Palette) -> dict:
+    """A removal's fill: the edit's ``fill``, else the palette's; the palette's things never fill a hole that has other neighbours."""
+    return {"fill": _text(item, "fill", palette.fill, where), "never_fill": palette.thing_ids}
+
+
 def _flag(item: dict, key: str, where: str) -> bool:
     """``item[key]`` (true when absent) when it is true or false, else one sentence."""
     value = item.get(key, True)
@@ -345,7 +350,7 @@ def _map_region(item: dict, key: str, where: str, geo: GeoContext | None):
     return geom, mask
 
 
-def _features(item: dict, where: str, geo: GeoContext | None) -> RemoveFeatures:
+def _features(item: dict, where: str, geo: GeoContext | None, palette: Palette) -> RemoveFeatures:
     """A removal of vector features named by id, position, query and/or region."""
     if geo is None or geo.layer is None or (geo.drawn is None and geo.windows is None):
         raise CimgenError(f"{where}: 'feature', 'index', 'where' and 'within' pick vector features; give the layer with --vector")
@@ -381,9 +386,7 @@ def _features(item: dict, where: str, geo: GeoContext | None) -> RemoveFeatures:
         shown = ", ".join(map(str, ids[:5]))
         raise CimgenError(f"{where}: feature(s) {shown} match no rule of the class mapping, so they are not on the map")
     region = geo.owned_pixels(positions, f"{where}: the pixels of the features")
-    return RemoveFeatures(
-        region=region, classes=tuple(classes), features=tuple(positions), ids=ids, fill=_text(item, "fill", "surrounding", where)
-    )
+    return RemoveFeatures(region=region, classes=tuple(classes), features=tuple(positions), ids=ids, **_fill(item, where, palette))
 
 
 def _properties(item: dict, where: str) -> dict:
@@ -407,7 +410,7 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
     if in_map and op == "remove" and not any(k in item for k in ("box", "polygon", "within")):
         raise CimgenError(f"{where}: 'crs' says what a 'box', 'polygon' or 'within' is given in; this edit has none")
     if op == "remove" and any(k in item for k in FEATURE_KEYS):
-        return _features(item, where, geo)
+        return _features(item, where, geo, palette)
     if in_map and op in ("remove", "replace", "insert"):
         given = [k for k in ("box", "polygon") if k in item]
         if len(given) != 1:
@@ -423,9 +426,7 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
             return ReplaceClass(source=cls("from"), target=cls("to"), region=mask)
         if "at" in item or "class" not in item:
             raise CimgenError(f"{where}: a region in map coordinates removes a 'class' there (or pick features with 'where')")
-        return RemoveClass(
-            cls=cls("class"), region=mask, fill=_text(item, "fill", "surrounding", where), whole_objects=_flag(item, "whole_objects", where)
-        )
+        return RemoveClass(cls=cls("class"), region=mask, **_fill(item, where, palette), whole_objects=_flag(item, "whole_objects", where))
     if "properties" in item:
         raise CimgenError(f"{where}: 'properties' go with a shape in map coordinates ('crs'), which joins the edited vector layer")
 
@@ -436,7 +437,7 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
                 raise CimgenError(
                     f"{where}: give either 'at' (the object under a point) or 'class' with a box/polygon or 'choose', not both"
                 )
-            return RemoveObject(at=_point(item["at"], where, "at"), fill=_text(item, "fill", "surrounding", where))
+            return RemoveObject(at=_point(item["at"], where, "at"), **_fill(item, where, palette))
         if "class" not in item:
             raise CimgenError(f"{where}: say what to remove: 'at' [x, y], or 'class' with a 'box', a 'polygon' or 'choose'")
         if region:
@@ -444,16 +445,14 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
                 raise CimgenError(f"{where}: give a box or a polygon, not both")
             return RemoveClass(
                 cls=cls("class"),
-                fill=_text(item, "fill", "surrounding", where),
+                **_fill(item, where, palette),
                 whole_objects=_flag(item, "whole_objects", where),
                 **region,
             )
         seed = item.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise CimgenError(f"{where}: 'seed' must be an integer from 0 to 2**63 - 1, got {_short(seed)}")
-        return RemoveObject(
-            cls=cls("class"), choose=_text(item, "choose", "largest", where), seed=seed, fill=_text(item, "fill", "surrounding", where)
-        )
+        return RemoveObject(cls=cls("class"), choose=_text(item, "choose", "largest", where), seed=seed, **_fill(item, where, palette))
     if op == "insert":
         return InsertShape(
             cls=cls("class"), shape=_text(item, "shape", "polygon" if "polygon" in item else "rectangle", where), **_region(item, where)
@@ -474,8 +473,7 @@ def _build(op, item, where, palette, base_dir, read_map, read_mask, read_instanc
     if op in ("move", "copy"):
         by = _point(item["by"], where, "by") if "by" in item else None
         to = _point(item["to"], where, "to") if "to" in item else None
-        extra = {"fill": _text(item, "fill", "surrounding", where)} if "fill" in item else {}
-        return MoveObject(at=_point(item["at"], where, "at"), by=by, to=to, copy=op == "copy", **extra)
+        return MoveObject(at=_point(item["at"], where, "at"), by=by, to=to, copy=op == "copy", **_fill(item, where, palette))
     # paste
     if read_map is None:
         raise CimgenError(f"{where}: source maps cannot be read here")
