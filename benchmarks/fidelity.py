@@ -26,6 +26,8 @@ Variants:
   memorise-detail  memorise-pos with an 8-channel learnable detail code at half resolution before the last convolution
   memorise-detail-lr  memorise-detail at a learning rate of 1e-3 (5x pix2pixHD's 2e-4; the code at 50x that)
   memorise-detail-resize  memorise-detail-lr with resize-convolution upsampling (converted from the transposed weights)
+  memorise-detail-resize-pre  memorise-detail-lr from the shipped twin pretrained with resize-convolution upsampling
+                 (configs/synth_pretrain_resize.yaml; cimgen manipulate --finetune's start without --checkpoint)
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -90,6 +92,15 @@ VARIANTS = {
     "memorise-detail": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
     "memorise-detail-lr": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
     "memorise-detail-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize", "detail": 8, "lr": 1e-3},
+    "memorise-detail-resize-pre": {
+        "crop": 0,
+        "l1": MEMORISE_L1,
+        "position": FINETUNE_POSITION,
+        "upsample": None,
+        "detail": 8,
+        "lr": 1e-3,
+        "pretrained": "resize",
+    },
 }
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
@@ -113,7 +124,7 @@ def run_variant(
 ) -> dict:
     """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v, spec = VARIANTS[name], PAIRS[pair]
-    ck, _ = read_checkpoint(shipped_checkpoint())
+    ck, _ = read_checkpoint(shipped_checkpoint(v.get("pretrained", "transpose")))  # "resize": the twin pretrained so
     if "classes" in spec:  # another label set: each class starts as one of the shipped generator's
         ck = relabelled_checkpoint(ck, spec["palette"], spec["classes"])
     # the recipe's one set-up (position code, context, a detail code padded to the generator's multiple), then upsampling
@@ -195,7 +206,7 @@ def score_edit(
         # as cimgen manipulate does (--code-inside): codes resampled from matching places, or withheld in the edit
         render, codes = edit_render(renderer, photo, labels, plan, treatment)
         m = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
-        metrics, inside = manipulation_metrics(m), inside_metrics(m)
+        metrics, inside = manipulation_metrics(m), inside_metrics(m, extractor())
         Image.fromarray(m.result).save(run / f"result-{treatment}.png")
         Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")
         paper = {}
@@ -215,9 +226,16 @@ def score_edit(
             "ssim_outside_mask": metrics["ssim_outside_mask"], "seam_ratio": metrics["seam"]["seam_ratio"],
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
             "faithful": inside["faithful"], "painted_back": inside["painted_back"], "segmenter_accuracy": inside["segmenter_accuracy"],
-            "changed_class_recall": inside["changed_class_recall"], **({"codes": codes} if codes else {}),
+            "changed_class_recall": inside["changed_class_recall"], "texture": inside.get("texture"), **({"codes": codes} if codes else {}),
         }  # fmt: skip
     return edits
+
+
+def upsampling(r: dict) -> str:
+    """A variant's upsampling: pretrained as it is, or converted from the transposed generator's weights."""
+    if r.get("pretrained") == "resize":
+        return "resize, pretrained"
+    return "resize, converted" if r.get("upsample") == "resize" else "transpose"
 
 
 def table(results: list[dict]) -> str:
@@ -234,7 +252,7 @@ def table(results: list[dict]) -> str:
         last, e = r["curve"][-1], r["edit"]
         box = f"{last['box_in']:.3f} / {last['box_out']:.3f}" if "box_in" in last else "-"
         rows.append(
-            f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {r['upsample'] or 'transpose'} | "
+            f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {upsampling(r)} | "
             f"{_extras(r)} | {r['steps']} | {r['seconds']:.0f} | {curve} | {box} | {last['checkerboard']:.3f} | "
             f"{e['ssim_outside_mask']} | {_paper(e)} | {e['seam_ratio']} | {e.get('faithful', '-')} | {e.get('painted_back', '-')} | {e.get('segmenter_accuracy', '-')} |"
         )
@@ -248,8 +266,11 @@ def _paper(e: dict) -> str:
 def treatment_table(results: list[dict]) -> str:
     """The edit scored with each treatment of the codes inside it (--code-inside), for the variants that have codes."""
     rows = [
-        "| variant | codes inside the edit | SSIM outside | seam ratio | checkerboard | faithful | painted back | changed-class recall | pieces resampled |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        (
+            "| variant | codes inside the edit | SSIM outside | seam ratio | checkerboard | faithful | painted back | changed-class recall "
+            "| texture: HF ratio / KID (32-px patches, edit / beside) | pieces resampled |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
         for treatment, e in r.get("edits", {}).items():
@@ -259,9 +280,18 @@ def treatment_table(results: list[dict]) -> str:
             pieces = f"{codes['pieces'] - codes['pieces_without_source']} of {codes['pieces']}" if "pieces" in codes else "-"
             rows.append(
                 f"| {r['variant']} | {treatment} | {e['ssim_outside_mask']} | {e['seam_ratio']} | {e['checkerboard']} | "
-                f"{e['faithful']} | {e['painted_back']} | {e['changed_class_recall']} | {pieces} |"
+                f"{e['faithful']} | {e['painted_back']} | {e['changed_class_recall']} | {_texture(e)} | {pieces} |"
             )
     return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def _texture(e: dict) -> str:
+    """The edit's texture against the image's beside it (cimgen.metrics.texture), or '-' for edits scored before it."""
+    t = e.get("texture") or {}
+    if "hf_ratio" not in t:
+        return t.get("why", "-")
+    kid = f"{t['kid']:.4f} ± {t['kid_std']:.4f}" if "kid" in t else "-"
+    return f"{t['hf_ratio']:.2f} / {kid} ({t['edit_patches']} / {t['pristine_patches']})"
 
 
 def _extras(r: dict) -> str:
@@ -368,6 +398,12 @@ def main() -> None:
             box = busiest_box(labels == spec["target"], spec["side"])
             done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, args.pair, args.device)}
             done[name]["edit"] = done[name]["edits"].get(DEFAULT_INSIDE, done[name]["edits"]["withhold"])
+            for point in done[name]["curve"]:  # the whole map's checkerboard by step, by today's score
+                ck = args.out / name / "checkpoints" / f"epoch-{point['step']:04d}"
+                if ck.is_dir():
+                    point["checkerboard"] = round(
+                        checkerboard_report(load_renderer(ck, device=args.device).render(labels), photo)["ratio"], 3
+                    )
             print(f"[{name}] trained before; edit scored again: {done[name]['edits']}", flush=True)
             done_file.write_text("".join(json_text(r, indent=None) + "\n" for r in done.values()))
             continue

@@ -43,7 +43,7 @@ from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
 from cimgen.palette import CITYSCAPES_PALETTE, GOOGLE_MAPS_PALETTE, SYNTH_PALETTE, snap_rendered_map
 from cimgen.report.html import write_report
-from cimgen.runs.manipulate import run_manipulation
+from cimgen.runs.manipulate import default_checkpoint, run_manipulation
 from cimgen.runs.options import ManipulateConfig
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import finetune_config, relabelled_checkpoint, resolve_config, run_pix2pixhd
@@ -354,7 +354,7 @@ def memorise_rows(args, out: Path, score, timings: dict) -> list[dict]:
     rows.append(score("Map2Sat (pix2pix maps pair, 1 edit)", out / "edits" / "map2sat"))
 
     cs = prep_cityscapes(args.shared, out / "data" / "cityscapes")
-    relabelled = relabelled_checkpoint(read_checkpoint(shipped_checkpoint())[0], CITYSCAPES_PALETTE, CITYSCAPES_START)
+    relabelled = relabelled_checkpoint(read_checkpoint(default_checkpoint(True))[0], CITYSCAPES_PALETTE, CITYSCAPES_START)
     renderer = load_renderer(relabelled)
     names = sorted(p.stem for p in (cs / "labels").glob("*.png"))
     counts = {n: int((np.asarray(Image.open(cs / "labels" / f"{n}.png")) == CAR).sum()) for n in names}

@@ -14,9 +14,11 @@ from cimgen.train.pix2pixhd import finetune_config, resolve_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def test_pretraining_preset_matches_the_shipped_model():
-    cfg = resolve_config(load_yaml(CONFIGS / "synth_pretrain.yaml"))
-    shipped, _ = load_checkpoint(shipped_checkpoint())
+@pytest.mark.parametrize("name, upsample", [("synth_pretrain.yaml", "transpose"), ("synth_pretrain_resize.yaml", "resize")])
+def test_pretraining_preset_matches_the_shipped_model(name, upsample):
+    cfg = resolve_config(load_yaml(CONFIGS / name))
+    shipped, _ = load_checkpoint(shipped_checkpoint(upsample))
+    assert shipped["generator"].get("upsample", "transpose") == cfg.generator.upsample == upsample
     for key in ("base_channels", "num_downsamplings", "num_blocks", "in_channels"):
         assert shipped["generator"][key] == getattr(cfg.generator, key), key
     for key in ("base_channels", "num_layers", "num_discriminators", "in_channels"):
@@ -74,7 +76,8 @@ def test_detector_presets_resolve(name, tmp_path):
 
 
 def test_every_preset_is_tested():
-    tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS) | {"synth_pretrain.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS)
+    tested |= {"synth_pretrain.yaml", "synth_pretrain_resize.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 

@@ -36,6 +36,8 @@ from cimgen.train.pix2pixhd import as_pix2pixhd_config
 from cimgen.train.runtime import eval_mode
 
 SHIPPED_NAME = "synth-pix2pixhd-small"
+SHIPPED_NAMES = {"transpose": SHIPPED_NAME, "resize": "synth-pix2pixhd-small-resize"}
+"""The shipped generators' folders by their upsampling."""
 """The small pix2pixHD generator shipped in the package, pretrained on the synthetic world (seed 0)."""
 
 IMAGE_CHANNELS = 3
@@ -45,9 +47,22 @@ Checkpoint = tuple[dict, dict[str, torch.Tensor]]
 """A checkpoint as read once by ``cimgen.io.checkpoints.load_checkpoint``: (config, tensors)."""
 
 
-def shipped_checkpoint() -> Path:
-    """The small pretrained synthetic-world generator shipped with the package."""
-    return Path(str(resources.files("cimgen") / "assets" / "pretrained" / SHIPPED_NAME))
+def shipped_checkpoint(upsample: str = "transpose") -> Path:
+    """A small pretrained synthetic-world generator shipped with the package: the one with transposed-convolution
+    upsampling (the default), or its twin pretrained with resize-then-convolve upsampling (``upsample="resize"``,
+    ``configs/synth_pretrain_resize.yaml``)."""
+    if upsample not in SHIPPED_NAMES:
+        raise CimgenError(f"no shipped generator upsamples by '{upsample}'; choose {', '.join(SHIPPED_NAMES)}")
+    return Path(str(resources.files("cimgen") / "assets" / "pretrained" / SHIPPED_NAMES[upsample]))
+
+
+SHIPPED_ALIASES = {"shipped": "transpose", "shipped-resize": "resize"}
+"""Names that options taking a checkpoint folder accept for the shipped generators."""
+
+
+def named_checkpoint(value: str | Path) -> Path:
+    """A checkpoint folder given by path, or a shipped generator by its name in ``SHIPPED_ALIASES``."""
+    return shipped_checkpoint(SHIPPED_ALIASES[str(value)]) if str(value) in SHIPPED_ALIASES else Path(value)
 
 
 def read_checkpoint(source: str | Path | Checkpoint) -> tuple[Checkpoint, str]:

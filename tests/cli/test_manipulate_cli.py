@@ -297,6 +297,20 @@ def test_finetune_memorises_an_image_whose_sides_are_no_multiple_of_the_generato
     assert read_image(tmp_path / "o" / "result.png").shape == (45, 46, 3) and metrics["outside_mask_identical"]
 
 
+def test_finetune_without_a_checkpoint_starts_from_the_resize_twin_and_without_finetune_from_the_shipped_one(tiny_world, tmp_path):
+    from cimgen.generators import shipped_checkpoint
+
+    image, map_path = _tile(tiny_world)
+    write_image(tmp_path / "small.png", read_image(image)[:32, :32])
+    write_label_map(tmp_path / "small_map.png", read_label_map(map_path)[:32, :32])
+    base = ["manipulate", "--image", str(tmp_path / "small.png"), "--map", str(tmp_path / "small_map.png"), "--quiet"]
+    edit = ["--insert", "water", "--box", "5,5,20,20"]
+    assert main([*base, "--out", str(tmp_path / "f"), *edit, "--finetune", "--finetune-steps", "1", "--finetune-precision", "fp32"]) == 0
+    assert main([*base, "--out", str(tmp_path / "p"), *edit]) == 0
+    used = {k: json.loads((tmp_path / k / "metrics.json").read_text())["checkpoint"] for k in ("f", "p")}
+    assert used == {"f": str(shipped_checkpoint("resize")), "p": str(shipped_checkpoint())}
+
+
 def test_finetune_precision_is_chosen_or_refused_in_one_sentence(capsys, tiny_world, tiny_ckpt, tmp_path):
     image, map_path = _tile(tiny_world)
     edit = ["--insert", "water", "--box", "5,5,20,20", "--finetune", "--finetune-steps", "2"]

@@ -131,7 +131,8 @@ def manipulate_cmd(
     checkpoint: Path = typer.Option(
         None,
         "--checkpoint",
-        help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette); default: the shipped one.",
+        help="Generator: pix2pixHD (label maps), or CycleGAN/pix2pix (colour maps; needs --palette); default: the shipped one "
+        "('shipped'), with --finetune its twin pretrained with resize-convolution upsampling ('shipped-resize').",
     ),
     image: Path = typer.Option(..., "--image", help="The image (PNG, JPEG, GeoTIFF), or a folder of images for a batch."),
     out: Path = typer.Option(..., "--out", help="Results folder (a batch writes one sub-folder per image and manifest.csv/json)."),

@@ -136,7 +136,12 @@ def train_cmd(
 
 
 def finetune_cmd(
-    init: Path = typer.Option(..., "--from", help="Checkpoint folder (or run folder) to start from."),
+    init: Path = typer.Option(
+        ...,
+        "--from",
+        help="Checkpoint folder (or run folder) to start from; 'shipped' or 'shipped-resize' for the shipped generators "
+        "(transposed or resize-convolution upsampling).",
+    ),
     out: Path = typer.Option(None, "--out", help="Run folder to create."),
     data: Path = typer.Option(None, "--data", help="The small dataset folder (overrides data.root)."),
     target_image: Path = typer.Option(
@@ -181,12 +186,14 @@ def finetune_cmd(
 
     Example: cimgen finetune --from runs/synth-pretrain --target-image photo.png --target-map map.png --out runs/one --epochs 600
     """
+    from cimgen.generators import named_checkpoint
     from cimgen.io.checkpoints import read_config
     from cimgen.models.limits import check_checkpoint_config
     from cimgen.runs.finetune import resumed_generator_config, target_pair_setup
     from cimgen.runs.startup import FailedStartCleanup
     from cimgen.train.recipes import get_recipe
 
+    init = named_checkpoint(init)  # a folder, or 'shipped' / 'shipped-resize'
     _check_run_flags(out, resume, memory, dry_run)
     cleanup = FailedStartCleanup(out, resume=resume)  # before --target-image's pair is copied into the folder
     if memory and target_image is not None:

@@ -16,6 +16,7 @@ from cimgen.errors import CimgenError
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.faithful import inside_report
 from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
+from cimgen.metrics.texture import texture_report
 from cimgen.palette import check_labels
 
 # Images with a side longer than this are generated in tiles when no tile size is given.
@@ -283,11 +284,13 @@ INSIDE_CONTEXT = 128
 """Pixels around the mask's bounding box that the inside scores fit their segmenter on."""
 
 
-def inside_metrics(m: Manipulation) -> dict:
-    """The inside-the-edit scores of ``cimgen.metrics.faithful`` (faithful, painted back, the segmenter's accuracy).
+def inside_metrics(m: Manipulation, extractor=None) -> dict:
+    """The inside-the-edit scores of ``cimgen.metrics.faithful`` (faithful, painted back, the segmenter's accuracy)
+    and of ``cimgen.metrics.texture`` (``texture``: the edit's high-frequency energy against the image's own texture
+    of the same classes, and their KID when a feature ``extractor`` is given).
 
-    The segmenter is fitted on the original within ``INSIDE_CONTEXT`` pixels of the mask's bounding
-    box, so the cost does not grow with the scene.
+    Both look at the original within ``INSIDE_CONTEXT`` pixels of the mask's bounding box, so the cost does
+    not grow with the scene.
     """
     if not m.mask.any():
         return inside_report(m.result, m.original, m.labels, m.edited_labels, m.mask)
@@ -296,5 +299,10 @@ def inside_metrics(m: Manipulation) -> dict:
     y0, y1 = max(0, ys.min() - INSIDE_CONTEXT), min(h, ys.max() + 1 + INSIDE_CONTEXT)
     x0, x1 = max(0, xs.min() - INSIDE_CONTEXT), min(w, xs.max() + 1 + INSIDE_CONTEXT)
     crop = (slice(y0, y1), slice(x0, x1))
-    report = inside_report(m.result[crop], m.original[crop], m.labels[crop], m.edited_labels[crop], m.mask[crop])
-    return {**report, "fitted_on": f"the original within {INSIDE_CONTEXT} px of the mask's bounding box, outside the mask"}
+    parts = (m.result[crop], m.original[crop], m.labels[crop], m.edited_labels[crop], m.mask[crop])
+    report = inside_report(*parts)
+    return {
+        **report,
+        "fitted_on": f"the original within {INSIDE_CONTEXT} px of the mask's bounding box, outside the mask",
+        "texture": texture_report(*parts, extractor=extractor),
+    }

