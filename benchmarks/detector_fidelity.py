@@ -44,7 +44,13 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity import DEFAULT_INSIDE, PAIRS, removal, splice_section  # the pairs, edits and default treatment of the fidelity benchmark
+from fidelity import (  # the pairs, edits and default treatment of the fidelity benchmark
+    DEFAULT_BLEND,
+    DEFAULT_INSIDE,
+    PAIRS,
+    removal,
+    splice_section,
+)
 
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.pipeline import plan_edit, render_edit
@@ -201,7 +207,7 @@ def run_variant(
     box = busiest_box(labels == spec["target"], spec["side"])
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
     render, codes = edit_render(renderer, photo, labels, plan, DEFAULT_INSIDE)
-    forgery = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
+    forgery = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
     work = out / name
     # The test band is the side that holds the edit, so the detector never trains on the place it localises.
     mask_x = float(np.nonzero(forgery.mask)[1].mean())

@@ -115,6 +115,8 @@ PAIRS = {
 busiest ``side``-square box, and for another label set than the shipped generator's, the classes it starts from."""
 DEFAULT_INSIDE = ManipulateConfig(checkpoint="", out="").code_inside
 """What cimgen manipulate reads inside an edit by default (the table's edit columns)."""
+DEFAULT_BLEND = ManipulateConfig(checkpoint="", out="").blend
+"""How cimgen manipulate blends by default (every edit here)."""
 GPU_PRESET = {"variants": "memorise-detail-lr", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
@@ -205,7 +207,7 @@ def score_edit(
     for treatment in CODE_INSIDE if renderer.codes_movable else ("withhold",):
         # as cimgen manipulate does (--code-inside): codes resampled from matching places, or withheld in the edit
         render, codes = edit_render(renderer, photo, labels, plan, treatment)
-        m = render_edit(photo, labels, plan, render, blend_mode="feather", tile_size=0)
+        m = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
         metrics, inside = manipulation_metrics(m), inside_metrics(m, extractor())
         Image.fromarray(m.result).save(run / f"result-{treatment}.png")
         Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")

@@ -33,7 +33,7 @@ from cimgen.generators import Renderer, map_from_image
 from cimgen.io.images import image_size, read_id_map, write_image, write_label_map, write_text
 from cimgen.palette import SNAP_TOLERANCE, Palette
 from cimgen.runs.manipulate import ManipulationRun, read_image_any, read_map_any, run_manipulation
-from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, ManipulateConfig
+from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, ManipulateConfig
 
 EXAMPLE_COUNT = 8
 """Bundled examples: tiles 0..7 of the synthetic world the shipped generator was pretrained on (seed 0)."""
@@ -261,7 +261,7 @@ class RunOptions:
 
     checkpoint: str
     """The generator checkpoint."""
-    blend: str = "feather"
+    blend: str = DEFAULT_BLEND
     """Blend mode."""
     radius: int = DEFAULT_RADIUS
     """Dilation of the changed labels, in pixels."""

@@ -45,7 +45,7 @@ from cimgen.palette import Palette, labels_to_colors
 from cimgen.runs.detect import image_scores
 from cimgen.runs.edit import palette_of, stored_palette
 from cimgen.runs.manipulate import ManipulationRun
-from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, MEMORISE_STEPS
+from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, MEMORISE_STEPS
 
 # gradio reports usage to its makers unless told not to; cimgen runs offline and sends nothing.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -535,7 +535,7 @@ def _run_panel(detectors: list[tuple[str, str]]) -> RunParts:
     """The run options, the Run button and what a run shows."""
     gr.Markdown("### Run")
     with gr.Row():
-        blend = gr.Radio(list(BLEND_MODES), value="feather", label="Blend mode", elem_id="blend")
+        blend = gr.Radio(list(BLEND_MODES), value=DEFAULT_BLEND, label="Blend mode", elem_id="blend")
         radius = gr.Slider(0, 32, value=DEFAULT_RADIUS, step=1, label="Mask dilation (px)")
         feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=0.5, label="Feather (px)")
     with gr.Row():
