@@ -13,8 +13,10 @@ satellite photo; the map's colours snapped to the synthetic palette as in benchm
 each variant fine-tunes the shipped generator for the same number of steps, in fp32, and every
 ``--every`` steps the generated image of the *whole* map is scored against the photo (SSIM, and
 the checkerboard score of cimgen.metrics.checkerboard). At the end, the buildings in the busiest
-box are removed and the manipulation's own metrics are recorded (SSIM outside the edit, seam
-ratio, checkerboard score).
+box are removed (``removal``: the hole filled as the pair's palette says, row by row for Cityscapes),
+blended as cimgen manipulate blends by default (``DEFAULT_BLEND``), and the manipulation's own metrics
+are recorded (SSIM outside the edit, seam ratio, checkerboard score, and the inside scores: faithful,
+painted back, texture).
 
 Variants:
   windows        the recipe before memorisation: random 128-pixel crops, no L1 term
