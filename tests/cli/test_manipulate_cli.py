@@ -185,8 +185,6 @@ def test_tiled_generation_through_the_command(tiny_world, tiny_ckpt, tmp_path):
         "24",
         "--overlap",
         "8",
-        "--blend",  # feather needs no margin around the mask (laplacian, the default, 32 px: every tile of this tiny map)
-        "feather",
     ]
     assert main(args) == 0
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
