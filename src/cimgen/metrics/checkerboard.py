@@ -41,6 +41,15 @@ def _power(image: np.ndarray) -> np.ndarray:
     return np.abs(np.fft.fft2(g)) ** 2
 
 
+def _power_for(image: np.ndarray, periods: tuple[int, ...]) -> np.ndarray | None:
+    """``_power`` of an image large enough for the lattice of ``periods`` and not flat; None otherwise."""
+    h, w = np.shape(image)[:2]
+    if min(h, w) < 2 * max(periods):
+        return None
+    power = _power(image)
+    return power if power.sum() > 0 else None
+
+
 def _lattice(h: int, w: int, periods: tuple[int, ...]) -> list[tuple[int, int]]:
     """The lattice points (bin row, bin column) of an HxW spectrum, DC left out."""
     freqs = {0.0} | {k / p for p in periods for k in range(p)}
@@ -57,13 +66,11 @@ def lattice_energy(image: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS
         image: HxW or HxWxC, any numeric dtype.
         periods: the lattice periods in pixels (2 for one stride-2 upsampling, 4 for two, ...).
     """
-    h, w = np.shape(image)[:2]
-    if min(h, w) < 2 * max(periods):
+    power = _power_for(image, periods)
+    if power is None:
         return 0.0
-    power = _power(image)
+    h, w = power.shape
     total = power.sum()
-    if total <= 0:
-        return 0.0
     hit = np.zeros_like(power, dtype=bool)
     for y, x in _lattice(h, w, periods):
         hit[np.ix_([(y + d) % h for d in (-1, 0, 1)], [(x + d) % w for d in (-1, 0, 1)])] = True
@@ -83,14 +90,11 @@ def lattice_peaks(image: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS,
         periods: the lattice periods in pixels (2 for one stride-2 upsampling, 4 for two, ...).
         reach: bins on each side of a point that give the spectrum's level there.
     """
-    h, w = np.shape(image)[:2]
-    if min(h, w) < 2 * max(periods):
+    power = _power_for(image, periods)
+    if power is None:
         return 0.0
-    power = _power(image)
-    total = power.sum()
-    if total <= 0:
-        return 0.0
-    floor = 1e-12 * total  # a level for bins without power (drawn images), so every ratio is finite
+    h, w = power.shape
+    floor = 1e-12 * power.sum()  # a level for bins without power (drawn images), so every ratio is finite
     side = 2 * reach + 1
     own = np.zeros((side, side), bool)
     own[reach - 1 : reach + 2, reach - 1 : reach + 2] = True
