@@ -54,6 +54,12 @@ def test_the_resize_twin_renders_as_well_without_the_transposed_lattice():
 
     assert named_checkpoint("shipped-resize") == shipped_checkpoint("resize") and named_checkpoint("shipped") == shipped_checkpoint()
     assert named_checkpoint("runs/x") == Path("runs/x")
+    # every command that reads a checkpoint takes the names (batch, windowed, translate, the app), and runs record the folder
+    from cimgen.generators import read_checkpoint
+    from cimgen.runs.manipulate import run_checkpoint
+
+    assert read_checkpoint("shipped-resize")[0][0]["generator"]["upsample"] == "resize"
+    assert run_checkpoint("shipped") == str(shipped_checkpoint()) and run_checkpoint("", finetune=True) == str(shipped_checkpoint("resize"))
 
 
 def test_demo_end_to_end_tiny(tmp_path, capsys):

@@ -36,9 +36,9 @@ from cimgen.train.pix2pixhd import as_pix2pixhd_config
 from cimgen.train.runtime import eval_mode
 
 SHIPPED_NAME = "synth-pix2pixhd-small"
+"""The small pix2pixHD generator shipped in the package, pretrained on the synthetic world (seed 0)."""
 SHIPPED_NAMES = {"transpose": SHIPPED_NAME, "resize": "synth-pix2pixhd-small-resize"}
 """The shipped generators' folders by their upsampling."""
-"""The small pix2pixHD generator shipped in the package, pretrained on the synthetic world (seed 0)."""
 
 IMAGE_CHANNELS = 3
 """Image generators translate RGB images (a map to translate is a colour map)."""
@@ -66,11 +66,12 @@ def named_checkpoint(value: str | Path) -> Path:
 
 
 def read_checkpoint(source: str | Path | Checkpoint) -> tuple[Checkpoint, str]:
-    """(config, tensors) of a checkpoint folder or run folder, or of a checkpoint already read; and its name for messages."""
+    """(config, tensors) of a checkpoint folder or run folder (or a shipped generator's name, ``named_checkpoint``), or of a
+    checkpoint already read; and its name for messages."""
     if isinstance(source, tuple):
         read, name = source, str(source[0].get("source", "in memory"))
     else:
-        read, name = load_checkpoint(source), str(source)
+        read, name = load_checkpoint(named_checkpoint(source)), str(source)
     check_checkpoint_config(read[0], name)  # untrusted: its schema and size before any network is built
     return read, name
 

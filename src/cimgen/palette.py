@@ -28,7 +28,7 @@ class Palette:
     """RGB colour of each label id in the colour rendering of a map."""
     things: tuple[str, ...] = field(default=(), compare=False)
     """Classes that are objects in the scene, not the ground or the background it stands on (a car, a person, a
-    pole), and classes that are no scene at all: a removal never fills its hole with them."""
+    pole), and classes that are no scene at all: a removal fills its hole with them only when the map has no other class."""
     fill: str = field(default="surrounding", compare=False)
     """How a removal fills its hole when the edit does not say (one of ``FILL_MODES``): ``surrounding`` for maps
     seen from above (a removed house becomes the lot it stood on), ``rows`` for views from the street (what stood

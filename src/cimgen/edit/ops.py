@@ -207,8 +207,8 @@ def fill_from_surroundings(
             kerb, the pavement and the foot of the buildings run across the picture, so what
             stood behind a removed car continues across its place), and rows without such a
             pixel the nearest one.
-        never: classes used as fill only where nothing else is (objects beside the removed one:
-            the palette's ``things``).
+        never: classes used as fill only when the map has no other class to fill with (objects
+            beside the removed one: the palette's ``things``).
     """
     if mode not in FILL_MODES:
         raise CimgenError(f"unknown fill mode '{mode}'; choose {', '.join(FILL_MODES)}")
@@ -222,9 +222,7 @@ def fill_from_surroundings(
         preferred = source & ~np.isin(labels, np.asarray(never))
         source = preferred if preferred.any() else source
     if mode == "nearest":
-        _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
-        out[hole] = labels[iy[hole], ix[hole]]
-        return out
+        return _fill_nearest(labels, out, hole, source)
     if mode == "rows":
         return _fill_rows(labels, out, hole, source)
     parts, _ = ndimage.label(hole)
@@ -258,9 +256,16 @@ def _fill_rows(labels: np.ndarray, out: np.ndarray, hole: np.ndarray, source: np
     pick = np.where(use_left, lx, rx)
     out[ys[found], xs[found]] = labels[ys[found], pick[found]]
     if not found.all():
-        _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
-        ry, rx_ = ys[~found], xs[~found]
-        out[ry, rx_] = labels[iy[ry, rx_], ix[ry, rx_]]
+        rest = np.zeros_like(hole)
+        rest[ys[~found], xs[~found]] = True
+        _fill_nearest(labels, out, rest, source)
+    return out
+
+
+def _fill_nearest(labels: np.ndarray, out: np.ndarray, pixels: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``out`` with each ``pixels`` pixel given the class of the nearest ``source`` pixel of ``labels``."""
+    _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
+    out[pixels] = labels[iy[pixels], ix[pixels]]
     return out
 
 
@@ -316,7 +321,7 @@ class RemoveObject:
     fill: str = "surrounding"
     """How the hole is filled: surrounding, nearest or rows (see ``fill_from_surroundings``)."""
     never_fill: tuple[int, ...] = ()
-    """Classes the hole takes only where no other class is near (the palette's ``things``)."""
+    """Classes the hole takes only when the map has no other class to fill it with (the palette's ``things``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         if (self.at is None) == (self.cls is None):
@@ -344,7 +349,7 @@ class RemoveClass:
     fill: str = "surrounding"
     """How the hole is filled: surrounding, nearest or rows (see ``fill_from_surroundings``)."""
     never_fill: tuple[int, ...] = ()
-    """Classes the hole takes only where no other class is near (the palette's ``things``)."""
+    """Classes the hole takes only when the map has no other class to fill it with (the palette's ``things``)."""
     whole_objects: bool = True
     """Remove each touched connected object entirely, not just its part inside the region."""
 
@@ -375,7 +380,7 @@ class RemoveFeatures:
     fill: str = "surrounding"
     """How the hole is filled: surrounding, nearest or rows (see ``fill_from_surroundings``)."""
     never_fill: tuple[int, ...] = ()
-    """Classes the hole takes only where no other class is near (the palette's ``things``)."""
+    """Classes the hole takes only when the map has no other class to fill it with (the palette's ``things``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         region = as_array(self.region, labels.shape)
@@ -494,7 +499,7 @@ class MoveObject:
     fill: str = "surrounding"
     """How the vacated place is filled (moves only; see ``fill_from_surroundings``)."""
     never_fill: tuple[int, ...] = ()
-    """Classes the vacated place takes only where no other class is near (the palette's ``things``)."""
+    """Classes the vacated place takes only when the map has no other class to fill it with (the palette's ``things``)."""
 
     def apply(self, labels: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
         what = "copy" if self.copy else "move"

@@ -183,7 +183,7 @@ def _text(item: dict, key: str, default: str, where: str) -> str:
 
 
 def _fill(item: dict, where: str, palette: Palette) -> dict:
-    """A removal's fill: the edit's ``fill``, else the palette's; the palette's things never fill a hole that has other neighbours."""
+    """A removal's fill: the edit's ``fill``, else the palette's; the palette's things fill a hole only when the map has no other class."""
     return {"fill": _text(item, "fill", palette.fill, where), "never_fill": palette.thing_ids}
 
 

@@ -66,7 +66,11 @@ def lattice_energy(image: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS
         image: HxW or HxWxC, any numeric dtype.
         periods: the lattice periods in pixels (2 for one stride-2 upsampling, 4 for two, ...).
     """
-    power = _power_for(image, periods)
+    return _share(_power_for(image, periods), periods)
+
+
+def _share(power: np.ndarray | None, periods: tuple[int, ...]) -> float:
+    """``lattice_energy`` of a spectrum from ``_power_for``."""
     if power is None:
         return 0.0
     h, w = power.shape
@@ -90,7 +94,11 @@ def lattice_peaks(image: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS,
         periods: the lattice periods in pixels (2 for one stride-2 upsampling, 4 for two, ...).
         reach: bins on each side of a point that give the spectrum's level there.
     """
-    power = _power_for(image, periods)
+    return _peaks(_power_for(image, periods), periods, reach)
+
+
+def _peaks(power: np.ndarray | None, periods: tuple[int, ...], reach: int = REACH) -> float:
+    """``lattice_peaks`` of a spectrum from ``_power_for``."""
     if power is None:
         return 0.0
     h, w = power.shape
@@ -111,8 +119,9 @@ def lattice_peaks(image: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS,
 def checkerboard_report(generated: np.ndarray, original: np.ndarray, periods: tuple[int, ...] = DEFAULT_PERIODS) -> dict:
     """The lattice peak levels of ``generated`` and of ``original`` and their ratio (the checkerboard score), with the
     ratio of the earlier definition, the lattice's share of the power (``share_ratio``)."""
-    pg, po = lattice_peaks(generated, periods), lattice_peaks(original, periods)
-    eg, eo = lattice_energy(generated, periods), lattice_energy(original, periods)
+    power_g, power_o = _power_for(generated, periods), _power_for(original, periods)  # each spectrum once, for both scores
+    pg, po = _peaks(power_g, periods), _peaks(power_o, periods)
+    eg, eo = _share(power_g, periods), _share(power_o, periods)
     return {
         "generated": pg,
         "original": po,

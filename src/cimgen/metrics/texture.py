@@ -102,29 +102,28 @@ def texture_report(
         return {"patch": size, "edit_patches": len(mine), "why": f"the edit holds fewer than two {size}-pixel patches"}
     h, w = mask.shape
     others = positions_outside(patch_positions(h, w, size=size, stride=stride), dilate_mask(mask, GAP), size=size)
+    no_pristine = {"patch": size, "edit_patches": len(mine), "why": f"fewer than two pristine {size}-pixel patches lie {GAP} px from the edit"}
+    if len(others) < 2:
+        return no_pristine
     # each edit patch's neighbours: the ``near`` pristine patches closest to it among those whose classes (in the
     # original map) are nearest the edit patch's (in the edited map) in proportion, so the edit is compared with the
     # texture a viewer sees beside it: a lawn with lawn, a strip of pavement under a wall with the same strip
     k = int(max(labels.max(), edited.max())) + 1
-    mine_mix, other_mix = composition(edited, mine, size, k), composition(labels, others, size, k) if len(others) else None
+    mine_mix, other_mix = composition(edited, mine, size, k), composition(labels, others, size, k)
     matched = []
     for i, (y, x) in enumerate(mine):
-        if other_mix is None:
-            break
         apart = 0.5 * np.abs(other_mix - mine_mix[i]).sum(axis=1)  # total variation between the class proportions
         pool = np.nonzero(apart <= apart.min() + MIX_SLACK)[0]
         d = np.hypot(others[pool, 0] - y, others[pool, 1] - x)
         matched.append(pool[np.argsort(d, kind="stable")[:near]])
-    matched_idx = np.concatenate(matched) if matched else np.zeros(0, np.int64)
-    mine_cls = mine_mix.argmax(axis=1) if len(mine) else np.zeros(0, np.int64)
-    unmatched = set() if other_mix is None else {int(c) for c in mine_cls if not (other_mix.argmax(axis=1) == c).any()}
-    theirs = others[np.unique(matched_idx)]
+    seen, as_matched = np.unique(np.concatenate(matched), return_inverse=True)
+    unmatched = {int(c) for c in mine_mix.argmax(axis=1) if not (other_mix.argmax(axis=1) == c).any()}
+    theirs = others[seen]
     if len(theirs) < 2:
-        return {"patch": size, "edit_patches": len(mine), "why": f"fewer than two pristine {size}-pixel patches lie {GAP} px from the edit"}
+        return no_pristine
     edit_patches, pristine = crop_patches(result, mine, size=size), crop_patches(original, theirs, size=size)
     hf_edit = hf_energy(edit_patches)
-    hf_by_position = dict(zip(map(tuple, theirs), hf_energy(pristine)))
-    hf_pristine = np.array([hf_by_position[tuple(others[i])] for i in matched_idx])  # each edit patch's neighbours, as matched
+    hf_pristine = hf_energy(pristine)[as_matched]  # each edit patch's neighbours, as matched
     report = {
         "patch": size,
         "edit_patches": len(mine),

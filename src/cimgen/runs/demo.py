@@ -144,7 +144,9 @@ def run_demo(cfg: DemoConfig, *, echo: Callable[[str], None] = print, progress: 
         "checkpoint": str(last),
         "timings_seconds": timings,
     }
-    report = write_report(out, **m.arrays(), palette=SYNTH_PALETTE, metrics=metrics, title="cimgen demo: buildings removed from a synthetic tile")
+    report = write_report(
+        out, **m.arrays(), palette=SYNTH_PALETTE, metrics=metrics, title="cimgen demo: buildings removed from a synthetic tile"
+    )
     stage("report", t0)
     timings["total"] = round(time.perf_counter() - t_all, 2)
     # The report's own table was written before these last timings were known.

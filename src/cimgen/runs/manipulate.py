@@ -598,11 +598,7 @@ def run_manipulation(
         progress: show progress bars.
     """
     check_manipulate_config(cfg)
-    cfg = replace(
-        cfg,
-        device=check_device(cfg.device),
-        checkpoint=str(named_checkpoint(cfg.checkpoint)) if cfg.checkpoint else default_checkpoint(cfg.finetune),
-    )
+    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=run_checkpoint(cfg.checkpoint, cfg.finetune))
     if cfg.windowed:
         raise CimgenError("a windowed run writes no in-memory arrays; run it with cimgen.runs.windowed.run_windowed")
     check_vector_options(cfg)
@@ -665,6 +661,12 @@ def default_checkpoint(finetune: bool) -> str:
     """The checkpoint a run without ``--checkpoint`` uses: with ``--finetune``, the shipped generator of ``FINETUNE_START``;
     otherwise the shipped transposed-convolution generator (the demo's)."""
     return str(shipped_checkpoint(FINETUNE_START if finetune else "transpose"))
+
+
+def run_checkpoint(checkpoint: str, finetune: bool = False) -> str:
+    """The checkpoint folder a run uses and records: ``checkpoint`` (a path, or a shipped generator's name), else the
+    default of ``default_checkpoint``."""
+    return str(named_checkpoint(checkpoint)) if checkpoint else default_checkpoint(finetune)
 
 
 def check_in_memory_size(image: Path) -> None:
@@ -742,11 +744,7 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     tile no feature reaches is recorded as failed with that reason.
     """
     check_manipulate_config(cfg)
-    cfg = replace(
-        cfg,
-        device=check_device(cfg.device),
-        checkpoint=str(named_checkpoint(cfg.checkpoint)) if cfg.checkpoint else default_checkpoint(cfg.finetune),
-    )
+    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=run_checkpoint(cfg.checkpoint, cfg.finetune))
     check_vector_options(cfg)
     if cfg.windowed:
         raise CimgenError("--windowed is for one GeoTIFF scene; a batch holds each image in memory")

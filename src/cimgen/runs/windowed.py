@@ -25,7 +25,7 @@ from cimgen.data.vector_labels import Grid
 from cimgen.edit.blend import seam_report
 from cimgen.edit.windowed import Piece, WindowedPlan, plan_windowed, render_windowed
 from cimgen.errors import CimgenError
-from cimgen.generators import Renderer, load_renderer, shipped_checkpoint
+from cimgen.generators import Renderer, load_renderer
 from cimgen.io.bands import from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.geotiff import (
@@ -52,7 +52,7 @@ from cimgen.runs.geodata import (
     trace_edits,
     truth_layer,
 )
-from cimgen.runs.manipulate import OUT_HINT, check_vector_options, describe_edit, load_edits, tile_progress
+from cimgen.runs.manipulate import OUT_HINT, check_vector_options, describe_edit, load_edits, run_checkpoint, tile_progress
 from cimgen.runs.options import ManipulateConfig, check_manipulate_config
 from cimgen.textfiles import json_text
 
@@ -311,7 +311,7 @@ def run_windowed(
         progress: show a tile progress bar.
     """
     check_manipulate_config(cfg)
-    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=cfg.checkpoint or str(shipped_checkpoint()))
+    cfg = replace(cfg, device=check_device(cfg.device), checkpoint=run_checkpoint(cfg.checkpoint))
     out = Path(cfg.out)
     check_fresh(out, OUT_HINT)
     if renderer is None:
