@@ -17,7 +17,7 @@ For each variant that benchmarks/fidelity.py fine-tuned (``<runs>/<variant>/chec
    and the range, since one image makes a small test set.
 2. **Localisation on the forgery.** fidelity.py's edit (the target class removed in the busiest box), re-made
    with the variant's generator, cimgen manipulate's default treatment of the codes inside the edit
-   (``edit_render``) and its default blend (laplacian since 2026-12-04; feather before). Pixel AUC against the edit's mask of the detector of step 1 (its
+   (``edit_render``) and its default blend (feather). Pixel AUC against the edit's mask of the detector of step 1 (its
    heatmap on a ``--heatmap-stride`` grid, each pixel the mean of the patches covering it) and of the noise
    and ELA baselines (``cimgen.forensics.baselines``), over the whole image and over the test band alone
    (where the detector saw neither the photo nor the generated image).

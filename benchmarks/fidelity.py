@@ -4,7 +4,7 @@ Usage:  .venv/bin/python benchmarks/fidelity.py [--shared ../shared/data] [--out
                                                 [--steps 120] [--every 30] [--variants a,b,...] [--write-docs]
                                                 [--device cpu|cuda|cuda:N] [--preset gpu]
 
-``--preset gpu`` is the GPU preset: the default variant (memorise-detail-lr) alone for GPU_PRESET's steps on
+``--preset gpu`` is the GPU preset: the default variant (memorise-l1-100) alone for GPU_PRESET's steps on
 the whole pair, on ``--device`` (cuda unless told); benchmarks/gpu_check.py runs it (and, with
 ``--quick``, a 2-step version of it on a 192-pixel corner of the pair on the CPU).
 
@@ -30,6 +30,11 @@ Variants:
   memorise-detail-resize  memorise-detail-lr with resize-convolution upsampling (converted from the transposed weights)
   memorise-detail-resize-pre  memorise-detail-lr from the shipped twin pretrained with resize-convolution upsampling
                  (configs/synth_pretrain_resize.yaml; cimgen manipulate --finetune's start without --checkpoint)
+  memorise-detail-bilinear-pre  the same from the twin pretrained with bilinear-then-convolve upsampling
+                 (configs/synth_pretrain_bilinear.yaml; not shipped: its checkpoint is read from
+                 $CIMGEN_BILINEAR_TWIN, default runs/synth-pretrain-bilinear/checkpoints/epoch-0040)
+  memorise-l1-100  memorise-detail-resize-pre with L1 weight 100 (pix2pix's) instead of 10: cimgen's default recipe
+                 (cimgen manipulate --finetune, cimgen finetune --target-image) since 2026-12-04
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -84,17 +90,40 @@ from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, relabelled_checkpoint, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
 
+BILINEAR_TWIN = Path(os.environ.get("CIMGEN_BILINEAR_TWIN", "runs/synth-pretrain-bilinear/checkpoints/epoch-0040"))
+"""The twin pretrained with bilinear upsampling (configs/synth_pretrain_bilinear.yaml), which is not shipped: where
+benchmarks/gpu_fidelity.sh (or cimgen train with that config) left its last checkpoint."""
+EARLIER_L1 = 10.0
+"""The memorise recipe's L1 weight before 2026-12-04 (the variants below but the last keep it, as they were measured)."""
 VARIANTS = {
     "windows": {"crop": 128, "l1": 0.0, "position": 0, "upsample": None},
-    "memorise": {"crop": 0, "l1": MEMORISE_L1, "position": 0, "upsample": None},
-    "memorise-pos": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None},
-    "memorise-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize"},
-    "memorise-pos-l1first": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "l1_first": 2 / 3},
-    "memorise-context": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "context": True},
-    "memorise-detail": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
-    "memorise-detail-lr": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
-    "memorise-detail-resize": {"crop": 0, "l1": MEMORISE_L1, "position": FINETUNE_POSITION, "upsample": "resize", "detail": 8, "lr": 1e-3},
+    "memorise": {"crop": 0, "l1": EARLIER_L1, "position": 0, "upsample": None},
+    "memorise-pos": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None},
+    "memorise-resize": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": "resize"},
+    "memorise-pos-l1first": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None, "l1_first": 2 / 3},
+    "memorise-context": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None, "context": True},
+    "memorise-detail": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
+    "memorise-detail-lr": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
+    "memorise-detail-resize": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": "resize", "detail": 8, "lr": 1e-3},
     "memorise-detail-resize-pre": {
+        "crop": 0,
+        "l1": EARLIER_L1,
+        "position": FINETUNE_POSITION,
+        "upsample": None,
+        "detail": 8,
+        "lr": 1e-3,
+        "pretrained": "resize",
+    },
+    "memorise-detail-bilinear-pre": {
+        "crop": 0,
+        "l1": EARLIER_L1,
+        "position": FINETUNE_POSITION,
+        "upsample": None,
+        "detail": 8,
+        "lr": 1e-3,
+        "pretrained": "bilinear",
+    },
+    "memorise-l1-100": {
         "crop": 0,
         "l1": MEMORISE_L1,
         "position": FINETUNE_POSITION,
@@ -117,9 +146,11 @@ PAIRS = {
 busiest ``side``-square box, and for another label set than the shipped generator's, the classes it starts from."""
 DEFAULT_INSIDE = ManipulateConfig(checkpoint="", out="").code_inside
 """What cimgen manipulate reads inside an edit by default (the table's edit columns)."""
+DEFAULT_DETAIL = ManipulateConfig(checkpoint="", out="").detail_inside
+"""Whose fine detail a resampled edit shows by default (``source``: the photo's at the code sources)."""
 DEFAULT_BLEND = ManipulateConfig(checkpoint="", out="").blend
 """How cimgen manipulate blends by default (every edit here)."""
-GPU_PRESET = {"variants": "memorise-detail-lr", "steps": 120, "every": 60}
+GPU_PRESET = {"variants": "memorise-l1-100", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
@@ -128,7 +159,8 @@ def run_variant(
 ) -> dict:
     """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v, spec = VARIANTS[name], PAIRS[pair]
-    ck, _ = read_checkpoint(shipped_checkpoint(v.get("pretrained", "transpose")))  # "resize": the twin pretrained so
+    pretrained = v.get("pretrained", "transpose")  # "resize": the twin pretrained so; "bilinear": an unshipped twin
+    ck, _ = read_checkpoint(BILINEAR_TWIN if pretrained == "bilinear" else shipped_checkpoint(pretrained))
     if "classes" in spec:  # another label set: each class starts as one of the shipped generator's
         ck = relabelled_checkpoint(ck, spec["palette"], spec["classes"])
     # the recipe's one set-up (position code, context, a detail code padded to the generator's multiple), then upsampling
@@ -136,7 +168,7 @@ def run_variant(
     ck = converted_checkpoint(ck, upsample=v["upsample"])
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
-        "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0))},
+        "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0)), **v.get("loss", {})},
         **({"optim": {"lr": v["lr"]}} if "lr" in v else {}),
         "loop": {
             "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
@@ -184,9 +216,14 @@ _EXTRACTOR = []
 
 
 def extractor():
-    """The FID Inception network, loaded once."""
+    """The FID Inception network, loaded once; None where its weights are not installed (FID, KID and the texture KID
+    are then left out, with one line saying so)."""
     if not _EXTRACTOR:
-        _EXTRACTOR.append(load_extractor())
+        try:
+            _EXTRACTOR.append(load_extractor())
+        except CimgenError as e:
+            print(f"FID, KID and texture KID left out: {e}", flush=True)
+            _EXTRACTOR.append(None)
     return _EXTRACTOR[0]
 
 
@@ -206,15 +243,20 @@ def score_edit(
     renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
     edits = {}
-    for treatment in CODE_INSIDE if renderer.codes_movable else ("withhold",):
-        # as cimgen manipulate does (--code-inside): codes resampled from matching places, or withheld in the edit
-        render, codes = edit_render(renderer, photo, labels, plan, treatment)
+    # as cimgen manipulate does (--code-inside, --detail-inside): codes resampled from matching places with the photo's
+    # fine detail there (the default) or the generator's own ("resample-generated"), or withheld in the edit
+    treatments = (*CODE_INSIDE, f"{DEFAULT_INSIDE}-generated") if renderer.codes_movable else ("withhold",)
+    for treatment in treatments:
+        codes_inside, _, own = treatment.partition("-")
+        render, codes = edit_render(renderer, photo, labels, plan, codes_inside, detail_inside=own or DEFAULT_DETAIL)
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
         metrics, inside = manipulation_metrics(m), inside_metrics(m, extractor())
         Image.fromarray(m.result).save(run / f"result-{treatment}.png")
         Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")
         paper = {}
-        if treatment == DEFAULT_INSIDE or not renderer.codes_movable:  # the paper's protocol, for the default only (time)
+        if extractor() is None:
+            paper = {"paper_protocol": "no Inception weights"}
+        elif treatment == DEFAULT_INSIDE or not renderer.codes_movable:  # the paper's protocol, for the default only (time)
             try:
                 row = evaluate_pairs("edit", [EvalPair("edit", photo, m.generated, m.mask)], extractor())
                 paper = {
@@ -235,10 +277,28 @@ def score_edit(
     return edits
 
 
+def more_variants(path: Path) -> dict:
+    """Variants from a JSON file: each one a known variant (``based_on``) with some of its settings changed."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        sys.exit(f"cannot read the variants in {path}: {e}")
+    out = {}
+    for name, recipe in raw.items():
+        if name.startswith("_"):  # comments
+            continue
+        base = dict(recipe)
+        based_on = base.pop("based_on", None)
+        if based_on not in VARIANTS:
+            sys.exit(f"variant {name} in {path} is based on unknown variant {based_on!r}; choose from {', '.join(VARIANTS)}")
+        out[name] = {**VARIANTS[based_on], **base}
+    return out
+
+
 def upsampling(r: dict) -> str:
     """A variant's upsampling: pretrained as it is, or converted from the transposed generator's weights."""
-    if r.get("pretrained") == "resize":
-        return "resize, pretrained"
+    if r.get("pretrained") in ("resize", "bilinear"):
+        return f"{r['pretrained']}, pretrained"
     return "resize, converted" if r.get("upsample") == "resize" else "transpose"
 
 
@@ -268,7 +328,8 @@ def _paper(e: dict) -> str:
 
 
 def treatment_table(results: list[dict]) -> str:
-    """The edit scored with each treatment of the codes inside it (--code-inside), for the variants that have codes."""
+    """The edit scored with each treatment of the codes inside it (--code-inside; ``resample-generated``: resampled with
+    the generator's own fine detail, --detail-inside generated), for the variants that have codes."""
     rows = [
         (
             "| variant | codes inside the edit | SSIM outside | seam ratio | checkerboard | faithful | painted back | changed-class recall "
@@ -360,6 +421,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument(
+        "--more-variants",
+        type=Path,
+        help="a JSON file of more variants ({name: recipe}), each a known variant's recipe with changes: "
+        '{"based_on": "memorise-detail-resize-pre", "lr": 5e-4, "loss": {"lambda_feat": 0}} (e.g. benchmarks/recipe_sweep.json)',
+    )
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument(
         "--rescore",
@@ -378,6 +445,8 @@ def main() -> None:
     if args.preset == "gpu":
         args.variants, args.steps, args.every = GPU_PRESET["variants"], GPU_PRESET["steps"], GPU_PRESET["every"]
     args.device = check_device(args.device or ("cuda" if args.preset == "gpu" else "cpu"))
+    if args.more_variants:
+        VARIANTS.update(more_variants(args.more_variants))
     names = [v for v in args.variants.split(",") if v]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:

@@ -26,6 +26,14 @@ def test_pretraining_preset_matches_the_shipped_model(name, upsample):
     assert cfg.loss.lambda_l1 == 100.0 and cfg.data.crop_size == 128
 
 
+def test_the_bilinear_pretraining_preset_is_the_resize_one_but_for_its_upsampling():
+    """configs/synth_pretrain_bilinear.yaml (the unshipped twin of benchmarks/gpu_fidelity.sh) changes one setting."""
+    resize, bilinear = (load_yaml(CONFIGS / f"synth_pretrain_{k}.yaml") for k in ("resize", "bilinear"))
+    assert resize["generator"].pop("upsample") == "resize" and bilinear["generator"].pop("upsample") == "bilinear"
+    assert resize == bilinear
+    assert resolve_config(load_yaml(CONFIGS / "synth_pretrain_bilinear.yaml")).generator.upsample == "bilinear"
+
+
 @pytest.mark.parametrize("name", ["synth_finetune.yaml"])
 def test_finetuning_presets_resolve_against_the_shipped_model(name, tmp_path):
     ckpt_cfg, _ = load_checkpoint(shipped_checkpoint())
@@ -77,7 +85,7 @@ def test_detector_presets_resolve(name, tmp_path):
 
 def test_every_preset_is_tested():
     tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS)
-    tested |= {"synth_pretrain.yaml", "synth_pretrain_resize.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    tested |= {"synth_pretrain.yaml", "synth_pretrain_resize.yaml", "synth_pretrain_bilinear.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 

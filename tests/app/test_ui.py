@@ -54,6 +54,17 @@ def test_the_page_builds_with_every_part(tmp_path):
         assert part in ids
 
 
+def test_the_page_offers_both_shipped_generators_then_the_given_ones(tmp_path):
+    from cimgen.generators import shipped_checkpoint
+
+    mine = str(tmp_path / "mine")  # read only when chosen
+    app = build_app(AppConfig(workdir=str(tmp_path), checkpoints=(mine,)))
+    menu = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "generator")
+    values = [value for _, value in menu.choices]
+    assert values == [str(shipped_checkpoint("transpose")), str(shipped_checkpoint("resize")), mine]
+    assert menu.value == values[0]
+
+
 def _callback(app, api_name: str):
     return next(f.fn for f in app.fns.values() if f.api_name == api_name)
 

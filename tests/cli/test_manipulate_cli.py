@@ -13,7 +13,7 @@ from cimgen.cli.main import main
 from cimgen.data.synth import BUILDING, ROAD
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
 from cimgen.palette import SYNTH_PALETTE, labels_to_colors
-from cimgen.runs.options import FINETUNE_DETAIL
+from cimgen.runs.options import FINETUNE_DETAIL, MEMORISE_L1
 from tests.cli.test_cli import _err
 
 
@@ -362,7 +362,7 @@ def test_finetune_memorises_the_whole_image_with_a_position_code_by_default(caps
     config = read_config(run)
     assert config["generator"]["position_frequencies"] == 6
     trained = yaml.safe_load((out / "finetune" / "run" / "config.yaml").read_text())
-    assert trained["data"]["crop_size"] == 0 and trained["data"]["flip"] is False and trained["loss"]["lambda_l1"] == 10.0
+    assert trained["data"]["crop_size"] == 0 and trained["data"]["flip"] is False and trained["loss"]["lambda_l1"] == MEMORISE_L1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["finetune_recipe"] == "memorise" and metrics["outside_mask_identical"]
     # the old recipe on request: crops around the edit, no position code
@@ -401,6 +401,14 @@ def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(cap
     # inside the edit its codes are read from matching places of the image (the default); a context generator withholds them
     assert detail["codes_inside"]["treatment"] == "resample" and detail["codes_inside"]["pieces"] >= 1
     assert metrics["codes_inside"]["treatment"] == "withhold" and "context" in metrics["codes_inside"]["why"]
+    # the edit's fine detail is the photo's at the code sources by default; --detail-inside generated keeps the generator's
+    assert detail["codes_inside"]["detail"] == "source"
+    argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "g"), *edit, "--finetune-detail", "2", "--detail-inside", "generated"]
+    assert main(argv) == 0
+    own = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert own["codes_inside"]["detail"] == "generated" and own["outside_mask_identical"]
+    msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "s"), *edit, "--detail-inside", "sharp"])
+    assert "detail_inside is 'sharp'; choose source or generated" in msg and not (tmp_path / "s").exists()
     argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "w"), *edit, "--code-inside", "withhold"]
     assert main(argv) == 0 and json.loads((tmp_path / "w" / "metrics.json").read_text())["codes_inside"] == {"treatment": "withhold"}
     msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "k"), *edit, "--code-inside", "keep"])

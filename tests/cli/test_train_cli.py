@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from cimgen.train.runtime import native_cpu_bf16
-
 from cimgen.cli.main import main
 from cimgen.io.images import read_label_map, write_image
+from cimgen.runs.options import MEMORISE_L1
+from cimgen.train.runtime import native_cpu_bf16
 from tests.cli.test_cli import _err
 from tests.conftest import TINY_MODEL
 
@@ -110,7 +110,7 @@ def test_finetune_on_a_target_pair_memorises_it_by_default_and_resumes(capsys, t
     assert main([*pair, "--epochs", "2", "--decay-epochs", "0", "--out", str(tmp_path / "m"), "--quiet"]) == 0
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
     # the memorise recipe, as cimgen manipulate --finetune: whole image, no flips, L1 10, a 6-octave position code
-    assert saved["data"]["crop_size"] == 0 and saved["data"]["flip"] is False and saved["loss"]["lambda_l1"] == 10.0
+    assert saved["data"]["crop_size"] == 0 and saved["data"]["flip"] is False and saved["loss"]["lambda_l1"] == MEMORISE_L1
     newest = max((tmp_path / "m" / "checkpoints").iterdir())
     assert read_config(newest)["generator"]["position_frequencies"] == 6
     # resuming builds the position-coded generator its checkpoints hold

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cimgen.edit.mask import dilate
-from cimgen.edit.resample import code_sources, identity_sources, place, withheld_sources
+from cimgen.edit.resample import code_sources, identity_sources, place, with_source_detail, withheld_sources
 from cimgen.errors import CimgenError
 
 
@@ -143,3 +143,32 @@ def test_pixels_whose_piece_found_another_class_read_the_nearest_pixel_of_their_
     # a reach too short to find the class leaves the pixels withheld
     short = code_sources(labels, edited, region, reach=1)
     assert short.withheld.any() and short.filled < near.filled
+
+
+def test_source_detail_replaces_the_generated_fine_detail_inside_the_region_only():
+    """Inside the region: the generated image's blur plus the photo's fine detail at each pixel's source; outside it,
+    at withheld pixels and where a source lies inside the region, the generated image unchanged."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    photo = np.clip(128 + rng.normal(0, 30, (64, 64, 3)), 0, 255).astype(np.uint8)  # grain everywhere
+    generated = np.full((64, 64, 3), 100, np.uint8)  # flat: no detail of its own
+    region = np.zeros((64, 64), bool)
+    region[20:40, 20:40] = True
+    sources = identity_sources((64, 64))
+    sources.cols[20:40, 20:40] += 20  # read 20 pixels to the right, outside the region
+    sources.withheld[20:24, 20:40] = True  # the top rows: no source
+    sources.cols[36:40, 20:40] = 30  # the bottom rows read inside the region: not taken
+    out = with_source_detail(generated, photo, sources, region)
+    assert out.dtype == np.uint8 and out.shape == generated.shape
+    assert np.array_equal(out[~region], generated[~region])
+    assert np.array_equal(out[20:24, 20:40], generated[20:24, 20:40]) and np.array_equal(out[36:40, 20:40], generated[36:40, 20:40])
+    src = photo.astype(np.float32)
+    detail = src - cv2.GaussianBlur(src, (0, 0), 1.5)
+    expected = np.clip(np.rint(100 + detail[24:36, 40:60]), 0, 255)
+    assert np.abs(out[24:36, 20:40].astype(np.float32) - expected).max() <= 1
+    assert out[24:36, 20:40].std() > 10 * max(generated[24:36, 20:40].std(), 0.1)  # the grain arrived
+    with pytest.raises(CimgenError, match="sigma must be positive"):
+        with_source_detail(generated, photo, sources, region, sigma=0)
+    with pytest.raises(CimgenError, match="must have the same size"):
+        with_source_detail(generated[:32], photo, sources, region)

@@ -240,10 +240,40 @@ def test_resize_upsampling_has_the_same_keys_but_for_its_convolutions_and_no_che
     g2.load_state_dict(converted_generator_tensors(g.state_dict(), old, new), strict=True)
     with pytest.raises(CimgenError, match="cannot become a transposed"):
         converted_generator_tensors(g2.state_dict(), new, old)
-    with pytest.raises(CimgenError, match="unknown upsample 'bilinear'"):
-        GlobalGenerator(replace(old, upsample="bilinear"))
+    with pytest.raises(CimgenError, match="unknown upsample 'cubic'; choose transpose, resize, bilinear"):
+        GlobalGenerator(replace(old, upsample="cubic"))
     with pytest.raises(CimgenError, match="not to other sizes"):
         converted_generator_tensors(g.state_dict(), old, replace(new, base_channels=8))
+
+
+def test_bilinear_upsampling_shares_the_resize_tensors_and_leaves_no_ripple_where_nearest_does():
+    """A resize generator's tensors load into a bilinear one (and back); fed a ramp, nearest-neighbour upsampling
+    and a convolution leave stair steps (a 2-pixel ripple) where bilinear leaves a straight line."""
+    from dataclasses import replace
+
+    from cimgen.models.pix2pixhd import ResizeConv, converted_generator_tensors
+
+    old = GlobalGeneratorConfig(in_channels=6, base_channels=4, num_downsamplings=2, num_blocks=1)
+    near, bil = replace(old, upsample="resize"), replace(old, upsample="bilinear")
+    g_t, g_n, g_b = GlobalGenerator(old), GlobalGenerator(near), GlobalGenerator(bil)
+    assert set(g_n.state_dict()) == set(g_b.state_dict())
+    g_b.load_state_dict(converted_generator_tensors(g_t.state_dict(), old, bil), strict=True)
+    g_n.load_state_dict(converted_generator_tensors(g_b.state_dict(), bil, near), strict=True)
+    with pytest.raises(CimgenError, match="cannot become a transposed"):
+        converted_generator_tensors(g_b.state_dict(), bil, old)
+
+    torch.manual_seed(0)
+    ramp = torch.linspace(-1, 1, 32).reshape(1, 1, 1, 32).expand(1, 2, 32, 32).contiguous()
+
+    def ripple(mode):
+        up = ResizeConv(2, 1, mode)
+        torch.nn.init.normal_(up.conv.weight)
+        row = up(ramp)[0, 0, 20, 8:56].detach().double()  # away from the reflected borders
+        bends = row[2:] - 2 * row[1:-1] + row[:-2]  # zero along a straight line
+        return float(bends.abs().max() / (row.max() - row.min()))
+
+    assert ripple("nearest") > 0.01  # stair steps: every other pixel bends
+    assert ripple("bilinear") < 1e-5
 
 
 def test_a_withheld_region_draws_from_the_map_alone_and_training_drops_the_code_in_boxes():

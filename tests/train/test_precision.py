@@ -58,7 +58,7 @@ def test_the_default_is_auto_everywhere_and_resolves_on_this_machine():
     assert rt.precision == ("bf16" if native_cpu_bf16() else "fp32") and rt.precision_reason.startswith("auto: the CPU")
 
 
-PINNED_FP32 = {"synth_pretrain_resize.yaml"}
+PINNED_FP32 = {"synth_pretrain_resize.yaml", "synth_pretrain_bilinear.yaml"}
 """Presets that pin fp32: the pretraining of a shipped generator, whose weights must not depend on the CPU."""
 
 
@@ -81,14 +81,14 @@ def test_every_preset_dry_run_says_what_it_resolves_to(caps, want, monkeypatch, 
     for path in CONFIGS:
         assert main(_dry_run(path, tmp_path, tmp_path / "run")) == 0, (path.name, capsys.readouterr().err)
         out = capsys.readouterr().out
-        if path.name in PINNED_FP32:  # a shipped asset's recipe: the same weights on every CPU
+        if path.name in PINNED_FP32:  # a pretraining recipe pinned to fp32: the same weights on every CPU
             assert yaml.safe_load(out)["loop"]["precision"] == "fp32", path.name
             assert "# precision on this machine: fp32 (asked for in the config)" in out, path.name
         else:
             assert yaml.safe_load(out)["loop"]["precision"] == "auto", path.name
             assert f"# precision on this machine: {want} (auto: the CPU" in out, path.name
         assert not (tmp_path / "run").exists()
-    assert len(CONFIGS) == 13 and PINNED_FP32 <= {p.name for p in CONFIGS}
+    assert len(CONFIGS) == 14 and PINNED_FP32 <= {p.name for p in CONFIGS}
 
 
 def test_fp16_scaler_skips_a_step_whose_gradients_are_not_finite():

@@ -793,9 +793,17 @@ def study_tab(cfg: AppConfig) -> None:
 # The page
 
 
+BUNDLED_GENERATORS = (
+    ("bundled synthetic-world pix2pixHD", "transpose"),
+    ("bundled synthetic-world pix2pixHD, resize convolutions (best start for fine-tuning)", "resize"),
+)
+"""The shipped generators the page always offers (label, ``shipped_checkpoint`` kind), the first one selected: the transposed
+one renders the synthetic world as the demo does; its twin is what ``cimgen manipulate --finetune`` starts from."""
+
+
 def build_app(cfg: AppConfig) -> gr.Blocks:
     """The editor as a gradio Blocks app (not launched)."""
-    generators = [("bundled synthetic-world pix2pixHD", str(shipped_checkpoint()))] + [(c, c) for c in cfg.checkpoints]
+    generators = [(label, str(shipped_checkpoint(kind))) for label, kind in BUNDLED_GENERATORS] + [(c, c) for c in cfg.checkpoints]
     detectors = [(NO_DETECTOR, NO_DETECTOR)] + [(k, k) for k in BASELINES] + [(d, d) for d in cfg.detectors]
     first_palette = _palette_for(cfg, generators[0][1])
     offered = {value for _, value in generators}

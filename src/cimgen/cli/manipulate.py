@@ -215,6 +215,12 @@ def manipulate_cmd(
         help="What a memorising generator reads inside the edit: resample (its codes copied from matching places of the "
         "image: real texture) or withhold (the map alone: flat).",
     ),
+    detail_inside: str = typer.Option(
+        DEFAULTS.detail_inside,
+        "--detail-inside",
+        help="Where codes are resampled, whose fine detail the edit shows: source (the photo's at each pixel's code "
+        "source; sharp) or generated (the generator's own; softer).",
+    ),
     score_inside: bool = typer.Option(
         DEFAULTS.score_inside,
         "--score-inside",
@@ -300,6 +306,7 @@ def manipulate_cmd(
         finetune_detail=finetune_detail,
         finetune_precision=finetune_precision,
         code_inside=code_inside,
+        detail_inside=detail_inside,
         score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,

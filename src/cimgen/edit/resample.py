@@ -38,6 +38,9 @@ from cimgen.errors import CimgenError
 CODE_INSIDE = ("resample", "withhold")
 """What a position- or detail-coded generator reads inside an edit: codes copied from a matching place of the
 same image (``resample``), or none (``withhold``: the region drawn from the map alone)."""
+DETAIL_INSIDE = ("source", "generated")
+"""Whose fine detail an edit with resampled codes shows: the original image's at each pixel's code source (``source``,
+``with_source_detail``), or the generator's own (``generated``)."""
 RING = 16
 """Pixels of context around each region that its source's surroundings should match."""
 RING_WEIGHT = 0.5
@@ -265,3 +268,42 @@ def place(
     best = np.unravel_index(np.argmax(score), score.shape)
     info.update(offset=[int(best[0] + sy0 - y0), int(best[1] + sx0 - x0)], agreement=round(float(score[best]), 4))
     return info
+
+
+DETAIL_SIGMA = 1.5
+"""Standard deviation, in pixels, of the Gaussian that splits an image into its coarse part and its fine detail
+(``with_source_detail``): what it removes is the grain and edges of a pixel or two that a generator draws too softly."""
+
+
+def with_source_detail(
+    generated: np.ndarray, image: np.ndarray, sources: CodeSources, region: np.ndarray, sigma: float = DETAIL_SIGMA
+) -> np.ndarray:
+    """``generated`` with, inside ``region``, its fine detail replaced by the original image's at each pixel's code source.
+
+    Fine detail is an image minus its Gaussian blur (``sigma``): the coarse part stays the generator's (what the edited
+    map asks for) and the grain and small edges come from the place of the photo whose map matched there
+    (``code_sources``), where the generator draws them too softly. Pixels without a source outside the region (withheld)
+    keep the generated image, as do all pixels outside the region.
+
+    Args:
+        generated: HxWx3 uint8, the generated image.
+        image: HxWx3 uint8, the original image.
+        sources: where each pixel reads its codes (``code_sources``).
+        region: HxW bool, the edit's region.
+        sigma: the Gaussian's standard deviation in pixels (> 0).
+    """
+    if generated.shape != image.shape or generated.shape[:2] != region.shape or sources.rows.shape != region.shape:
+        raise CimgenError("the generated image, the original, the region and the code sources must have the same size")
+    if not sigma > 0:
+        raise CimgenError(f"the detail's sigma must be positive; got {sigma}")
+    region = region.astype(bool)
+    take = region & ~sources.withheld
+    take &= ~region[sources.rows, sources.cols]  # a source inside the region would be the removed object's
+    if not take.any():
+        return generated
+    src = image.astype(np.float32)
+    gen = generated.astype(np.float32)
+    detail = src - cv2.GaussianBlur(src, (0, 0), sigma)
+    out = gen.copy()
+    out[take] = cv2.GaussianBlur(gen, (0, 0), sigma)[take] + detail[sources.rows[take], sources.cols[take]]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -27,7 +27,7 @@ from cimgen.data.vector_labels import ClassMapping
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RegionCrop, RemoveObject
 from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
-from cimgen.edit.resample import code_sources
+from cimgen.edit.resample import code_sources, with_source_detail
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
 from cimgen.generators import (
@@ -466,7 +466,7 @@ def manipulate_one(
         )  # fmt: skip
     # A colour-map generator keeps the map's own colours outside the edit; tiles see palette colours only.
     colors = inputs.colors if renderer.takes_colors and not cfg.tile_size else None
-    render, codes = edit_render(renderer, inputs.image, inputs.labels, plan, cfg.code_inside, colors=colors)
+    render, codes = edit_render(renderer, inputs.image, inputs.labels, plan, cfg.code_inside, colors=colors, detail_inside=cfg.detail_inside)
     tile_size = cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
         if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
@@ -539,18 +539,23 @@ def edit_render(
     code_inside: str = "resample",
     *,
     colors: np.ndarray | None = None,
+    detail_inside: str = "source",
 ) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
     """labels -> image for a planned edit, and what its generator reads inside the edit (for metrics.json; empty for
     generators without codes). A memorising generator's codes are resampled from matching places of the image
-    (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask. A colour-map generator
-    sees ``colors`` (the map's own colours) outside the edit."""
+    (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask; resampled, the edit's fine
+    detail is the image's at the code sources (``detail_inside="source"``, ``with_source_detail``) or the
+    generator's own. A colour-map generator sees ``colors`` (the map's own colours) outside the edit."""
     if not renderer.position_coded:
         return renderer.render_edit(plan.mask, image, colors=colors), {}
     if code_inside == "resample" and renderer.codes_movable:
         t0 = time.perf_counter()
         sources = code_sources(labels, plan.edited_labels, plan.mask, image=image)
-        info = {"treatment": "resample", **sources.summary(), "seconds": round(time.perf_counter() - t0, 2)}
-        return renderer.render_edit(sources.withheld, image, (sources.rows, sources.cols)), info
+        info = {"treatment": "resample", **sources.summary(), "detail": detail_inside, "seconds": round(time.perf_counter() - t0, 2)}
+        render = renderer.render_edit(sources.withheld, image, (sources.rows, sources.cols))
+        if detail_inside == "source":
+            return (lambda edited: with_source_detail(render(edited), image, sources, plan.mask)), info
+        return render, info
     why = {} if code_inside == "withhold" else {"why": "a context generator's codes are withheld where it redraws"}
     return renderer.render_edit(plan.mask, image), {"treatment": "withhold", **why}
 

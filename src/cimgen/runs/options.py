@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cimgen.edit.resample import CODE_INSIDE
+from cimgen.edit.resample import CODE_INSIDE, DETAIL_INSIDE
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
 
@@ -27,8 +27,11 @@ FINETUNE_RECIPES = (MEMORISE, WINDOWS)
 """``memorise``: the whole image every step, with a position code; ``windows``: random crops of windows around the edit."""
 MEMORISE_MAX_SIDE = 1024
 """Images up to this side are memorised whole; larger ones are fine-tuned on windows."""
-MEMORISE_L1 = 10.0
-"""Weight of the L1 term while memorising (beside the adversarial and feature-matching terms)."""
+MEMORISE_L1 = 100.0
+"""Weight of the L1 term while memorising (beside the adversarial and feature-matching terms): pix2pix's (Isola et al.,
+CVPR 2017) and the shipped generators' pretraining's. It was 10 until 2026-12-04; benchmarks/fidelity.py on a GPU
+(benchmarks/recipe_sweep.json) found 100 better on all three real pairs at equal steps: SSIM outside the edit, seam,
+lattice peaks and the edit's high-frequency energy (docs/benchmarks.md)."""
 FINETUNE_POSITION = 6
 """Octaves of the position code a memorising fine-tune adds to a global generator (4 input channels each)."""
 FINETUNE_DETAIL = 8
@@ -130,6 +133,10 @@ class ManipulateConfig:
     """What a memorising (position- or detail-coded) generator reads inside the edit: ``resample`` (its codes copied,
     piece by piece, from places of the same image whose map matches the edited map: real texture of the edited
     class) or ``withhold`` (no codes: drawn from the map alone, flat). See ``cimgen.edit.resample``."""
+    detail_inside: str = "source"
+    """Where codes are resampled, whose fine detail (the image minus its 1.5-pixel Gaussian blur) the edit shows:
+    ``source`` (the original image's at each pixel's code source; the coarse part stays the generator's) or
+    ``generated`` (the generator's own, softer than the photo's: docs/manipulation.md)."""
     score_inside: bool = False
     """Also score the inside of the edit (``metrics.json["inside"]``: faithful, painted back; a segmenter fitted
     on the original around the edit, a few seconds)."""
@@ -191,6 +198,8 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         check_range(cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps")
     if cfg.code_inside not in CODE_INSIDE:
         raise CimgenError(f"code_inside is {cfg.code_inside!r}; choose {' or '.join(CODE_INSIDE)}")
+    if cfg.detail_inside not in DETAIL_INSIDE:
+        raise CimgenError(f"detail_inside is {cfg.detail_inside!r}; choose {' or '.join(DETAIL_INSIDE)}")
     if cfg.finetune_detail is not None:
         check_range(cfg.finetune_detail, (0, 64), "finetune_detail")
     if cfg.finetune_detail and not (cfg.finetune and cfg.finetune_recipe == MEMORISE and not cfg.tile_size):
