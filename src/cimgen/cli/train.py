@@ -151,7 +151,7 @@ def finetune_cmd(
     recipe_name: str = typer.Option(
         MEMORISE,
         "--recipe",
-        help="With --target-image: memorise (the whole image every step, no flips, L1 10, a position code; images up to "
+        help="With --target-image: memorise (the whole image every step, no flips, L1 100, a position code; images up to "
         "1024 px a side) or windows (random crops of data.crop_size, the recipe before).",
     ),
     position: int = typer.Option(
