@@ -85,7 +85,13 @@ def test_detector_presets_resolve(name, tmp_path):
 
 def test_every_preset_is_tested():
     tested = set(TRAINING_PRESETS) | set(DETECTOR_PRESETS)
-    tested |= {"synth_pretrain.yaml", "synth_pretrain_resize.yaml", "synth_pretrain_bilinear.yaml", "synth_finetune.yaml", "pix2pixhd_finetune_small.yaml"}
+    tested |= {
+        "synth_pretrain.yaml",
+        "synth_pretrain_resize.yaml",
+        "synth_pretrain_bilinear.yaml",
+        "synth_finetune.yaml",
+        "pix2pixhd_finetune_small.yaml",
+    }
     assert {p.name for p in CONFIGS.glob("*.yaml")} == tested
 
 

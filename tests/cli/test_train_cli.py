@@ -124,9 +124,10 @@ def test_finetune_on_a_target_pair_memorises_it_by_default_and_resumes(capsys, t
     # the recipe before, on request: random crops, no position code
     assert main([*pair, "--recipe", "windows", "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "w"), "--quiet"]) == 0
     saved = yaml.safe_load((tmp_path / "w" / "config.yaml").read_text())
-    assert saved["data"]["crop_size"] > 0 and read_config(max((tmp_path / "w" / "checkpoints").iterdir()))["generator"].get(
-        "position_frequencies", 0
-    ) == 0
+    assert (
+        saved["data"]["crop_size"] > 0
+        and read_config(max((tmp_path / "w" / "checkpoints").iterdir()))["generator"].get("position_frequencies", 0) == 0
+    )
     capsys.readouterr()
     assert "unknown recipe 'all'" in _err(capsys, [*pair, "--recipe", "all", "--out", str(tmp_path / "x")])
     assert not (tmp_path / "x").exists()

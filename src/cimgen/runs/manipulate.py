@@ -466,7 +466,9 @@ def manipulate_one(
         )  # fmt: skip
     # A colour-map generator keeps the map's own colours outside the edit; tiles see palette colours only.
     colors = inputs.colors if renderer.takes_colors and not cfg.tile_size else None
-    render, codes = edit_render(renderer, inputs.image, inputs.labels, plan, cfg.code_inside, colors=colors, detail_inside=cfg.detail_inside)
+    render, codes = edit_render(
+        renderer, inputs.image, inputs.labels, plan, cfg.code_inside, colors=colors, detail_inside=cfg.detail_inside
+    )
     tile_size = cfg.tile_size
     if renderer.position_coded:  # a code for the whole image: whole maps only, drawn from the map alone inside the edit
         if tile_size or max(inputs.labels.shape) > POSITION_MAX_SIDE:
