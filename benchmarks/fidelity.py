@@ -105,34 +105,11 @@ VARIANTS = {
     "memorise-detail": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8},
     "memorise-detail-lr": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": None, "detail": 8, "lr": 1e-3},
     "memorise-detail-resize": {"crop": 0, "l1": EARLIER_L1, "position": FINETUNE_POSITION, "upsample": "resize", "detail": 8, "lr": 1e-3},
-    "memorise-detail-resize-pre": {
-        "crop": 0,
-        "l1": EARLIER_L1,
-        "position": FINETUNE_POSITION,
-        "upsample": None,
-        "detail": 8,
-        "lr": 1e-3,
-        "pretrained": "resize",
-    },
-    "memorise-detail-bilinear-pre": {
-        "crop": 0,
-        "l1": EARLIER_L1,
-        "position": FINETUNE_POSITION,
-        "upsample": None,
-        "detail": 8,
-        "lr": 1e-3,
-        "pretrained": "bilinear",
-    },
-    "memorise-l1-100": {
-        "crop": 0,
-        "l1": MEMORISE_L1,
-        "position": FINETUNE_POSITION,
-        "upsample": None,
-        "detail": 8,
-        "lr": 1e-3,
-        "pretrained": "resize",
-    },
 }
+# the twins' recipes: memorise-detail-lr from a pretrained twin, and the default since 2026-12-04 (L1 100)
+VARIANTS["memorise-detail-resize-pre"] = {**VARIANTS["memorise-detail-lr"], "pretrained": "resize"}
+VARIANTS["memorise-detail-bilinear-pre"] = {**VARIANTS["memorise-detail-lr"], "pretrained": "bilinear"}
+VARIANTS["memorise-l1-100"] = {**VARIANTS["memorise-detail-resize-pre"], "l1": MEMORISE_L1}
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
     "map2sat": {"need": "pix2pix-tf-samples/docs/maps.jpg", "make": map2sat_pair, "target": BUILDING, "side": 160},
