@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cimgen.edit.mask import dilate
-from cimgen.edit.resample import code_sources, identity_sources, place, with_source_detail, withheld_sources
+from cimgen.edit.resample import code_sources, identity_sources, place, removal_clearance, with_source_detail, withheld_sources
 from cimgen.errors import CimgenError
 
 
@@ -63,6 +63,24 @@ def test_without_the_image_the_map_alone_decides_and_a_region_with_no_source_is_
         code_sources(labels, edited[:10], region)
     with pytest.raises(CimgenError, match="patch at least 1"):
         code_sources(labels, edited, region, patch=0)
+
+
+def test_sources_keep_clear_of_the_removed_class_so_a_misregistered_edge_is_not_copied_in():
+    labels = np.zeros((96, 96), np.int32)
+    labels[40:56, 40:56] = 2  # a building, removed
+    edited = labels.copy()
+    edited[40:56, 40:56] = 0
+    region = labels != edited
+    near = removal_clearance(labels, edited, region, 3)
+    assert near.sum() == 22 * 22 - 16 * 16 and not (near & (labels == 2)).any()  # a 3-pixel band of ground around it
+    # without clearance the nearest all-ground place wins: the ground right beside the building
+    beside = code_sources(labels, edited, region, ring=0, clearance=0)
+    assert near[beside.rows[region], beside.cols[region]].mean() > 0.1
+    cleared = code_sources(labels, edited, region, ring=0, clearance=3)
+    assert not near[cleared.rows[region], cleared.cols[region]].any() and not cleared.withheld.any()
+    assert removal_clearance(labels, labels, region, 3) is None and removal_clearance(labels, edited, region, 0) is None
+    with pytest.raises(CimgenError, match="clearance must be 0 or more"):
+        code_sources(labels, edited, region, clearance=-1)
 
 
 def test_a_piece_continues_its_neighbours_offset_when_the_match_ties():

@@ -48,11 +48,15 @@ RING_WEIGHT = 0.5
 IMAGE_WEIGHT = 1.0
 """Weight of the ring's root-mean-square image difference (0-1) against the map agreement (0-1)."""
 SEARCH = 256
+"""How far (pixels) from a region its source may lie: near sources share the light and the season."""
 PATCH = 16
 """The side of the pieces a region is resampled in."""
 COHERENCE = 0.05
 """Bonus to a piece's score for continuing a placed neighbour's offset (fewer seams in the texture)."""
-"""How far (pixels) from a region its source may lie: near sources share the light and the season."""
+CLEARANCE = 3
+"""Pixels around the classes an edit removes (anywhere in the map) that an edited pixel should not take its codes
+from: where a map is registered a few pixels off its photo, the ground beside a building shows part of the
+building, and a generator that memorised the photo draws that part again wherever those codes are copied."""
 REACH = 32
 """How far (pixels) a pixel whose piece's source is of another class looks for the nearest pixel of its class."""
 
@@ -109,6 +113,7 @@ def code_sources(
     search: int = SEARCH,
     patch: int = PATCH,
     reach: int = REACH,
+    clearance: int = CLEARANCE,
 ) -> CodeSources:
     """For each ``patch``-square piece of ``region``, the place of ``labels`` whose map best matches ``edited`` there.
 
@@ -127,18 +132,23 @@ def code_sources(
         patch: the side of the pieces, in pixels.
         reach: how far a pixel whose piece's source is of another class looks for the nearest pixel of its class
             with codes of it (0: such pixels are withheld).
+        clearance: pixels around the classes the edit removes (those of ``labels`` that ``edited`` changes in
+            ``region``) that count as matching no class under a piece (0: none); see ``CLEARANCE``.
     """
     if not (labels.shape == edited.shape == region.shape):
         raise CimgenError("the map, the edited map and the region must have the same size")
     if image is not None and image.shape[:2] != labels.shape:
         raise CimgenError(f"the image is {image.shape[1]}x{image.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}")
-    if ring < 0 or search < 1 or patch < 1:
-        raise CimgenError(f"ring must be 0 or more, search and patch at least 1; got {ring}, {search} and {patch}")
+    if ring < 0 or search < 1 or patch < 1 or clearance < 0:
+        raise CimgenError(
+            f"ring and clearance must be 0 or more, search and patch at least 1; got {ring}, {clearance}, {search} and {patch}"
+        )
     h, w = labels.shape
     out = identity_sources((h, w))
     region = region.astype(bool)
     filled = None if image is None else image.astype(np.float32) / 255  # as drawn so far: placed pieces show their sources
     known = ~region
+    clear = removal_clearance(labels, edited, region, clearance)
     n, comp, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
     for k in range(1, n):
         x, y, bw, bh = (int(v) for v in stats[k, :4])
@@ -150,7 +160,7 @@ def code_sources(
                 if not piece.any():
                     continue
                 near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
-                info = place(labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=near)
+                info = place(labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=near, clear=clear)
                 info["part"] = k
                 out.regions.append(info)
                 ys, xs = np.nonzero(piece)
@@ -172,6 +182,18 @@ def code_sources(
     if reach > 0:
         out.filled = fill_withheld(out, labels, edited, region, reach)
     return out
+
+
+def removal_clearance(labels: np.ndarray, edited: np.ndarray, region: np.ndarray, clearance: int) -> np.ndarray | None:
+    """HxW bool: the pixels within ``clearance`` pixels (a square) of a class that ``edited`` replaces in ``region``,
+    anywhere in ``labels``, that are not of such a class themselves; None where there are none."""
+    removed_classes = np.unique(labels[region & (labels != edited)])
+    if clearance == 0 or removed_classes.size == 0:
+        return None
+    removed = np.isin(labels, removed_classes)
+    side = 2 * clearance + 1
+    near = cv2.dilate(removed.astype(np.uint8), np.ones((side, side), np.uint8)).astype(bool) & ~removed
+    return near if near.any() else None
 
 
 def fill_withheld(sources: CodeSources, labels: np.ndarray, edited: np.ndarray, region: np.ndarray, reach: int) -> int:
@@ -223,10 +245,12 @@ def place(
     ring: int,
     search: int,
     near: list[tuple[int, int]],
+    clear: np.ndarray | None = None,
 ) -> dict:
     """The best source offset (dy, dx) of one piece: ``piece`` is its bool mask within ``box`` (x, y, w, h) of the
     map. Returns its info dict, with ``offset`` and ``agreement`` (the score: map agreement 0-1, less the ring's
-    image difference, plus the neighbour bonus) or a ``source`` saying why there is none.
+    image difference, plus the neighbour bonus) or a ``source`` saying why there is none. Pixels of ``clear`` (HxW
+    bool, ``removal_clearance``) that would lie under the piece count as matching no class.
 
     The correlations are OpenCV's ``matchTemplate`` (TM_CCORR, and TM_SQDIFF with a mask for the ring)."""
     h, w = labels.shape
@@ -247,6 +271,8 @@ def place(
     score = np.zeros((area.shape[0] - template.shape[0] + 1, area.shape[1] - template.shape[1] + 1), np.float32)
     for c in np.unique(template[weight > 0]):
         score += cv2.matchTemplate((area == c).astype(np.float32), weight * (template == c), cv2.TM_CCORR)
+    if clear is not None:  # one point off for each cleared pixel under the piece, as if it matched nothing
+        score -= cv2.matchTemplate(clear[sy0:sy1, sx0:sx1].astype(np.float32), inner.astype(np.float32), cv2.TM_CCORR)
     score /= weight.sum()
     if filled is not None and around.any():
         sq = cv2.matchTemplate(
