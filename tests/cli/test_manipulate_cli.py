@@ -13,7 +13,7 @@ from cimgen.cli.main import main
 from cimgen.data.synth import BUILDING, ROAD
 from cimgen.io.images import read_image, read_label_map, write_image, write_label_map
 from cimgen.palette import SYNTH_PALETTE, labels_to_colors
-from cimgen.runs.options import FINETUNE_DETAIL, MEMORISE_L1
+from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, FINETUNE_DETAIL, MEMORISE_L1
 from tests.cli.test_cli import _err
 
 
@@ -106,7 +106,13 @@ def test_manipulate_with_a_spec_and_each_blend_mode(capsys, tiny_world, tiny_ckp
         assert np.array_equal(result[~mask], original[~mask])
         for name in ("generated.png", "side_by_side.png", "edited_labels.png", "report.html"):
             assert (out / name).is_file()
-    assert "side by side:" in capsys.readouterr().out
+        assert metrics["blend"].get("feather", DEFAULT_FEATHER) == DEFAULT_FEATHER == DEFAULT_RADIUS  # the ring the dilation adds
+    printed = capsys.readouterr().out
+    assert "side by side:" in printed and "wider than --radius" not in printed
+    # a feather wider than the dilation lets the removed object's rim through: said in one line, and the run goes on
+    out = tmp_path / "wide"
+    assert main([*_base(tiny_ckpt, image, map_path, out), "--spec", str(tmp_path / "e.yaml"), "--radius", "3", "--feather", "8"]) == 0
+    assert "--feather 8 is wider than --radius 3" in capsys.readouterr().out and (out / "result.png").is_file()
 
 
 def test_manipulate_with_a_user_mask_and_an_edited_map(capsys, tiny_world, tiny_ckpt, tmp_path):

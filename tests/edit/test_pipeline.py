@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from cimgen.edit.blend import BLENDS
+from cimgen.edit.blend import BLENDS, DEFAULT_FEATHER
 from cimgen.edit.mask import edit_mask
 from cimgen.edit.ops import ReplaceClass
 from cimgen.edit.pipeline import (
@@ -175,7 +175,7 @@ def test_feather_width_is_passed_to_the_modes_that_have_one():
     m = manipulate(_image(), _labels(), [EDIT], colour_of, num_classes=NUM_CLASSES, blend_mode="feather", feather=3.0)
     assert m.info["blend"] == {"mode": "feather", "feather": 3.0}
     m = manipulate(_image(), _labels(), [EDIT], colour_of, num_classes=NUM_CLASSES, blend_mode="laplacian", blend_options={"levels": 2})
-    assert m.info["blend"] == {"mode": "laplacian", "levels": 2, "feather": 6.0}
+    assert m.info["blend"] == {"mode": "laplacian", "levels": 2, "feather": DEFAULT_FEATHER} and DEFAULT_FEATHER == 8.0
     m = manipulate(_image(), _labels(), [EDIT], colour_of, num_classes=NUM_CLASSES, blend_mode="hard", feather=3.0)
     assert m.info["blend"] == {"mode": "hard"}
 

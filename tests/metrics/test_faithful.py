@@ -50,3 +50,20 @@ def test_inside_scores_without_a_region_or_with_one_class_say_so():
     assert pixel_features(image).shape == (*labels.shape, 21)
     with pytest.raises(CimgenError, match="HxWx3 uint8"):
         pixel_features(image[..., 0])
+
+
+def test_the_ceiling_of_faithful_is_the_segmenters_recall_of_the_edited_classes():
+    image, labels, lawn, _ = _scene()
+    edited = labels.copy()
+    edited[20:40, 10:30] = 0
+    mask = np.zeros(labels.shape, bool)
+    mask[17:43, 7:33] = True
+    good = image.copy()
+    good[mask] = lawn[mask]
+    assert inside_report(good, image, labels, edited, mask)["edited_class_recall"] > 0.95  # lawn is told apart
+    # half of the lawn, in 8-pixel squares, is called a third class, and the building becomes that class: the
+    # segmenter cannot tell the two apart, so neither faithful nor its ceiling can be high, and they agree
+    checker = (np.indices(labels.shape) // 8).sum(0) % 2 == 1
+    twin = np.where((labels == 0) & checker, 2, labels)
+    r = inside_report(good, image, twin, np.where(edited != labels, 2, twin), mask)
+    assert r["edited_class_recall"] < 0.8 and abs(r["faithful"] - r["edited_class_recall"]) < 0.15, r

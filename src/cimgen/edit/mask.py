@@ -7,6 +7,9 @@ import numpy as np
 
 from cimgen.errors import CimgenError
 
+DEFAULT_RADIUS = 8
+"""Dilation of the changed labels that makes the blend mask, in pixels."""
+
 
 def disk(radius: int) -> np.ndarray:
     """A (2r+1)x(2r+1) uint8 disk structuring element."""
@@ -22,7 +25,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), disk(radius)) > 0
 
 
-def edit_mask(original: np.ndarray, edited: np.ndarray, *, radius: int = 8) -> np.ndarray:
+def edit_mask(original: np.ndarray, edited: np.ndarray, *, radius: int = DEFAULT_RADIUS) -> np.ndarray:
     """Bool HxW mask of pixels whose label changed, dilated by ``radius``; an empty change is an error."""
     if original.shape != edited.shape:
         raise CimgenError(

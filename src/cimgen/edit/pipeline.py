@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimgen.edit.blend import blend, seam_report
-from cimgen.edit.mask import edit_mask, user_mask
+from cimgen.edit.blend import DEFAULT_FEATHER, blend, seam_report
+from cimgen.edit.mask import DEFAULT_RADIUS, edit_mask, user_mask
 from cimgen.edit.ops import apply_edits_traced
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
@@ -83,9 +83,9 @@ def manipulate(
     edited_labels: np.ndarray | None = None,
     instances: np.ndarray | None = None,
     mask: np.ndarray | None = None,
-    radius: int = 8,
+    radius: int = DEFAULT_RADIUS,
     blend_mode: str = "feather",
-    feather: float = 6.0,
+    feather: float = DEFAULT_FEATHER,
     blend_options: dict | None = None,
     tile_size: int | None = 0,
     overlap: int | None = None,
@@ -143,7 +143,7 @@ def plan_edit(
     edited_labels: np.ndarray | None = None,
     instances: np.ndarray | None = None,
     mask: np.ndarray | None = None,
-    radius: int = 8,
+    radius: int = DEFAULT_RADIUS,
 ) -> EditPlan:
     """Check the inputs, apply ``edits`` (or take ``edited_labels``) and derive the blend region, once.
 
@@ -187,7 +187,7 @@ def render_edit(
     render: Callable[[np.ndarray], np.ndarray],
     *,
     blend_mode: str = "feather",
-    feather: float = 6.0,
+    feather: float = DEFAULT_FEATHER,
     blend_options: dict | None = None,
     tile_size: int | None = 0,
     overlap: int | None = None,

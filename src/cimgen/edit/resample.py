@@ -160,7 +160,9 @@ def code_sources(
                 if not piece.any():
                     continue
                 near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
-                info = place(labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=near, clear=clear)
+                info = place(
+                    labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=near, clear=clear
+                )
                 info["part"] = k
                 out.regions.append(info)
                 ys, xs = np.nonzero(piece)

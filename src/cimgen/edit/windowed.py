@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from cimgen.edit.blend import blend
-from cimgen.edit.mask import dilate
+from cimgen.edit.blend import DEFAULT_FEATHER, blend
+from cimgen.edit.mask import DEFAULT_RADIUS, dilate
 from cimgen.edit.ops import (
     InsertGeometry,
     InsertShape,
@@ -263,7 +263,7 @@ def plan_windowed(
     edits: list,
     *,
     num_classes: int,
-    radius: int = 8,
+    radius: int = DEFAULT_RADIUS,
     context: int = CONTEXT,
     max_window: int = MAX_WINDOW,
 ) -> WindowedPlan:
@@ -381,7 +381,7 @@ def render_windowed(
     tile_size: int = 1024,
     overlap: int = 128,
     blend_mode: str = "feather",
-    feather: float = 6.0,
+    feather: float = DEFAULT_FEATHER,
     blend_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Piece]:

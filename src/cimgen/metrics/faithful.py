@@ -8,8 +8,11 @@ result (issue 27, item 6a):
 - ``faithful``: the share of the region's pixels whose predicted class is the edited map's class;
 - ``painted_back``: among the pixels whose class the edit changed, the share predicted as the class
   they had before (a removed building drawn again from memory scores high here);
-- ``segmenter_accuracy``: the same segmenter's accuracy on held-out pixels of the original, away
-  from the edit: the ceiling ``faithful`` is read against;
+- ``segmenter_accuracy``: the accuracy of segmenters like it on held-out pixels of the original, away
+  from the edit, in other 32-pixel squares than those they were fitted on (two-fold, ``held_out``);
+- ``edited_class_recall``: its recall, on those held-out pixels, of the classes the edited map asks for
+  in the region, each weighted by its share of the region: what ``faithful`` would be if the region were
+  drawn as well as the original itself, the ceiling to read ``faithful`` against;
 - ``changed_class_recall``: its recall, on those held-out pixels, of the classes the edit took away
   (a removed building's class). ``painted_back`` can only see what the segmenter recognises: when
   this recall is low (buildings that look like the ground around them), a low ``painted_back``
@@ -34,7 +37,10 @@ from cimgen.errors import CimgenError
 WINDOWS = (5, 11, 21)
 """Box-filter sides (pixels) of the local statistics."""
 TRAIN_PIXELS = 20000
-"""Pixels drawn (outside the edit and its margin) to fit the segmenter; as many again are held out to score it."""
+"""Pixels drawn (outside the edit and its margin) to fit the segmenter, and each of the two that score it."""
+HOLDOUT_SQUARE = 32
+"""Side (pixels) of the squares the map is cut into when the segmenter is scored: classifiers fitted on half the
+squares label the other half (``held_out``)."""
 MARGIN = 10
 """Pixels around the edit left out of the segmenter's fitting, so the edit's own texture does not leak in (the widest window's half)."""
 
@@ -55,10 +61,12 @@ def pixel_features(image: np.ndarray) -> np.ndarray:
 def fit_segmenter(
     image: np.ndarray, labels: np.ndarray, away: np.ndarray, *, seed: int = 0
 ) -> tuple[HistGradientBoostingClassifier, np.ndarray, np.ndarray]:
-    """A pixel classifier fitted on ``image`` and its ``labels`` outside ``away``, and its predictions on held-out pixels there.
+    """A pixel classifier fitted on ``image`` and its ``labels`` outside ``away``, and held-out pixels' classes as
+    classifiers like it predict them (``held_out``).
 
     Returns:
-        The classifier, and the held-out pixels' true and predicted classes.
+        The classifier (fitted on ``TRAIN_PIXELS`` pixels drawn from anywhere outside ``away``), and the held-out
+        pixels' true and predicted classes.
 
     Args:
         image: HxWx3 uint8.
@@ -70,16 +78,56 @@ def fit_segmenter(
     if usable.size < 200:
         raise CimgenError("the edit leaves too few pixels outside it to fit the segmenter of the inside scores")
     rng = np.random.default_rng(seed)
-    picked = rng.choice(usable, size=min(2 * TRAIN_PIXELS, usable.size), replace=False)
-    fit, held = picked[: picked.size // 2], picked[picked.size // 2 :]
     x = pixel_features(image).reshape(-1, len(WINDOWS) * 6 + 3)
     y = labels.reshape(-1)
-    if np.unique(y[fit]).size < 2:
+    picked = rng.choice(usable, size=min(TRAIN_PIXELS, usable.size), replace=False)
+    if np.unique(y[picked]).size < 2:
         raise CimgenError(
             "the map has one class outside the edit, so there is nothing for the segmenter of the inside scores to tell apart"
         )
-    seg = HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(x[fit], y[fit])
-    return seg, y[held], seg.predict(x[held])
+    seg = HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(x[picked], y[picked])
+    truth, guess = held_out(x, y, usable, away.shape, rng, seed)
+    return seg, truth, guess
+
+
+def held_out(
+    x: np.ndarray, y: np.ndarray, usable: np.ndarray, shape: tuple[int, int], rng: np.random.Generator, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted classes of held-out pixels, two-fold over squares: the usable pixels are cut into
+    ``HOLDOUT_SQUARE``-pixel squares, half of them drawn at random; a classifier fitted on one half labels the
+    other, and the other way round. Pixels of the same square share their window statistics, so pixels held
+    out of the squares a classifier was fitted on would score it on near-copies of what it learnt."""
+    h, w = shape
+    side = HOLDOUT_SQUARE
+    squares = rng.random(((h + side - 1) // side, (w + side - 1) // side)) < 0.5
+    half = np.repeat(np.repeat(squares, side, 0), side, 1)[:h, :w].reshape(-1)[usable]
+    if half.all() or not half.any():  # a sliver outside the edit: a pixel draw instead
+        half = rng.random(usable.size) < 0.5
+    truth, guess = [], []
+    for fold in (half, ~half):
+        fit = rng.permutation(usable[~fold])[:TRAIN_PIXELS]
+        held = rng.permutation(usable[fold])[: TRAIN_PIXELS // 2]
+        if fit.size == 0 or held.size == 0:
+            continue
+        if np.unique(y[fit]).size < 2:  # one class on this side: it predicts that class
+            guess.append(np.full(held.size, y[fit][0]))
+        else:
+            guess.append(HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(x[fit], y[fit]).predict(x[held]))
+        truth.append(y[held])
+    return np.concatenate(truth), np.concatenate(guess)
+
+
+def _recall_as_edited(truth: np.ndarray, guess: np.ndarray, edited: np.ndarray) -> float | None:
+    """The segmenter's recall on held-out pixels of the original, each class weighted by its share of the edited region:
+    what ``faithful`` would be if the region were drawn as well as the original is (its ceiling)."""
+    classes, counts = np.unique(edited, return_counts=True)
+    score, weight = 0.0, 0
+    for c, n in zip(classes, counts, strict=True):
+        held = truth == c
+        if held.any():
+            score += n * float((guess[held] == c).mean())
+            weight += n
+    return round(float(score / weight), 4) if weight else None
 
 
 def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, edited_labels: np.ndarray, mask: np.ndarray) -> dict:
@@ -93,12 +141,12 @@ def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, 
         mask: HxW bool, the region that was regenerated.
 
     Returns:
-        ``faithful``, ``painted_back`` and ``changed_class_recall`` (None when no pixel's class changed),
+        ``faithful``, ``painted_back`` and ``changed_class_recall`` (None when no pixel's class changed), ``edited_class_recall``,
         ``segmenter_accuracy``, ``region_pixels`` and ``changed_pixels``; None scores when the mask is empty.
     """
     if not mask.any():
         return {
-            "faithful": None, "painted_back": None, "segmenter_accuracy": None, "changed_class_recall": None,
+            "faithful": None, "painted_back": None, "segmenter_accuracy": None, "changed_class_recall": None, "edited_class_recall": None,
             "region_pixels": 0, "changed_pixels": 0,
         }  # fmt: skip
     away = cv2.dilate(mask.astype(np.uint8), np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
@@ -113,6 +161,7 @@ def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, 
         "painted_back": None if painted is None else round(painted, 4),
         "segmenter_accuracy": round(float((guess == truth).mean()), 4),
         "changed_class_recall": None if recall is None else round(recall, 4),
+        "edited_class_recall": _recall_as_edited(truth, guess, edited_labels[mask]),
         "region_pixels": int(mask.sum()),
         "changed_pixels": int(changed.sum()),
     }

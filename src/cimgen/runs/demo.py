@@ -11,7 +11,8 @@ import numpy as np
 
 from cimgen.config import to_dict
 from cimgen.data.synth import BUILDING, SynthConfig, write_world
-from cimgen.edit.mask import busiest_box
+from cimgen.edit.blend import DEFAULT_FEATHER
+from cimgen.edit.mask import DEFAULT_RADIUS, busiest_box
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import manipulate, manipulation_metrics
 from cimgen.errors import CimgenError
@@ -47,9 +48,9 @@ class DemoConfig:
     """Random crops for fine-tuning (0 = whole tiles)."""
     lambda_l1: float = 100.0
     """Weight of the L1 reconstruction term in fine-tuning (pix2pix's 100)."""
-    radius: int = 8
+    radius: int = DEFAULT_RADIUS
     """Dilation of the changed pixels."""
-    feather: float = 6.0
+    feather: float = DEFAULT_FEATHER
     """Feathered blend width inside the mask."""
     box_fraction: float = 0.4
     """Side of the edit box as a fraction of the tile side."""

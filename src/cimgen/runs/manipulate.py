@@ -582,6 +582,12 @@ class ManipulationRun:
     """The generator that drew it (fine-tuned with ``--finetune``), for the next run to reuse."""
 
 
+def feather_too_wide(cfg: ManipulateConfig) -> bool:
+    """Whether the blend's soft edge reaches past the ring that ``--radius`` adds around the changed pixels (the mask
+    being the dilated changes, not the user's own), so that changed pixels keep part of the original."""
+    return not cfg.mask and cfg.blend in ("feather", "laplacian") and cfg.feather > cfg.radius + 1
+
+
 def run_manipulation(
     cfg: ManipulateConfig,
     edits_raw=None,
@@ -612,6 +618,11 @@ def run_manipulation(
     check_in_memory_size(Path(cfg.image))
     out = Path(cfg.out)
     check_fresh(out, OUT_HINT)
+    if echo and feather_too_wide(cfg):
+        echo(
+            f"note: --feather {cfg.feather:g} is wider than --radius {cfg.radius}: at the edge of what the edit changes, "
+            "part of the original (a removed object's rim) shows through; a feather of at most the radius avoids it"
+        )
     if renderer is None:
         renderer = load_renderer(cfg.checkpoint, palette=cfg.palette, direction=cfg.direction, device=cfg.device)
     vector = None

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cimgen.edit.blend import DEFAULT_FEATHER
+from cimgen.edit.mask import DEFAULT_RADIUS
 from cimgen.edit.resample import CODE_INSIDE, DETAIL_INSIDE
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
 
-DEFAULT_RADIUS = 8
-"""Dilation of the changed labels that makes the blend mask, in pixels."""
-DEFAULT_FEATHER = 6.0
-"""Soft-edge width inside the mask for the feather and Laplacian blends, in pixels."""
 MEMORISE_STEPS = 120
 """Fine-tuning iterations of the memorise recipe (``cimgen manipulate --finetune``'s default): whole-image steps.
 benchmarks/fidelity.py measured the Map2Sat pair's SSIM at 0.91 after 120 steps (400 s on 2 CPU cores, fp32)."""
