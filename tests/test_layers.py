@@ -77,3 +77,13 @@ def test_the_check_sees_an_upward_import(tmp_path):
     tree = ast.parse("def f():\n    from cimgen.runs.manipulate import run_manipulation\n")
     inner = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert inner and FLOORS[_part(inner[0].module)] > FLOORS["edit"]
+
+
+def test_no_function_in_src_is_longer_than_150_lines():
+    """Issue 26: a function that needs more than 150 lines does more than one thing (typer options go in aliases)."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 150:
+                too_long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not too_long, too_long

@@ -126,6 +126,123 @@ EditRadiusOpt = radius_option("Dilation of the changed labels for mask.png, in p
 ManipulateColorToleranceOpt = color_tolerance_option("RGB distance within which map colours (and blends of two) snap to the palette.")
 EditColorToleranceOpt = color_tolerance_option("RGB distance within which map colours snap to the palette.")
 
+# the options of cimgen manipulate alone (their defaults are in the signature, from ManipulateConfig)
+BandsOpt = Annotated[str, typer.Option("--bands", help="GeoTIFF bands shown to the generator as R,G,B (e.g. 4,3,2) or one grey band.")]
+StretchOpt = Annotated[
+    str, typer.Option("--stretch", help="Percentiles LOW,HIGH of each band mapped to 0 and 255 (default 2,98; 8-bit shown as is).")
+]
+MaskOpt = Annotated[
+    Path | None, typer.Option("--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes.")
+]
+BlendOpt = Annotated[str, typer.Option("--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed.")]
+FeatherOpt = Annotated[
+    float,
+    typer.Option(
+        "--feather", min=FEATHER_RANGE[0], max=FEATHER_RANGE[1], help="Soft-edge width inside the mask (feather, laplacian), in pixels."
+    ),
+]
+FinetuneOpt = Annotated[bool, typer.Option("--finetune", help="Fine-tune the generator on this image and map around the edit first.")]
+FinetuneStepsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--finetune-steps",
+        min=FINETUNE_STEPS_RANGE[0],
+        max=FINETUNE_STEPS_RANGE[1],
+        help=f"Fine-tuning iterations (default: the recipe's, {MEMORISE_STEPS} whole-image steps to memorise, {WINDOWS_STEPS} crops for windows).",
+        show_default=False,
+    ),
+]
+FinetuneRecipeOpt = Annotated[
+    str,
+    typer.Option(
+        "--finetune-recipe",
+        help="memorise: the whole image every step with a position code (images up to 1024 px a side); windows: random crops around the edit.",
+    ),
+]
+FinetunePositionOpt = Annotated[
+    int, typer.Option("--finetune-position", min=0, max=16, help="Octaves of the position code when memorising (0: none).")
+]
+FinetuneContextOpt = Annotated[
+    bool,
+    typer.Option(
+        "--finetune-context", help="When memorising, also feed the generator the image outside the region it draws (context conditioning)."
+    ),
+]
+FinetunePrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        "--finetune-precision",
+        help="Arithmetic of the fine-tuning: auto (bf16 only where the CPU or GPU computes it natively), fp32, bf16 or fp16.",
+    ),
+]
+FinetuneDetailOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--finetune-detail",
+        min=0,
+        max=64,
+        help=f"When memorising, channels of a learnable detail code for this one image (0: none; default {FINETUNE_DETAIL}).",
+        show_default=False,
+    ),
+]
+CodeInsideOpt = Annotated[
+    str,
+    typer.Option(
+        "--code-inside",
+        help="What a memorising generator reads inside the edit: resample (its codes copied from matching places of the "
+        "image: real texture) or withhold (the map alone: flat).",
+    ),
+]
+DetailInsideOpt = Annotated[
+    str,
+    typer.Option(
+        "--detail-inside",
+        help="Where codes are resampled, whose fine detail the edit shows: source (the photo's at each pixel's code "
+        "source; sharp) or generated (the generator's own; softer).",
+    ),
+]
+ScoreInsideOpt = Annotated[
+    bool, typer.Option("--score-inside", help="Also score the inside of the edit in metrics.json (faithful, painted back; a few seconds).")
+]
+TileSizeOpt = Annotated[
+    int,
+    typer.Option(
+        "--tile-size",
+        min=TILE_SIZE_RANGE[0],
+        max=TILE_SIZE_RANGE[1],
+        help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never).",
+    ),
+]
+OverlapOpt = Annotated[int, typer.Option("--overlap", min=OVERLAP_RANGE[0], max=OVERLAP_RANGE[1], help="Tile overlap in pixels.")]
+WindowedOpt = Annotated[
+    bool, typer.Option("--windowed", help="Read, edit, render and write a GeoTIFF scene window by window (scenes larger than memory).")
+]
+CogOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cog/--no-cog",
+        help="--windowed: result.tif as a Cloud-Optimized GeoTIFF with overviews, or (--no-cog, --output gtiff) a plain tiled GeoTIFF.",
+    ),
+]
+OutputOpt = Annotated[
+    str,
+    typer.Option(
+        "--output",
+        help="--windowed: cog (result.tif with overviews; the default), gtiff (result.tif, plain tiled) or patch (patch.tif, the edited "
+        "windows only, and result.vrt laying them over the scene, which it names by path: time follows the tiles touched).",
+        show_default=False,
+    ),
+]
+WindowLimitOpt = Annotated[
+    int,
+    typer.Option(
+        "--window-limit",
+        min=WINDOW_LIMIT_RANGE[0],
+        max=WINDOW_LIMIT_RANGE[1],
+        help="--windowed: the largest window side, in pixels, the objects an edit changes may need.",
+    ),
+]
+
 
 def manipulate_cmd(
     checkpoint: Path = typer.Option(
@@ -159,104 +276,30 @@ def manipulate_cmd(
     vector: VectorOpt = None,
     classes: ClassesOpt = None,
     vector_crs: VectorCrsOpt = "",
-    bands: str = typer.Option("", "--bands", help="GeoTIFF bands shown to the generator as R,G,B (e.g. 4,3,2) or one grey band."),
-    stretch: str = typer.Option(
-        "", "--stretch", help="Percentiles LOW,HIGH of each band mapped to 0 and 255 (default 2,98; 8-bit shown as is)."
-    ),
-    mask: Path = typer.Option(None, "--mask", help="Blend region given by you (non-zero = inside) instead of the dilated changes."),
+    bands: BandsOpt = "",
+    stretch: StretchOpt = "",
+    mask: MaskOpt = None,
     radius: ManipulateRadiusOpt = DEFAULTS.radius,
-    blend_mode: str = typer.Option(DEFAULTS.blend, "--blend", help="Blend mode: hard, feather, laplacian, poisson, poisson-mixed."),
-    feather: float = typer.Option(
-        DEFAULTS.feather,
-        "--feather",
-        min=FEATHER_RANGE[0],
-        max=FEATHER_RANGE[1],
-        help="Soft-edge width inside the mask (feather, laplacian), in pixels.",
-    ),
+    blend_mode: BlendOpt = DEFAULTS.blend,
+    feather: FeatherOpt = DEFAULTS.feather,
     color_tolerance: ManipulateColorToleranceOpt = DEFAULTS.color_tolerance,
-    finetune: bool = typer.Option(False, "--finetune", help="Fine-tune the generator on this image and map around the edit first."),
-    finetune_steps: int | None = typer.Option(
-        None,
-        "--finetune-steps",
-        min=FINETUNE_STEPS_RANGE[0],
-        max=FINETUNE_STEPS_RANGE[1],
-        help=f"Fine-tuning iterations (default: the recipe's, {MEMORISE_STEPS} whole-image steps to memorise, {WINDOWS_STEPS} crops for windows).",
-        show_default=False,
-    ),
-    finetune_recipe: str = typer.Option(
-        DEFAULTS.finetune_recipe,
-        "--finetune-recipe",
-        help="memorise: the whole image every step with a position code (images up to 1024 px a side); windows: random crops around the edit.",
-    ),
-    finetune_position: int = typer.Option(
-        DEFAULTS.finetune_position, "--finetune-position", min=0, max=16, help="Octaves of the position code when memorising (0: none)."
-    ),
-    finetune_context: bool = typer.Option(
-        DEFAULTS.finetune_context,
-        "--finetune-context",
-        help="When memorising, also feed the generator the image outside the region it draws (context conditioning).",
-    ),
-    finetune_precision: str = typer.Option(
-        DEFAULTS.finetune_precision,
-        "--finetune-precision",
-        help="Arithmetic of the fine-tuning: auto (bf16 only where the CPU or GPU computes it natively), fp32, bf16 or fp16.",
-    ),
-    finetune_detail: int | None = typer.Option(
-        None,
-        "--finetune-detail",
-        min=0,
-        max=64,
-        help=f"When memorising, channels of a learnable detail code for this one image (0: none; default {FINETUNE_DETAIL}).",
-        show_default=False,
-    ),
-    code_inside: str = typer.Option(
-        DEFAULTS.code_inside,
-        "--code-inside",
-        help="What a memorising generator reads inside the edit: resample (its codes copied from matching places of the "
-        "image: real texture) or withhold (the map alone: flat).",
-    ),
-    detail_inside: str = typer.Option(
-        DEFAULTS.detail_inside,
-        "--detail-inside",
-        help="Where codes are resampled, whose fine detail the edit shows: source (the photo's at each pixel's code "
-        "source; sharp) or generated (the generator's own; softer).",
-    ),
-    score_inside: bool = typer.Option(
-        DEFAULTS.score_inside,
-        "--score-inside",
-        help="Also score the inside of the edit in metrics.json (faithful, painted back; a few seconds).",
-    ),
-    tile_size: int = typer.Option(
-        -1,
-        "--tile-size",
-        min=TILE_SIZE_RANGE[0],
-        max=TILE_SIZE_RANGE[1],
-        help="Generate in tiles of this size (-1: automatic above 2048 px a side; 0: never).",
-    ),
-    overlap: int = typer.Option(DEFAULTS.overlap, "--overlap", min=OVERLAP_RANGE[0], max=OVERLAP_RANGE[1], help="Tile overlap in pixels."),
+    finetune: FinetuneOpt = False,
+    finetune_steps: FinetuneStepsOpt = None,
+    finetune_recipe: FinetuneRecipeOpt = DEFAULTS.finetune_recipe,
+    finetune_position: FinetunePositionOpt = DEFAULTS.finetune_position,
+    finetune_context: FinetuneContextOpt = DEFAULTS.finetune_context,
+    finetune_precision: FinetunePrecisionOpt = DEFAULTS.finetune_precision,
+    finetune_detail: FinetuneDetailOpt = None,
+    code_inside: CodeInsideOpt = DEFAULTS.code_inside,
+    detail_inside: DetailInsideOpt = DEFAULTS.detail_inside,
+    score_inside: ScoreInsideOpt = DEFAULTS.score_inside,
+    tile_size: TileSizeOpt = -1,
+    overlap: OverlapOpt = DEFAULTS.overlap,
     device: str = typer.Option(DEFAULTS.device, "--device", callback=device_option, help="Where the generators run: cpu or cuda."),
-    windowed: bool = typer.Option(
-        False, "--windowed", help="Read, edit, render and write a GeoTIFF scene window by window (scenes larger than memory)."
-    ),
-    cog: bool = typer.Option(
-        True,
-        "--cog/--no-cog",
-        help="--windowed: result.tif as a Cloud-Optimized GeoTIFF with overviews, or (--no-cog, --output gtiff) a plain tiled GeoTIFF.",
-    ),
-    output: str = typer.Option(
-        "",
-        "--output",
-        help="--windowed: cog (result.tif with overviews; the default), gtiff (result.tif, plain tiled) or patch (patch.tif, the edited "
-        "windows only, and result.vrt laying them over the scene, which it names by path: time follows the tiles touched).",
-        show_default=False,
-    ),
-    window_limit: int = typer.Option(
-        DEFAULTS.window_limit,
-        "--window-limit",
-        min=WINDOW_LIMIT_RANGE[0],
-        max=WINDOW_LIMIT_RANGE[1],
-        help="--windowed: the largest window side, in pixels, the objects an edit changes may need.",
-    ),
+    windowed: WindowedOpt = False,
+    cog: CogOpt = True,
+    output: OutputOpt = "",
+    window_limit: WindowLimitOpt = DEFAULTS.window_limit,
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Edit an image's semantic map, render the edited map with a generator and blend it into the image.
