@@ -22,6 +22,10 @@ For each variant that benchmarks/fidelity.py fine-tuned (``<runs>/<variant>/chec
    and ELA baselines (``cimgen.forensics.baselines``), over the whole image and over the test band alone
    (where the detector saw neither the photo nor the generated image).
 
+Where the photo is a JPEG (the Map2Sat pair), both are made as they would be released: the generated image of
+step 1 compressed as the photo's file was, and the forgery's edit matched to it as cimgen manipulate does by
+default (``--match-jpeg``); ``--no-match-jpeg`` leaves them uncompressed, as the runs before 2026-12-05 did.
+
 Resumable: each finished variant is a line of <out>/results.jsonl (with its options) and is skipped when run
 again with the same options. Patches, detectors and forgeries stay under <out> (licences); the table goes to
 stdout and, with --write-docs, into docs/benchmarks.md with the command and the CPU.
@@ -48,18 +52,20 @@ from fidelity import (  # the pairs, edits and default treatment of the fidelity
     DEFAULT_BLEND,
     DEFAULT_INSIDE,
     PAIRS,
+    pair_compression,
     removal,
     splice_section,
 )
 
 from cimgen.edit.mask import busiest_box
-from cimgen.edit.pipeline import plan_edit, render_edit
+from cimgen.edit.pipeline import match_jpeg, plan_edit, render_edit
 from cimgen.forensics.baselines import baseline_scores
 from cimgen.forensics.evaluate import ACCURACY, AUC, patch_metrics, predict_patches
 from cimgen.forensics.heatmap import PIXEL_AUC, heatmap, localisation_scores, pixel_scores
 from cimgen.forensics.patches import GENERATED, PRISTINE, load_split, strided_patches, write_patch_dataset
 from cimgen.forensics.train import load_detector, resolve_config, run_detector
 from cimgen.generators import load_renderer
+from cimgen.io.images import JpegCompression, recompress_jpeg
 from cimgen.runs.manipulate import edit_render
 from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
@@ -197,17 +203,24 @@ def run_variant(
     seeds: list[int],
     heatmap_stride: int,
     device: str,
+    compression: JpegCompression | None = None,
 ) -> dict:
-    """Steps 1 and 2 for one fine-tuned variant (its last checkpoint), with one detector per seed."""
+    """Steps 1 and 2 for one fine-tuned variant (its last checkpoint), with one detector per seed. With ``compression``
+    (the photo's JPEG file's) both are made as they would be released: the generated image compressed as the photo
+    was, and the forgery's edit matched to it (cimgen manipulate's default for a JPEG image)."""
     spec = PAIRS[pair]
     checkpoint = max((run / "checkpoints").glob("epoch-*"))
     renderer = load_renderer(checkpoint, device=device)
     t0 = time.perf_counter()
     generated = renderer.render(labels)
+    if compression is not None:
+        generated = recompress_jpeg(generated, compression)
     box = busiest_box(labels == spec["target"], spec["side"])
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
     render, codes = edit_render(renderer, photo, labels, plan, DEFAULT_INSIDE)
     forgery = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
+    if compression is not None:
+        match_jpeg(forgery, compression)
     work = out / name
     # The test band is the side that holds the edit, so the detector never trains on the place it localises.
     mask_x = float(np.nonzero(forgery.mask)[1].mean())
@@ -232,6 +245,7 @@ def run_variant(
         "device": device, "threads": torch.get_num_threads(), "ssim_whole_map": round(float(structural_similarity(generated, photo, channel_axis=2)), 4),
         "train_side": train_side, "detector": tasks, "localisation": locals_, "code_inside": codes.get("treatment", "none"),
         "mask_area_fraction": round(float(forgery.mask.mean()), 4), "localisation_seconds": round(local_seconds, 1),
+        "jpeg_matched": compression is not None,
         "seconds": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
 
@@ -308,6 +322,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="0,1,2", help="one detector per seed (weights and batch order), comma-separated")
     ap.add_argument("--heatmap-stride", type=int, default=8)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--no-match-jpeg",
+        action="store_true",
+        help="leave the generated image and the edit uncompressed where the photo is a JPEG (the runs before 2026-12-05)",
+    )
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
     opts = TaskOptions(epochs=args.epochs, stride=args.stride, arch=args.arch)
@@ -318,12 +337,14 @@ def main(argv: list[str] | None = None) -> None:
     if not (args.shared / spec["need"]).exists():
         sys.exit(f"the {args.pair} pair is not at {args.shared / spec['need']} (it lives in ../shared/data)")
     out.mkdir(parents=True, exist_ok=True)
+    compression = None if args.no_match_jpeg else pair_compression(args.pair, args.shared)
     done_file = out / "results.jsonl"
     done = {}
     if done_file.exists():
         for line in done_file.read_text().splitlines():
             r = json.loads(line)
             same = (r["options"], r["seeds"], r["heatmap_stride"], r["pair"]) == (asdict(opts), seeds, args.heatmap_stride, args.pair)
+            same = same and r.get("jpeg_matched", False) == (compression is not None)
             if same:
                 done[r["variant"]] = r
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
@@ -340,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         if name in done and done[name]["checkpoint"] == str(max((run / "checkpoints").glob("epoch-*"))):
             print(f"[{name}] done before, skipped ({done_file})", flush=True)
             continue
-        r = run_variant(name, run, labels, photo, args.pair, out, opts, seeds, args.heatmap_stride, args.device)
+        r = run_variant(name, run, labels, photo, args.pair, out, opts, seeds, args.heatmap_stride, args.device, compression)
         with done_file.open("a") as f:
             f.write(json_text(r, indent=None) + "\n")
         done[name] = r

@@ -75,10 +75,11 @@ from paper_table import (  # the same pairs as the paper table
 from cimgen.data.paired import PairedDataset
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.ops import RemoveClass
-from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, match_jpeg, plan_edit, render_edit
 from cimgen.edit.resample import CODE_INSIDE
 from cimgen.errors import CimgenError
 from cimgen.generators import load_renderer, read_checkpoint, shipped_checkpoint
+from cimgen.io.images import JpegCompression, read_jpeg_compression
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.features import load_extractor
 from cimgen.metrics.protocol import EvalPair, evaluate_pairs
@@ -112,7 +113,10 @@ VARIANTS["memorise-detail-bilinear-pre"] = {**VARIANTS["memorise-detail-lr"], "p
 VARIANTS["memorise-l1-100"] = {**VARIANTS["memorise-detail-resize-pre"], "l1": MEMORISE_L1}
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
-    "map2sat": {"need": "pix2pix-tf-samples/docs/maps.jpg", "make": map2sat_pair, "target": BUILDING, "side": 160},
+    "map2sat": {
+        "need": "pix2pix-tf-samples/docs/maps.jpg", "make": map2sat_pair, "target": BUILDING, "side": 160,
+        "jpeg": "pix2pix-tf-samples/docs/maps.jpg",
+    },
     "building2sat": {"need": "spacenet-rio-buildings", "make": lambda shared: building2sat_pair(shared, 52), "target": BUILDING, "side": 160},
     "cityscapes": {
         "need": "cityscapes-samples", "make": lambda shared: cityscapes_pair(shared, 0), "target": CAR, "side": 96,
@@ -120,19 +124,39 @@ PAIRS = {
     },
 }  # fmt: skip
 """The real pairs: what must exist under ../shared/data, (shared) -> (labels, photo), the class the edit removes in the
-busiest ``side``-square box, and for another label set than the shipped generator's, the classes it starts from."""
+busiest ``side``-square box, and for another label set than the shipped generator's, the classes it starts from; ``jpeg``:
+the JPEG file the photo was cut from at its top-left corner (so on its 8x8 grid), whose compression the edit gets as
+cimgen manipulate gives a JPEG image's edit (``--match-jpeg``, the default)."""
+
+
+def pair_compression(pair: str, shared: Path) -> JpegCompression | None:
+    """The compression cimgen manipulate would match for ``pair``'s photo (None: not a JPEG)."""
+    name = PAIRS[pair].get("jpeg")
+    return read_jpeg_compression(shared / name) if name else None
+
+
 DEFAULT_INSIDE = ManipulateConfig(checkpoint="", out="").code_inside
 """What cimgen manipulate reads inside an edit by default (the table's edit columns)."""
 DEFAULT_DETAIL = ManipulateConfig(checkpoint="", out="").detail_inside
 """Whose fine detail a resampled edit shows by default (``source``: the photo's at the code sources)."""
 DEFAULT_BLEND = ManipulateConfig(checkpoint="", out="").blend
 """How cimgen manipulate blends by default (every edit here)."""
+DEFAULT_MATCH_JPEG = ManipulateConfig(checkpoint="", out="").match_jpeg
+"""Whether cimgen manipulate compresses a JPEG image's edit as the file was, by default."""
 GPU_PRESET = {"variants": "memorise-l1-100", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
 def run_variant(
-    name: str, labels: np.ndarray, photo: np.ndarray, out: Path, steps: int, every: int, device: str = "cpu", pair: str = "map2sat"
+    name: str,
+    labels: np.ndarray,
+    photo: np.ndarray,
+    out: Path,
+    steps: int,
+    every: int,
+    device: str = "cpu",
+    pair: str = "map2sat",
+    compression: JpegCompression | None = None,
 ) -> dict:
     """Fine-tune the shipped generator on the pair with one variant's recipe on ``device``; returns its curve and edit metrics."""
     v, spec = VARIANTS[name], PAIRS[pair]
@@ -182,7 +206,7 @@ def run_variant(
                 "checkerboard": round(checkerboard_report(gen, photo)["ratio"], 3),
             }
         )
-    edits = score_edit(run, labels, photo, box, pair, device)
+    edits = score_edit(run, labels, photo, box, pair, device, compression)
     return {
         "variant": name, **v, "steps": steps, "device": device, "threads": torch.get_num_threads(), "seconds": round(seconds, 1), "start": start, "curve": curve,
         "edit": edits[DEFAULT_INSIDE if DEFAULT_INSIDE in edits else "withhold"], "edits": edits,
@@ -213,10 +237,17 @@ def removal(pair: str, box: tuple[int, int, int, int]) -> RemoveClass:
 
 
 def score_edit(
-    run: Path, labels: np.ndarray, photo: np.ndarray, box: tuple[int, int, int, int], pair: str = "map2sat", device: str = "cpu"
+    run: Path,
+    labels: np.ndarray,
+    photo: np.ndarray,
+    box: tuple[int, int, int, int],
+    pair: str = "map2sat",
+    device: str = "cpu",
+    compression: JpegCompression | None = None,
 ) -> dict:
     """The benchmark's edit (``removal``) with the run's last checkpoint, scored with each treatment of the codes inside
-    it that the generator allows; pictures written into ``run``."""
+    it that the generator allows; pictures written into ``run``. With ``compression`` (``pair_compression``) the edit is
+    compressed as the photo's JPEG file was, as cimgen manipulate does by default."""
     renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
     edits = {}
@@ -227,6 +258,8 @@ def score_edit(
         codes_inside, _, own = treatment.partition("-")
         render, codes = edit_render(renderer, photo, labels, plan, codes_inside, detail_inside=own or DEFAULT_DETAIL)
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
+        if compression is not None and DEFAULT_MATCH_JPEG:
+            match_jpeg(m, compression)
         metrics, inside = manipulation_metrics(m), inside_metrics(m, extractor())
         Image.fromarray(m.result).save(run / f"result-{treatment}.png")
         Image.fromarray(m.generated).save(run / f"generated-{treatment}.png")
@@ -250,7 +283,7 @@ def score_edit(
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
             "faithful": inside["faithful"], "painted_back": inside["painted_back"], "segmenter_accuracy": inside["segmenter_accuracy"],
             "changed_class_recall": inside["changed_class_recall"], "edited_class_recall": inside.get("edited_class_recall"),
-            "texture": inside.get("texture"), **({"codes": codes} if codes else {}),
+            "texture": inside.get("texture"), "jpeg_matched": "jpeg" in m.info, **({"codes": codes} if codes else {}),
         }  # fmt: skip
     return edits
 
@@ -449,10 +482,11 @@ def main() -> None:
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     labels, photo = make(args.shared)
     labels = labels.astype(np.int32)
+    compression = pair_compression(args.pair, args.shared)
     for name in names:
         if name in done and args.rescore and (args.out / name / "checkpoints").is_dir():
             box = busiest_box(labels == spec["target"], spec["side"])
-            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, args.pair, args.device)}
+            done[name] = {**done[name], "edits": score_edit(args.out / name, labels, photo, box, args.pair, args.device, compression)}
             done[name]["edit"] = done[name]["edits"].get(DEFAULT_INSIDE, done[name]["edits"]["withhold"])
             for point in done[name]["curve"]:  # the whole map's checkerboard by step, by today's score
                 ck = args.out / name / "checkpoints" / f"epoch-{point['step']:04d}"
@@ -467,7 +501,7 @@ def main() -> None:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)
             continue
         print(f"[{name}] fine-tuning for {args.steps} steps ...", flush=True)
-        r = run_variant(name, labels, photo, args.out, args.steps, args.every, args.device, args.pair)
+        r = run_variant(name, labels, photo, args.out, args.steps, args.every, args.device, args.pair, compression)
         with done_file.open("a") as f:
             f.write(json_text(r, indent=None) + "\n")
         done[name] = r

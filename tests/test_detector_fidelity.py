@@ -71,3 +71,14 @@ def test_a_variant_counts_only_once_fidelity_finished_it(tmp_path):
     assert bench.find_run([early, late], "windows") is None
     (late / "results.jsonl").write_text('{"variant": "windows"}\n')
     assert bench.find_run([early, late], "windows") == late / "windows"
+
+
+def test_the_map2sat_photo_is_matched_to_its_jpeg_file_and_the_other_pairs_are_not(tmp_path):
+    from PIL import Image
+
+    docs = tmp_path / "pix2pix-tf-samples" / "docs"
+    docs.mkdir(parents=True)
+    Image.fromarray(_photo(64, 128)).save(docs / "maps.jpg", quality=75)
+    compression = bench.pair_compression("map2sat", tmp_path)
+    assert compression is not None and compression.subsampling == 2 and len(compression.tables) == 2
+    assert bench.pair_compression("building2sat", tmp_path) is None and bench.pair_compression("cityscapes", tmp_path) is None

@@ -430,3 +430,22 @@ def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(cap
     assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "n").exists()
     msg = _err(capsys, [*_base(tiny_ckpt, image, map_path, tmp_path / "t"), *edit, "--finetune-context", "--tile-size", "32"])
     assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "t").exists()
+
+
+def test_a_jpeg_image_gets_its_edit_compressed_as_the_file_was_unless_told_not_to(tiny_world, tiny_ckpt, tmp_path):
+    from PIL import Image
+
+    image, map_path = _tile(tiny_world)
+    Image.open(image).convert("RGB").save(tmp_path / "photo.jpg", quality=75)
+    x, y = _building_point(read_label_map(map_path))
+    edit = ["--remove-at", f"{x},{y}"]
+    assert main([*_base(tiny_ckpt, tmp_path / "photo.jpg", map_path, tmp_path / "m"), *edit]) == 0
+    assert main([*_base(tiny_ckpt, tmp_path / "photo.jpg", map_path, tmp_path / "n"), *edit, "--no-match-jpeg"]) == 0
+    assert main([*_base(tiny_ckpt, image, map_path, tmp_path / "png"), *edit]) == 0
+    matched, plain = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("m", "n"))
+    assert matched["jpeg"]["matched"] and matched["jpeg"]["subsampling"] == "4:2:0" and matched["outside_mask_identical"]
+    assert plain["jpeg"] == {"matched": False, "why": "--no-match-jpeg"}
+    assert "jpeg" not in json.loads((tmp_path / "png" / "metrics.json").read_text())  # a PNG has no compression to match
+    mask = read_image(tmp_path / "m" / "mask_raw.png")[..., 0] > 0
+    a, b = read_image(tmp_path / "m" / "result.png"), read_image(tmp_path / "n" / "result.png")
+    assert np.array_equal(a[~mask], b[~mask]) and not np.array_equal(a[mask], b[mask])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import cv2
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
@@ -405,3 +406,32 @@ def test_a_manipulation_can_be_built_by_hand():
     metrics = manipulation_metrics(m)
     assert metrics["ssim_outside_mask"] == 1.0 and metrics["changed_label_pixels"] == CHANGED
     assert m.tiles is None and m.info == {}
+
+
+def test_matching_a_jpegs_compression_changes_the_mask_only_and_leaves_it_as_compressed_as_the_rest(tmp_path):
+    from PIL import Image
+
+    from cimgen.edit.pipeline import match_jpeg
+    from cimgen.io.images import read_image, read_jpeg_compression, recompress_jpeg
+
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), (0, 0), 1.5)
+    Image.fromarray(smooth).save(tmp_path / "photo.jpg", quality=60)
+    photo, compression = read_image(tmp_path / "photo.jpg"), read_jpeg_compression(tmp_path / "photo.jpg")
+    labels = np.zeros((128, 128), np.uint8)
+    labels[32:96, 32:96] = 1
+    texture = cv2.GaussianBlur(rng.integers(40, 216, (128, 128, 3), dtype=np.uint8), (0, 0), 1.5)  # never compressed
+    edit = ReplaceClass(source=1, target=3, box=(0, 0, 128, 128))
+    m = manipulate(photo, labels, [edit], lambda _: texture, num_classes=NUM_CLASSES)
+    before = m.result.copy()
+    match_jpeg(m, compression)
+    assert np.array_equal(m.result[~m.mask], before[~m.mask]) and not np.array_equal(m.result[m.mask], before[m.mask])
+    assert m.info["jpeg"]["matched"] and m.info["jpeg"]["mean_change_in_mask"] > 0
+
+    # what error level analysis looks at: how much a pixel moves when compressed again as the file was
+    def moved(image):
+        return np.abs(recompress_jpeg(image, compression).astype(int) - image).mean(-1)
+
+    core = cv2.erode(m.mask.astype(np.uint8), np.ones((33, 33), np.uint8)) > 0  # off the blocks the mask's edge crosses
+    assert core.any() and moved(before)[core].mean() > 3 * moved(m.result)[core].mean()
+    assert moved(m.result)[core].mean() < 2 * moved(photo).mean() + 0.5  # as settled as the photo around it

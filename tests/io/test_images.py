@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from cimgen.errors import CimgenError
-from cimgen.io.images import image_to_tensor, read_image, read_label_map, tensor_to_image, write_image
+from cimgen.io.images import (
+    image_to_tensor,
+    read_image,
+    read_jpeg_compression,
+    read_label_map,
+    recompress_jpeg,
+    tensor_to_image,
+    write_image,
+)
 
 
 def test_rgba_grey_and_16_bit_become_uint8_rgb(tmp_path):
@@ -77,3 +86,24 @@ def test_tensor_round_trip_is_exact():
     assert np.array_equal(tensor_to_image(t[None]), img)
     with pytest.raises(CimgenError, match="one image"):
         tensor_to_image(torch.zeros(2, 3, 4, 4))
+
+
+def test_a_jpeg_files_compression_is_read_and_applied_again_on_its_grid(tmp_path):
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (64, 80, 3)).astype(np.uint8), (0, 0), 2)
+    Image.fromarray(smooth).save(tmp_path / "a.jpg", quality=70, subsampling=2)
+    c = read_jpeg_compression(tmp_path / "a.jpg")
+    assert c is not None and c.subsampling == 2 and len(c.tables) == 2 and all(len(t) == 64 for t in c.tables)
+    assert c.summary()["subsampling"] == "4:2:0"
+    photo = read_image(tmp_path / "a.jpg")
+    # the decoded file is (almost) a fixed point of its own compression; a fresh image is not
+    assert np.abs(recompress_jpeg(photo, c).astype(int) - photo).mean() < 0.5
+    assert np.abs(recompress_jpeg(smooth, c).astype(int) - smooth).mean() > 1.0
+    # not a JPEG, or a JPEG whose EXIF orientation turns its grid: nothing to match
+    Image.fromarray(smooth).save(tmp_path / "a.png")
+    assert read_jpeg_compression(tmp_path / "a.png") is None
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(smooth).save(tmp_path / "turned.jpg", quality=70, exif=exif)
+    assert read_jpeg_compression(tmp_path / "turned.jpg") is None
+    assert read_jpeg_compression(tmp_path / "missing.jpg") is None

@@ -201,6 +201,14 @@ DetailInsideOpt = Annotated[
         "source; sharp) or generated (the generator's own; softer).",
     ),
 ]
+MatchJpegOpt = Annotated[
+    bool,
+    typer.Option(
+        "--match-jpeg/--no-match-jpeg",
+        help="When the image is a JPEG, compress the edit's pixels as the file was (its tables, on its 8x8 grid), so the edit "
+        "carries the same compression traces as the rest; outside the mask nothing changes.",
+    ),
+]
 ScoreInsideOpt = Annotated[
     bool, typer.Option("--score-inside", help="Also score the inside of the edit in metrics.json (faithful, painted back; a few seconds).")
 ]
@@ -292,6 +300,7 @@ def manipulate_cmd(
     finetune_detail: FinetuneDetailOpt = None,
     code_inside: CodeInsideOpt = DEFAULTS.code_inside,
     detail_inside: DetailInsideOpt = DEFAULTS.detail_inside,
+    match_jpeg: MatchJpegOpt = DEFAULTS.match_jpeg,
     score_inside: ScoreInsideOpt = DEFAULTS.score_inside,
     tile_size: TileSizeOpt = -1,
     overlap: OverlapOpt = DEFAULTS.overlap,
@@ -350,6 +359,7 @@ def manipulate_cmd(
         finetune_precision=finetune_precision,
         code_inside=code_inside,
         detail_inside=detail_inside,
+        match_jpeg=match_jpeg,
         score_inside=score_inside,
         tile_size=None if tile_size < 0 else tile_size,
         overlap=overlap,

@@ -13,6 +13,7 @@ from cimgen.edit.mask import DEFAULT_RADIUS, edit_mask, user_mask
 from cimgen.edit.ops import apply_edits_traced
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
+from cimgen.io.images import JpegCompression, recompress_jpeg
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.metrics.faithful import inside_report
 from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
@@ -243,6 +244,20 @@ def _ssim_outside(m: Manipulation) -> dict:
         total += s["ssim"] * s["pixels"]
         pixels += s["pixels"]
     return {"ssim": total / pixels if pixels else None, "pixels": pixels}
+
+
+def match_jpeg(m: Manipulation, compression: JpegCompression) -> None:
+    """Give the edit the compression traces of the rest of a JPEG image: the result is JPEG-compressed with the image
+    file's own quantisation tables and chroma subsampling, on its own 8x8 grid, and the mask's pixels take the
+    decoded values (``m.info["jpeg"]`` records it). Outside the mask nothing changes.
+
+    A generated region has none of the quantisation a JPEG photo's pixels carry, and error level analysis finds
+    it at once (pixel AUC 0.94-1.00 on the Map2Sat edit, docs/manipulation.md); blocks the mask's edge crosses
+    still mix both, since the pixels outside the mask stay the original's."""
+    again = recompress_jpeg(m.result, compression)
+    change = float(np.abs(again[m.mask].astype(np.int16) - m.result[m.mask]).mean()) if m.mask.any() else 0.0
+    m.result[m.mask] = again[m.mask]
+    m.info["jpeg"] = {"matched": True, **compression.summary(), "mean_change_in_mask": round(change, 3)}
 
 
 def manipulation_metrics(m: Manipulation) -> dict:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE, Palette, check_labels, colors_to_labels, snap_colors, snap_rendered_map
@@ -80,6 +82,54 @@ def read_image(path: str | Path) -> np.ndarray:
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         img = Image.alpha_composite(black, rgba)
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+@dataclass(frozen=True)
+class JpegCompression:
+    """How a JPEG file was compressed: its quantisation tables (Pillow's ``quantization``: table id -> 64
+    values in zigzag order) and its chroma subsampling (Pillow's 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0)."""
+
+    tables: tuple[tuple[int, ...], ...]
+    subsampling: int
+
+    def summary(self) -> dict:
+        """For metrics.json: the subsampling and each table's first (DC) step, which says the quality at a glance."""
+        names = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+        return {"subsampling": names.get(self.subsampling, str(self.subsampling)), "dc_steps": [t[0] for t in self.tables]}
+
+
+def read_jpeg_compression(path: str | Path) -> JpegCompression | None:
+    """The compression of a colour JPEG file whose pixels ``read_image`` returns on the file's own 8x8 grid; None for
+    any other file (another format, a grey JPEG, or EXIF orientation that turns the grid)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            if img.format != "JPEG" or img.mode != "RGB":
+                return None
+            orientation = img.getexif().get(0x0112, 1)
+            if orientation not in (0, 1):
+                return None
+            tables = tuple(tuple(int(v) for v in img.quantization[k]) for k in sorted(img.quantization))
+            sampling = JpegImagePlugin.get_sampling(img)
+    except (OSError, SyntaxError, ValueError, KeyError, AttributeError):
+        return None
+    if not tables or sampling not in (0, 1, 2):
+        return None
+    return JpegCompression(tables, int(sampling))
+
+
+def recompress_jpeg(image: np.ndarray, compression: JpegCompression) -> np.ndarray:
+    """``image`` (HxWx3 uint8, on the grid of the file ``compression`` came from) JPEG-encoded with that file's tables and
+    chroma subsampling and decoded again (Pillow's libjpeg)."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise CimgenError(f"only HxWx3 uint8 images are JPEG-compressed, got {image.dtype} {image.shape}")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(
+        buf, "JPEG", qtables=[list(t) for t in compression.tables], subsampling=compression.subsampling
+    )
+    buf.seek(0)
+    with Image.open(buf) as again:
+        return np.ascontiguousarray(np.asarray(again.convert("RGB"), dtype=np.uint8))
 
 
 def read_label_map(path: str | Path, *, palette: Palette | None = None, color_tolerance: float = 0.0, rendered: bool = False) -> np.ndarray:

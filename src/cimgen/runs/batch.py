@@ -57,6 +57,7 @@ OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "finetune": (bool,),
     "finetune_steps": (int,),
     "finetune_crop": (int,),
+    "match_jpeg": (bool,),
     "tile_size": (int, type(None)),
     "overlap": (int,),
     "map_from": (str,),

@@ -26,7 +26,7 @@ from cimgen.data.tiles import tile_starts
 from cimgen.data.vector_labels import ClassMapping
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RegionCrop, RemoveObject
-from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, plan_edit, render_edit
+from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, match_jpeg, plan_edit, render_edit
 from cimgen.edit.resample import code_sources, with_source_detail
 from cimgen.edit.spec import parse_edits, read_spec
 from cimgen.errors import CimgenError
@@ -42,7 +42,7 @@ from cimgen.generators import (
 from cimgen.io.bands import BandStretch, from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.geotiff import is_georeferenced, read_geotiff_info, read_geotiff_labels
-from cimgen.io.images import list_images, read_edited_map, read_id_map, read_mask, read_rendered_map, write_text
+from cimgen.io.images import list_images, read_edited_map, read_id_map, read_jpeg_compression, read_mask, read_rendered_map, write_text
 from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
 from cimgen.metrics.features import load_extractor
@@ -485,6 +485,11 @@ def manipulate_one(
         )  # fmt: skip
     finally:
         close()
+    compression = read_jpeg_compression(cfg.image) if cfg.image else None
+    if compression is not None and cfg.match_jpeg:
+        match_jpeg(m, compression)
+    elif compression is not None:
+        m.info["jpeg"] = {"matched": False, "why": "--no-match-jpeg"}
     described = [describe_edit(e) for e in inputs.edits] if inputs.edits is not None else [{"op": "edited map", "file": cfg.edited_map}]
     metrics = {
         **manipulation_metrics(m),

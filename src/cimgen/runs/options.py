@@ -135,6 +135,10 @@ class ManipulateConfig:
     """Where codes are resampled, whose fine detail (the image minus its 1.5-pixel Gaussian blur) the edit shows:
     ``source`` (the original image's at each pixel's code source; the coarse part stays the generator's) or
     ``generated`` (the generator's own, softer than the photo's: docs/manipulation.md)."""
+    match_jpeg: bool = True
+    """When the image is a JPEG file, compress the edit's pixels as the file was (its quantisation tables and chroma
+    subsampling, on its 8x8 grid; ``cimgen.edit.pipeline.match_jpeg``), so the edit carries the same compression
+    traces as the rest; pixels outside the mask stay the original's. Other images are left as they are."""
     score_inside: bool = False
     """Also score the inside of the edit (``metrics.json["inside"]``: faithful, painted back; a segmenter fitted
     on the original around the edit, a few seconds)."""
