@@ -253,17 +253,18 @@ def run_variant(
 def table(results: list[dict]) -> str:
     rows = [
         (
-            "| variant | whole-map SSIM | codes inside the edit | detector: patches train / test | test AUC | test accuracy | forgery pixel AUC, whole image: "
-            "detector / noise / ELA | in the test band: detector / noise / ELA | mask in test band | s |"
+            "| variant | whole-map SSIM | codes inside the edit | JPEG matched | detector: patches train / test | test AUC | test accuracy | "
+            "forgery pixel AUC, whole image: detector / noise / ELA | in the test band: detector / noise / ELA | mask in test band | s |"
         ),
-        "|---|---:|---|---|---:|---:|---|---|---:|---:|",
+        "|---|---:|---|---|---|---:|---:|---|---|---:|---:|",
     ]
     for r in results:
         d, loc = r["detector"], r["localisation"]
         whole = " / ".join(spread([x[m]["pixel_auc"] for x in loc]) for m in METHODS)
         band = " / ".join(spread([x[m]["pixel_auc_test_band"] for x in loc]) for m in METHODS)
         rows.append(
-            f"| {r['variant']} | {r['ssim_whole_map']:.3f} | {r['code_inside']} | {d[0]['train_patches']} / {d[0]['test_patches']} | {spread([x[AUC] for x in d])} | "
+            f"| {r['variant']} | {r['ssim_whole_map']:.3f} | {r['code_inside']} | {'yes' if r.get('jpeg_matched') else 'no'} | "
+            f"{d[0]['train_patches']} / {d[0]['test_patches']} | {spread([x[AUC] for x in d])} | "
             f"{spread([x[ACCURACY] for x in d])} | {whole} | {band} | {loc[0]['mask_in_test_band']:.2f} | {r['seconds']:.0f} |"
         )
     return "\n".join(rows)
