@@ -174,6 +174,7 @@ def run_variant(
         "loop": {
             "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
             "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False, "device": device,
+            **({"seed": v["seed"]} if "seed" in v else {}),  # another draw of the same recipe (run-to-run spread)
         },
     }  # fmt: skip
     cfg = finetune_config(ck[0], overrides)
