@@ -24,7 +24,7 @@ For each variant that benchmarks/fidelity.py fine-tuned (``<runs>/<variant>/chec
 
 Where the photo is a JPEG (the Map2Sat pair), both are made as they would be released: the generated image of
 step 1 compressed as the photo's file was, and the forgery's edit matched to it as cimgen manipulate does by
-default (``--match-jpeg``); ``--no-match-jpeg`` leaves them uncompressed, as the runs before 2026-12-05 did.
+default (``--match-jpeg``); ``--no-match-jpeg`` leaves them uncompressed, as the runs before late 2026-12-04 did.
 
 Resumable: each finished variant is a line of <out>/results.jsonl (with its options) and is skipped when run
 again with the same options. Patches, detectors and forgeries stay under <out> (licences); the table goes to
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--no-match-jpeg",
         action="store_true",
-        help="leave the generated image and the edit uncompressed where the photo is a JPEG (the runs before 2026-12-05)",
+        help="leave the generated image and the edit uncompressed where the photo is a JPEG (the runs before late 2026-12-04)",
     )
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
