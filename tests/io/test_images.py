@@ -107,3 +107,11 @@ def test_a_jpeg_files_compression_is_read_and_applied_again_on_its_grid(tmp_path
     Image.fromarray(smooth).save(tmp_path / "turned.jpg", quality=70, exif=exif)
     assert read_jpeg_compression(tmp_path / "turned.jpg") is None
     assert read_jpeg_compression(tmp_path / "missing.jpg") is None
+
+
+def test_reading_a_jpegs_compression_never_trips_on_a_large_image(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.jpg", quality=80)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # every file here is "too large" for Pillow now
+    assert read_jpeg_compression(tmp_path / "a.png") is None  # not a JPEG: never opened by Pillow
+    assert read_jpeg_compression(tmp_path / "a.jpg") is None  # a JPEG over Pillow's limit: nothing to match, no error

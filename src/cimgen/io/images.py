@@ -84,6 +84,10 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
+JPEG_START = b"\xff\xd8\xff"
+"""The first bytes of every JPEG file (the start-of-image marker and the next marker's lead byte)."""
+
+
 @dataclass(frozen=True)
 class JpegCompression:
     """How a JPEG file was compressed: its quantisation tables (Pillow's ``quantization``: table id -> 64
@@ -103,7 +107,11 @@ def read_jpeg_compression(path: str | Path) -> JpegCompression | None:
     any other file (another format, a grey JPEG, or EXIF orientation that turns the grid)."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with open(path, "rb") as f:
+            if f.read(3) != JPEG_START:  # only a JPEG is opened: a large GeoTIFF would trip Pillow's size guard
+                return None
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             if img.format != "JPEG" or img.mode != "RGB":
                 return None
             orientation = img.getexif().get(0x0112, 1)
@@ -111,7 +119,7 @@ def read_jpeg_compression(path: str | Path) -> JpegCompression | None:
                 return None
             tables = tuple(tuple(int(v) for v in img.quantization[k]) for k in sorted(img.quantization))
             sampling = JpegImagePlugin.get_sampling(img)
-    except (OSError, SyntaxError, ValueError, KeyError, AttributeError):
+    except (OSError, SyntaxError, ValueError, KeyError, AttributeError, Image.DecompressionBombError):
         return None
     if not tables or sampling not in (0, 1, 2):
         return None

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from cimgen.data.paired import PairedDataset
 from cimgen.data.tiles import tile_starts
 from cimgen.data.vector_labels import ClassMapping
+from cimgen.edit.blend import mode_options
 from cimgen.edit.mask import dilate
 from cimgen.edit.ops import RegionCrop, RemoveObject
 from cimgen.edit.pipeline import EditPlan, Manipulation, inside_metrics, manipulation_metrics, match_jpeg, plan_edit, render_edit
@@ -590,7 +591,7 @@ class ManipulationRun:
 def feather_too_wide(cfg: ManipulateConfig) -> bool:
     """Whether the blend's soft edge reaches past the ring that ``--radius`` adds around the changed pixels (the mask
     being the dilated changes, not the user's own), so that changed pixels keep part of the original."""
-    return not cfg.mask and cfg.blend in ("feather", "laplacian") and cfg.feather > cfg.radius + 1
+    return not cfg.mask and "feather" in mode_options(cfg.blend) and cfg.feather > cfg.radius + 1
 
 
 def run_manipulation(
