@@ -259,7 +259,7 @@ def score_edit(
         codes_inside, _, own = treatment.partition("-")
         render, codes = edit_render(renderer, photo, labels, plan, codes_inside, detail_inside=own or DEFAULT_DETAIL)
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
-        if compression is not None and DEFAULT_MATCH_JPEG:
+        if compression is not None:
             match_jpeg(m, compression)
         metrics, inside = manipulation_metrics(m), inside_metrics(m, extractor())
         Image.fromarray(m.result).save(run / f"result-{treatment}.png")
@@ -488,7 +488,7 @@ def main() -> None:
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     labels, photo = make(args.shared)
     labels = labels.astype(np.int32)
-    compression = pair_compression(args.pair, args.shared)
+    compression = pair_compression(args.pair, args.shared) if DEFAULT_MATCH_JPEG else None
     for name in names:
         if name in done and args.rescore and (args.out / name / "checkpoints").is_dir():
             box = busiest_box(labels == spec["target"], spec["side"])
