@@ -432,14 +432,18 @@ def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(cap
     assert "context conditioning is learnt while memorising" in msg and not (tmp_path / "t").exists()
 
 
-def test_a_jpeg_image_gets_its_edit_compressed_as_the_file_was_unless_told_not_to(tiny_world, tiny_ckpt, tmp_path):
+def test_a_jpeg_image_gets_its_edit_compressed_as_the_file_was_unless_told_not_to(tiny_world, tiny_ckpt, tmp_path, monkeypatch):
     from PIL import Image
 
     image, map_path = _tile(tiny_world)
     Image.open(image).convert("RGB").save(tmp_path / "photo.jpg", quality=75)
     x, y = _building_point(read_label_map(map_path))
     edit = ["--remove-at", f"{x},{y}"]
+    opened, real_open = [], Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, *a, **k: opened.append(str(getattr(fp, "name", "") if hasattr(fp, "read") else fp)) or real_open(fp, *a, **k))
     assert main([*_base(tiny_ckpt, tmp_path / "photo.jpg", map_path, tmp_path / "m"), *edit]) == 0
+    assert opened.count(str(tmp_path / "photo.jpg")) == 1  # the pixels and the compression come from one opening
+    monkeypatch.undo()
     assert main([*_base(tiny_ckpt, tmp_path / "photo.jpg", map_path, tmp_path / "n"), *edit, "--no-match-jpeg"]) == 0
     assert main([*_base(tiny_ckpt, image, map_path, tmp_path / "png"), *edit]) == 0
     matched, plain = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("m", "n"))

@@ -64,26 +64,6 @@ def _finite(path: str | Path, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as an HxWx3 uint8 RGB array, honouring EXIF orientation."""
-    img = ImageOps.exif_transpose(_open(path))
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        arr = np.clip(arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(arr[..., None], 3, axis=2)
-    if img.mode == "F":
-        arr = _finite(path, np.asarray(img, dtype=np.float64))
-        scale = 255.0 if arr.max() <= 1.0 else 1.0
-        arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(arr[..., None], 3, axis=2)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        # Composite on black so transparent pixels do not carry stale colour.
-        rgba = img.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        img = Image.alpha_composite(black, rgba)
-    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
-
-
 JPEG_START = b"\xff\xd8\xff"
 """The first bytes of every JPEG file (the start-of-image marker and the next marker's lead byte)."""
 
@@ -112,18 +92,57 @@ def read_jpeg_compression(path: str | Path) -> JpegCompression | None:
                 return None
         with warnings.catch_warnings(), Image.open(path) as img:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if img.format != "JPEG" or img.mode != "RGB":
-                return None
-            orientation = img.getexif().get(0x0112, 1)
-            if orientation not in (0, 1):
-                return None
-            tables = tuple(tuple(int(v) for v in img.quantization[k]) for k in sorted(img.quantization))
-            sampling = JpegImagePlugin.get_sampling(img)
-    except (OSError, SyntaxError, ValueError, KeyError, AttributeError, Image.DecompressionBombError):
+            return _compression(img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _compression(img: Image.Image) -> JpegCompression | None:
+    """The compression of an opened colour JPEG on its own grid (see ``read_jpeg_compression``); None otherwise."""
+    try:
+        if img.format != "JPEG" or img.mode != "RGB":
+            return None
+        orientation = img.getexif().get(0x0112, 1)
+        if orientation not in (0, 1):
+            return None
+        tables = tuple(tuple(int(v) for v in img.quantization[k]) for k in sorted(img.quantization))
+        sampling = JpegImagePlugin.get_sampling(img)
+    except (OSError, SyntaxError, ValueError, KeyError, AttributeError):
         return None
     if not tables or sampling not in (0, 1, 2):
         return None
     return JpegCompression(tables, int(sampling))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as an HxWx3 uint8 RGB array, honouring EXIF orientation."""
+    return _rgb8(path, _open(path))
+
+
+def read_image_and_compression(path: str | Path) -> tuple[np.ndarray, JpegCompression | None]:
+    """``read_image``'s pixels and ``read_jpeg_compression``'s answer from one opening of the file."""
+    img = _open(path)
+    return _rgb8(path, img), _compression(img)
+
+
+def _rgb8(path: str | Path, img: Image.Image) -> np.ndarray:
+    """A decoded image as HxWx3 uint8 RGB, turned by its EXIF orientation."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.clip(arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode == "F":
+        arr = _finite(path, np.asarray(img, dtype=np.float64))
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Composite on black so transparent pixels do not carry stale colour.
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(black, rgba)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
 def recompress_jpeg(image: np.ndarray, compression: JpegCompression) -> np.ndarray:

@@ -31,7 +31,7 @@ from cimgen.edit.spec import GeoContext
 from cimgen.errors import CimgenError
 from cimgen.io.bands import BandStretch, fit_bands, fit_stretch, parse_bands, parse_percentiles, to_rgb8, unshown_bands, valid_pixels
 from cimgen.io.geotiff import GeoInfo, is_georeferenced, read_geotiff, read_geotiff_bands, read_geotiff_info, read_geotiff_sample
-from cimgen.io.images import read_image
+from cimgen.io.images import JpegCompression, read_image_and_compression
 from cimgen.io.vector import (
     VectorLayer,
     crs_is_geographic,
@@ -66,6 +66,8 @@ class ImageSource:
     """HxWxC source bands in the file's data type, when they are not plain 8-bit RGB (written back into ``result.tif``)."""
     stretch: BandStretch | None = None
     """How ``raster`` became ``image``."""
+    compression: JpegCompression | None = None
+    """The file's JPEG compression on its own grid (``io.images.read_jpeg_compression``), read with the pixels."""
 
 
 def is_geotiff(path: Path) -> bool:
@@ -84,7 +86,8 @@ def read_image_source(path: Path, *, bands: str = "", stretch: str = "") -> Imag
     if not is_geotiff(path):
         if bands or stretch:
             raise CimgenError(f"--bands and --stretch are for GeoTIFF images; {path} is not a georeferenced TIFF")
-        return ImageSource(read_image(path))
+        image, compression = read_image_and_compression(path)
+        return ImageSource(image, compression=compression)
     info = read_geotiff_info(path)
     if shown_as_it_is(info, bands, stretch):
         image, geo = read_geotiff(path)

@@ -43,7 +43,7 @@ from cimgen.generators import (
 from cimgen.io.bands import BandStretch, from_rgb8
 from cimgen.io.folders import check_fresh, new_folder
 from cimgen.io.geotiff import is_georeferenced, read_geotiff_info, read_geotiff_labels
-from cimgen.io.images import list_images, read_edited_map, read_id_map, read_jpeg_compression, read_mask, read_rendered_map, write_text
+from cimgen.io.images import JpegCompression, list_images, read_edited_map, read_id_map, read_mask, read_rendered_map, write_text
 from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
 from cimgen.metrics.features import load_extractor
@@ -160,6 +160,8 @@ class Inputs:
     """The vector layer the map was drawn from (``--vector``)."""
     colors: np.ndarray | None = None
     """The map file's colours (HxWx3 uint8), kept for a generator that takes colour maps (label_nc 0)."""
+    compression: JpegCompression | None = None
+    """The image file's JPEG compression, read with its pixels (None for any other file)."""
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,20 @@ def read_inputs(
         offset = zlib.crc32(seed_key.encode()) % (2**31)
         edits = [replace(e, seed=e.seed + offset) if isinstance(e, RemoveObject) and e.cls is not None else e for e in edits]
     return Inputs(
-        image, labels, edits, edited, inst, user_mask, geo, source, snap, source_image.raster, source_image.stretch, vector, colors
+        image,
+        labels,
+        edits,
+        edited,
+        inst,
+        user_mask,
+        geo,
+        source,
+        snap,
+        source_image.raster,
+        source_image.stretch,
+        vector,
+        colors,
+        source_image.compression,
     )
 
 
@@ -486,7 +501,7 @@ def manipulate_one(
         )  # fmt: skip
     finally:
         close()
-    compression = read_jpeg_compression(cfg.image) if cfg.image else None
+    compression = inputs.compression
     if compression is not None and cfg.match_jpeg:
         match_jpeg(m, compression)
     elif compression is not None:
