@@ -284,6 +284,7 @@ def score_edit(
             "checkerboard": metrics["checkerboard"]["ratio"], "mask_area_fraction": metrics["mask_area_fraction"],
             "faithful": inside["faithful"], "painted_back": inside["painted_back"], "segmenter_accuracy": inside["segmenter_accuracy"],
             "changed_class_recall": inside["changed_class_recall"], "edited_class_recall": inside.get("edited_class_recall"),
+            "painted_back_floor": inside.get("painted_back_floor"), "recall": inside.get("recall"),
             "texture": inside.get("texture"), "jpeg_matched": "jpeg" in m.info, **({"codes": codes} if codes else {}),
         }  # fmt: skip
     return edits
@@ -319,9 +320,10 @@ def table(results: list[dict]) -> str:
         (
             "| variant | crop | L1 | position octaves | upsampling | context / detail code | steps | train s | SSIM by step, whole map (train s) "
             "| box: SSIM in / out (last) | checkerboard (last) | edit: SSIM outside | FID / KID / SSIM (64-px patches outside) "
-            "| seam ratio | faithful (ceiling) | painted back (changed-class recall) | segmenter acc. |"
+            "| seam ratio | faithful (ceiling) | painted back / floor (changed-class recall) | removed area: SSIM to the original "
+            "(unrelated / memorised) | segmenter acc. |"
         ),
-        "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---|---|---:|---:|---|---|---:|---:|---|---:|---:|---:|---|---:|",
     ]
     for r in results:
         curve = ", ".join(f"{c['step']}: {c['ssim']:.3f} ({c['train_seconds']:.0f} s)" for c in r["curve"])
@@ -330,7 +332,7 @@ def table(results: list[dict]) -> str:
         rows.append(
             f"| {r['variant']} | {r['crop'] or 'whole'} | {r['l1']:g} | {r['position']} | {upsampling(r)} | "
             f"{_extras(r)} | {r['steps']} | {r['seconds']:.0f} | {curve} | {box} | {last['checkerboard']:.3f} | "
-            f"{e['ssim_outside_mask']} | {_paper(e)} | {e['seam_ratio']} | {e.get('faithful', '-')}{_ceiling(e)} | {e.get('painted_back', '-')}{_recall(e)} | {e.get('segmenter_accuracy', '-')} |"
+            f"{e['ssim_outside_mask']} | {_paper(e)} | {e['seam_ratio']} | {e.get('faithful', '-')}{_ceiling(e)} | {e.get('painted_back', '-')}{_floor(e)}{_recall(e)} | {_recalled(e)} | {e.get('segmenter_accuracy', '-')} |"
         )
     return "\n".join(rows)
 
@@ -344,7 +346,7 @@ def treatment_table(results: list[dict]) -> str:
     the generator's own fine detail, --detail-inside generated), for the variants that have codes."""
     rows = [
         (
-            "| variant | codes inside the edit | SSIM outside | seam ratio | checkerboard | faithful (ceiling) | painted back | changed-class recall "
+            "| variant | codes inside the edit | SSIM outside | seam ratio | checkerboard | faithful (ceiling) | painted back / floor | changed-class recall "
             "| texture: HF ratio / KID (32-px patches, edit / beside) | pieces resampled |"
         ),
         "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
@@ -357,7 +359,7 @@ def treatment_table(results: list[dict]) -> str:
             pieces = f"{codes['pieces'] - codes['pieces_without_source']} of {codes['pieces']}" if "pieces" in codes else "-"
             rows.append(
                 f"| {r['variant']} | {treatment} | {e['ssim_outside_mask']} | {e['seam_ratio']} | {e['checkerboard']} | "
-                f"{e['faithful']}{_ceiling(e)} | {e['painted_back']} | {e['changed_class_recall']} | {_texture(e)} | {pieces} |"
+                f"{e['faithful']}{_ceiling(e)} | {e['painted_back']}{_floor(e)} | {e['changed_class_recall']} | {_texture(e)} | {pieces} |"
             )
     return "\n".join(rows) if len(rows) > 2 else ""
 
@@ -365,6 +367,19 @@ def treatment_table(results: list[dict]) -> str:
 def _ceiling(e: dict) -> str:
     """`` (0.76)``: the segmenter's recall of the edited classes on the original, what faithful is read against."""
     return f" ({e['edited_class_recall']})" if e.get("edited_class_recall") is not None else ""
+
+
+def _floor(e: dict) -> str:
+    """`` / 0.04``: how often the segmenter takes the original's pixels of the edited classes for the removed ones, what
+    painted back reads with nothing painted back (scores from before 2026-12-04 have none)."""
+    return f" / {e['painted_back_floor']}" if e.get("painted_back_floor") is not None else ""
+
+
+def _recalled(e: dict) -> str:
+    """``0.12 (0.06 / 0.88)``: the result's SSIM to the original where the edit changed the class, between two different
+    places of the image and a drawing from memory (cimgen.metrics.faithful.recall_report); '-' for older scores."""
+    r = e.get("recall") or {}
+    return "-" if r.get("recalled") is None else f"{r['recalled']} ({r['unrelated']} / {r['memorised']})"
 
 
 def _recall(e: dict) -> str:

@@ -398,6 +398,11 @@ def test_finetune_context_learns_the_image_around_the_edit_and_scores_inside(cap
     inside = metrics["inside"]
     assert inside["region_pixels"] == metrics["mask_area_pixels"] and 0 <= inside["faithful"] <= 1
     assert inside["changed_pixels"] == metrics["changed_label_pixels"] > 0 and inside["segmenter_accuracy"] > 0.5
+    said = capsys.readouterr().out  # water is brought in: the original has none, so the floor of painted back is unknown
+    assert inside["painted_back_floor"] is None
+    line = f"inside the edit: faithful {inside['faithful']:.3f} (ceiling {inside['edited_class_recall']:.3f}); painted back"
+    assert line in said and f"painted back {inside['painted_back']:.3f} (floor n/a, removed-class recall" in said, said
+    assert f"the changed area's SSIM to the original {inside['recall']['recalled']:.3f} (two places of the image" in said
     # a detail code for this image beside the context; the fine-tuned generator renders maps of its size only
     argv = [*_base(tiny_ckpt, image, map_path, tmp_path / "d"), *edit, "--finetune-detail", "2"]
     assert main(argv) == 0

@@ -62,8 +62,72 @@ def test_the_ceiling_of_faithful_is_the_segmenters_recall_of_the_edited_classes(
     good[mask] = lawn[mask]
     assert inside_report(good, image, labels, edited, mask)["edited_class_recall"] > 0.95  # lawn is told apart
     # half of the lawn, in 8-pixel squares, is called a third class, and the building becomes that class: the
-    # segmenter cannot tell the two apart, so neither faithful nor its ceiling can be high, and they agree
+    # segmenter cannot tell the two apart, so neither faithful nor its ceiling can be high. The ceiling reads what a
+    # coin would (about one half; 0.45 with the boosted segmenter before 2026-12-04); faithful, one contiguous region
+    # labelled by chance, lands below it (0.37 with either segmenter, over five draws 0.37-0.40 here).
     checker = (np.indices(labels.shape) // 8).sum(0) % 2 == 1
     twin = np.where((labels == 0) & checker, 2, labels)
     r = inside_report(good, image, twin, np.where(edited != labels, 2, twin), mask)
-    assert r["edited_class_recall"] < 0.8 and abs(r["faithful"] - r["edited_class_recall"]) < 0.15, r
+    assert 0.35 < r["edited_class_recall"] < 0.65 and r["faithful"] < 0.65, r
+
+
+def test_painted_back_is_read_against_its_floor_the_segmenters_false_alarms_on_the_original():
+    image, labels, lawn, _ = _scene()
+    edited = labels.copy()
+    edited[20:40, 10:30] = 0
+    mask = np.zeros(labels.shape, bool)
+    mask[17:43, 7:33] = True
+    good = image.copy()
+    good[mask] = lawn[mask]
+    r = inside_report(good, image, labels, edited, mask)
+    assert r["painted_back_floor"] is not None and r["painted_back_floor"] < 0.05  # lawn is never taken for roof
+    # the lawn in 8-pixel squares called a third class that looks like it, and an edit that turns lawn (where the
+    # building stood) into that twin: the segmenter takes the twin's held-out pixels for lawn about half the time, so
+    # a region drawn well still "paints back" lawn about that often, and the floor says so
+    checker = (np.indices(labels.shape) // 8).sum(0) % 2 == 1
+    twin = np.where((labels == 0) & checker, 2, labels)
+    twin_edited = np.where(edited != labels, 2, twin)
+    r = inside_report(good, image, np.where(mask & (labels == 1), 0, twin), twin_edited, mask)
+    assert r["painted_back_floor"] > 0.25 and r["painted_back"] > 0.25, r  # both at chance: painted back says nothing here
+    assert inside_report(image, image, labels, labels, mask)["painted_back_floor"] is None  # nothing changed class
+
+
+def test_the_judge_holds_from_one_draw_to_the_next_and_a_class_of_one_pixel_does_not_break_it():
+    from cimgen.metrics import faithful
+
+    image, labels, lawn, _ = _scene()
+    labels[90, 5] = 3  # one pixel of a class: a stratified validation split (boosting's early stopping) fails on it
+    edited = labels.copy()
+    edited[20:40, 10:30] = 0
+    mask = np.zeros(labels.shape, bool)
+    mask[17:43, 7:33] = True
+    half = image.copy()
+    half[17:43, 7:20] = lawn[17:43, 7:20]  # half of the building removed, half left: faithful about one half
+    scores = []
+    for seed in range(3):
+        seg, _, _ = faithful.fit_segmenter(image, labels, np.zeros(labels.shape, bool), seed=seed)
+        scores.append(float((seg.predict(pixel_features(half)[mask]) == edited[mask]).mean()))
+    assert max(scores) - min(scores) < 0.03, scores
+
+
+def test_a_building_drawn_again_from_memory_reads_near_memorised_and_new_lawn_near_unrelated():
+    from cimgen.metrics.faithful import recall_report
+
+    image, labels, _, _ = _scene()
+    rng = np.random.default_rng(5)
+    image[20:40, 10:30] = rng.integers(0, 255, (20, 20, 3))  # a building with detail of its own
+    changed = np.zeros(labels.shape, bool)
+    changed[20:40, 10:30] = True
+    mask = np.zeros(labels.shape, bool)
+    mask[17:43, 7:33] = True
+    other = np.random.default_rng(9).normal(60, 12, image.shape).clip(0, 255).astype(np.uint8)  # lawn drawn afresh
+    new = image.copy()
+    new[mask] = other[mask]
+    drawn = (image.astype(int) + rng.integers(-2, 3, image.shape)).clip(0, 255).astype(np.uint8)  # from memory, closely
+    again = image.copy()
+    again[mask] = drawn[mask]  # the building included
+    r_new, r_again = recall_report(new, image, drawn, changed, mask), recall_report(again, image, drawn, changed, mask)
+    assert r_again["recalled"] > 0.95 and r_again["memorised"] > 0.95
+    assert r_new["recalled"] < 0.2 and r_new["unrelated"] < 0.2
+    assert recall_report(new, image, image, changed, mask)["memorised"] is None  # a tiled run's untouched pixels are not counted
+    assert recall_report(new, image, drawn, np.zeros(labels.shape, bool), mask) == {"recalled": None, "memorised": None, "unrelated": None}

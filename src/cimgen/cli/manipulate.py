@@ -210,7 +210,7 @@ MatchJpegOpt = Annotated[
     ),
 ]
 ScoreInsideOpt = Annotated[
-    bool, typer.Option("--score-inside", help="Also score the inside of the edit in metrics.json (faithful, painted back; a few seconds).")
+    bool, typer.Option("--score-inside", help="Also score the inside of the edit in metrics.json (faithful, painted back, each beside what it is read against; 5-30 s).")
 ]
 TileSizeOpt = Annotated[
     int,

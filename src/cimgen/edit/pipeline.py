@@ -15,7 +15,7 @@ from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
 from cimgen.io.images import JpegCompression, recompress_jpeg
 from cimgen.metrics.checkerboard import checkerboard_report
-from cimgen.metrics.faithful import inside_report
+from cimgen.metrics.faithful import inside_report, recall_report
 from cimgen.metrics.ssim import SSIM_SETTINGS, ssim_outside
 from cimgen.metrics.texture import texture_report
 from cimgen.palette import check_labels
@@ -318,6 +318,7 @@ def inside_metrics(m: Manipulation, extractor=None) -> dict:
     report = inside_report(*parts)
     return {
         **report,
+        "recall": recall_report(m.result[crop], m.original[crop], m.generated[crop], (m.labels != m.edited_labels)[crop], m.mask[crop]),
         "fitted_on": f"the original within {INSIDE_CONTEXT} px of the mask's bounding box, outside the mask",
         "texture": texture_report(*parts, extractor=extractor),
     }

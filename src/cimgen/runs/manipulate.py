@@ -609,6 +609,28 @@ def feather_too_wide(cfg: ManipulateConfig) -> bool:
     return not cfg.mask and "feather" in mode_options(cfg.blend) and cfg.feather > cfg.radius + 1
 
 
+def inside_line(inside: dict) -> str:
+    """One line of the inside scores (``--score-inside``), each beside what it is read against ("n/a" where the
+    original has no pixel to measure it on, such as the ceiling of a class the edit brings in)."""
+
+    def shown(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    line = f"inside the edit: faithful {shown(inside['faithful'])} (ceiling {shown(inside['edited_class_recall'])})"
+    if inside.get("painted_back") is not None:
+        line += (
+            f"; painted back {shown(inside['painted_back'])} (floor {shown(inside['painted_back_floor'])}, "
+            f"removed-class recall {shown(inside['changed_class_recall'])})"
+        )
+    recall = inside.get("recall") or {}
+    if recall.get("recalled") is not None:
+        line += (
+            f"; the changed area's SSIM to the original {shown(recall['recalled'])} "
+            f"(two places of the image {shown(recall['unrelated'])}, from memory {shown(recall['memorised'])})"
+        )
+    return line + f"; segmenter accuracy {shown(inside['segmenter_accuracy'])}"
+
+
 def run_manipulation(
     cfg: ManipulateConfig,
     edits_raw=None,
@@ -674,6 +696,8 @@ def run_manipulation(
             f"mask: {metrics['mask_area_pixels']} pixels ({100 * metrics['mask_area_fraction']:.2f}%); "
             f"SSIM outside it: {'n/a' if ssim is None else f'{ssim:.3f}'}; seam: {metrics['seam']['seam']}"
         )
+        if metrics.get("inside", {}).get("faithful") is not None:
+            echo(inside_line(metrics["inside"]))
         echo(f"result: {out / ('result' + suffix)}; side by side: {out / 'side_by_side.png'}; report: {out / 'report.html'}")
     return ManipulationRun(out, out / "report.html", m, metrics, used)
 

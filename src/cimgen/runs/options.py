@@ -141,7 +141,7 @@ class ManipulateConfig:
     traces as the rest; pixels outside the mask stay the original's. Other images are left as they are."""
     score_inside: bool = False
     """Also score the inside of the edit (``metrics.json["inside"]``: faithful, painted back; a segmenter fitted
-    on the original around the edit, a few seconds)."""
+    on the original around the edit, 5-30 s on 2 cores)."""
     tile_size: int | None = None
     """Generate in tiles of this size; None: automatic (tiles above 2048 px a side); 0: never."""
     overlap: int = 128
