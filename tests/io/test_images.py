@@ -12,6 +12,7 @@ from cimgen.errors import CimgenError
 from cimgen.io.images import (
     image_to_tensor,
     read_image,
+    read_image_and_compression,
     read_jpeg_compression,
     read_label_map,
     recompress_jpeg,
@@ -107,6 +108,11 @@ def test_a_jpeg_files_compression_is_read_and_applied_again_on_its_grid(tmp_path
     Image.fromarray(smooth).save(tmp_path / "turned.jpg", quality=70, exif=exif)
     assert read_jpeg_compression(tmp_path / "turned.jpg") is None
     assert read_jpeg_compression(tmp_path / "missing.jpg") is None
+    # one opening gives both: the same pixels as read_image, the same compression as read_jpeg_compression
+    for name in ("a.jpg", "a.png", "turned.jpg"):
+        pixels, compression = read_image_and_compression(tmp_path / name)
+        assert np.array_equal(pixels, read_image(tmp_path / name)) and compression == read_jpeg_compression(tmp_path / name)
+    assert read_image_and_compression(tmp_path / "turned.jpg")[0].shape == (80, 64, 3)  # turned upright, as read_image does
 
 
 def test_reading_a_jpegs_compression_never_trips_on_a_large_image(tmp_path, monkeypatch):
