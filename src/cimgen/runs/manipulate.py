@@ -174,11 +174,12 @@ class MapSource:
     """How it is named in metrics."""
 
 
-def map_source(cfg: ManipulateConfig, renderer: Renderer) -> MapSource:
-    """The image -> map generator of a run (``--map-from``, else the checkpoint's own other direction), loaded once."""
-    if cfg.map_from:
-        back = load_image_generator(cfg.map_from, cfg.map_from_direction, cfg.device)
-        return MapSource(translator(back), f"{cfg.map_from} ({cfg.map_from_direction})")
+def map_source(map_from: str, direction: str, device: str, renderer: Renderer) -> MapSource:
+    """The image -> map generator of a run (``map_from``, a checkpoint read in ``direction``; else the renderer's own
+    other direction), loaded once."""
+    if map_from:
+        back = load_image_generator(map_from, direction, device)
+        return MapSource(translator(back), f"{map_from} ({direction})")
     return MapSource(renderer.image_to_map, "the generator's own image -> map direction")
 
 
@@ -603,10 +604,10 @@ class ManipulationRun:
     """The generator that drew it (fine-tuned with ``--finetune``), for the next run to reuse."""
 
 
-def feather_too_wide(cfg: ManipulateConfig) -> bool:
-    """Whether the blend's soft edge reaches past the ring that ``--radius`` adds around the changed pixels (the mask
+def feather_too_wide(blend: str, feather: float, radius: int, user_mask: bool) -> bool:
+    """Whether the blend's soft edge reaches past the ring that ``radius`` adds around the changed pixels (the mask
     being the dilated changes, not the user's own), so that changed pixels keep part of the original."""
-    return not cfg.mask and "feather" in mode_options(cfg.blend) and cfg.feather > cfg.radius + 1
+    return not user_mask and "feather" in mode_options(blend) and feather > radius + 1
 
 
 def inside_line(inside: dict) -> str:
@@ -661,7 +662,7 @@ def run_manipulation(
     check_in_memory_size(Path(cfg.image))
     out = Path(cfg.out)
     check_fresh(out, OUT_HINT)
-    if echo and feather_too_wide(cfg):
+    if echo and feather_too_wide(cfg.blend, cfg.feather, cfg.radius, bool(cfg.mask)):
         echo(
             f"note: --feather {cfg.feather:g} is wider than --radius {cfg.radius}: at the edge of what the edit changes, "
             "part of the original (a removed object's rim) shows through; a feather of at most the radius avoids it"
@@ -681,7 +682,7 @@ def run_manipulation(
     edits = None if cfg.edited_map else load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance, geo=geo)
     inputs = read_inputs(
         Path(cfg.image), Path(cfg.map) if cfg.map else None, edits, renderer.palette,
-        map_source(cfg, renderer) if not (cfg.map or vector) else MapSource(None, ""),
+        map_source(cfg.map_from, cfg.map_from_direction, cfg.device, renderer) if not (cfg.map or vector) else MapSource(None, ""),
         tolerance=cfg.color_tolerance, edited_map=cfg.edited_map, instances=cfg.instances, mask=cfg.mask,
         vector=vector, bands=cfg.bands, stretch=cfg.stretch, colour_input=renderer.takes_colors,
     )  # fmt: skip
@@ -823,7 +824,7 @@ def run_batch(cfg: ManipulateConfig, edits_raw=None, *, echo: Callable[[str], No
     # Parsed once for all images, so a spec with a typo fails the whole batch before anything runs. With a layer, each
     # tile's edits are parsed against its own features (a spec that fails on every tile leaves nothing, below).
     edits = load_edits(cfg.spec, edits_raw, renderer.palette, cfg.color_tolerance) if shared is None else None
-    to_map = map_source(cfg, renderer) if not (maps or shared) else MapSource(None, "")
+    to_map = map_source(cfg.map_from, cfg.map_from_direction, cfg.device, renderer) if not (maps or shared) else MapSource(None, "")
     rows: list[dict] = []
     with new_folder(out, OUT_HINT) as tmp:
         if echo:
