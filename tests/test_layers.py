@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import cimgen
@@ -87,3 +88,37 @@ def test_no_function_in_src_is_longer_than_150_lines():
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 150:
                 too_long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not too_long, too_long
+
+
+OPTIONAL = ("rasterio", "shapely", "pyogrio", "matplotlib", "ray", "gradio", "torch.distributed", "torch.utils.tensorboard")
+"""Extras imported where they are used (docs/architecture.md): geodata, figures, batches on Ray, the web page,
+distributed training and TensorBoard. Everything else is imported at the top of its module, where the graph shows it."""
+
+
+def test_imports_sit_at_module_top_outside_cli_but_for_optional_extras():
+    """Issue 26: an import inside a function hides the module graph; only cli/ (so that ``cimgen --help`` stays light)
+    and the optional extras import lazily."""
+    lazy = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] == "cli":
+            continue
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                    lazy += [f"{path.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names if not n.startswith(OPTIONAL)]
+    assert not lazy, lazy
+
+
+def test_the_lazy_import_check_sees_one(tmp_path, monkeypatch):
+    (tmp_path / "cimgen").mkdir()
+    (tmp_path / "cimgen" / "bad.py").write_text("def f():\n    import json\n    import rasterio\n    return json\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "cimgen")
+    try:
+        test_imports_sit_at_module_top_outside_cli_but_for_optional_extras()
+    except AssertionError as e:
+        assert "bad.py:2 json" in str(e) and "rasterio" not in str(e)
+    else:
+        raise AssertionError("the check missed an import inside a function")

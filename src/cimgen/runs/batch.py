@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import fcntl
 import io
 import json
 import os
@@ -27,12 +28,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from cimgen.data.vector_labels import ClassMapping
 from cimgen.edit.blend import BLENDS
 from cimgen.errors import CimgenError
 from cimgen.generators import Renderer, load_renderer
 from cimgen.io.folders import new_folder
 from cimgen.io.images import write_text
+from cimgen.io.vector import crs_wkt
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette
 from cimgen.runs.geodata import SharedLayer, check_vector_file, read_class_mapping, read_shared_layer
@@ -337,8 +341,6 @@ def with_mappings(scenes: list[Scene], palette: Palette, manifest: str | Path) -
     """The scenes with their class mappings parsed against the generator's classes: each file once, however many rows
     name it; and each vector_crs checked once. One sentence, naming the first line that uses it, for a file that cannot
     be read or parsed, so nothing runs on a bad mapping."""
-    from cimgen.io.vector import crs_wkt
-
     parsed: dict[str, ClassMapping] = {}
     crs_checked: set[str] = set()
     out = []
@@ -464,8 +466,6 @@ def run_scene(scene: Scene, threads: int) -> dict:
     of the task (Ray reruns a task whose worker died, maybe just after the folder was renamed into
     place) or a worker left running by a killed driver, racing a re-run, finds it done.
     """
-    import torch
-
     t0 = time.perf_counter()
     row = {"out": scene.name, "image": scene.config.image, "line": scene.line, "worker": worker_name()}
     try:
@@ -504,8 +504,6 @@ def run_scene(scene: Scene, threads: int) -> dict:
 @contextlib.contextmanager
 def scene_lock(scene: Scene) -> Iterator[Path]:
     """Hold ``<batch>/.locks/<name>`` (waiting for whoever holds it) while a scene is checked and made; yields its path."""
-    import fcntl
-
     path = Path(scene.config.out).parent / SCENE_LOCKS / scene.name
     path.parent.mkdir(exist_ok=True)
     with open(path, "a") as f:
@@ -536,8 +534,6 @@ def _metrics_row(metrics: dict, folder: Path, tmp: Path) -> dict:
 
 def inline_rows(scenes: list[Scene], threads: int) -> Iterator[dict]:
     """Each scene in this process, one after another, with torch limited to ``threads`` (restored afterwards)."""
-    import torch
-
     before = torch.get_num_threads()
     try:
         for scene in scenes:
@@ -616,8 +612,6 @@ def ray_rows(
 @contextlib.contextmanager
 def batch_lock(out: Path) -> Iterator[None]:
     """Hold ``out/.batch.lock`` for the run, so two batches never write into one folder at once."""
-    import fcntl
-
     out.mkdir(parents=True, exist_ok=True)
     with open(out / LOCK, "a") as f:
         try:
@@ -655,8 +649,6 @@ def remove_leftovers(out: Path, names: set[str]) -> int:
     A scene whose lock is held is being made right now (by a worker of a killed driver that is still
     finishing): its folder is left to it.
     """
-    import fcntl
-
     removed = 0
     for p in out.iterdir():
         if not (p.name.startswith(".") and p.name not in (LOCK, SCENE_LOCKS) and p.is_dir()):

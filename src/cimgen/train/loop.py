@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from cimgen.errors import CimgenError
-from cimgen.io.checkpoints import has_checkpoint, load_checkpoint, load_module, load_train_state, save_checkpoint
-from cimgen.io.images import write_image
+from cimgen.io.checkpoints import has_checkpoint, load_checkpoint, load_module, load_train_state, resolve_checkpoint, save_checkpoint
+from cimgen.io.images import write_image, write_text
 from cimgen.textfiles import json_text
 from cimgen.train.runtime import (  # noqa: F401  (resolve_device re-exported)
     PRECISIONS,
@@ -556,8 +557,6 @@ def resume_point(run_dir: str | Path, resume: bool) -> bool:
         raise CimgenError(f"{run_dir} has no checkpoints to resume from (no run was started there); start it without --resume")
     barrier()  # every process has looked before rank 0 clears the folder
     if is_main_process():
-        import shutil
-
         for name in ("config.yaml", "log.txt", "stats.jsonl"):
             (run_dir / name).unlink(missing_ok=True)
         for name in ("checkpoints", "samples", "tensorboard"):
@@ -579,20 +578,14 @@ def _keep_stats_until(path: Path, epoch: int) -> None:
             continue
         if int(record.get("epoch", 0)) <= epoch:
             kept.append(line)
-    from cimgen.io.images import write_text
-
     write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 def _latest(run_dir: Path) -> Path:
-    from cimgen.io.checkpoints import resolve_checkpoint
-
     return resolve_checkpoint(run_dir)
 
 
 def _prune(run_dir: Path, keep: int) -> None:
-    import shutil
-
     ckpts = sorted((run_dir / "checkpoints").glob("epoch-*"))
     for old in ckpts[: max(0, len(ckpts) - max(1, keep))]:
         shutil.rmtree(old, ignore_errors=True)

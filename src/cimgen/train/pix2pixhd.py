@@ -16,9 +16,9 @@ optional L1 term (``loss.lambda_l1``, pix2pix's) can stand in for it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from cimgen.io.checkpoints import load_checkpoint, load_module, read_config
 from cimgen.io.images import tensor_to_image, write_text
 from cimgen.losses.adversarial import discriminator_loss, generator_loss
 from cimgen.losses.feature_matching import feature_matching_loss
+from cimgen.losses.perceptual import PerceptualLoss
 from cimgen.models.limits import check_checkpoint_config
 from cimgen.models.pix2pixhd import (
     DETAIL_LR_SCALE,
@@ -46,6 +47,7 @@ from cimgen.models.pix2pixhd import (
     converted_generator_tensors,
     generator_from_config,
 )
+from cimgen.models.vgg import find_vgg19_weights, load_vgg19
 from cimgen.palette import Palette
 from cimgen.train.limits import check_training_numbers
 from cimgen.train.loop import LoopConfig, OptimConfig, check_loop_config, load_networks, make_runtime, resume_point, train
@@ -148,9 +150,6 @@ def build_vgg_loss(cfg: LossConfig) -> tuple[torch.nn.Module | None, str]:
     """The VGG19 loss module when its weights can be found, else None; and a sentence for the log and config."""
     if cfg.lambda_vgg == 0:
         return None, "off (loss.lambda_vgg is 0)"
-    from cimgen.losses.perceptual import PerceptualLoss
-    from cimgen.models.vgg import find_vgg19_weights, load_vgg19
-
     found = find_vgg19_weights(cfg.vgg_weights or None)  # an explicitly named file that is missing is an error
     if found is None:
         return None, (
