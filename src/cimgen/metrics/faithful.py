@@ -148,29 +148,19 @@ def held_out(
     return np.concatenate(truth), np.concatenate(guess)
 
 
-def _recall_as_edited(truth: np.ndarray, guess: np.ndarray, edited: np.ndarray) -> float | None:
-    """The segmenter's recall on held-out pixels of the original, each class weighted by its share of the edited region:
-    what ``faithful`` would be if the region were drawn as well as the original is (its ceiling)."""
-    classes, counts = np.unique(edited, return_counts=True)
-    score, weight = 0.0, 0
-    for c, n in zip(classes, counts, strict=True):
-        held = truth == c
-        if held.any():
-            score += n * float((guess[held] == c).mean())
-            weight += n
-    return round(float(score / weight), 4) if weight else None
+def _weighted_rate(truth: np.ndarray, guess: np.ndarray, said: np.ndarray, true: np.ndarray) -> float | None:
+    """How often the segmenter says class ``said[i]`` of held-out pixels of the original whose class is ``true[i]``,
+    averaged over the region's pixels ``i`` (those whose ``true`` class has held-out pixels); None when none has.
 
-
-def _false_alarms(truth: np.ndarray, guess: np.ndarray, before: np.ndarray, after: np.ndarray) -> float | None:
-    """How often the segmenter takes held-out pixels of the original of each edited class for the class the edit took
-    away there, weighted by the changed pixels of each (before, after) pair: what ``painted_back`` is for a region
-    drawn as well as the original itself, with nothing painted back (its floor)."""
-    pairs, counts = np.unique(np.stack([before, after]), axis=1, return_counts=True)
+    With ``said`` = ``true`` = the edited classes, its recall of them: what ``faithful`` would be for a region drawn
+    as well as the original (its ceiling). With ``said`` the classes the edit took away and ``true`` those it put in,
+    its false alarms: what ``painted_back`` is for such a region with nothing painted back (its floor)."""
+    pairs, counts = np.unique(np.stack([said, true]), axis=1, return_counts=True)
     score, weight = 0.0, 0
-    for (old, new), n in zip(pairs.T, counts, strict=True):
-        held = truth == new
+    for (s, t), n in zip(pairs.T, counts, strict=True):
+        held = truth == t
         if held.any():
-            score += n * float((guess[held] == old).mean())
+            score += n * float((guess[held] == s).mean())
             weight += n
     return round(float(score / weight), 4) if weight else None
 
@@ -207,8 +197,8 @@ def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, 
         "painted_back": None if painted is None else round(painted, 4),
         "segmenter_accuracy": round(float((guess == truth).mean()), 4),
         "changed_class_recall": None if recall is None else round(recall, 4),
-        "painted_back_floor": _false_alarms(truth, guess, labels[mask][changed], edited_labels[mask][changed]) if changed.any() else None,
-        "edited_class_recall": _recall_as_edited(truth, guess, edited_labels[mask]),
+        "painted_back_floor": _weighted_rate(truth, guess, labels[mask][changed], edited_labels[mask][changed]) if changed.any() else None,
+        "edited_class_recall": _weighted_rate(truth, guess, edited_labels[mask], edited_labels[mask]),
         "region_pixels": int(mask.sum()),
         "changed_pixels": int(changed.sum()),
     }
