@@ -19,12 +19,18 @@ def _scene(seed=0):
     return image, labels, lawn.clip(0, 255).astype(np.uint8), roof.clip(0, 255).astype(np.uint8)
 
 
-def test_a_removed_object_drawn_as_lawn_is_faithful_and_one_drawn_again_is_painted_back():
-    image, labels, lawn, roof = _scene()
+def _removal(labels):
+    """The building removed from the map, and the region to regenerate around it."""
     edited = labels.copy()
-    edited[20:40, 10:30] = 0  # remove the building
+    edited[20:40, 10:30] = 0
     mask = np.zeros(labels.shape, bool)
     mask[17:43, 7:33] = True
+    return edited, mask
+
+
+def test_a_removed_object_drawn_as_lawn_is_faithful_and_one_drawn_again_is_painted_back():
+    image, labels, lawn, roof = _scene()
+    edited, mask = _removal(labels)  # remove the building
     good = image.copy()
     good[mask] = lawn[mask]
     bad = image.copy()
@@ -54,10 +60,7 @@ def test_inside_scores_without_a_region_or_with_one_class_say_so():
 
 def test_the_ceiling_of_faithful_is_the_segmenters_recall_of_the_edited_classes():
     image, labels, lawn, _ = _scene()
-    edited = labels.copy()
-    edited[20:40, 10:30] = 0
-    mask = np.zeros(labels.shape, bool)
-    mask[17:43, 7:33] = True
+    edited, mask = _removal(labels)
     good = image.copy()
     good[mask] = lawn[mask]
     assert inside_report(good, image, labels, edited, mask)["edited_class_recall"] > 0.95  # lawn is told apart
@@ -73,10 +76,7 @@ def test_the_ceiling_of_faithful_is_the_segmenters_recall_of_the_edited_classes(
 
 def test_painted_back_is_read_against_its_floor_the_segmenters_false_alarms_on_the_original():
     image, labels, lawn, _ = _scene()
-    edited = labels.copy()
-    edited[20:40, 10:30] = 0
-    mask = np.zeros(labels.shape, bool)
-    mask[17:43, 7:33] = True
+    edited, mask = _removal(labels)
     good = image.copy()
     good[mask] = lawn[mask]
     r = inside_report(good, image, labels, edited, mask)
@@ -97,10 +97,7 @@ def test_the_judge_holds_from_one_draw_to_the_next_and_a_class_of_one_pixel_does
 
     image, labels, lawn, _ = _scene()
     labels[90, 5] = 3  # one pixel of a class: a stratified validation split (boosting's early stopping) fails on it
-    edited = labels.copy()
-    edited[20:40, 10:30] = 0
-    mask = np.zeros(labels.shape, bool)
-    mask[17:43, 7:33] = True
+    edited, mask = _removal(labels)
     half = image.copy()
     half[17:43, 7:20] = lawn[17:43, 7:20]  # half of the building removed, half left: faithful about one half
     scores = []
@@ -116,10 +113,8 @@ def test_a_building_drawn_again_from_memory_reads_near_memorised_and_new_lawn_ne
     image, labels, _, _ = _scene()
     rng = np.random.default_rng(5)
     image[20:40, 10:30] = rng.integers(0, 255, (20, 20, 3))  # a building with detail of its own
-    changed = np.zeros(labels.shape, bool)
-    changed[20:40, 10:30] = True
-    mask = np.zeros(labels.shape, bool)
-    mask[17:43, 7:33] = True
+    edited, mask = _removal(labels)
+    changed = edited != labels
     other = np.random.default_rng(9).normal(60, 12, image.shape).clip(0, 255).astype(np.uint8)  # lawn drawn afresh
     new = image.copy()
     new[mask] = other[mask]
