@@ -35,6 +35,8 @@ Variants:
                  $CIMGEN_BILINEAR_TWIN, default runs/synth-pretrain-bilinear/checkpoints/epoch-0040)
   memorise-l1-100  memorise-detail-resize-pre with L1 weight 100 (pix2pix's) instead of 10: cimgen's default recipe
                  (cimgen manipulate --finetune, cimgen finetune --target-image) since 2026-12-04
+  memorise-full-detail  memorise-l1-100 with the detail code at the image's own resolution, low-passed by the
+                 binomial filter (GlobalGeneratorConfig.detail_smooth); not the default (runs/options.py says why)
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -94,6 +96,8 @@ from cimgen.train.runtime import cpu_summary
 BILINEAR_TWIN = Path(os.environ.get("CIMGEN_BILINEAR_TWIN", "runs/synth-pretrain-bilinear/checkpoints/epoch-0040"))
 """The twin pretrained with bilinear upsampling (configs/synth_pretrain_bilinear.yaml), which is not shipped: where
 benchmarks/gpu_fidelity.sh (or cimgen train with that config) left its last checkpoint."""
+EARLIER_DETAIL_SCALE = 2
+"""The detail code's resolution divisor of every variant but memorise-full-detail (the recipe's own, FINETUNE_DETAIL_SCALE)."""
 EARLIER_L1 = 10.0
 """The memorise recipe's L1 weight before 2026-12-04 (the variants below but the last keep it, as they were measured)."""
 VARIANTS = {
@@ -111,6 +115,9 @@ VARIANTS = {
 VARIANTS["memorise-detail-resize-pre"] = {**VARIANTS["memorise-detail-lr"], "pretrained": "resize"}
 VARIANTS["memorise-detail-bilinear-pre"] = {**VARIANTS["memorise-detail-lr"], "pretrained": "bilinear"}
 VARIANTS["memorise-l1-100"] = {**VARIANTS["memorise-detail-resize-pre"], "l1": MEMORISE_L1}
+# the detail code at the image's own resolution, low-passed so that it has no 2-pixel period (not the default: see
+# cimgen.runs.options.FINETUNE_DETAIL_SCALE)
+VARIANTS["memorise-full-detail"] = {**VARIANTS["memorise-l1-100"], "detail_scale": 1, "detail_smooth": True}
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
     "map2sat": {
@@ -165,7 +172,10 @@ def run_variant(
     if "classes" in spec:  # another label set: each class starts as one of the shipped generator's
         ck = relabelled_checkpoint(ck, spec["palette"], spec["classes"])
     # the recipe's one set-up (position code, context, a detail code padded to the generator's multiple), then upsampling
-    ck = memorising_checkpoint(ck, position=v["position"], context=bool(v.get("context")), detail=v.get("detail", 0), shape=labels.shape)
+    ck = memorising_checkpoint(
+        ck, position=v["position"], context=bool(v.get("context")), detail=v.get("detail", 0), shape=labels.shape,
+        detail_scale=v.get("detail_scale", EARLIER_DETAIL_SCALE), detail_smooth=v.get("detail_smooth", False),
+    )  # fmt: skip
     ck = converted_checkpoint(ck, upsample=v["upsample"])
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},

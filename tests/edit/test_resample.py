@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from cimgen.edit.mask import dilate
-from cimgen.edit.resample import code_sources, identity_sources, place, removal_clearance, with_source_detail, withheld_sources
+from cimgen.edit.resample import (
+    DETAIL_SIGMA,
+    code_sources,
+    identity_sources,
+    place,
+    removal_clearance,
+    with_source_detail,
+    withheld_sources,
+)
 from cimgen.errors import CimgenError
 
 
@@ -182,7 +190,7 @@ def test_source_detail_replaces_the_generated_fine_detail_inside_the_region_only
     assert np.array_equal(out[~region], generated[~region])
     assert np.array_equal(out[20:24, 20:40], generated[20:24, 20:40]) and np.array_equal(out[36:40, 20:40], generated[36:40, 20:40])
     src = photo.astype(np.float32)
-    detail = src - cv2.GaussianBlur(src, (0, 0), 1.5)
+    detail = src - cv2.GaussianBlur(src, (0, 0), DETAIL_SIGMA)
     expected = np.clip(np.rint(100 + detail[24:36, 40:60]), 0, 255)
     assert np.abs(out[24:36, 20:40].astype(np.float32) - expected).max() <= 1
     assert out[24:36, 20:40].std() > 10 * max(generated[24:36, 20:40].std(), 0.1)  # the grain arrived

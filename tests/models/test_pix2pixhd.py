@@ -415,3 +415,46 @@ def test_a_detail_code_enters_through_zero_weights_learns_fast_and_belongs_to_on
         generate(g2, labels[:16], 4)
     with pytest.raises(CimgenError, match="belongs to one image"):
         converted_generator_tensors(g2.state_dict(), new, replace(new, detail_height=64))
+
+
+def test_a_smoothed_full_resolution_detail_code_cannot_carry_a_two_pixel_checkerboard():
+    """detail_smooth low-passes the code with the binomial filter, whose response at the 2-pixel period is 0: a code that
+    is a pure checkerboard adds nothing to the output, while the same code unsmoothed changes it; a smooth code still
+    gets through. The memorising recipe's checkpoints carry the setting."""
+    from dataclasses import replace
+
+    from cimgen.models.pix2pixhd import binomial_blur
+    from cimgen.runs.manipulate import memorising_checkpoint
+    from cimgen.runs.options import FINETUNE_DETAIL_SCALE, FINETUNE_DETAIL_SMOOTH
+    from cimgen.train.pix2pixhd import converted_checkpoint
+
+    cfg = GlobalGeneratorConfig(
+        in_channels=3, base_channels=4, num_downsamplings=2, num_blocks=1, detail_channels=2, detail_scale=1,
+        detail_smooth=True, detail_height=16, detail_width=24,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    smooth, plain = GlobalGenerator(cfg).eval(), GlobalGenerator(replace(cfg, detail_smooth=False)).eval()
+    plain.load_state_dict(smooth.state_dict())
+    x = torch.nn.functional.one_hot(torch.randint(0, 3, (1, 16, 24)), 3).permute(0, 3, 1, 2).float()
+    checker = ((torch.arange(16)[:, None] + torch.arange(24)[None, :]) % 2 * 2 - 1).float()
+    with torch.no_grad():
+        smooth.model[-2].weight[:, -2:] = 0.5  # the code's input weights, zero at conversion, as if trained
+        plain.model[-2].weight[:, -2:] = 0.5
+        smooth.detail.zero_()
+        without = smooth(x)
+        smooth.detail[:] = 3 * checker
+        plain.detail[:] = 3 * checker
+        assert torch.allclose(binomial_blur(smooth.detail), torch.zeros_like(smooth.detail), atol=1e-6)
+        assert torch.allclose(smooth(x), without, atol=1e-5)
+        assert (plain(x) - without).abs().max() > 0.1
+        smooth.detail[:] = torch.linspace(-1, 1, 24)[None, None, None, :]
+        assert (smooth(x) - without).abs().max() > 0.01
+    # converting: a new code takes the scale and smoothing asked for; the memorising recipe asks for its defaults
+    ck = GlobalGenerator(replace(cfg, detail_channels=0, detail_smooth=False, detail_scale=2)).state_dict()
+    base = ({"model": "pix2pixhd", "label_nc": 3, "generator_type": "global", "generator": vars(replace(cfg, detail_channels=0))},
+            {f"generator.{k}": v for k, v in ck.items()})  # fmt: skip
+    conv, _ = converted_checkpoint(base, detail=(4, 16, 24), detail_scale=2, detail_smooth=False)
+    assert (conv["generator"]["detail_scale"], conv["generator"]["detail_smooth"]) == (2, False)
+    mem, tensors = memorising_checkpoint(base, position=0, detail=4, shape=(16, 24))
+    assert (mem["generator"]["detail_scale"], mem["generator"]["detail_smooth"]) == (FINETUNE_DETAIL_SCALE, FINETUNE_DETAIL_SMOOTH)
+    assert tensors["generator.detail"].shape == (1, 4, 16 // FINETUNE_DETAIL_SCALE, 24 // FINETUNE_DETAIL_SCALE)

@@ -70,6 +70,11 @@ class GlobalGeneratorConfig:
     withheld (zeroed) where the position code is. 0: none."""
     detail_scale: int = 2
     """The detail code's resolution, as a divisor of the image's."""
+    detail_smooth: bool = False
+    """Low-pass the detail code, at the image's resolution, with the binomial filter [1 2 1] x [1 2 1] / 16 before it is
+    used. The filter has no response at the 2-pixel period, so a code at full resolution (``detail_scale`` 1) cannot
+    carry the checkerboard that a per-pixel parameter learns from a strided discriminator's gradients (on the
+    Building2Sat pair, an unsmoothed full-resolution code put 26 times the photo's peak at (1/2, 1/2) cycle; docs/benchmarks.md)."""
     detail_height: int = 0
     """The (padded) height of the one image the detail code belongs to; the generator takes inputs of that size only."""
     detail_width: int = 0
@@ -228,8 +233,17 @@ class GlobalGenerator(nn.Module):
             return self.model(x)
         features = self.model[:-3](x)
         detail = nn.functional.interpolate(self.detail.to(features.dtype), size=(h, w), mode="bilinear", align_corners=False)
+        if c.detail_smooth:
+            detail = binomial_blur(detail)
         detail = moved(detail, code_from)
         return self.model[-3:](torch.cat([features, detail.expand(n, -1, -1, -1) * keep], 1))
+
+
+def binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W through the 3x3 binomial filter [1 2 1] x [1 2 1] / 16, channel by channel, reflect-padded."""
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return nn.functional.conv2d(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), k, groups=x.shape[1])
 
 
 def moved(code: torch.Tensor, code_from: torch.Tensor | None) -> torch.Tensor:
@@ -305,6 +319,7 @@ def converted_generator_tensors(
         "context",
         "detail_channels",
         "detail_scale",
+        "detail_smooth",
         "detail_height",
         "detail_width",
     )
@@ -317,8 +332,8 @@ def converted_generator_tensors(
         raise CimgenError("a context generator cannot become a map-only one")
     if old.upsample in RESIZE_MODES and new.upsample == "transpose":
         raise CimgenError("a resize-convolution generator cannot become a transposed-convolution one")
-    old_detail = (old.detail_channels, old.detail_scale, old.detail_height, old.detail_width)
-    if old.detail_channels and old_detail != (new.detail_channels, new.detail_scale, new.detail_height, new.detail_width):
+    detail_of = lambda c: (c.detail_channels, c.detail_scale, c.detail_smooth, c.detail_height, c.detail_width)
+    if old.detail_channels and detail_of(old) != detail_of(new):
         raise CimgenError("a generator's detail code belongs to one image; it cannot be changed, only added")
     out = dict(tensors)
     start = 4 + 3 * new.num_downsamplings + new.num_blocks  # index of the first upsampling layer

@@ -65,6 +65,8 @@ from cimgen.runs.geodata import (
 )
 from cimgen.runs.options import (
     FINETUNE_DETAIL,
+    FINETUNE_DETAIL_SCALE,
+    FINETUNE_DETAIL_SMOOTH,
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
     IN_MEMORY_MAX_PIXELS,
@@ -295,10 +297,18 @@ MEMORISE_DATA = {"crop_size": 0, "flip": False}
 
 
 def memorising_checkpoint(
-    checkpoint: tuple[dict, dict], *, position: int, context: bool = False, detail: int = 0, shape: tuple[int, int] | None = None
+    checkpoint: tuple[dict, dict],
+    *,
+    position: int,
+    context: bool = False,
+    detail: int = 0,
+    shape: tuple[int, int] | None = None,
+    detail_scale: int = FINETUNE_DETAIL_SCALE,
+    detail_smooth: bool = FINETUNE_DETAIL_SMOOTH,
 ) -> tuple[dict, dict]:
     """A pix2pixHD checkpoint made ready to memorise one image: a ``position``-octave code, context input and a
-    ``detail``-channel detail code for an image of ``shape`` (height, width) added.
+    ``detail``-channel detail code for an image of ``shape`` (height, width) added, at 1/``detail_scale`` of the image
+    and low-passed (``detail_smooth``) or not (``GlobalGeneratorConfig``).
 
     Global generators get them through zero weights (``train.pix2pixhd.converted_checkpoint``),
     so fine-tuning starts exactly from the checkpoint; a local enhancer is returned as it is (it
@@ -320,7 +330,10 @@ def memorising_checkpoint(
         if gen.get("detail_channels") and (gen["detail_channels"], gen.get("detail_height"), gen.get("detail_width")) == sized:
             sized = None  # the checkpoint already memorises this image
     old = gen.get("position_frequencies", 0)
-    return converted_checkpoint(checkpoint, position_frequencies=max(position, old), context=context or None, detail=sized)
+    return converted_checkpoint(
+        checkpoint, position_frequencies=max(position, old), context=context or None, detail=sized,
+        detail_scale=detail_scale if sized else None, detail_smooth=detail_smooth if sized else None,
+    )  # fmt: skip
 
 
 def finetune_renderer(

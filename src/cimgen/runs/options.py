@@ -35,6 +35,15 @@ FINETUNE_POSITION = 6
 FINETUNE_DETAIL = 8
 """Channels of the detail code a memorising fine-tune adds for its one image (benchmarks/fidelity.py: 8 channels took the
 Map2Sat pair's SSIM from 0.55 to 0.9 at equal steps; docs/benchmarks.md)."""
+FINETUNE_DETAIL_SCALE = 2
+"""Resolution of that detail code, as a divisor of the image's. At 1 (the image's own, with ``FINETUNE_DETAIL_SMOOTH``)
+benchmarks/fidelity.py measured on 2026-12-05 a closer copy (Building2Sat SSIM outside the edit 0.885 -> 0.910, FID 85 -> 79,
+lattice peaks 1.34 -> 1.22; Cityscapes 0.952 -> 0.961, FID 118 -> 88) but a Cityscapes edit less faithful to its map
+(0.834 -> 0.776): it stays 2 (docs/benchmarks.md)."""
+FINETUNE_DETAIL_SMOOTH = False
+"""Whether that code is low-passed by the binomial filter before use (``GlobalGeneratorConfig.detail_smooth``). At half
+resolution the code's bilinear upsampling already has no response at the 2-pixel period; at full resolution without it the
+code carried a checkerboard (Building2Sat's lattice peaks 1.39 instead of 1.22)."""
 MEMORISE_LR = 1e-3
 """The memorise recipe's learning rate (5x pix2pixHD's 2e-4; the detail code learns at 50x it)."""
 FINETUNE_PRECISIONS = ("auto", "fp32", "bf16", "fp16")

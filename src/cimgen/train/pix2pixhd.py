@@ -473,13 +473,16 @@ def converted_checkpoint(
     upsample: str | None = None,
     context: bool | None = None,
     detail: tuple[int, int, int] | None = None,
+    detail_scale: int | None = None,
+    detail_smooth: bool | None = None,
 ) -> tuple[dict, dict]:
     """A global-generator pix2pixHD checkpoint (config, tensors) with position channels, context input, a detail code
     and/or resize upsampling.
 
     The generator's tensors are carried over by ``models.pix2pixhd.converted_generator_tensors``
     (new inputs enter through zero weights); the discriminator's are kept. None keeps a setting.
-    ``detail`` is (channels, height, width): a detail code for one image of that (padded) size.
+    ``detail`` is (channels, height, width): a detail code for one image of that (padded) size, at 1/``detail_scale``
+    of it and low-passed or not (``detail_smooth``; ``GlobalGeneratorConfig``); None keeps the checkpoint's.
     """
     config, tensors = checkpoint
     config = as_pix2pixhd_config(config, "to convert")
@@ -490,6 +493,7 @@ def converted_checkpoint(
     changes = {k: v for k, v in asked if v is not None}
     if detail is not None and detail[0]:
         changes.update(detail_channels=detail[0], detail_height=detail[1], detail_width=detail[2])
+        changes.update({k: v for k, v in (("detail_scale", detail_scale), ("detail_smooth", detail_smooth)) if v is not None})
     new = replace(old, **changes)
     if new == old:
         return config, tensors
