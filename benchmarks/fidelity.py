@@ -37,6 +37,8 @@ Variants:
                  (cimgen manipulate --finetune, cimgen finetune --target-image) since 2026-12-04
   memorise-full-detail  memorise-l1-100 with the detail code at the image's own resolution, low-passed by the
                  binomial filter (GlobalGeneratorConfig.detail_smooth); not the default (runs/options.py says why)
+  memorise-full-detail-bilinear  memorise-full-detail with the resize twin's upsampling turned bilinear for the
+                 fine-tune (the same tensors; the twin was pretrained with nearest-neighbour)
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -118,6 +120,8 @@ VARIANTS["memorise-l1-100"] = {**VARIANTS["memorise-detail-resize-pre"], "l1": M
 # the detail code at the image's own resolution, low-passed so that it has no 2-pixel period (not the default: see
 # cimgen.runs.options.FINETUNE_DETAIL_SCALE)
 VARIANTS["memorise-full-detail"] = {**VARIANTS["memorise-l1-100"], "detail_scale": 1, "detail_smooth": True}
+# the same with the resize twin's nearest-neighbour upsampling turned bilinear for the fine-tune (the same tensors)
+VARIANTS["memorise-full-detail-bilinear"] = {**VARIANTS["memorise-full-detail"], "upsample": "bilinear"}
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
     "map2sat": {
