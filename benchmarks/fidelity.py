@@ -99,7 +99,8 @@ BILINEAR_TWIN = Path(os.environ.get("CIMGEN_BILINEAR_TWIN", "runs/synth-pretrain
 """The twin pretrained with bilinear upsampling (configs/synth_pretrain_bilinear.yaml), which is not shipped: where
 benchmarks/gpu_fidelity.sh (or cimgen train with that config) left its last checkpoint."""
 EARLIER_DETAIL_SCALE = 2
-"""The detail code's resolution divisor of every variant but memorise-full-detail (the recipe's own, FINETUNE_DETAIL_SCALE)."""
+"""The detail code's resolution divisor every variant was measured with unless it names another; pinned here, like
+EARLIER_L1, so that a later change of the recipe's FINETUNE_DETAIL_SCALE does not change what those variants mean."""
 EARLIER_L1 = 10.0
 """The memorise recipe's L1 weight before 2026-12-04 (the variants below but the last keep it, as they were measured)."""
 VARIANTS = {
