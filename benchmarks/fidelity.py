@@ -4,7 +4,7 @@ Usage:  .venv/bin/python benchmarks/fidelity.py [--shared ../shared/data] [--out
                                                 [--steps 120] [--every 30] [--variants a,b,...] [--write-docs]
                                                 [--device cpu|cuda|cuda:N] [--preset gpu]
 
-``--preset gpu`` is the GPU preset: the default variant (memorise-l1-100) alone for GPU_PRESET's steps on
+``--preset gpu`` is the GPU preset: the default variant (memorise-full-detail-bilinear) alone for GPU_PRESET's steps on
 the whole pair, on ``--device`` (cuda unless told); benchmarks/gpu_check.py runs it (and, with
 ``--quick``, a 2-step version of it on a 192-pixel corner of the pair on the CPU).
 
@@ -34,11 +34,15 @@ Variants:
                  (configs/synth_pretrain_bilinear.yaml; not shipped: its checkpoint is read from
                  $CIMGEN_BILINEAR_TWIN, default runs/synth-pretrain-bilinear/checkpoints/epoch-0040)
   memorise-l1-100  memorise-detail-resize-pre with L1 weight 100 (pix2pix's) instead of 10: cimgen's default recipe
-                 (cimgen manipulate --finetune, cimgen finetune --target-image) since 2026-12-04
+                 (cimgen manipulate --finetune, cimgen finetune --target-image) from 2026-12-04 to 2026-12-05
   memorise-full-detail  memorise-l1-100 with the detail code at the image's own resolution, low-passed by the
-                 binomial filter (GlobalGeneratorConfig.detail_smooth); not the default (runs/options.py says why)
+                 binomial filter (GlobalGeneratorConfig.detail_smooth); less faithful on Cityscapes (runs/options.py)
   memorise-full-detail-bilinear  memorise-full-detail with the resize twin's upsampling turned bilinear for the
-                 fine-tune (the same tensors; the twin was pretrained with nearest-neighbour)
+                 fine-tune (the same tensors; the twin was pretrained with nearest-neighbour): cimgen's default
+                 recipe since 2026-12-05, for the steps cimgen.runs.options.memorise_steps gives the pair (120 for
+                 Map2Sat, 240 for Building2Sat and Cityscapes: pass them with --steps). The recipe also lets the
+                 learning rate decay over the last quarter of its steps, which every variant here leaves out
+                 (on Building2Sat at 120 steps: lattice peaks of the edit 1.159 with it, 1.162 without)
 
 Every curve point scores two renderings: the whole map from the map alone (``ssim``: what the
 variant has memorised), and the busiest box withheld as an edit would withhold it, with the true
@@ -118,10 +122,12 @@ VARIANTS = {
 VARIANTS["memorise-detail-resize-pre"] = {**VARIANTS["memorise-detail-lr"], "pretrained": "resize"}
 VARIANTS["memorise-detail-bilinear-pre"] = {**VARIANTS["memorise-detail-lr"], "pretrained": "bilinear"}
 VARIANTS["memorise-l1-100"] = {**VARIANTS["memorise-detail-resize-pre"], "l1": MEMORISE_L1}
-# the detail code at the image's own resolution, low-passed so that it has no 2-pixel period (not the default: see
-# cimgen.runs.options.FINETUNE_DETAIL_SCALE)
+# the detail code at the image's own resolution, low-passed so that it has no 2-pixel period (less faithful on
+# Cityscapes; cimgen.runs.options.FINETUNE_DETAIL_SCALE)
 VARIANTS["memorise-full-detail"] = {**VARIANTS["memorise-l1-100"], "detail_scale": 1, "detail_smooth": True}
-# the same with the resize twin's nearest-neighbour upsampling turned bilinear for the fine-tune (the same tensors)
+# the same with the resize twin's nearest-neighbour upsampling turned bilinear for the fine-tune (the same tensors):
+# cimgen's default recipe since 2026-12-05 (run it with --steps cimgen.runs.options.memorise_steps gives the pair:
+# 120 for Map2Sat, 240 for Building2Sat and Cityscapes)
 VARIANTS["memorise-full-detail-bilinear"] = {**VARIANTS["memorise-full-detail"], "upsample": "bilinear"}
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
@@ -155,7 +161,7 @@ DEFAULT_BLEND = ManipulateConfig(checkpoint="", out="").blend
 """How cimgen manipulate blends by default (every edit here)."""
 DEFAULT_MATCH_JPEG = ManipulateConfig(checkpoint="", out="").match_jpeg
 """Whether cimgen manipulate compresses a JPEG image's edit as the file was, by default."""
-GPU_PRESET = {"variants": "memorise-l1-100", "steps": 120, "every": 60}
+GPU_PRESET = {"variants": "memorise-full-detail-bilinear", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
 
@@ -179,7 +185,7 @@ def run_variant(
     # the recipe's one set-up (position code, context, a detail code padded to the generator's multiple), then upsampling
     ck = memorising_checkpoint(
         ck, position=v["position"], context=bool(v.get("context")), detail=v.get("detail", 0), shape=labels.shape,
-        detail_scale=v.get("detail_scale", EARLIER_DETAIL_SCALE), detail_smooth=v.get("detail_smooth", False),
+        detail_scale=v.get("detail_scale", EARLIER_DETAIL_SCALE), detail_smooth=v.get("detail_smooth", False), upsample=None,
     )  # fmt: skip
     ck = converted_checkpoint(ck, upsample=v["upsample"])
     overrides = {
@@ -187,7 +193,7 @@ def run_variant(
         "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0)), **v.get("loss", {})},
         **({"optim": {"lr": v["lr"]}} if "lr" in v else {}),
         "loop": {
-            "epochs": steps, "decay_epochs": 0, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
+            "epochs": steps - int(steps * v.get("decay", 0)), "decay_epochs": int(steps * v.get("decay", 0)), "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
             "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False, "device": device,
             **({"seed": v["seed"]} if "seed" in v else {}),  # another draw of the same recipe (run-to-run spread)
         },

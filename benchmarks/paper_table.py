@@ -330,7 +330,7 @@ def memorise_edit(
 
 
 def memorise_rows(args, out: Path, score, timings: dict) -> list[dict]:
-    """The rows with cimgen's default: each edited image memorised on its own (``MEMORISE_STEPS`` whole-image steps,
+    """The rows with cimgen's default: each edited image memorised on its own (``memorise_steps`` whole-image steps,
     position and detail codes) from the shipped generator, its 6 classes relabelled to Cityscapes' 35 for that row."""
     rows = []
 

@@ -63,7 +63,7 @@ def test_quick_cpu_check_runs_every_check_and_reports_each(tmp_path):
     (fidelity,) = _table(text, "Fidelity benchmark")
     assert fidelity[0] == "GPU preset"
     if (SHARED_DATA / "pix2pix-tf-samples" / "docs" / "maps.jpg").is_file():
-        preset = "memorise-l1-100"  # benchmarks/fidelity.py's GPU_PRESET: the default recipe
+        preset = "memorise-full-detail-bilinear"  # benchmarks/fidelity.py's GPU_PRESET: the default recipe
         assert f'GPU_PRESET = {{"variants": "{preset}"' in (REPO / "benchmarks" / "fidelity.py").read_text()
         assert re.match(rf"ok: {preset}, 2 steps on 192x192 \(cpu\): [0-9.]+ s; whole-image SSIM [0-9.]+, checkerboard", fidelity[1])
     else:

@@ -458,3 +458,57 @@ def test_a_smoothed_full_resolution_detail_code_cannot_carry_a_two_pixel_checker
     mem, tensors = memorising_checkpoint(base, position=0, detail=4, shape=(16, 24))
     assert (mem["generator"]["detail_scale"], mem["generator"]["detail_smooth"]) == (FINETUNE_DETAIL_SCALE, FINETUNE_DETAIL_SMOOTH)
     assert tensors["generator.detail"].shape == (1, 4, 16 // FINETUNE_DETAIL_SCALE, 24 // FINETUNE_DETAIL_SCALE)
+
+
+def test_memorising_turns_a_resize_back_end_bilinear_and_leaves_transposed_weights_as_they_are():
+    """The memorise recipe gives a resize-convolution generator FINETUNE_UPSAMPLE's interpolation (the same tensors, so the
+    output moves only by the interpolation) and keeps an imported transposed-convolution generator's layout; None keeps
+    the checkpoint's; a transposed back end is no choice here."""
+    from dataclasses import replace
+
+    from cimgen.runs.manipulate import memorising_checkpoint
+    from cimgen.runs.options import FINETUNE_UPSAMPLE
+
+    assert FINETUNE_UPSAMPLE == "bilinear"
+    cfg = GlobalGeneratorConfig(in_channels=3, base_channels=4, num_downsamplings=2, num_blocks=1)
+
+    def checkpoint(upsample):
+        g = GlobalGenerator(replace(cfg, upsample=upsample)).state_dict()
+        return ({"model": "pix2pixhd", "label_nc": 3, "generator_type": "global", "generator": vars(replace(cfg, upsample=upsample))},
+                {f"generator.{k}": v for k, v in g.items()})  # fmt: skip
+
+    resize = checkpoint("resize")
+    mem, tensors = memorising_checkpoint(resize, position=0)
+    assert mem["generator"]["upsample"] == "bilinear"
+    assert all(torch.equal(tensors[k], v) for k, v in resize[1].items())
+    generator = GlobalGenerator(GlobalGeneratorConfig(**mem["generator"]))
+    generator.load_state_dict({k[len("generator.") :]: v for k, v in tensors.items()})
+    assert {m.mode for m in generator.modules() if hasattr(m, "mode")} == {"bilinear"}
+    kept, _ = memorising_checkpoint(resize, position=0, upsample=None)
+    assert kept["generator"]["upsample"] == "resize"
+    transposed, tensors = memorising_checkpoint(checkpoint("transpose"), position=2)
+    assert transposed["generator"]["upsample"] == "transpose" and transposed["generator"]["position_frequencies"] == 2
+    with pytest.raises(CimgenError, match="resize or bilinear"):
+        memorising_checkpoint(resize, position=0, upsample="transpose")
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "steps"),
+    [
+        (600, 600, 120),
+        (1024, 1024, 120),
+        (800, 500, 120),
+        (700, 500, 123),
+        (500, 500, 173),
+        (400, 400, 240),
+        (256, 512, 240),
+        (45, 46, 240),
+    ],
+)
+def test_a_smaller_image_is_memorised_for_more_steps_up_to_the_recipes_most(height, width, steps):
+    """memorise_steps keeps the cost of a fine-tune about that of MEMORISE_STEPS on a 600x600 image: the Map2Sat pair gets
+    120, a 500x500 image 120 * 360000 / 250000, Building2Sat's 400x400 and Cityscapes' 512x256 the most, 240."""
+    from cimgen.runs.options import MEMORISE_BUDGET_PIXELS, MEMORISE_MAX_STEPS, MEMORISE_STEPS, memorise_steps
+
+    assert (MEMORISE_STEPS, MEMORISE_BUDGET_PIXELS, MEMORISE_MAX_STEPS) == (120, 600 * 600, 240)
+    assert memorise_steps(height, width) == steps

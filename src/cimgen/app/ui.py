@@ -45,7 +45,7 @@ from cimgen.palette import Palette, labels_to_colors
 from cimgen.runs.detect import image_scores
 from cimgen.runs.edit import palette_of, stored_palette
 from cimgen.runs.manipulate import ManipulationRun
-from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, MEMORISE_STEPS
+from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, MEMORISE_MAX_STEPS, MEMORISE_STEPS
 
 # gradio reports usage to its makers unless told not to; cimgen runs offline and sends nothing.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -540,7 +540,11 @@ def _run_panel(detectors: list[tuple[str, str]]) -> RunParts:
         feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=0.5, label="Feather (px)")
     with gr.Row():
         finetune = gr.Checkbox(False, label="Fine-tune the generator on this scene first (pix2pixHD; slow on CPU)")
-        finetune_steps = gr.Number(None, precision=0, label=f"Fine-tuning steps (empty: {MEMORISE_STEPS} whole-image steps)")
+        finetune_steps = gr.Number(
+            None,
+            precision=0,
+            label=f"Fine-tuning steps (empty: {MEMORISE_STEPS}-{MEMORISE_MAX_STEPS} whole-image steps, by the image's size)",
+        )
         detector = gr.Dropdown(detectors, value=NO_DETECTOR, label="Detector heatmap over the result", elem_id="detector")
     run_btn = gr.Button("Run", variant="primary", elem_id="run")
     with gr.Row():

@@ -15,6 +15,7 @@ from cimgen.runs.options import (
     FEATHER_RANGE,
     FINETUNE_DETAIL,
     FINETUNE_STEPS_RANGE,
+    MEMORISE_MAX_STEPS,
     MEMORISE_STEPS,
     OVERLAP_RANGE,
     RADIUS_RANGE,
@@ -148,7 +149,7 @@ FinetuneStepsOpt = Annotated[
         "--finetune-steps",
         min=FINETUNE_STEPS_RANGE[0],
         max=FINETUNE_STEPS_RANGE[1],
-        help=f"Fine-tuning iterations (default: the recipe's, {MEMORISE_STEPS} whole-image steps to memorise, {WINDOWS_STEPS} crops for windows).",
+        help=f"Fine-tuning iterations (default: the recipe's, {MEMORISE_STEPS}-{MEMORISE_MAX_STEPS} whole-image steps to memorise by the image's size, {WINDOWS_STEPS} crops for windows).",
         show_default=False,
     ),
 ]

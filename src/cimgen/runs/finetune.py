@@ -19,7 +19,7 @@ from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, MEMORISE_OPTIM,
 from cimgen.runs.options import MEMORISE, MEMORISE_MAX_SIDE
 from cimgen.textfiles import json_text
 
-GROWN = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_smooth", "detail_height", "detail_width")
+GROWN = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_smooth", "detail_height", "detail_width", "upsample")
 """Generator settings a memorising run adds to its checkpoint's; a resumed run builds its generator with them."""
 
 

@@ -69,15 +69,16 @@ from cimgen.runs.options import (
     FINETUNE_DETAIL_SMOOTH,
     FINETUNE_POSITION,
     FINETUNE_RECIPES,
+    FINETUNE_UPSAMPLE,
     IN_MEMORY_MAX_PIXELS,
     MEMORISE,
     MEMORISE_L1,
     MEMORISE_LR,
     MEMORISE_MAX_SIDE,
-    MEMORISE_STEPS,
     WINDOWS_STEPS,
     ManipulateConfig,
     check_manipulate_config,
+    memorise_steps,
 )
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
@@ -305,22 +306,28 @@ def memorising_checkpoint(
     shape: tuple[int, int] | None = None,
     detail_scale: int = FINETUNE_DETAIL_SCALE,
     detail_smooth: bool = FINETUNE_DETAIL_SMOOTH,
+    upsample: str | None = FINETUNE_UPSAMPLE,
 ) -> tuple[dict, dict]:
     """A pix2pixHD checkpoint made ready to memorise one image: a ``position``-octave code, context input and a
     ``detail``-channel detail code for an image of ``shape`` (height, width) added, at 1/``detail_scale`` of the image
-    and low-passed (``detail_smooth``) or not (``GlobalGeneratorConfig``).
+    and low-passed (``detail_smooth``) or not (``GlobalGeneratorConfig``), and a resize-convolution back end given the
+    interpolation ``upsample`` (``resize`` or ``bilinear``; None keeps it). Transposed convolutions stay as they are.
 
     Global generators get them through zero weights (``train.pix2pixhd.converted_checkpoint``),
-    so fine-tuning starts exactly from the checkpoint; a local enhancer is returned as it is (it
-    takes none of them), and context or a detail code for it is refused in one sentence.
+    so fine-tuning starts exactly from the checkpoint (up to the interpolation); a local enhancer is returned as it
+    is (it takes none of them), and context or a detail code for it is refused in one sentence.
     """
+    if upsample not in (None, "resize", "bilinear"):
+        raise CimgenError(f"a memorising fine-tune's upsampling is resize or bilinear, not {upsample!r}")
     if checkpoint[0].get("generator_type", "global") != "global":
         if context or detail:
             raise CimgenError("context conditioning and detail codes apply to global pix2pixHD generators, not to a local enhancer")
         return checkpoint
-    if not (position or context or detail):
-        return checkpoint
     gen = checkpoint[0]["generator"]
+    resized = gen.get("upsample", "transpose") in ("resize", "bilinear")
+    turn = upsample if resized and upsample is not None and upsample != gen.get("upsample") else None
+    if not (position or context or detail or turn):
+        return checkpoint
     sized = None
     if detail:
         if shape is None:
@@ -332,7 +339,7 @@ def memorising_checkpoint(
     old = gen.get("position_frequencies", 0)
     return converted_checkpoint(
         checkpoint, position_frequencies=max(position, old), context=context or None, detail=sized,
-        detail_scale=detail_scale if sized else None, detail_smooth=detail_smooth if sized else None,
+        detail_scale=detail_scale if sized else None, detail_smooth=detail_smooth if sized else None, upsample=turn,
     )  # fmt: skip
 
 
@@ -389,7 +396,7 @@ def finetune_renderer(
             f"a detail code memorises one whole image of up to {MEMORISE_MAX_SIDE} pixels a side; leave out --finetune-detail"
         )
     if steps is None:  # the recipe's
-        steps = MEMORISE_STEPS if memorise else WINDOWS_STEPS
+        steps = memorise_steps(*labels.shape[:2]) if memorise else WINDOWS_STEPS
     if detail is None:  # the recipe's: a detail code when memorising a whole image with a global generator
         global_generator = checkpoint[0].get("generator_type", "global") == "global"
         detail = FINETUNE_DETAIL if memorise and global_generator else 0

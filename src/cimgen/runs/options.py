@@ -15,8 +15,26 @@ from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
 
 MEMORISE_STEPS = 120
-"""Fine-tuning iterations of the memorise recipe (``cimgen manipulate --finetune``'s default): whole-image steps.
-benchmarks/fidelity.py measured the Map2Sat pair's SSIM at 0.91 after 120 steps (400 s on 2 CPU cores, fp32)."""
+"""Fine-tuning iterations of the memorise recipe (``cimgen manipulate --finetune``'s default) for an image of
+``MEMORISE_BUDGET_PIXELS`` or more: whole-image steps. benchmarks/fidelity.py measured the Map2Sat pair (600x600)'s SSIM
+at 0.91 after 120 steps (400 s on 2 CPU cores, fp32). Smaller images get more steps (``memorise_steps``)."""
+MEMORISE_BUDGET_PIXELS = 600 * 600
+"""The image size (pixels) that ``MEMORISE_STEPS`` is set for: a smaller image gets the steps that cost about as much
+(a step's time grows with the image's pixels), up to ``MEMORISE_MAX_STEPS``."""
+MEMORISE_MAX_STEPS = 240
+"""The most whole-image steps the memorise recipe gives a small image. benchmarks/fidelity.py on the Building2Sat pair
+(400x400, 2026-12-05): the generated image's lattice peaks went 1.47 / 1.19 / 1.18 / 1.12 times the photo's after
+60 / 120 / 180 / 240 steps and the edit's 1.16 -> 1.06, SSIM outside the edit 0.936 -> 0.945, FID 66 -> 53
+(docs/benchmarks.md)."""
+
+
+def memorise_steps(height: int, width: int) -> int:
+    """The memorise recipe's whole-image steps for a ``height`` x ``width`` image: ``MEMORISE_STEPS`` scaled up by
+    ``MEMORISE_BUDGET_PIXELS`` over the image's pixels, between ``MEMORISE_STEPS`` and ``MEMORISE_MAX_STEPS``."""
+    scaled = round(MEMORISE_STEPS * MEMORISE_BUDGET_PIXELS / max(1, height * width))
+    return int(min(MEMORISE_MAX_STEPS, max(MEMORISE_STEPS, scaled)))
+
+
 WINDOWS_STEPS = 600
 """Fine-tuning iterations of the windows recipe (random crops; also what images over ``MEMORISE_MAX_SIDE`` get)."""
 MEMORISE = "memorise"
@@ -35,15 +53,21 @@ FINETUNE_POSITION = 6
 FINETUNE_DETAIL = 8
 """Channels of the detail code a memorising fine-tune adds for its one image (benchmarks/fidelity.py: 8 channels took the
 Map2Sat pair's SSIM from 0.55 to 0.9 at equal steps; docs/benchmarks.md)."""
-FINETUNE_DETAIL_SCALE = 2
-"""Resolution of that detail code, as a divisor of the image's. At 1 (the image's own, with ``FINETUNE_DETAIL_SMOOTH``)
-benchmarks/fidelity.py measured on 2026-12-05 a closer copy (Building2Sat SSIM outside the edit 0.885 -> 0.910, FID 85 -> 79,
-lattice peaks 1.34 -> 1.22; Cityscapes 0.952 -> 0.961, FID 118 -> 88) but a Cityscapes edit less faithful to its map
-(0.834 -> 0.776): it stays 2 (docs/benchmarks.md)."""
-FINETUNE_DETAIL_SMOOTH = False
+FINETUNE_DETAIL_SCALE = 1
+"""Resolution of that detail code, as a divisor of the image's: the image's own since 2026-12-05 (2 before). With
+``FINETUNE_DETAIL_SMOOTH`` and ``FINETUNE_UPSAMPLE`` benchmarks/fidelity.py measured a closer copy than at 2 (Building2Sat
+SSIM outside the edit 0.885 -> 0.936, FID 85 -> 66, lattice peaks 1.33 -> 1.16; Map2Sat 0.914 -> 0.929; Cityscapes seed 0
+0.952 -> 0.964) with the edits as faithful (docs/benchmarks.md). At 1 without the bilinear back end the Cityscapes edit
+was less faithful (0.834 -> 0.776)."""
+FINETUNE_DETAIL_SMOOTH = True
 """Whether that code is low-passed by the binomial filter before use (``GlobalGeneratorConfig.detail_smooth``). At half
 resolution the code's bilinear upsampling already has no response at the 2-pixel period; at full resolution without it the
 code carried a checkerboard (Building2Sat's lattice peaks 1.39 instead of 1.22)."""
+FINETUNE_UPSAMPLE = "bilinear"
+"""The back end a memorising fine-tune gives a resize-convolution generator (``GlobalGeneratorConfig.upsample``; the same
+tensors): bilinear x2 instead of nearest-neighbour x2 before each convolution, whose stair steps leave a ripple on the
+upsampling lattice that memorising a real photo sharpens. Transposed convolutions (imported official weights) stay
+as they are."""
 MEMORISE_LR = 1e-3
 """The memorise recipe's learning rate (5x pix2pixHD's 2e-4; the detail code learns at 50x it)."""
 FINETUNE_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -119,8 +143,8 @@ class ManipulateConfig:
     finetune: bool = False
     """Fine-tune the generator on the image and its map around the edit first (pix2pixHD)."""
     finetune_steps: int | None = None
-    """Fine-tuning iterations (the last quarter with linear decay); None: the recipe's (``MEMORISE_STEPS`` whole-image
-    steps, or ``WINDOWS_STEPS`` crops)."""
+    """Fine-tuning iterations (the last quarter with linear decay); None: the recipe's (``memorise_steps``: 120-240
+    whole-image steps by the image's size, or ``WINDOWS_STEPS`` crops)."""
     finetune_crop: int = 128
     """Random crop side during fine-tuning (the ``windows`` recipe)."""
     finetune_recipe: str = MEMORISE
