@@ -243,7 +243,7 @@ def binomial_blur(x: torch.Tensor) -> torch.Tensor:
     """N x C x H x W through the 3x3 binomial filter [1 2 1] x [1 2 1] / 16, channel by channel, reflect-padded.
 
     kornia's ``filter2d_separable`` gives the same (to 2e-7) but importing it here would add 0.22 s to every generator
-    load for an option that is off by default, so the one depthwise convolution is written out."""
+    load, so the one depthwise convolution is written out."""
     k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
     k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
     return nn.functional.conv2d(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), k, groups=x.shape[1])
