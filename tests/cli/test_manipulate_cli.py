@@ -445,7 +445,11 @@ def test_a_jpeg_image_gets_its_edit_compressed_as_the_file_was_unless_told_not_t
     x, y = _building_point(read_label_map(map_path))
     edit = ["--remove-at", f"{x},{y}"]
     opened, real_open = [], Image.open
-    monkeypatch.setattr(Image, "open", lambda fp, *a, **k: opened.append(str(getattr(fp, "name", "") if hasattr(fp, "read") else fp)) or real_open(fp, *a, **k))
+    monkeypatch.setattr(
+        Image,
+        "open",
+        lambda fp, *a, **k: opened.append(str(getattr(fp, "name", "") if hasattr(fp, "read") else fp)) or real_open(fp, *a, **k),
+    )
     assert main([*_base(tiny_ckpt, tmp_path / "photo.jpg", map_path, tmp_path / "m"), *edit]) == 0
     assert opened.count(str(tmp_path / "photo.jpg")) == 1  # the pixels and the compression come from one opening
     monkeypatch.undo()
@@ -458,3 +462,34 @@ def test_a_jpeg_image_gets_its_edit_compressed_as_the_file_was_unless_told_not_t
     mask = read_image(tmp_path / "m" / "mask_raw.png")[..., 0] > 0
     a, b = read_image(tmp_path / "m" / "result.png"), read_image(tmp_path / "n" / "result.png")
     assert np.array_equal(a[~mask], b[~mask]) and not np.array_equal(a[mask], b[mask])
+
+
+def test_without_steps_the_memorise_recipe_takes_its_steps_from_the_images_size(tiny_ckpt, tiny_world, tmp_path, monkeypatch):
+    """--finetune without --finetune-steps memorises for memorise_steps(height, width) whole-image steps, the last quarter
+    with linear decay; the run's config says so (training itself is cut short here)."""
+    import cimgen.runs.manipulate as rm
+    from cimgen.generators import load_renderer
+    from cimgen.runs.options import memorise_steps
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def fake_run(cfg, run_dir, **kw):
+        seen["loop"], seen["generator"] = cfg.loop, kw["init_checkpoint"][0]["generator"]
+        raise Stop
+
+    monkeypatch.setattr(rm, "run_pix2pixhd", fake_run)
+    image, map_path = _tile(tiny_world)
+    labels, photo = read_label_map(map_path), read_image(image)
+    renderer = load_renderer(tiny_ckpt)
+    with pytest.raises(Stop):
+        rm.finetune_renderer(
+            renderer, photo, labels, labels > 0, tmp_path / "f", source=str(tiny_ckpt), steps=None, crop=32, palette="",
+            device="cpu", echo=None, progress=False,
+        )  # fmt: skip
+    total = memorise_steps(*labels.shape)
+    assert total == 240  # a 48x48 tile is far under 600x600
+    assert (seen["loop"].epochs, seen["loop"].decay_epochs) == (total - total // 4, total // 4)
+    assert seen["generator"]["detail_scale"] == 1 and seen["generator"]["detail_smooth"] is True
