@@ -17,7 +17,8 @@ from cimgen.palette import SNAP_TOLERANCE
 MEMORISE_STEPS = 120
 """Fine-tuning iterations of the memorise recipe (``cimgen manipulate --finetune``'s default) for an image of
 ``MEMORISE_BUDGET_PIXELS`` or more: whole-image steps. benchmarks/fidelity.py measured the Map2Sat pair (600x600)'s SSIM
-at 0.91 after 120 steps (400 s on 2 CPU cores, fp32). Smaller images get more steps (``memorise_steps``)."""
+at 0.945 / 0.948 after 120 steps (two fine-tunes, 388-422 s on 2 AVX2 cores, fp32; the recipe of 2026-12-05). Smaller
+images get more steps (``memorise_steps``)."""
 MEMORISE_BUDGET_PIXELS = 600 * 600
 """The image size (pixels) that ``MEMORISE_STEPS`` is set for: a smaller image gets the steps that cost about as much
 (a step's time grows with the image's pixels), up to ``MEMORISE_MAX_STEPS``."""
@@ -57,8 +58,9 @@ FINETUNE_DETAIL_SCALE = 1
 """Resolution of that detail code, as a divisor of the image's: the image's own since 2026-12-05 (2 before). With
 ``FINETUNE_DETAIL_SMOOTH`` and ``FINETUNE_UPSAMPLE`` benchmarks/fidelity.py measured a closer copy than at 2 (Building2Sat
 SSIM outside the edit 0.885 -> 0.936, FID 85 -> 66, lattice peaks 1.33 -> 1.16; Map2Sat 0.914 -> 0.929; Cityscapes seed 0
-0.952 -> 0.964) with the edits as faithful (docs/benchmarks.md). At 1 without the bilinear back end the Cityscapes edit
-was less faithful (0.834 -> 0.776)."""
+0.952 -> 0.964); Cityscapes' faithful over three fine-tunes (240 steps) read 0.843 / 0.837 / 0.771, against 0.834 / 0.825 /
+0.823 before, the one open cost (docs/benchmarks.md). At 1 without the bilinear back end the Cityscapes edit was less
+faithful (0.834 -> 0.776)."""
 FINETUNE_DETAIL_SMOOTH = True
 """Whether that code is low-passed by the binomial filter before use (``GlobalGeneratorConfig.detail_smooth``). At half
 resolution the code's bilinear upsampling already has no response at the 2-pixel period; at full resolution without it the
