@@ -188,12 +188,13 @@ def run_variant(
         detail_scale=v.get("detail_scale", EARLIER_DETAIL_SCALE), detail_smooth=v.get("detail_smooth", False), upsample=None,
     )  # fmt: skip
     ck = converted_checkpoint(ck, upsample=v["upsample"])
+    decay = int(steps * v.get("decay", 0))  # the last steps with the learning rate decaying to zero (a share in "decay")
     overrides = {
         "data": {"root": "(memory)", "format": "folders", "crop_size": v["crop"], "flip": False, "palette": ""},
         "loss": {"lambda_l1": v["l1"], "adversarial_from_epoch": int(steps * v.get("l1_first", 0)), **v.get("loss", {})},
         **({"optim": {"lr": v["lr"]}} if "lr" in v else {}),
         "loop": {
-            "epochs": steps - int(steps * v.get("decay", 0)), "decay_epochs": int(steps * v.get("decay", 0)), "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
+            "epochs": steps - decay, "decay_epochs": decay, "batch_size": 1, "checkpoint_every": every, "sample_every": 10**6,
             "keep_checkpoints": 1000, "precision": "fp32", "tensorboard": False, "device": device,
             **({"seed": v["seed"]} if "seed" in v else {}),  # another draw of the same recipe (run-to-run spread)
         },

@@ -47,6 +47,7 @@ from cimgen.io.images import JpegCompression, list_images, read_edited_map, read
 from cimgen.io.vector import write_geojson
 from cimgen.kinds import LABELS
 from cimgen.metrics.features import load_extractor
+from cimgen.models.pix2pixhd import RESIZE_MODES
 from cimgen.nn.devices import check_device
 from cimgen.palette import Palette, check_labels
 from cimgen.report.html import write_report
@@ -317,15 +318,15 @@ def memorising_checkpoint(
     so fine-tuning starts exactly from the checkpoint (up to the interpolation); a local enhancer is returned as it
     is (it takes none of them), and context or a detail code for it is refused in one sentence.
     """
-    if upsample not in (None, "resize", "bilinear"):
-        raise CimgenError(f"a memorising fine-tune's upsampling is resize or bilinear, not {upsample!r}")
+    if upsample is not None and upsample not in RESIZE_MODES:
+        raise CimgenError(f"a memorising fine-tune's upsampling is {' or '.join(RESIZE_MODES)}, not {upsample!r}")
     if checkpoint[0].get("generator_type", "global") != "global":
         if context or detail:
             raise CimgenError("context conditioning and detail codes apply to global pix2pixHD generators, not to a local enhancer")
         return checkpoint
     gen = checkpoint[0]["generator"]
-    resized = gen.get("upsample", "transpose") in ("resize", "bilinear")
-    turn = upsample if resized and upsample is not None and upsample != gen.get("upsample") else None
+    resized = gen.get("upsample", "transpose") in RESIZE_MODES
+    turn = upsample if resized and upsample is not None and upsample != gen["upsample"] else None
     if not (position or context or detail or turn):
         return checkpoint
     sized = None
