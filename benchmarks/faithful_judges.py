@@ -8,7 +8,7 @@ this says whether the judge or the picture moved: each run's saved result (``<ru
 result-resample.png``) is labelled by forests fitted with ``--seeds`` seeds on the same context, and, with seed 0's,
 class by class (the share of each edited class's pixels it gets, and what it takes the others for).
 
-JSON to ``<runs>/faithful-judges-<pair>.json``; pictures are read, never written (licences).
+JSON to ``--out`` (default ``<runs>/faithful-judges-<pair>.json``); pictures are read, never written (licences).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4, help="draws of the judge")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--runs", type=Path, default=Path("runs"))
+    ap.add_argument("--out", type=Path, help="the JSON file (default: <runs>/faithful-judges-<pair>.json)")
     args = ap.parse_args()
     spec = PAIRS[args.pair]
     if not (args.shared / spec["need"]).exists():
@@ -107,7 +108,7 @@ def main() -> None:
     results = {r: np.asarray(Image.open(f).convert("RGB")) for r, f in files.items()}
     report = {"pair": args.pair, "cpu": cpu_summary()}
     report.update(judged(photo, labels, plan.edited_labels, plan.mask, results, args.seeds, palette.names))
-    out = args.runs / f"faithful-judges-{args.pair}.json"
+    out = args.out or args.runs / f"faithful-judges-{args.pair}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["by_class_seed0"], indent=1))
     print(f"written: {out}")

@@ -1,6 +1,7 @@
 """Where a memorised generator's lattice peaks come from: the whole map's checkerboard score taken apart.
 
 Usage:  .venv/bin/python benchmarks/lattice_anatomy.py [--pair map2sat] [--runs runs] [--variant memorise-full-detail-bilinear]
+        .venv/bin/python benchmarks/lattice_anatomy.py --edit FOLDER --labels MAP.png   (an edit cimgen manipulate --finetune made)
 
 benchmarks/fidelity.py reports two checkerboard scores (cimgen.metrics.checkerboard) per run: the generator's image of
 the unedited map ("whole map") and the generated image of its edit (what ``cimgen manipulate`` writes into
@@ -18,7 +19,10 @@ run's last checkpoint and its saved edit (``<runs>/fidelity-<pair>/<variant>/``)
 - ``band_amplitude``: the generator's and the photo's mean amplitude in narrow bands around three lattice points
   (demodulated, Gaussian window of 6 px), in grey levels.
 
-The JSON goes to ``<runs>/lattice-anatomy-<pair>.json``; pictures are read, never written (licences).
+With ``--edit``, the same for a results folder of ``cimgen manipulate --finetune`` (its ``original.png``,
+``generated.png`` and ``mask_raw.png``, the generator memorised under ``finetune/run/checkpoints``) and the original map
+(``--labels``, class ids). The JSON goes to ``<runs>/lattice-anatomy-<pair>.json`` (``<FOLDER>/lattice-anatomy.json``);
+pictures are read, never written (licences).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,37 +109,63 @@ def anatomy(bare: np.ndarray, bare_float: np.ndarray, edit: np.ndarray, photo: n
     }
 
 
+def bare_images(checkpoint: Path, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The generator's image of ``labels`` as uint8 and before rounding (grey levels, float64)."""
+    renderer = load_renderer(checkpoint)
+    generated = {}
+    hook = renderer.generator.register_forward_hook(lambda _m, _i, out: generated.setdefault("t", out.detach()))
+    bare = renderer.render(labels)
+    hook.remove()
+    h, w = labels.shape
+    return bare, ((generated["t"][0, :, :h, :w].permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.float64)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair", choices=sorted(PAIRS), default="map2sat")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--variant", default="memorise-full-detail-bilinear", help="the run folder's name under fidelity-<pair>")
+    ap.add_argument("--edit", type=Path, help="a results folder of cimgen manipulate --finetune instead of a fidelity run")
+    ap.add_argument("--labels", type=Path, help="with --edit: the original map (class ids, PNG)")
     args = ap.parse_args()
-    spec = PAIRS[args.pair]
-    run = args.runs / RUNS[args.pair] / args.variant
-    saved = run / "generated-resample.png"
-    checkpoints = sorted((run / "checkpoints").glob("epoch-*"))
-    if not (args.shared / spec["need"]).exists():
-        sys.exit(f"the {args.pair} pair is not under {args.shared} (needs {spec['need']})")
-    if not checkpoints or not saved.is_file():
-        sys.exit(f"no finished fidelity run at {run}: run benchmarks/fidelity.py --pair {args.pair} first (docs/benchmarks.md)")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    labels, photo = spec["make"](args.shared)
-    renderer = load_renderer(checkpoints[-1])
-    bare = renderer.render(labels)
-    generated = {}
-    hook = renderer.generator.register_forward_hook(lambda _m, _i, out: generated.setdefault("t", out.detach()))
-    renderer.render(labels)
-    hook.remove()
-    h, w = labels.shape
-    bare_float = ((generated["t"][0, :, :h, :w].permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.float64)
-    box = busiest_box(labels == spec["target"], spec["side"])
-    plan = plan_edit(photo, labels, [removal(args.pair, box)], num_classes=spec.get("palette", SYNTH_PALETTE).num_classes, radius=8)
-    edit = np.asarray(Image.open(saved).convert("RGB"))
-    report = {"pair": args.pair, "run": str(run), "checkpoint": checkpoints[-1].name, "cpu": cpu_summary()}
-    report.update(anatomy(bare, bare_float, edit, photo, plan.mask))
-    out = args.runs / f"lattice-anatomy-{args.pair}.json"
+    if args.edit is not None:
+        checkpoints = sorted((args.edit / "finetune" / "run" / "checkpoints").glob("epoch-*"))
+        files = [args.edit / n for n in ("original.png", "generated.png", "mask_raw.png")]
+        if args.labels is None or not args.labels.is_file():
+            sys.exit("--edit needs --labels: the original map's class ids as a PNG")
+        if not checkpoints or not all(f.is_file() for f in files):
+            sys.exit(
+                f"{args.edit} is not a finished cimgen manipulate --finetune folder (original.png, generated.png, mask_raw.png and finetune/run)"
+            )
+        labels = np.asarray(Image.open(args.labels)).astype(np.int64)
+        photo, edit = read_rgb(files[0]), read_rgb(files[1])
+        mask = np.asarray(Image.open(files[2]).convert("L")) > 127  # mask_raw.png: 0 or 255
+        if labels.shape != photo.shape[:2]:
+            sys.exit(f"the map is {labels.shape[1]}x{labels.shape[0]} but the edit's image is {photo.shape[1]}x{photo.shape[0]}")
+        report = {"edit": str(args.edit), "checkpoint": checkpoints[-1].name, "cpu": cpu_summary()}
+        report.update(anatomy(*bare_images(checkpoints[-1], labels), edit, photo, mask))
+        out = args.edit / "lattice-anatomy.json"
+    else:
+        spec = PAIRS[args.pair]
+        run = args.runs / RUNS[args.pair] / args.variant
+        saved = run / "generated-resample.png"
+        checkpoints = sorted((run / "checkpoints").glob("epoch-*"))
+        if not (args.shared / spec["need"]).exists():
+            sys.exit(f"the {args.pair} pair is not under {args.shared} (needs {spec['need']})")
+        if not checkpoints or not saved.is_file():
+            sys.exit(f"no finished fidelity run at {run}: run benchmarks/fidelity.py --pair {args.pair} first (docs/benchmarks.md)")
+        labels, photo = spec["make"](args.shared)
+        box = busiest_box(labels == spec["target"], spec["side"])
+        palette = spec.get("palette", SYNTH_PALETTE)
+        plan = plan_edit(photo, labels, [removal(args.pair, box)], num_classes=palette.num_classes, radius=8)
+        report = {"pair": args.pair, "run": str(run), "checkpoint": checkpoints[-1].name, "cpu": cpu_summary()}
+        report.update(anatomy(*bare_images(checkpoints[-1], labels), read_rgb(saved), photo, plan.mask))
+        out = args.runs / f"lattice-anatomy-{args.pair}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     print(f"written: {out}")
