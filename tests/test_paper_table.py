@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from cimgen.io.images import read_image, write_image, write_label_map
 
@@ -49,3 +50,28 @@ def test_memorise_edit_fine_tunes_on_the_image_removes_and_resumes(tmp_path):
     again = bench.memorise_edit(data, "tile", "building", box, out, whole=True, steps=2)
     assert again["finetune_steps"] == 2 and (out / "result.png").stat().st_mtime_ns == stamp
     assert again["wall_seconds"] == metrics["wall_seconds"]
+
+
+def test_memorised_edits_carry_their_inside_scores_kept_beside_them(tmp_path):
+    data = _pair(tmp_path / "data")
+    labels = np.asarray(Image.open(data / "labels" / "tile.png")).copy()
+    labels[44:64, :24] = bench.VEGETATION  # more classes around the edit, for the inside scores' segmenter
+    labels[:6, 40:64] = bench.WATER
+    write_label_map(data / "labels" / "tile.png", labels)
+    box = bench.edit_box(data, "tile", bench.BUILDING, 32)
+    out = tmp_path / "edits" / "tile"
+    metrics = bench.memorise_edit(data, "tile", "building", box, out, whole=True, steps=2)
+    inside = metrics["inside"]
+    assert 0 <= inside["faithful"] <= 1 and inside["region_pixels"] == int(metrics["mask_area_pixels"])
+    assert json.loads((out / "inside.json").read_text()) == inside
+    again = bench.memorise_edit(data, "tile", "building", box, out, whole=True, steps=2)  # read back, not fitted again
+    assert again["inside"] == inside
+    line = bench.edit_row("b2s/tile", again)
+    assert line.startswith("| b2s/tile |") and f"{inside['faithful']:.3f}" in line
+    assert line.count("|") == bench.EDIT_COLUMNS.count("|")
+    # an edit around which the map has one class: no inside scores, one sentence why, and the edit kept
+    (out / "inside.json").unlink()
+    write_label_map(data / "labels" / "tile.png", np.where(labels == bench.BUILDING, bench.BUILDING, bench.GROUND).astype(np.uint8))
+    alone = bench.inside_of(out, data / "labels" / "tile.png")
+    assert "one class outside the edit" in alone["not_scored"] and (out / "result.png").is_file()
+    assert "n/a" in bench.edit_row("b2s/tile", {**again, "inside": alone})
