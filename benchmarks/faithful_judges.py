@@ -3,7 +3,7 @@
 Usage:  .venv/bin/python benchmarks/faithful_judges.py --pair cityscapes RUN [RUN ...] [--seeds 4] [--runs runs]
 
 benchmarks/fidelity.py scores each edit's inside with one segmenter (cimgen.metrics.faithful: a random forest fitted on
-the original within ``INSIDE_CONTEXT`` pixels of the edit, seed 0). When two fine-tunes of one recipe read differently,
+the original within ``INSIDE_CONTEXT`` pixels of the edit (``inside_context``), seed 0). When two fine-tunes of one recipe read differently,
 this says whether the judge or the picture moved: each run's saved result (``<runs>/fidelity-<pair>/<RUN>/
 result-resample.png``) is labelled by forests fitted with ``--seeds`` seeds on the same context, and, with seed 0's,
 class by class (the share of each edited class's pixels it gets, and what it takes the others for).
@@ -18,7 +18,6 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -27,20 +26,10 @@ from checkerboard_scores import RUNS
 from fidelity import PAIRS, removal
 
 from cimgen.edit.mask import busiest_box
-from cimgen.edit.pipeline import INSIDE_CONTEXT, plan_edit
-from cimgen.metrics.faithful import MARGIN, fit_segmenter, pixel_features
+from cimgen.edit.pipeline import inside_context, plan_edit
+from cimgen.metrics.faithful import away_from, fit_segmenter, pixel_features
 from cimgen.palette import SYNTH_PALETTE
 from cimgen.train.runtime import cpu_summary
-
-
-def context(mask: np.ndarray) -> tuple[slice, slice]:
-    """The window the inside scores fit their judge on: the mask's bounding box and ``INSIDE_CONTEXT`` pixels around."""
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape
-    return (
-        slice(max(0, ys.min() - INSIDE_CONTEXT), min(h, ys.max() + 1 + INSIDE_CONTEXT)),
-        slice(max(0, xs.min() - INSIDE_CONTEXT), min(w, xs.max() + 1 + INSIDE_CONTEXT)),
-    )
 
 
 def judged(
@@ -55,9 +44,9 @@ def judged(
         seeds: how many draws of the judge.
         names: class names, indexed by class id.
     """
-    c = context(mask)
+    c = inside_context(mask)
     region = mask[c]
-    away = cv2.dilate(region.astype(np.uint8), np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
+    away = away_from(region)
     want = edited[c][region]
     by_seed, by_class = [], {}
     for seed in range(seeds):

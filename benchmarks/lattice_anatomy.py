@@ -13,8 +13,8 @@ run's last checkpoint and its saved edit (``<runs>/fidelity-<pair>/<variant>/``)
 - ``edit``: the edit's generated image as saved (the photo's fine detail at the code sources inside the mask);
 - ``bare_with_edit_region``: the bare image with the edit's pixels inside the mask; ``bare_with_region_blurred``: with
   its own pixels there blurred (sigma 1 px: the lattice pattern there gone, no texture added);
-  ``bare_with_photo_detail``: the bare image plus the photo's own fine detail (photo minus its Gaussian blur,
-  ``DETAIL_SIGMA``) everywhere; ``bare_with_photo_detail_elsewhere``: plus that detail in a region as large as the mask
+  ``bare_with_photo_detail``: the bare image plus the photo's own fine detail (``cimgen.edit.resample.fine_detail``)
+  everywhere; ``bare_with_photo_detail_elsewhere``: plus that detail in a region as large as the mask
   but moved half the image away (does texture anywhere lower the score, or only the edit's pixels?);
 - ``band_amplitude``: the generator's and the photo's mean amplitude in narrow bands around three lattice points
   (demodulated, Gaussian window of 6 px), in grey levels.
@@ -42,8 +42,9 @@ from fidelity import PAIRS, removal
 
 from cimgen.edit.mask import busiest_box
 from cimgen.edit.pipeline import plan_edit
-from cimgen.edit.resample import DETAIL_SIGMA
+from cimgen.edit.resample import fine_detail
 from cimgen.generators import load_renderer
+from cimgen.io.images import read_image, read_label_map
 from cimgen.metrics.checkerboard import checkerboard_report
 from cimgen.palette import SYNTH_PALETTE
 from cimgen.train.runtime import cpu_summary
@@ -62,12 +63,6 @@ def band_amplitude(image: np.ndarray, fy: float, fx: float, window: float = 6.0)
     return float(np.hypot(cv2.GaussianBlur(z.real, (0, 0), window), cv2.GaussianBlur(z.imag, (0, 0), window)).mean())
 
 
-def photo_detail(photo: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
-    """The photo's fine detail: the photo minus its Gaussian blur (float32, HxWx3)."""
-    p = photo.astype(np.float32)
-    return p - cv2.GaussianBlur(p, (0, 0), sigma)
-
-
 def anatomy(bare: np.ndarray, bare_float: np.ndarray, edit: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> dict:
     """The checkerboard scores of the generator's bare image taken apart (module docstring); plain values in and out.
 
@@ -84,7 +79,7 @@ def anatomy(bare: np.ndarray, bare_float: np.ndarray, edit: np.ndarray, photo: n
 
     swapped = bare.copy()
     swapped[mask] = edit[mask]
-    detail = photo_detail(photo)
+    detail = fine_detail(photo)
     detailed = np.clip(np.rint(bare.astype(np.float32) + detail), 0, 255).astype(np.uint8)
     blurred = bare.copy()  # the mask's pixels without their own lattice pattern, and without texture added
     blurred[mask] = cv2.GaussianBlur(bare, (0, 0), 1.0)[mask]
@@ -120,10 +115,6 @@ def bare_images(checkpoint: Path, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return bare, ((generated["t"][0, :, :h, :w].permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.float64)
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair", choices=sorted(PAIRS), default="map2sat")
@@ -142,8 +133,8 @@ def main() -> None:
             sys.exit(
                 f"{args.edit} is not a finished cimgen manipulate --finetune folder (original.png, generated.png, mask_raw.png and finetune/run)"
             )
-        labels = np.asarray(Image.open(args.labels)).astype(np.int64)
-        photo, edit = read_rgb(files[0]), read_rgb(files[1])
+        labels = read_label_map(args.labels)
+        photo, edit = read_image(files[0]), read_image(files[1])
         mask = np.asarray(Image.open(files[2]).convert("L")) > 127  # mask_raw.png: 0 or 255
         if labels.shape != photo.shape[:2]:
             sys.exit(f"the map is {labels.shape[1]}x{labels.shape[0]} but the edit's image is {photo.shape[1]}x{photo.shape[0]}")
@@ -164,7 +155,7 @@ def main() -> None:
         palette = spec.get("palette", SYNTH_PALETTE)
         plan = plan_edit(photo, labels, [removal(args.pair, box)], num_classes=palette.num_classes, radius=8)
         report = {"pair": args.pair, "run": str(run), "checkpoint": checkpoints[-1].name, "cpu": cpu_summary()}
-        report.update(anatomy(*bare_images(checkpoints[-1], labels), read_rgb(saved), photo, plan.mask))
+        report.update(anatomy(*bare_images(checkpoints[-1], labels), read_image(saved), photo, plan.mask))
         out = args.runs / f"lattice-anatomy-{args.pair}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -41,7 +41,7 @@ from cimgen.edit.pipeline import Manipulation, inside_metrics, manipulate, manip
 from cimgen.errors import CimgenError
 from cimgen.generators import label_renderer, load_label_generator, load_renderer, read_checkpoint, shipped_checkpoint
 from cimgen.io.checkpoints import load_checkpoint
-from cimgen.io.images import read_image, write_image, write_label_map, write_text
+from cimgen.io.images import read_image, read_label_map, write_image, write_label_map, write_text
 from cimgen.metrics.features import FeatureCache, load_extractor
 from cimgen.metrics.protocol import ProtocolConfig, evaluate_pairs, pairs_from_source, table_markdown
 from cimgen.palette import CITYSCAPES_PALETTE, GOOGLE_MAPS_PALETTE, SYNTH_PALETTE, snap_rendered_map
@@ -351,10 +351,9 @@ def saved_inside(folder: Path, labels_file: Path) -> dict:
     """The inside-the-edit scores (``cimgen.edit.pipeline.inside_metrics``, without the texture's KID) of an edit from
     the pictures its results folder holds: original, generated and result, the mask (``mask_raw.png``) and the edited
     map (``edited_labels.png``), with the original map from ``labels_file``."""
-    labels = np.asarray(Image.open(labels_file)).astype(np.int64)
     m = Manipulation(
-        original=read_image(folder / "original.png"), labels=labels,
-        edited_labels=np.asarray(Image.open(folder / "edited_labels.png")).astype(np.int64),
+        original=read_image(folder / "original.png"), labels=read_label_map(labels_file),
+        edited_labels=read_label_map(folder / "edited_labels.png"),
         mask=np.asarray(Image.open(folder / "mask_raw.png").convert("L")) > 127,
         generated=read_image(folder / "generated.png"), result=read_image(folder / "result.png"), tiles=None, info={},
     )  # fmt: skip

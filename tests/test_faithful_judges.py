@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cimgen.edit.pipeline import INSIDE_CONTEXT
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import faithful_judges as bench
 
@@ -36,6 +38,6 @@ def test_each_judge_tells_a_faithful_edit_from_an_unfaithful_one():
 def test_the_context_is_the_mask_box_and_its_surroundings_within_the_image():
     mask = np.zeros((300, 400), bool)
     mask[10:20, 350:360] = True
-    rows, cols = bench.context(mask)
-    assert (rows.start, rows.stop) == (0, min(300, 20 + bench.INSIDE_CONTEXT))
-    assert (cols.start, cols.stop) == (350 - bench.INSIDE_CONTEXT, 400)
+    rows, cols = bench.inside_context(mask)  # the window cimgen.edit.pipeline.inside_metrics fits its judge on
+    assert (rows.start, rows.stop) == (0, min(300, 20 + INSIDE_CONTEXT))
+    assert (cols.start, cols.stop) == (350 - INSIDE_CONTEXT, 400)

@@ -299,6 +299,17 @@ INSIDE_CONTEXT = 128
 """Pixels around the mask's bounding box that the inside scores fit their segmenter on."""
 
 
+def inside_context(mask: np.ndarray) -> tuple[slice, slice]:
+    """The window the inside scores look at: ``mask``'s bounding box and ``INSIDE_CONTEXT`` pixels around it, within
+    the image (``mask`` must have a pixel set)."""
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    return (
+        slice(max(0, ys.min() - INSIDE_CONTEXT), min(h, ys.max() + 1 + INSIDE_CONTEXT)),
+        slice(max(0, xs.min() - INSIDE_CONTEXT), min(w, xs.max() + 1 + INSIDE_CONTEXT)),
+    )
+
+
 def inside_metrics(m: Manipulation, extractor=None) -> dict:
     """The inside-the-edit scores of ``cimgen.metrics.faithful`` (faithful, painted back, the segmenter's accuracy)
     and of ``cimgen.metrics.texture`` (``texture``: the edit's high-frequency energy against the image's own texture
@@ -309,11 +320,7 @@ def inside_metrics(m: Manipulation, extractor=None) -> dict:
     """
     if not m.mask.any():
         return inside_report(m.result, m.original, m.labels, m.edited_labels, m.mask)
-    ys, xs = np.nonzero(m.mask)
-    h, w = m.mask.shape
-    y0, y1 = max(0, ys.min() - INSIDE_CONTEXT), min(h, ys.max() + 1 + INSIDE_CONTEXT)
-    x0, x1 = max(0, xs.min() - INSIDE_CONTEXT), min(w, xs.max() + 1 + INSIDE_CONTEXT)
-    crop = (slice(y0, y1), slice(x0, x1))
+    crop = inside_context(m.mask)
     parts = (m.result[crop], m.original[crop], m.labels[crop], m.edited_labels[crop], m.mask[crop])
     report = inside_report(*parts)
     return {

@@ -308,6 +308,12 @@ road's or the sidewalk's colour, and three fine-tunes (seeds 0-2) read faithful 
 1.025-1.029 (docs/manipulation.md)."""
 
 
+def fine_detail(image: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """An image's fine detail: the image minus its Gaussian blur of ``sigma`` pixels (float32)."""
+    src = image.astype(np.float32)
+    return src - cv2.GaussianBlur(src, (0, 0), sigma)
+
+
 def with_source_detail(
     generated: np.ndarray, image: np.ndarray, sources: CodeSources, region: np.ndarray, sigma: float = DETAIL_SIGMA
 ) -> np.ndarray:
@@ -334,9 +340,8 @@ def with_source_detail(
     take &= ~region[sources.rows, sources.cols]  # a source inside the region would be the removed object's
     if not take.any():
         return generated
-    src = image.astype(np.float32)
     gen = generated.astype(np.float32)
-    detail = src - cv2.GaussianBlur(src, (0, 0), sigma)
+    detail = fine_detail(image, sigma)
     out = gen.copy()
     out[take] = cv2.GaussianBlur(gen, (0, 0), sigma)[take] + detail[sources.rows[take], sources.cols[take]]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -165,6 +165,11 @@ def _weighted_rate(truth: np.ndarray, guess: np.ndarray, said: np.ndarray, true:
     return round(float(score / weight), 4) if weight else None
 
 
+def away_from(mask: np.ndarray) -> np.ndarray:
+    """HxW bool: ``mask`` and ``MARGIN`` pixels around it, which the segmenter is not fitted on."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
+
+
 def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, edited_labels: np.ndarray, mask: np.ndarray) -> dict:
     """The inside-the-edit scores (module docstring) of one manipulation.
 
@@ -185,8 +190,7 @@ def inside_report(result: np.ndarray, original: np.ndarray, labels: np.ndarray, 
             "painted_back_floor": None,
             "region_pixels": 0, "changed_pixels": 0,
         }  # fmt: skip
-    away = cv2.dilate(mask.astype(np.uint8), np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
-    seg, truth, guess = fit_segmenter(original, labels, away)
+    seg, truth, guess = fit_segmenter(original, labels, away_from(mask))
     pred = seg.predict(pixel_features(result)[mask])
     changed = (labels != edited_labels)[mask]
     painted = float((pred[changed] == labels[mask][changed]).mean()) if changed.any() else None

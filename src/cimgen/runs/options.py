@@ -58,8 +58,8 @@ FINETUNE_DETAIL_SCALE = 1
 """Resolution of that detail code, as a divisor of the image's: the image's own since 2026-12-05 (2 before). With
 ``FINETUNE_DETAIL_SMOOTH`` and ``FINETUNE_UPSAMPLE`` benchmarks/fidelity.py measured a closer copy than at 2 (Building2Sat
 SSIM outside the edit 0.885 -> 0.936, FID 85 -> 66, lattice peaks 1.33 -> 1.16; Map2Sat 0.914 -> 0.929; Cityscapes seed 0
-0.952 -> 0.964); Cityscapes' faithful over three fine-tunes (240 steps) read 0.843 / 0.837 / 0.771, against 0.834 / 0.825 /
-0.823 before, the one open cost (docs/benchmarks.md). At 1 without the bilinear back end the Cityscapes edit was less
+0.952 -> 0.964); Cityscapes' faithful over five fine-tunes (240 steps) read 0.843 / 0.837 / 0.771 / 0.768 / 0.817, against
+0.834 / 0.825 / 0.823 for three before, the one open cost (docs/benchmarks.md). At 1 without the bilinear back end the Cityscapes edit was less
 faithful (0.834 -> 0.776)."""
 FINETUNE_DETAIL_SMOOTH = True
 """Whether that code is low-passed by the binomial filter before use (``GlobalGeneratorConfig.detail_smooth``). At half
