@@ -202,6 +202,14 @@ DetailInsideOpt = Annotated[
         "source; sharp) or generated (the generator's own; softer).",
     ),
 ]
+ShadowsOpt = Annotated[
+    str,
+    typer.Option(
+        "--shadows",
+        help="Whether the mask also takes in the shadows of removed objects: auto (below the objects for street-view "
+        "palettes, any way for maps seen from above), any, down or off. Not with --mask.",
+    ),
+]
 MatchJpegOpt = Annotated[
     bool,
     typer.Option(
@@ -289,6 +297,7 @@ def manipulate_cmd(
     stretch: StretchOpt = "",
     mask: MaskOpt = None,
     radius: ManipulateRadiusOpt = DEFAULTS.radius,
+    shadows: ShadowsOpt = DEFAULTS.shadows,
     blend_mode: BlendOpt = DEFAULTS.blend,
     feather: FeatherOpt = DEFAULTS.feather,
     color_tolerance: ManipulateColorToleranceOpt = DEFAULTS.color_tolerance,
@@ -348,6 +357,7 @@ def manipulate_cmd(
         instances=str(instances) if instances else "",
         mask=str(mask) if mask else "",
         radius=radius,
+        shadows=shadows,
         blend=blend_mode,
         feather=feather,
         color_tolerance=color_tolerance,

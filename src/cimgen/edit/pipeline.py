@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cimgen.edit.blend import DEFAULT_FEATHER, blend, seam_report
-from cimgen.edit.mask import DEFAULT_RADIUS, edit_mask, user_mask
-from cimgen.edit.ops import apply_edits_traced
+from cimgen.edit.mask import DEFAULT_RADIUS, dilate, edit_mask, user_mask
+from cimgen.edit.ops import MoveObject, RemoveClass, RemoveFeatures, RemoveObject, ReplaceClass, apply_edits_traced
+from cimgen.edit.shadow import SHADOWS, cast_shadow
 from cimgen.edit.tiled import generate_tiled
 from cimgen.errors import CimgenError
 from cimgen.io.images import JpegCompression, recompress_jpeg
@@ -28,6 +29,8 @@ AUTO_TILE_OVERLAP = 128
 # hard and feather read only mask pixels, Poisson the one-pixel ring around the mask, and the
 # Laplacian pyramid reaches further (outside the tiles it sees the original, a zero difference).
 TILE_MARGIN = {"hard": 0, "feather": 0, "poisson": 2, "poisson-mixed": 2, "laplacian": 32}
+REMOVALS = (RemoveObject, RemoveClass, RemoveFeatures, ReplaceClass)
+"""Edits whose changed pixels are all a removed object's; a move removes the object from its old place only."""
 
 
 @dataclass
@@ -85,6 +88,7 @@ def manipulate(
     instances: np.ndarray | None = None,
     mask: np.ndarray | None = None,
     radius: int = DEFAULT_RADIUS,
+    shadows: str = "off",
     blend_mode: str = "feather",
     feather: float = DEFAULT_FEATHER,
     blend_options: dict | None = None,
@@ -104,6 +108,7 @@ def manipulate(
         instances: HxW instance ids of ``labels``, for picking objects under a point.
         mask: HxW bool blend region given by the user; None derives it from the map difference.
         radius: dilation of the changed pixels, in pixels (derived masks only).
+        shadows: one of ``SHADOWS``: whether a derived mask takes in the removed objects' shadows.
         blend_mode: a mode of ``cimgen.edit.blend.BLENDS``.
         feather: width of the soft edge inside the mask, for the modes that have one.
         blend_options: further keyword options of the blend mode.
@@ -113,8 +118,9 @@ def manipulate(
         progress: callable(done, total) called as tiles are generated.
     """
     plan = plan_edit(
-        image, labels, edits, num_classes=num_classes, edited_labels=edited_labels, instances=instances, mask=mask, radius=radius
-    )
+        image, labels, edits, num_classes=num_classes, edited_labels=edited_labels, instances=instances, mask=mask, radius=radius,
+        shadows=shadows,
+    )  # fmt: skip
     return render_edit(
         image, labels, plan, render, blend_mode=blend_mode, feather=feather, blend_options=blend_options,
         tile_size=tile_size, overlap=overlap, progress=progress,
@@ -145,6 +151,7 @@ def plan_edit(
     instances: np.ndarray | None = None,
     mask: np.ndarray | None = None,
     radius: int = DEFAULT_RADIUS,
+    shadows: str = "off",
 ) -> EditPlan:
     """Check the inputs, apply ``edits`` (or take ``edited_labels``) and derive the blend region, once.
 
@@ -172,13 +179,39 @@ def plan_edit(
     else:
         edited, owners = apply_edits_traced(labels, edits, num_classes=num_classes, instances=instances)
     info: dict = {}
+    if shadows not in SHADOWS:
+        raise CimgenError(f"shadows must be one of {', '.join(SHADOWS)}, got '{shadows}'")
     if mask is None:
         region = edit_mask(labels, edited, radius=radius)
+        if shadows != "off":
+            shadow = cast_shadow(image, labels, edited, removed_pixels(labels, edited, owners, edits), down=shadows == "down")
+            info["shadow"] = shadow.info
+            if shadow.mask.any():
+                region |= dilate(shadow.mask, radius)
     else:
         region = user_mask(mask, labels.shape)
         info["changed_pixels_outside_mask"] = int(((labels != edited) & ~region).sum())
     info["edit_seconds"] = round(time.perf_counter() - t0, 3)
     return EditPlan(edited, region, info, owners)
+
+
+def removed_pixels(labels: np.ndarray, edited: np.ndarray, owners: np.ndarray, edits: list | None) -> np.ndarray:
+    """HxW bool: the changed pixels where an object was taken away (by a removal, a replacement, or a move's
+    old place), not where one was drawn; every changed pixel of an edited map made elsewhere."""
+    changed = labels != edited
+    if edits is None:
+        return changed
+    out = np.zeros_like(changed)
+    for i, e in enumerate(edits):
+        mine = owners == i + 1
+        if isinstance(e, REMOVALS):
+            out |= mine
+        elif isinstance(e, MoveObject) and not e.copy:
+            x, y = e.at
+            moved = labels[y, x] if 0 <= y < labels.shape[0] and 0 <= x < labels.shape[1] else None
+            if moved is not None:
+                out |= mine & (labels == moved) & (edited != moved)
+    return out & changed
 
 
 def render_edit(

@@ -80,6 +80,7 @@ from cimgen.runs.options import (
     ManipulateConfig,
     check_manipulate_config,
     memorise_steps,
+    shadow_mode,
 )
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, run_pix2pixhd
@@ -491,6 +492,7 @@ def manipulate_one(
         instances=inputs.instances,
         mask=inputs.mask,
         radius=cfg.radius,
+        shadows=shadow_mode(cfg.shadows, renderer.palette.fill),
     )
     if cfg.finetune and cfg.tile_size and cfg.finetune_position and echo:
         echo("--tile-size: memorising without a position code (a code for the whole image does not survive tiling)")
@@ -543,7 +545,13 @@ def manipulate_one(
         "map_colours_snapped": inputs.snap,
         "edits": described if inputs.edits is not None else f"edited map {cfg.edited_map}",
         "radius": cfg.radius if inputs.mask is None else None,
-        "mask_from": cfg.mask or "changed labels, dilated",
+        "mask_from": cfg.mask
+        or (
+            "changed labels and the removed objects' shadows, dilated"
+            if plan.info.get("shadow", {}).get("found")
+            else "changed labels, dilated"
+        ),
+        **({"shadow": plan.info["shadow"]} if "shadow" in plan.info else {}),
     }
     result_raster = None
     if inputs.raster is not None:

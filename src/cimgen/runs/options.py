@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cimgen.edit.blend import DEFAULT_FEATHER
 from cimgen.edit.mask import DEFAULT_RADIUS
 from cimgen.edit.resample import CODE_INSIDE, DETAIL_INSIDE
+from cimgen.edit.shadow import SHADOWS
 from cimgen.errors import CimgenError
 from cimgen.palette import SNAP_TOLERANCE
 
@@ -106,6 +107,18 @@ wide inside the mask, and on the Map2Sat removal the share of regenerated pixels
 from 0.78-0.84 to 0.75-0.77; a removal should not carry what it removes, so feather stays the default."""
 
 
+SHADOW_CHOICES = ("auto", *SHADOWS)
+"""``ManipulateConfig.shadows``: ``auto`` picks one of ``cimgen.edit.shadow.SHADOWS`` by the palette."""
+
+
+def shadow_mode(choice: str, palette_fill: str) -> str:
+    """The ``SHADOWS`` mode of a ``shadows`` choice: ``auto`` is ``down`` for a palette whose removals fill row by row
+    (views from the street: a car's shadow lies under it) and ``any`` otherwise (views from above: the sun's way)."""
+    if choice != "auto":
+        return choice
+    return "down" if palette_fill == "rows" else "any"
+
+
 @dataclass(frozen=True)
 class ManipulateConfig:
     """Options of a manipulation run (``cimgen manipulate``)."""
@@ -136,6 +149,10 @@ class ManipulateConfig:
     """Blend region given by the user (non-zero = inside); default: changed labels dilated by ``radius``."""
     radius: int = DEFAULT_RADIUS
     """Dilation of the changed labels, in pixels."""
+    shadows: str = "auto"
+    """Whether the mask made from the changed labels also takes in the shadows the removed objects cast
+    (``cimgen.edit.shadow``): ``auto`` (``down`` for palettes of street views, whose removals fill row by row;
+    ``any`` for maps seen from above), ``any``, ``down`` or ``off``. A mask given with ``mask`` is used as it is."""
     blend: str = DEFAULT_BLEND
     """Blend mode: hard, feather, laplacian, poisson or poisson-mixed."""
     feather: float = DEFAULT_FEATHER
@@ -235,6 +252,8 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
         check_range(cfg.finetune_steps, FINETUNE_STEPS_RANGE, "finetune_steps")
     if cfg.code_inside not in CODE_INSIDE:
         raise CimgenError(f"code_inside is {cfg.code_inside!r}; choose {' or '.join(CODE_INSIDE)}")
+    if cfg.shadows not in SHADOW_CHOICES:
+        raise CimgenError(f"shadows is {cfg.shadows!r}; choose {', '.join(SHADOW_CHOICES)}")
     if cfg.detail_inside not in DETAIL_INSIDE:
         raise CimgenError(f"detail_inside is {cfg.detail_inside!r}; choose {' or '.join(DETAIL_INSIDE)}")
     if cfg.finetune_detail is not None:
