@@ -493,3 +493,32 @@ def test_without_steps_the_memorise_recipe_takes_its_steps_from_the_images_size(
     assert total == 240  # a 48x48 tile is far under 600x600
     assert (seen["loop"].epochs, seen["loop"].decay_epochs) == (total - total // 4, total // 4)
     assert seen["generator"]["detail_scale"] == 1 and seen["generator"]["detail_smooth"] is True
+
+
+def test_a_removed_buildings_shadow_joins_the_mask_unless_told_not_to(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image_path, map_path = _tile(tiny_world)
+    labels = read_label_map(map_path)
+    image = read_image(image_path).astype(np.float32)
+    buildings = labels == BUILDING
+    shade = np.zeros_like(buildings)
+    for t in range(1, 5):  # every building casts a 4-pixel shadow down and to the right
+        shade[t:, t:] |= buildings[:-t, :-t]
+    shade &= labels != BUILDING
+    image[shade] *= 0.35
+    shaded = tmp_path / "shaded.png"
+    write_image(shaded, image.astype(np.uint8))
+    x, y = _building_point(labels)
+    masks = {}
+    for choice in ("auto", "off"):
+        out = tmp_path / choice
+        assert main([*_base(tiny_ckpt, shaded, map_path, out), "--remove-at", f"{x},{y}", "--shadows", choice]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        masks[choice] = read_image(out / "mask_raw.png")[..., 0] > 0
+        if choice == "auto":  # the synthetic palette is seen from above: shadows any way
+            assert metrics["shadow"]["found"] and metrics["shadow"]["direction"] == 45.0
+            assert metrics["mask_from"].startswith("changed labels and the removed objects' shadows")
+        else:
+            assert "shadow" not in metrics and metrics["mask_from"] == "changed labels, dilated"
+    assert masks["auto"].sum() > masks["off"].sum() and not (masks["off"] & ~masks["auto"]).any()
+    msg = _err(capsys, [*_base(tiny_ckpt, shaded, map_path, tmp_path / "bad"), "--remove-at", f"{x},{y}", "--shadows", "up"])
+    assert "shadows is 'up'; choose auto, off, any, down" in msg and not (tmp_path / "bad").exists()

@@ -198,3 +198,44 @@ def test_source_detail_replaces_the_generated_fine_detail_inside_the_region_only
         with_source_detail(generated, photo, sources, region, sigma=0)
     with pytest.raises(CimgenError, match="must have the same size"):
         with_source_detail(generated[:32], photo, sources, region)
+
+
+def _street():
+    """A 96x192 street view: facade (2) above, road (1) below with lane dashes whose size grows with the row (depth),
+    a car (3) on the road; and a kerb row band whose classes differ along the row (a pavement, 4, on the right)."""
+    labels = np.full((96, 192), 1, np.int32)
+    labels[:40] = 2
+    labels[40:48, 120:] = 4
+    image = np.zeros((96, 192, 3), np.uint8)
+    image[:40] = 150
+    image[40:] = 90
+    image[labels == 4] = 170
+    for y0, size in ((52, 3), (64, 5), (78, 8)):  # dashes: nearer rows, longer dashes
+        for x in range(0, 192, 4 * size):
+            image[y0 : y0 + size // 2 + 1, x : x + 2 * size] = 230
+    labels[44:80, 40:72] = 3
+    image[labels == 3] = 20
+    return labels, image
+
+
+def test_street_views_move_whole_bands_along_their_own_rows_where_the_rows_hold_the_edited_classes():
+    labels, image = _street()
+    edited = np.where(labels == 3, 1, labels)  # the car removed: road
+    region = dilate(labels != edited, 4)
+    rows, _ = np.indices(labels.shape)
+    s = code_sources(labels, edited, region, image=image, bands=True)
+    bands = [r for r in s.regions if r.get("band")]
+    assert bands and s.summary()["bands"] == len(bands)
+    for b in bands:  # moved along their rows only, each onto its edited classes
+        assert b["offset"][0] == 0 and b["label_agreement"] >= 0.95
+    x0, y0, x1, y1 = bands[-1]["box"]
+    inside = region[y0:y1, x0:x1]
+    assert np.array_equal(s.rows[y0:y1, x0:x1][inside], rows[y0:y1, x0:x1][inside])  # the dashes' depth kept
+    # the band that crosses the kerb (road on the left, pavement on the right) is not moved whole
+    assert all(not (b["box"][1] < 48 and b["box"][3] > 40) for b in bands)
+    # the rest is pieced as without bands; the sources stay outside the edit and on the edited classes
+    moved = (s.rows != rows) | (s.cols != np.indices(labels.shape)[1])
+    assert not region[s.rows[moved], s.cols[moved]].any()
+    assert np.array_equal(labels[s.rows[moved], s.cols[moved]], edited[moved])
+    plain = code_sources(labels, edited, region, image=image)
+    assert plain.summary()["bands"] == 0

@@ -59,6 +59,11 @@ from: where a map is registered a few pixels off its photo, the ground beside a 
 building, and a generator that memorised the photo draws that part again wherever those codes are copied."""
 REACH = 32
 """How far (pixels) a pixel whose piece's source is of another class looks for the nearest pixel of its class."""
+BAND_AGREEMENT = 0.95
+"""Share of a whole band's pixels whose source (on the same rows) must be of their edited class for the band to be
+moved whole (``code_sources(bands=True)``). Measured 2026-12-05 on the paper table's Cityscapes fine-tunes: the
+road bands under removed cars reach 0.98-1.00, bands that cross a facade at an angle or a pavement beside a taxi
+0.01-0.42, a kerb band 0.80-0.87 (docs/benchmarks.md, "Removed objects' shadows, and bands for street views")."""
 
 
 @dataclass
@@ -82,6 +87,7 @@ class CodeSources:
         return {
             "pieces": len(self.regions),
             "pieces_without_source": len(self.regions) - len(placed),
+            "bands": sum(1 for r in self.regions if r.get("band")),
             "mean_agreement": round(float(np.mean([r["agreement"] for r in placed])), 4) if placed else None,
             "resampled_fraction": round(float(moved.sum() / total), 4) if total else 0.0,
             "withheld_pixels": int(self.withheld.sum()),
@@ -114,6 +120,7 @@ def code_sources(
     patch: int = PATCH,
     reach: int = REACH,
     clearance: int = CLEARANCE,
+    bands: bool = False,
 ) -> CodeSources:
     """For each ``patch``-square piece of ``region``, the place of ``labels`` whose map best matches ``edited`` there.
 
@@ -134,6 +141,9 @@ def code_sources(
             with codes of it (0: such pixels are withheld).
         clearance: pixels around the classes the edit removes (those of ``labels`` that ``edited`` changes in
             ``region``) that count as matching no class under a piece (0: none); see ``CLEARANCE``.
+        bands: a view from the street: each ``patch``-tall band of rows of a part is first tried whole,
+            moved along its own rows only (the same depth: lane markings and kerbs keep their size and run on), and
+            kept where at least ``BAND_AGREEMENT`` of its pixels land on their edited class; the rest is pieced.
     """
     if not (labels.shape == edited.shape == region.shape):
         raise CimgenError("the map, the edited map and the region must have the same size")
@@ -150,13 +160,50 @@ def code_sources(
     known = ~region
     clear = removal_clearance(labels, edited, region, clearance)
     n, comp, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
+    done = np.zeros((h, w), bool)
+
+    def take(info: dict, ys: np.ndarray, xs: np.ndarray) -> None:
+        """Give the pixels (ys, xs) of a placed piece the codes at its offset (withheld where the class differs)."""
+        dy, dx = info["offset"]
+        mismatch = labels[ys + dy, xs + dx] != edited[ys, xs]
+        good = ~mismatch
+        out.rows[ys[good], xs[good]] = ys[good] + dy
+        out.cols[ys[good], xs[good]] = xs[good] + dx
+        out.withheld[ys[mismatch], xs[mismatch]] = True
+        info["withheld_pixels"] = int(mismatch.sum())
+        if filled is not None:
+            filled[ys, xs] = filled[ys + dy, xs + dx]
+        known[ys, xs] = True
+        done[ys, xs] = True
+
     for k in range(1, n):
         x, y, bw, bh = (int(v) for v in stats[k, :4])
+        if bands:  # first, whole bands of rows moved along their rows, where those rows hold the edited classes
+            for ty in range(y, y + bh, patch):
+                box = (x, ty, bw, min(patch, y + bh - ty))
+                piece = comp[ty : ty + box[3], x : x + bw] == k
+                if not piece.any():
+                    continue
+                info = place(
+                    labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=[], clear=clear,
+                    along_rows=True,
+                )  # fmt: skip
+                if "offset" not in info:
+                    continue
+                ys, xs = np.nonzero(piece)
+                ys, xs = ys + ty, xs + x
+                dy, dx = info["offset"]
+                agreement = float((labels[ys + dy, xs + dx] == edited[ys, xs]).mean())
+                if agreement < BAND_AGREEMENT:
+                    continue
+                info.update(part=k, band=True, label_agreement=round(agreement, 4))
+                out.regions.append(info)
+                take(info, ys, xs)
         placed: dict[tuple[int, int], tuple[int, int]] = {}
         for ty in range(y, y + bh, patch):
             for tx in range(x, x + bw, patch):
                 box = (tx, ty, min(patch, x + bw - tx), min(patch, y + bh - ty))
-                piece = comp[ty : ty + box[3], tx : tx + box[2]] == k
+                piece = (comp[ty : ty + box[3], tx : tx + box[2]] == k) & ~done[ty : ty + box[3], tx : tx + box[2]]
                 if not piece.any():
                     continue
                 near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
@@ -170,17 +217,8 @@ def code_sources(
                 if "offset" not in info:
                     out.withheld[ys, xs] = True
                     continue
-                dy, dx = info["offset"]
-                placed[(ty, tx)] = (dy, dx)
-                mismatch = labels[ys + dy, xs + dx] != edited[ys, xs]
-                good = ~mismatch
-                out.rows[ys[good], xs[good]] = ys[good] + dy
-                out.cols[ys[good], xs[good]] = xs[good] + dx
-                out.withheld[ys[mismatch], xs[mismatch]] = True
-                info["withheld_pixels"] = int(mismatch.sum())
-                if filled is not None:
-                    filled[ys, xs] = filled[ys + dy, xs + dx]
-                known[ys, xs] = True
+                placed[(ty, tx)] = tuple(info["offset"])
+                take(info, ys, xs)
     if reach > 0:
         out.filled = fill_withheld(out, labels, edited, region, reach)
     return out
@@ -248,18 +286,20 @@ def place(
     search: int,
     near: list[tuple[int, int]],
     clear: np.ndarray | None = None,
+    along_rows: bool = False,
 ) -> dict:
     """The best source offset (dy, dx) of one piece: ``piece`` is its bool mask within ``box`` (x, y, w, h) of the
     map. Returns its info dict, with ``offset`` and ``agreement`` (the score: map agreement 0-1, less the ring's
     image difference, plus the neighbour bonus) or a ``source`` saying why there is none. Pixels of ``clear`` (HxW
-    bool, ``removal_clearance``) that would lie under the piece count as matching no class.
+    bool, ``removal_clearance``) that would lie under the piece count as matching no class. ``along_rows`` looks
+    for sources on the piece's own rows only, anywhere along them (``search`` then bounds nothing).
 
     The correlations are OpenCV's ``matchTemplate`` (TM_CCORR, and TM_SQDIFF with a mask for the ring)."""
     h, w = labels.shape
     x, y, bw, bh = box
     y0, y1, x0, x1 = max(0, y - ring), min(h, y + bh + ring), max(0, x - ring), min(w, x + bw + ring)
-    sy0, sy1 = max(0, y0 - search), min(h, y1 + search)
-    sx0, sx1 = max(0, x0 - search), min(w, x1 + search)
+    sy0, sy1 = (y0, y1) if along_rows else (max(0, y0 - search), min(h, y1 + search))
+    sx0, sx1 = (0, w) if along_rows else (max(0, x0 - search), min(w, x1 + search))
     info: dict = {"box": [x, y, x + bw, y + bh]}
     if sy1 - sy0 < y1 - y0 + 1 and sx1 - sx0 < x1 - x0 + 1:
         info["source"] = "none: the piece's surroundings are as large as the image"

@@ -593,17 +593,21 @@ def edit_render(
     *,
     colors: np.ndarray | None = None,
     detail_inside: str = "source",
+    bands: bool | None = None,
 ) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
     """labels -> image for a planned edit, and what its generator reads inside the edit (for metrics.json; empty for
     generators without codes). A memorising generator's codes are resampled from matching places of the image
     (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask; resampled, the edit's fine
     detail is the image's at the code sources (``detail_inside="source"``, ``with_source_detail``) or the
-    generator's own. A colour-map generator sees ``colors`` (the map's own colours) outside the edit."""
+    generator's own. A colour-map generator sees ``colors`` (the map's own colours) outside the edit. ``bands``
+    (None: for palettes of street views, whose removals fill row by row) first moves whole bands of rows along
+    their rows (``code_sources(bands=True)``)."""
     if not renderer.position_coded:
         return renderer.render_edit(plan.mask, image, colors=colors), {}
     if code_inside == "resample" and renderer.codes_movable:
         t0 = time.perf_counter()
-        sources = code_sources(labels, plan.edited_labels, plan.mask, image=image)
+        street = renderer.palette.fill == "rows" if bands is None else bands
+        sources = code_sources(labels, plan.edited_labels, plan.mask, image=image, bands=street)
         info = {"treatment": "resample", **sources.summary(), "detail": detail_inside, "seconds": round(time.perf_counter() - t0, 2)}
         render = renderer.render_edit(sources.withheld, image, (sources.rows, sources.cols))
         if detail_inside == "source":

@@ -1,25 +1,32 @@
-"""The paper table's memorised edits drawn again with and without the removed objects' shadows in the mask.
+"""The paper table's memorised edits drawn again with the same generators: before and after the removed objects'
+shadows joined the mask and street views' bands joined the resampling.
 
-Usage:  .venv/bin/python benchmarks/shadow_masks.py --table runs/paper-1205 [--out runs/shadow-masks]
+Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits]
 
 A removal's mask made from the changed labels stops at the object, so the shadow it cast (labelled road or lawn)
-stays (cimgen.edit.shadow). This takes every edit that benchmarks/paper_table.py memorised under ``--table``
-(``edits/<row>/<name>``: its fine-tuned generator, its data under ``data/<row>``), plans the same removal once with
-``shadows="off"`` and once with the mode ``cimgen manipulate`` picks by default (``--shadows auto``: ``down`` for the
-street-view palette, ``any`` for maps seen from above), renders both with that one generator as the command does
-(codes resampled, the photo's detail at their sources, the default blend) and scores both: the seam, the
-checkerboard, and the inside (faithful beside the judge's ceiling; painted back beside its floor). The generator
-is the same in both, so what differs is the mask alone.
+stays (cimgen.edit.shadow); and on a street view, 16-pixel pieces copied from other rows bring lane markings of
+another depth (cimgen.edit.resample, ``bands``). This takes every edit that benchmarks/paper_table.py memorised under
+``--table`` (``edits/<row>/<name>``: its fine-tuned generator, its data under ``data/<row>``), plans the same removal
+and draws it three ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
+photo's detail at their sources, the default blend):
 
-Writes ``<out>/shadow_masks.json`` and ``<out>/shadow_masks.md``, and for looking at, ``<out>/<row>-<name>.png``:
-the original, the edit without and the edit with the shadow, cropped around the mask (pictures of ../shared data:
-never committed).
+- ``before``: the mask of the changed labels, square pieces (the default until 2026-12-05);
+- ``shadows``: the removed objects' shadows taken into the mask (``--shadows auto``), square pieces;
+- ``default``: the shadows, and for the street-view palette whole bands moved along their rows first (today's
+  default; for maps seen from above the same as ``shadows``).
+
+Each is scored: the seam, the checkerboard, and the inside (faithful beside its ceiling, the judge's recall of the
+edited classes on the original; painted back beside its floor). The generator is the same, so what differs is the
+mask and the sources alone.
+
+Writes ``<out>/redraw_edits.json`` and ``<out>/redraw_edits.md``, and for looking at, ``<out>/<row>-<name>.png``:
+the original and the three edits side by side, cropped around the masks (pictures of ../shared data: never
+committed).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -47,9 +54,11 @@ ROWS = {  # as benchmarks/paper_table.py edits them: class, box side, whole obje
     "cityscapes": (CAR, 96, True),
     "cityscapes-more": (CAR, 96, True),
 }
+VARIANTS = ("before", "shadows", "default")
+"""How each edit is drawn again (the module's docstring)."""
 COLUMNS = (
-    "| edit | shadow (way, length, px) | mask px | seam | checkerboard | faithful (ceiling) | painted back (floor) |\n"
-    "|---|---|---|---|---|---|---|"
+    "| edit | shadow (way, length, px) | bands | mask px | seam | checkerboard | faithful (ceiling) | painted back (floor) |\n"
+    "|---|---|---:|---|---|---|---|---|"
 )
 
 
@@ -63,38 +72,43 @@ def edits_of(table: Path) -> list[tuple[str, str, Path]]:
     return found
 
 
-def both_ways(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[np.ndarray]]:
-    """One edit drawn with the mask of the changed labels and with the default's shadows taken in: the scores of
-    each, and the original and both results cropped around the larger mask."""
+def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[np.ndarray]]:
+    """One edit drawn the ``VARIANTS`` ways: the scores of each, and the original and the results cropped around
+    the union of their masks."""
     renderer = load_renderer(checkpoints_of(folder / "finetune" / "run")[-1])
     palette = renderer.palette
     cls, side, whole = ROWS[row]
     photo, labels = read_image(data / "images" / f"{name}.png"), read_label_map(data / "labels" / f"{name}.png")
     removal = RemoveClass(cls, box=edit_box(data, name, cls, side), whole_objects=whole, fill=palette.fill, never_fill=palette.thing_ids)
     scores, results = {}, {}
-    for mode in ("off", shadow_mode(DEFAULTS.shadows, palette.fill)):
+    street = palette.fill == "rows"
+    for variant in VARIANTS:
         t0 = time.perf_counter()
-        plan = plan_edit(photo, labels, [removal], num_classes=palette.num_classes, radius=DEFAULTS.radius, shadows=mode)
-        render, _ = edit_render(renderer, photo, labels, plan, DEFAULTS.code_inside, detail_inside=DEFAULTS.detail_inside)
+        shadows = "off" if variant == "before" else shadow_mode(DEFAULTS.shadows, palette.fill)
+        plan = plan_edit(photo, labels, [removal], num_classes=palette.num_classes, radius=DEFAULTS.radius, shadows=shadows)
+        render, codes = edit_render(
+            renderer, photo, labels, plan, DEFAULTS.code_inside, detail_inside=DEFAULTS.detail_inside, bands=street and variant == "default"
+        )
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0)
         metrics = manipulation_metrics(m)
         try:
             inside = inside_metrics(m)
         except CimgenError as e:  # one class around the edit: nothing for the judge to tell apart
-            inside = dict.fromkeys(("faithful", "segmenter_accuracy", "painted_back", "painted_back_floor"), None) | {"not_scored": str(e)}
-        scores[mode] = {
+            inside = dict.fromkeys(("faithful", "edited_class_recall", "painted_back", "painted_back_floor"), None) | {"not_scored": str(e)}
+        scores[variant] = {
             "shadow": plan.info.get("shadow"),
+            "bands": codes.get("bands", 0),
             "mask_pixels": int(m.mask.sum()),
             "seam": metrics["seam"]["seam_ratio"],
             "checkerboard": round(metrics["checkerboard"]["ratio"], 3),
             "faithful": inside["faithful"],
-            "ceiling": inside["segmenter_accuracy"],
+            "ceiling": inside["edited_class_recall"],
             "painted_back": inside["painted_back"],
             "floor": inside["painted_back_floor"],
             **({"not_scored": inside["not_scored"]} if "not_scored" in inside else {}),
             "seconds": round(time.perf_counter() - t0, 1),
         }
-        results[mode] = (m.result, m.mask)
+        results[variant] = (m.result, m.mask)
     union = np.logical_or.reduce([mask for _, mask in results.values()])
     ys, xs = np.nonzero(union)
     h, w = union.shape
@@ -107,44 +121,44 @@ def shown(v, digits: int = 3) -> str:
 
 
 def table_line(edit: str, scores: dict) -> str:
-    """Two figures per cell: without the shadow -> with it."""
-    off, on = scores["off"], next(v for k, v in scores.items() if k != "off")
-    sh = on["shadow"] or {}
+    """Three figures per cell: before -> with the shadows -> today's default."""
+    sh = scores["default"]["shadow"] or {}
     found = f"{sh['direction']:g} deg, {sh['length']} px, {sh['pixels']}" if sh.get("found") else f"none ({sh.get('why', 'n/a')})"
 
-    def pair(key: str, digits: int = 3) -> str:
-        return f"{shown(off[key], digits)} -> {shown(on[key], digits)}"
+    def each(key: str, digits: int = 3) -> str:
+        return " -> ".join(shown(scores[v][key], digits) for v in VARIANTS)
 
     return (
-        f"| {edit} | {found} | {off['mask_pixels']} -> {on['mask_pixels']} | {pair('seam')} | {pair('checkerboard')} | "
-        f"{pair('faithful')} ({shown(off['ceiling'])} / {shown(on['ceiling'])}) | {pair('painted_back', 4)} "
-        f"({shown(off['floor'], 4)} / {shown(on['floor'], 4)}) |"
+        f"| {edit} | {found} | {scores['default']['bands']} | {each('mask_pixels', 0)} | {each('seam')} | {each('checkerboard')} | "
+        f"{each('faithful')} ({each('ceiling')}) | {each('painted_back', 4)} ({each('floor', 4)}) |"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", type=Path, required=True, help="an output folder of benchmarks/paper_table.py")
-    parser.add_argument("--out", type=Path, default=Path("runs/shadow-masks"))
+    parser.add_argument("--out", type=Path, default=Path("runs/redraw-edits"))
     args = parser.parse_args()
     edits = edits_of(args.table)
     if not edits:
-        sys.exit(f"{args.table} holds no memorised edit with its fine-tune (edits/<row>/<name>/finetune); run benchmarks/paper_table.py first")
+        sys.exit(
+            f"{args.table} holds no memorised edit with its fine-tune (edits/<row>/<name>/finetune); run benchmarks/paper_table.py first"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     log(f"{len(edits)} edits under {args.table}; CPU: {cpu_summary()}")
     out, lines = {}, [COLUMNS]
     for row, name, folder in edits:
         data = args.table / "data" / ("cityscapes" if row.startswith("cityscapes") else row)
-        log(f"{row}/{name}: drawing it without and with the shadows")
-        scores, crops = both_ways(row, name, folder, data)
+        log(f"{row}/{name}: drawing it {', '.join(VARIANTS)}")
+        scores, crops = redrawn(row, name, folder, data)
         out[f"{row}/{name}"] = scores
         lines.append(table_line(f"{row}/{name}", scores))
         log("  " + lines[-1])
         Image.fromarray(np.concatenate(crops, axis=1)).save(args.out / f"{row}-{name}.png")
-    write_text(args.out / "shadow_masks.json", json_text({"cpu": cpu_summary(), "table": str(args.table), "edits": out}))
-    write_text(args.out / "shadow_masks.md", "\n".join(lines) + "\n")
+    write_text(args.out / "redraw_edits.json", json_text({"cpu": cpu_summary(), "table": str(args.table), "edits": out}))
+    write_text(args.out / "redraw_edits.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    log(f"results in {args.out}/shadow_masks.md (pictures beside it: original | without | with the shadow)")
+    log(f"results in {args.out}/redraw_edits.md (pictures beside it: original | {' | '.join(VARIANTS)})")
 
 
 if __name__ == "__main__":

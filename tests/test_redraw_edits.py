@@ -1,4 +1,4 @@
-"""benchmarks/shadow_masks.py: a memorised edit drawn again with and without its removed objects' shadows."""
+"""benchmarks/redraw_edits.py: a memorised edit drawn again before and after the shadows and the bands."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cimgen.io.images import write_image, write_label_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import paper_table as table
-import shadow_masks as bench
+import redraw_edits as bench
 
 
 def _shaded_pair(folder: Path) -> Path:
@@ -35,19 +35,21 @@ def _shaded_pair(folder: Path) -> Path:
     return folder
 
 
-def test_the_same_generator_draws_the_edit_without_and_with_the_shadow(tmp_path):
+def test_the_same_generator_draws_the_edit_before_and_with_the_shadow(tmp_path):
     data = _shaded_pair(tmp_path / "data" / "building2sat")
     box = table.edit_box(data, "tile", table.BUILDING, 160)
     table.memorise_edit(data, "tile", "building", box, tmp_path / "edits" / "building2sat" / "tile", whole=True, steps=2)
     (tmp_path / "edits" / "map2sat" / "unfinished").mkdir(parents=True)  # no fine-tune kept: left out
     assert [(r, n) for r, n, _ in bench.edits_of(tmp_path)] == [("building2sat", "tile")]
-    scores, crops = bench.both_ways("building2sat", "tile", tmp_path / "edits" / "building2sat" / "tile", data)
-    assert set(scores) == {"off", "any"}  # a palette seen from above: shadows any way
-    off, on = scores["off"], scores["any"]
-    assert off["shadow"] is None and on["shadow"]["found"] and on["shadow"]["direction"] == 45.0
-    assert on["mask_pixels"] > off["mask_pixels"]
-    for s in (off, on):
+    scores, crops = bench.redrawn("building2sat", "tile", tmp_path / "edits" / "building2sat" / "tile", data)
+    assert set(scores) == set(bench.VARIANTS)
+    before, shadows, default = (scores[v] for v in bench.VARIANTS)
+    assert before["shadow"] is None and shadows["shadow"]["found"] and shadows["shadow"]["direction"] == 45.0
+    assert shadows["mask_pixels"] > before["mask_pixels"]
+    # seen from above, no bands: today's default is the shadows' variant
+    assert default["bands"] == shadows["bands"] == 0 and default["mask_pixels"] == shadows["mask_pixels"]
+    for s in scores.values():
         assert 0 <= s["faithful"] <= 1 and s["seam"] > 0 and s["checkerboard"] > 0
-    assert len(crops) == 3 and len({c.shape for c in crops}) == 1
+    assert len(crops) == 1 + len(bench.VARIANTS) and len({c.shape for c in crops}) == 1
     line = bench.table_line("building2sat/tile", scores)
-    assert line.count("|") == bench.COLUMNS.splitlines()[0].count("|") and "45 deg" in line and " -> " in line
+    assert line.count("|") == bench.COLUMNS.splitlines()[0].count("|") and "45 deg" in line and line.count(" -> ") >= 10
