@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fidelity import (  # the pairs, edits and default treatment of the fidelity benchmark
     DEFAULT_BLEND,
     DEFAULT_INSIDE,
+    DEFAULT_SHADOWS,
     PAIRS,
     pair_compression,
     removal,
@@ -67,6 +68,7 @@ from cimgen.forensics.train import load_detector, resolve_config, run_detector
 from cimgen.generators import load_renderer
 from cimgen.io.images import JpegCompression, recompress_jpeg
 from cimgen.runs.manipulate import edit_render
+from cimgen.runs.options import shadow_mode
 from cimgen.textfiles import json_text
 from cimgen.train.runtime import cpu_summary
 
@@ -216,7 +218,8 @@ def run_variant(
     if compression is not None:
         generated = recompress_jpeg(generated, compression)
     box = busiest_box(labels == spec["target"], spec["side"])
-    plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
+    shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.fill)
+    plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8, shadows=shadows)
     render, codes = edit_render(renderer, photo, labels, plan, DEFAULT_INSIDE)
     forgery = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
     if compression is not None:

@@ -94,7 +94,7 @@ from cimgen.metrics.protocol import EvalPair, evaluate_pairs
 from cimgen.nn.devices import check_device
 from cimgen.palette import CITYSCAPES_PALETTE, SYNTH_PALETTE, Palette
 from cimgen.runs.manipulate import edit_render, memorising_checkpoint
-from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig
+from cimgen.runs.options import FINETUNE_POSITION, MEMORISE_L1, ManipulateConfig, shadow_mode
 from cimgen.textfiles import json_text
 from cimgen.train.pix2pixhd import converted_checkpoint, finetune_config, relabelled_checkpoint, run_pix2pixhd
 from cimgen.train.runtime import cpu_summary
@@ -160,6 +160,8 @@ DEFAULT_DETAIL = ManipulateConfig(checkpoint="", out="").detail_inside
 DEFAULT_BLEND = ManipulateConfig(checkpoint="", out="").blend
 """How cimgen manipulate blends by default (every edit here)."""
 DEFAULT_MATCH_JPEG = ManipulateConfig(checkpoint="", out="").match_jpeg
+DEFAULT_SHADOWS = ManipulateConfig(checkpoint="", out="").shadows
+"""cimgen manipulate's ``--shadows`` (``auto``: the removed objects' shadows join the mask; since 2026-12-05)."""
 """Whether cimgen manipulate compresses a JPEG image's edit as the file was, by default."""
 GPU_PRESET = {"variants": "memorise-full-detail-bilinear", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
@@ -272,7 +274,8 @@ def score_edit(
     it that the generator allows; pictures written into ``run``. With ``compression`` (``pair_compression``) the edit is
     compressed as the photo's JPEG file was, as cimgen manipulate does by default."""
     renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
-    plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8)
+    shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.fill)
+    plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8, shadows=shadows)
     edits = {}
     # as cimgen manipulate does (--code-inside, --detail-inside): codes resampled from matching places with the photo's
     # fine detail there (the default) or the generator's own ("resample-generated"), or withheld in the edit
