@@ -6,9 +6,11 @@ and the blend keeps its shadow, a dark patch where nothing stands any more (issu
 Cityscapes aachen_000005, the house of SpaceNet img50).
 
 Shadows of one picture fall one way (the sun's, or straight down for the contact shadow under a car),
-so the way is read from every object of the removed classes in the picture: walking out of the objects
-in each of ``DIRECTIONS`` directions, the mean brightness of the surrounding classes over the first few
-pixels is lowest on the shadow side, against the opposite side. Where no side is clearly darker
+so the way is read from every object of the removed classes within ``WINDOW`` pixels of the edit: walking
+out of the objects in each of ``DIRECTIONS`` directions, the mean brightness of the surrounding classes
+over the first ``SPANS`` pixels (each pixel divided by its class's median, so that a darker class along one
+side, a facade behind a car, is no shadow) is lowest on the shadow side, against the opposite side. A view
+from the street (``down``) looks below the objects only. Where no side is clearly darker
 (``CONTRAST``), nothing is added. Otherwise the pixels on that side of the removed object, within the
 shadow's length measured along that way, darker than ``DARKER`` times their class's brightness on the
 lit sides, and connected to the object, are its shadow.
