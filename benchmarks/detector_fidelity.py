@@ -218,7 +218,7 @@ def run_variant(
     if compression is not None:
         generated = recompress_jpeg(generated, compression)
     box = busiest_box(labels == spec["target"], spec["side"])
-    shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.fill)
+    shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.street_view)
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8, shadows=shadows)
     render, codes = edit_render(renderer, photo, labels, plan, DEFAULT_INSIDE)
     forgery = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)

@@ -160,9 +160,9 @@ DEFAULT_DETAIL = ManipulateConfig(checkpoint="", out="").detail_inside
 DEFAULT_BLEND = ManipulateConfig(checkpoint="", out="").blend
 """How cimgen manipulate blends by default (every edit here)."""
 DEFAULT_MATCH_JPEG = ManipulateConfig(checkpoint="", out="").match_jpeg
+"""Whether cimgen manipulate compresses a JPEG image's edit as the file was, by default."""
 DEFAULT_SHADOWS = ManipulateConfig(checkpoint="", out="").shadows
 """cimgen manipulate's ``--shadows`` (``auto``: the removed objects' shadows join the mask; since 2026-12-05)."""
-"""Whether cimgen manipulate compresses a JPEG image's edit as the file was, by default."""
 GPU_PRESET = {"variants": "memorise-full-detail-bilinear", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
@@ -274,7 +274,7 @@ def score_edit(
     it that the generator allows; pictures written into ``run``. With ``compression`` (``pair_compression``) the edit is
     compressed as the photo's JPEG file was, as cimgen manipulate does by default."""
     renderer = load_renderer(max((run / "checkpoints").glob("epoch-*")), device=device)
-    shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.fill)
+    shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.street_view)
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8, shadows=shadows)
     edits = {}
     # as cimgen manipulate does (--code-inside, --detail-inside): codes resampled from matching places with the photo's

@@ -363,13 +363,14 @@ def saved_inside(folder: Path, labels_file: Path) -> dict:
 EDIT_COLUMNS = "| edit | region | SSIM outside | seam | checkerboard | faithful (ceiling) | painted back (floor) | wall s |"
 
 
+def shown(v: float | None, digits: int = 3) -> str:
+    """A figure of a table line, or "n/a" where there is none."""
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
 def edit_row(name: str, metrics: dict) -> str:
     """One edit's line of ``edits.md``: what the paper's protocol does not look at (the seam, the lattice, the inside)."""
     inside = metrics.get("inside") or {}
-
-    def shown(v, digits: int = 3) -> str:
-        return "n/a" if v is None else f"{v:.{digits}f}"
-
     return (
         f"| {name} | {100 * metrics['mask_area_fraction']:.1f}% | {shown(metrics.get('ssim_outside_mask'))} | "
         f"{shown(metrics['seam']['seam_ratio'])} | {shown(metrics['checkerboard']['ratio'])} | "

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paper_table import BUILDING, CAR, checkpoints_of, edit_box, log
+from paper_table import BUILDING, CAR, checkpoints_of, edit_box, log, shown
 
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
@@ -81,13 +81,18 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
     photo, labels = read_image(data / "images" / f"{name}.png"), read_label_map(data / "labels" / f"{name}.png")
     removal = RemoveClass(cls, box=edit_box(data, name, cls, side), whole_objects=whole, fill=palette.fill, never_fill=palette.thing_ids)
     scores, results = {}, {}
-    street = palette.fill == "rows"
     for variant in VARIANTS:
         t0 = time.perf_counter()
-        shadows = "off" if variant == "before" else shadow_mode(DEFAULTS.shadows, palette.fill)
+        shadows = "off" if variant == "before" else shadow_mode(DEFAULTS.shadows, palette.street_view)
         plan = plan_edit(photo, labels, [removal], num_classes=palette.num_classes, radius=DEFAULTS.radius, shadows=shadows)
         render, codes = edit_render(
-            renderer, photo, labels, plan, DEFAULTS.code_inside, detail_inside=DEFAULTS.detail_inside, bands=street and variant == "default"
+            renderer,
+            photo,
+            labels,
+            plan,
+            DEFAULTS.code_inside,
+            detail_inside=DEFAULTS.detail_inside,
+            bands=palette.street_view and variant == "default",
         )
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0)
         metrics = manipulation_metrics(m)
@@ -114,10 +119,6 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
     h, w = union.shape
     crop = (slice(max(0, ys.min() - 24), min(h, ys.max() + 25)), slice(max(0, xs.min() - 24), min(w, xs.max() + 25)))
     return scores, [photo[crop]] + [r[crop] for r, _ in results.values()]
-
-
-def shown(v, digits: int = 3) -> str:
-    return "n/a" if v is None else f"{v:.{digits}f}"
 
 
 def table_line(edit: str, scores: dict) -> str:

@@ -218,6 +218,7 @@ def test_things_and_fill_travel_with_the_palette_and_are_checked():
 
     back = Palette.from_dict(CITYSCAPES_PALETTE.to_dict())
     assert back.things == CITYSCAPES_PALETTE.things and back.fill == "rows"
+    assert back.street_view and not SYNTH_PALETTE.street_view  # row-by-row fills are views from the street
     assert CITYSCAPES_PALETTE.names[CITYSCAPES_PALETTE.thing_ids[12]] == "car" and "road" not in CITYSCAPES_PALETTE.things
     assert (
         "things" not in SYNTH_PALETTE.to_dict() and "fill" not in SYNTH_PALETTE.to_dict()

@@ -55,6 +55,12 @@ class Palette:
         return len(self.names)
 
     @property
+    def street_view(self) -> bool:
+        """Whether its maps are views from the street, as a removal that fills row by row says (``fill == "rows"``):
+        shadows fall below the objects, and a row is one depth of the scene."""
+        return self.fill == "rows"
+
+    @property
     def thing_ids(self) -> tuple[int, ...]:
         """The ids of ``things``."""
         return tuple(self.names.index(t) for t in self.things)

@@ -206,11 +206,10 @@ def removed_pixels(labels: np.ndarray, edited: np.ndarray, owners: np.ndarray, e
         mine = owners == i + 1
         if isinstance(e, REMOVALS):
             out |= mine
-        elif isinstance(e, MoveObject) and not e.copy:
+        elif isinstance(e, MoveObject) and not e.copy:  # its point was checked when the move was applied
             x, y = e.at
-            moved = labels[y, x] if 0 <= y < labels.shape[0] and 0 <= x < labels.shape[1] else None
-            if moved is not None:
-                out |= mine & (labels == moved) & (edited != moved)
+            moved = labels[y, x]
+            out |= mine & (labels == moved) & (edited != moved)
     return out & changed
 
 

@@ -492,7 +492,7 @@ def manipulate_one(
         instances=inputs.instances,
         mask=inputs.mask,
         radius=cfg.radius,
-        shadows=shadow_mode(cfg.shadows, renderer.palette.fill),
+        shadows=shadow_mode(cfg.shadows, renderer.palette.street_view),
     )
     if cfg.finetune and cfg.tile_size and cfg.finetune_position and echo:
         echo("--tile-size: memorising without a position code (a code for the whole image does not survive tiling)")
@@ -600,13 +600,13 @@ def edit_render(
     (``code_inside="resample"``, ``cimgen.edit.resample``) or withheld in the edit's mask; resampled, the edit's fine
     detail is the image's at the code sources (``detail_inside="source"``, ``with_source_detail``) or the
     generator's own. A colour-map generator sees ``colors`` (the map's own colours) outside the edit. ``bands``
-    (None: for palettes of street views, whose removals fill row by row) first moves whole bands of rows along
+    (None: for palettes of street views, ``Palette.street_view``) first moves whole bands of rows along
     their rows (``code_sources(bands=True)``)."""
     if not renderer.position_coded:
         return renderer.render_edit(plan.mask, image, colors=colors), {}
     if code_inside == "resample" and renderer.codes_movable:
         t0 = time.perf_counter()
-        street = renderer.palette.fill == "rows" if bands is None else bands
+        street = renderer.palette.street_view if bands is None else bands
         sources = code_sources(labels, plan.edited_labels, plan.mask, image=image, bands=street)
         info = {"treatment": "resample", **sources.summary(), "detail": detail_inside, "seconds": round(time.perf_counter() - t0, 2)}
         render = renderer.render_edit(sources.withheld, image, (sources.rows, sources.cols))

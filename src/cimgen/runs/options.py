@@ -111,12 +111,12 @@ SHADOW_CHOICES = ("auto", *SHADOWS)
 """``ManipulateConfig.shadows``: ``auto`` picks one of ``cimgen.edit.shadow.SHADOWS`` by the palette."""
 
 
-def shadow_mode(choice: str, palette_fill: str) -> str:
-    """The ``SHADOWS`` mode of a ``shadows`` choice: ``auto`` is ``down`` for a palette whose removals fill row by row
-    (views from the street: a car's shadow lies under it) and ``any`` otherwise (views from above: the sun's way)."""
+def shadow_mode(choice: str, street_view: bool) -> str:
+    """The ``SHADOWS`` mode of a ``shadows`` choice: ``auto`` is ``down`` for a palette of street views
+    (``Palette.street_view``: a car's shadow lies under it) and ``any`` otherwise (views from above: the sun's way)."""
     if choice != "auto":
         return choice
-    return "down" if palette_fill == "rows" else "any"
+    return "down" if street_view else "any"
 
 
 @dataclass(frozen=True)
