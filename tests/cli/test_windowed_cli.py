@@ -141,3 +141,31 @@ def test_a_scene_too_large_for_memory_says_to_use_windowed(capsys, tiny_ckpt, tm
 
     monkeypatch.setattr(run, "IN_MEMORY_MAX_PIXELS", 1000)
     assert "run it with --windowed" in _err(capsys, _args(tiny_ckpt, geo_scene, tmp_path / "big"))
+
+
+def test_windowed_runs_take_the_removed_buildings_shadows_in_as_in_memory_runs(tiny_ckpt, tmp_path):
+    """Houses casting shadows down and to the right: ``--shadows auto`` finds them window by window as in memory."""
+    from rasterio.crs import CRS
+
+    from cimgen.io.geotiff import GeoInfo, read_geotiff, write_geotiff
+    from tests.edit.test_shadow import _tiled_scene
+
+    image, labels = _tiled_scene()
+    labels = np.array([GROUND, BUILDING, VEGETATION], np.uint8)[labels]
+    h, w = labels.shape
+    info = GeoInfo(
+        height=h, width=w, count=3, crs=CRS.from_epsg(UTM_33N).to_wkt(), transform=(0.3, 0.0, 500000.0, 0.0, -0.3, 5400000.0),
+        tags={}, colorinterp=("red", "green", "blue"), compress="deflate",
+    )  # fmt: skip
+    write_geotiff(tmp_path / "scene.tif", image, info)
+    write_geotiff(tmp_path / "labels.tif", labels, info)
+    (tmp_path / "edits.yaml").write_text(yaml.safe_dump({"edits": [{"op": "remove", "class": "building", "box": [150, 150, 230, 230]}]}))
+    for name, extra in (("memory", ()), ("windowed", ("--windowed",)), ("off", ("--windowed", "--shadows", "off"))):
+        assert main(_args(tiny_ckpt, tmp_path, tmp_path / name, "--radius", "4", *extra)) == 0
+    runs = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("memory", "windowed", "off")}
+    assert runs["memory"]["shadow"]["found"] and runs["memory"]["shadow"]["direction"] == 45.0
+    assert [s["direction"] for s in runs["windowed"]["shadow"]] == [45.0]
+    assert runs["windowed"]["mask_from"] == runs["memory"]["mask_from"] == "changed labels and the removed objects' shadows, dilated"
+    assert runs["off"]["mask_from"] == "changed labels, dilated" and "shadow" not in runs["off"]
+    assert runs["windowed"]["mask_area_pixels"] == runs["memory"]["mask_area_pixels"] > runs["off"]["mask_area_pixels"]
+    assert np.array_equal(read_geotiff(tmp_path / "windowed" / "mask.tif")[0], read_geotiff(tmp_path / "memory" / "mask.tif")[0])

@@ -124,3 +124,53 @@ def test_only_removed_objects_cast_shadows_that_go():
     gone = removed_pixels(labels, edited, owners, [move])
     assert gone[y + 1, x + 1] and not gone[y + 1, x + 31 + SIDE - 2]
     assert np.array_equal(removed_pixels(labels, edited, owners, None), labels != edited)
+
+
+def _tiled_scene(rows: int = 4, cols: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The four-house scene repeated as a grid (rows x cols copies): shadows down and to the right."""
+    image, labels = scene(1, 1)
+    return np.tile(image, (rows, cols, 1)), np.tile(labels, (rows, cols))
+
+
+@pytest.mark.parametrize("context", [256, 24])
+def test_windowed_plans_take_the_shadows_in_as_the_in_memory_plan_does(context):
+    from cimgen.edit.windowed import plan_windowed
+
+    image, labels = _tiled_scene()
+    edits = [RemoveClass(cls=HOUSE, box=(150, 150, 230, 230)), MoveObject(at=(300 + 4, 10 + 4), by=(0, 30))]
+    plan = plan_windowed(
+        lambda y, x, h, w: labels[y : y + h, x : x + w].copy(), labels.shape, edits, num_classes=3, radius=4, context=context,
+        read_image=lambda y, x, h, w: image[y : y + h, x : x + w].copy(), shadows="any",
+    )  # fmt: skip
+    mask = np.zeros(labels.shape, bool)
+    for p in plan.patches:
+        mask[p.y : p.y + p.labels.shape[0], p.x : p.x + p.labels.shape[1]] |= p.mask
+    ref = plan_edit(image, labels, edits, num_classes=3, radius=4, shadows="any")
+    assert ref.info["shadow"]["found"] and ref.info["shadow"]["direction"] == 45.0
+    assert all(s["found"] and s["direction"] == 45.0 for s in plan.info["shadow"])
+    assert np.array_equal(mask, ref.mask)
+    assert plan.info["mask_pixels"] == int(mask.sum())
+    off = plan_windowed(lambda y, x, h, w: labels[y : y + h, x : x + w].copy(), labels.shape, edits, num_classes=3, radius=4)
+    assert "shadow" not in off.info and off.info["mask_pixels"] < plan.info["mask_pixels"]
+
+
+def test_windowed_shadows_need_the_picture_and_a_known_mode():
+    from cimgen.edit.windowed import plan_windowed
+
+    image, labels = _tiled_scene(1, 1)
+    read = lambda y, x, h, w: labels[y : y + h, x : x + w].copy()
+    edits = [RemoveClass(cls=HOUSE, box=(0, 0, 40, 40))]
+    with pytest.raises(CimgenError, match="needs the picture"):
+        plan_windowed(read, labels.shape, edits, num_classes=3, shadows="any")
+    with pytest.raises(CimgenError, match="shadows must be one of"):
+        plan_windowed(read, labels.shape, edits, num_classes=3, shadows="sideways", read_image=lambda *a: image)
+
+
+def test_a_move_whose_point_lies_outside_the_map_owns_nothing_there():
+    """A windowed plan hands each window the moves in its coordinates; a move read in another window is skipped."""
+    _, labels = scene(1, 1)
+    edited = remove_first(labels)
+    owners = (labels != edited).astype(np.int32)
+    away = MoveObject(at=(W + 50, 5), by=(0, 10))
+    assert not removed_pixels(labels, edited, owners, [away]).any()
+    assert np.array_equal(removed_pixels(labels, edited, owners, [RemoveClass(cls=HOUSE, box=(0, 0, 30, 30))]), labels != edited)

@@ -206,8 +206,10 @@ def removed_pixels(labels: np.ndarray, edited: np.ndarray, owners: np.ndarray, e
         mine = owners == i + 1
         if isinstance(e, REMOVALS):
             out |= mine
-        elif isinstance(e, MoveObject) and not e.copy:  # its point was checked when the move was applied
+        elif isinstance(e, MoveObject) and not e.copy:
             x, y = e.at
+            if not (0 <= y < labels.shape[0] and 0 <= x < labels.shape[1]):
+                continue  # a windowed plan's move whose point lies in another window: it owns no pixel of this one
             moved = labels[y, x]
             out |= mine & (labels == moved) & (edited != moved)
     return out & changed

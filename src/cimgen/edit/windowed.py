@@ -46,7 +46,9 @@ from cimgen.edit.ops import (
     ReplaceClass,
     edit_classes,
 )
-from cimgen.edit.pipeline import TILE_MARGIN
+from cimgen.edit.pipeline import TILE_MARGIN, removed_pixels
+from cimgen.edit.shadow import REACH as SHADOW_REACH
+from cimgen.edit.shadow import SHADOWS, cast_shadow
 from cimgen.edit.tiled import TileBox, generate_tiled, tiles_touching
 from cimgen.errors import CimgenError
 
@@ -266,6 +268,8 @@ def plan_windowed(
     radius: int = DEFAULT_RADIUS,
     context: int = CONTEXT,
     max_window: int = MAX_WINDOW,
+    read_image: WindowReader | None = None,
+    shadows: str = "off",
 ) -> WindowedPlan:
     """Apply ``edits`` on windows of the map read through ``read_labels`` and derive each window's mask.
 
@@ -280,6 +284,11 @@ def plan_windowed(
         radius: dilation of the changed labels, in pixels.
         context: first margin around each edit's box or point (it doubles while needed).
         max_window: largest window side an edit may grow to.
+        read_image: (row, column, height, width) -> that window of the picture (HxWx3 uint8); needed for shadows.
+        shadows: one of ``SHADOWS``: whether each window's mask also takes in the shadows its removed objects cast
+            (``cimgen.edit.shadow.cast_shadow`` on the window's picture, as ``plan_edit`` does on a whole picture).
+            Windows then keep the changed labels ``SHADOW_REACH`` pixels further from their sides, so a shadow
+            and its dilation never reach a side.
 
     Returns:
         A ``WindowedPlan``; its patches together change the labels the in-memory edit would.
@@ -293,11 +302,15 @@ def plan_windowed(
     for name, value, low in (("context", context, 1), ("max_window", max_window, 16), ("radius", radius, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise CimgenError(f"{name} must be a whole number of at least {low} pixels, got {value!r}")
+    if shadows not in SHADOWS:
+        raise CimgenError(f"shadows must be one of {', '.join(SHADOWS)}, got '{shadows}'")
+    if shadows != "off" and read_image is None:
+        raise CimgenError("finding the removed objects' shadows needs the picture (read_image)")
     for i, e in enumerate(edits, start=1):
         for v in edit_classes(e):
             if not 0 <= v < num_classes:
                 raise CimgenError(f"class {v} is outside 0..{num_classes - 1}")
-    guard = radius + FILL_RING + 1
+    guard = radius + FILL_RING + 1 + (SHADOW_REACH if shadows != "off" else 0)
     patches: list[Patch] = []
     windows = []
     for i, edit in enumerate(edits, start=1):
@@ -340,6 +353,7 @@ def plan_windowed(
             kept.append(p)
     if not kept:
         raise CimgenError("the edit changed nothing in the map (no pixel of the chosen class lies in the chosen region)")
+    found = [_cast_on(p, edits, read_image, radius, down=shadows == "down") for p in kept] if shadows != "off" else None
     info = {
         "windows": windows,
         "patches": [[p.x, p.y, p.x + p.labels.shape[1], p.y + p.labels.shape[0]] for p in kept],
@@ -347,7 +361,23 @@ def plan_windowed(
         "mask_pixels": int(sum(int(p.mask.sum()) for p in kept)),
         "edit_seconds": round(time.perf_counter() - t0, 3),
     }
+    if found is not None:
+        info["shadow"] = found
     return WindowedPlan((h, w), kept, info)
+
+
+def _cast_on(p: Patch, edits: list, read_image: WindowReader, radius: int, *, down: bool) -> dict:
+    """Widen patch ``p``'s mask by the shadows of the objects its edits removed (dilated by ``radius``); returns
+    the shadow's info (``cast_shadow``) with the window's box."""
+    hh, ww = p.labels.shape
+    image = read_image(p.y, p.x, hh, ww)
+    # a move is read at its point, so in the window's coordinates (a point in another window owns no pixel here)
+    local = [replace(e, at=(int(e.at[0]) - p.x, int(e.at[1]) - p.y)) if isinstance(e, MoveObject) else e for e in edits]
+    removed = removed_pixels(p.labels, p.edited, p.owners, local)
+    shadow = cast_shadow(image, p.labels, p.edited, removed, down=down)
+    if shadow.mask.any():
+        p.mask = p.mask | dilate(shadow.mask, radius)
+    return {**shadow.info, "window": [p.x, p.y, p.x + ww, p.y + hh]}
 
 
 # ----------------------------------------------------------------------------------------------

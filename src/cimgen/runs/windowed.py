@@ -53,7 +53,7 @@ from cimgen.runs.geodata import (
     truth_layer,
 )
 from cimgen.runs.manipulate import OUT_HINT, check_vector_options, describe_edit, load_edits, run_checkpoint, tile_progress
-from cimgen.runs.options import ManipulateConfig, check_manipulate_config
+from cimgen.runs.options import ManipulateConfig, check_manipulate_config, shadow_mode
 from cimgen.textfiles import json_text
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
@@ -198,7 +198,10 @@ def manipulate_windowed(
 
     scene = inputs.scene
     read_labels = inputs.read_labels
-    plan: WindowedPlan = plan_windowed(read_labels, shape, edits, num_classes=num_classes, radius=cfg.radius, max_window=cfg.window_limit)
+    plan: WindowedPlan = plan_windowed(
+        read_labels, shape, edits, num_classes=num_classes, radius=cfg.radius, max_window=cfg.window_limit,
+        read_image=scene.rgb, shadows=shadow_mode(cfg.shadows, renderer.palette.street_view),
+    )  # fmt: skip
     scene.fit_outside([(p.y, p.x, p.mask) for p in plan.patches])
     tile_size = cfg.tile_size or WINDOWED_TILE_SIZE
     t1 = time.perf_counter()
@@ -248,6 +251,10 @@ def manipulate_windowed(
         "mask_area_fraction": round(plan.info["mask_pixels"] / (info.width * info.height), 9),
         "changed_label_pixels": plan.info["changed_label_pixels"],
         "edit_windows": plan.info["windows"],
+        "mask_from": "changed labels and the removed objects' shadows, dilated"
+        if any(f.get("found") for f in plan.info.get("shadow", []))
+        else "changed labels, dilated",
+        **({"shadow": plan.info["shadow"]} if "shadow" in plan.info else {}),
         "pieces": [
             {
                 "x0": p.x + p.core[1],
