@@ -497,7 +497,7 @@ def report_windowed(args, scene: dict, plan: dict, results: dict, threads: int, 
             f"shifted {MOSAIC_OFFSET} px), a deflate GeoTIFF in UTM 33N written band by band in {scene['build_seconds']} s "
             f"(peak RSS {scene.get('peak_rss_mib', 0) / 1024:.2f} GiB; not counted below). Each case is a fresh process running "
             "`cimgen.runs.windowed.run_windowed` (what `cimgen manipulate --windowed` calls): load the shipped generator, remove the "
-            f"buildings touching the box(es) on windows of the map, mask = changed pixels dilated by {RADIUS}, render the touched tiles "
+            f"buildings touching the box(es) on windows of the map, mask = changed pixels and the removed buildings' shadows (`--shadows auto`) dilated by {RADIUS}, render the touched tiles "
             f"(margin 0 for the feather blend), blend, {WRITES[args.output]}, "
             "sparse `mask.tif` and `generated.tif`, `truth.geojson`. Peak RSS is the process's `ru_maxrss` "
             "after the run (Python, torch and the generator included)."
@@ -560,7 +560,7 @@ def report_sizes(args, scenes: dict, plans: dict, results: dict, walls: dict, th
             + (f" drawn from {args.pool} distinct tiles" if args.pool else "")
             + f" (seed {args.seed}, shifted {MOSAIC_OFFSET} px), deflate GeoTIFFs in UTM 33N, built or reused in `--work`/scene-SIZE "
             f"(not counted). Each row is a fresh process running `cimgen.runs.windowed.run_windowed`: load the shipped generator, "
-            f"remove the buildings touching the boxes on windows of the map, mask = changed pixels dilated by {RADIUS}, render the "
+            f"remove the buildings touching the boxes on windows of the map, mask = changed pixels and the removed buildings' shadows (`--shadows auto`) dilated by {RADIUS}, render the "
             f"touched tiles, blend, {WRITES[args.output]}, sparse `mask.tif` and `generated.tif`, `truth.geojson`. *run* is "
             "`run_windowed`'s wall time, *process* the whole process's (Python and torch imports and the checks included); peak "
             "RSS is the process's `ru_maxrss` after the run."

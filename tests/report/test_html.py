@@ -184,3 +184,12 @@ def test_zoom_enlarges_the_crops_by_nearest_neighbour():
 def test_the_title_is_text_not_markup(tmp_path, bad_title):
     page = _write(tmp_path, _arrays(), title=bad_title).read_text()
     assert bad_title not in page and html.escape(bad_title) in page
+
+
+def test_the_mask_is_captioned_with_what_it_was_made_from(tmp_path):
+    a = _arrays()
+    plain = write_report(tmp_path / "plain", **a, palette=SYNTH_PALETTE, metrics=METRICS, title="t").read_text()
+    assert "Mask (changed labels, dilated)" in plain
+    made = {**METRICS, "mask_from": "changed labels and the removed objects' shadows, dilated"}
+    page = write_report(tmp_path / "shadows", **a, palette=SYNTH_PALETTE, metrics=made, title="t").read_text()
+    assert html.escape("Mask (changed labels and the removed objects' shadows, dilated)") in page

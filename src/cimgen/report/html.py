@@ -145,7 +145,10 @@ def write_report(
         "original.png": ("Original image", small(m.original)),
         "map.png": ("Semantic map", labels_to_colors(_nearest_small(m.labels, large), palette)),
         "edited_map.png": ("Edited map", labels_to_colors(_nearest_small(m.edited_labels, large), palette)),
-        "mask.png": ("Mask (changed labels, dilated)", mask_overlay(small(m.original), _nearest_small(m.mask, large))),
+        "mask.png": (
+            f"Mask ({metrics.get('mask_from') or 'changed labels, dilated'})",
+            mask_overlay(small(m.original), _nearest_small(m.mask, large)),
+        ),
         "generated.png": ("Generated from the edited map", small(m.generated)),
         "result.png": ("Manipulated (blended into the original)", small(m.result)),
     }
