@@ -60,11 +60,12 @@ building, and a generator that memorised the photo draws that part again whereve
 REACH = 32
 """How far (pixels) a pixel whose piece's source is of another class looks for the nearest pixel of its class."""
 BAND_AGREEMENT = 0.95
-"""Share of a whole band's pixels whose source (on nearly the same rows, ``BAND_SLACK``) must be of their edited class,
-and clear of the removed classes (``CLEARANCE``), for the band to be moved whole (``code_sources(bands=True)``): the
-band takes the best-matching such place, or is pieced where there is none. Measured 2026-12-05 on the paper table's Cityscapes fine-tunes: the
-road bands under removed cars reach 0.98-1.00, bands that cross a facade at an angle or a pavement beside a taxi
-0.01-0.42, a kerb band 0.80-0.87 (docs/benchmarks.md, "Removed objects' shadows, and bands for street views")."""
+"""Share of a whole band's pixels whose source (on nearly the same rows, ``BAND_SLACK``) must be of their edited
+class, and clear of the removed classes (``CLEARANCE``), for the band to be moved whole (``code_sources(bands=True)``):
+the band takes the best-matching such place, or is pieced where there is none. Measured 2026-12-05 on the paper
+table's Cityscapes fine-tunes: the road bands under removed cars reach 0.98-1.00, bands that cross a facade at an
+angle or a pavement beside a taxi 0.01-0.42, a kerb band 0.80-0.87 (docs/benchmarks.md, "Removed objects' shadows,
+and bands for street views")."""
 BAND_SLACK = 8
 """Rows a band may move up or down as it moves along its rows: a band under a car rarely has its exact shape on
 exactly its own rows, and 8 rows change the depth, and the size of the markings, little. Measured 2026-12-05 on the
