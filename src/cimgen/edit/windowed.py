@@ -13,7 +13,8 @@ ever made. The map and the image are read through callables that return one wind
    margin doubles) and the edit is applied again, up to ``max_window`` pixels a side, past which
    the edit is refused with one sentence. Edits whose windows meet are applied on one merged
    window, in order, so a later edit sees an earlier one;
-2. each window's mask is its changed labels dilated by ``radius`` (it never reaches the window's
+2. each window's mask is its changed labels, with the shadows its removed objects cast when asked
+   (``cimgen.edit.shadow``, on the window's picture), dilated by ``radius`` (it never reaches the window's
    side, so the masks of all windows together are the whole-scene mask);
 3. the scene grid's tiles within the blend's margin of a mask are rendered
    (``cimgen.edit.tiled.generate_tiled`` with ``origin``/``full_shape``) on a window holding all
