@@ -251,7 +251,7 @@ def test_ten_clients_at_once_are_all_served(server):
         c = gradio_client(server.url)
         c.predict(i % 8, ckpt, api_name="/load_example")
         c.predict(None, "60,60,140,140", "water", "ground", api_name="/insert_ellipse")
-        return c.predict(None, ckpt, "feather", 8, 6, False, 10, "none", api_name="/run")[-1]
+        return c.predict(None, ckpt, "feather", 8, 6, False, 10, "none", "auto", api_name="/run")[-1]
 
     results = concurrently(client, 10)
     assert all(r.startswith("Done in") for r in results.values()), results

@@ -17,7 +17,7 @@ from cimgen.errors import CimgenError
 from cimgen.generators import load_renderer, shipped_checkpoint
 from cimgen.io.images import read_id_map, read_image, read_mask, write_image, write_label_map
 from cimgen.palette import labels_to_colors
-from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS
+from cimgen.runs.options import DEFAULT_FEATHER, DEFAULT_RADIUS, ManipulateConfig
 
 BUILDING, GROUND, WATER = (SYNTH_PALETTE.names.index(n) for n in ("building", "ground", "water"))
 
@@ -109,6 +109,7 @@ def test_a_run_is_replayed_exactly_by_the_command_it_records(session, tmp_path, 
     assert (result / "result.png").is_file() and (result / "metrics.json").is_file()
     argv = shlex.split((job / "input" / "replay.txt").read_text())
     assert argv[:2] == ["cimgen", "manipulate"] and "--spec" in argv and argv[argv.index("--blend") + 1] == "poisson"
+    assert argv[argv.index("--shadows") + 1] == "auto"
     assert main(argv[1:]) == 0, capsys.readouterr().err
     replayed = read_image(job / "replay" / "result.png")
     assert np.array_equal(replayed, read_image(result / "result.png"))
@@ -139,6 +140,7 @@ def test_a_run_hands_back_what_it_wrote_and_uses_the_renderer_it_is_given(sessio
 def test_run_options_take_the_defaults_of_cimgen_manipulate():
     options = RunOptions(checkpoint="c")
     assert (options.radius, options.feather, options.finetune_steps) == (DEFAULT_RADIUS, DEFAULT_FEATHER, None)
+    assert options.shadows == ManipulateConfig(checkpoint="c", out="o").shadows == "auto"
 
 
 def test_a_run_without_edits_says_so(session, tmp_path):

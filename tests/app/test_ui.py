@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -91,10 +94,12 @@ def test_a_cyclegan_makes_the_map_from_an_uploaded_image_and_renders_the_edit(ti
     assert "insert applied" in out[-1] and session.edits == [
         {"op": "insert", "class": "water", "shape": "rectangle", "box": [5, 5, 20, 20]}
     ]
-    out = _callback(app, "run")(session, None, cg, "poisson", 4, 6, False, 10, "none", progress=lambda *a, **k: None)
+    out = _callback(app, "run")(session, None, cg, "poisson", 4, 6, False, 10, "none", "off", progress=lambda *a, **k: None)
     assert out[-1].startswith("Done in"), out[-1]
     argv = shlex.split(out[-3])
-    assert argv[argv.index("--palette") + 1] == "synth"
+    assert argv[argv.index("--palette") + 1] == "synth" and argv[argv.index("--shadows") + 1] == "off"
+    metrics = json.loads(Path(argv[argv.index("--spec") + 1].replace("/input/edit.yaml", "/result/metrics.json")).read_text())
+    assert metrics["mask_from"] == "changed labels, dilated" and "shadow" not in metrics
     assert main(argv[1:]) == 0, capsys.readouterr().err
     saved = argv[argv.index("--spec") + 1].replace("/input/edit.yaml", "/result/result.png")
     assert np.array_equal(read_image(saved), read_image(argv[argv.index("--out") + 1] + "/result.png"))

@@ -33,7 +33,7 @@ from cimgen.generators import Renderer, map_from_image
 from cimgen.io.images import image_size, read_id_map, write_image, write_label_map, write_text
 from cimgen.palette import SNAP_TOLERANCE, Palette
 from cimgen.runs.manipulate import ManipulationRun, read_image_any, read_map_any, run_manipulation
-from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, ManipulateConfig
+from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, DEFAULT_SHADOWS, ManipulateConfig
 
 EXAMPLE_COUNT = 8
 """Bundled examples: tiles 0..7 of the synthetic world the shipped generator was pretrained on (seed 0)."""
@@ -267,6 +267,8 @@ class RunOptions:
     """Dilation of the changed labels, in pixels."""
     feather: float = DEFAULT_FEATHER
     """Soft-edge width for feather and laplacian."""
+    shadows: str = DEFAULT_SHADOWS
+    """Whether the mask takes in the removed objects' shadows (``SHADOW_CHOICES``)."""
     finetune: bool = False
     """Fine-tune the generator on the scene first (pix2pixHD)."""
     finetune_steps: int | None = None
@@ -296,6 +298,7 @@ def replay_command(files: dict[str, Path], options: RunOptions, out: str | Path)
     if "instances" in files:
         args += ["--instances", str(files["instances"])]
     args += ["--spec", str(files["spec"]), "--blend", options.blend, "--radius", str(options.radius), "--feather", f"{options.feather:g}"]
+    args += ["--shadows", options.shadows]
     if options.direction:
         args += ["--direction", options.direction]
     if options.palette:
@@ -346,6 +349,7 @@ def run_edit(
         blend=options.blend,
         radius=options.radius,
         feather=options.feather,
+        shadows=options.shadows,
         finetune=options.finetune,
         finetune_steps=options.finetune_steps,
         direction=options.direction,

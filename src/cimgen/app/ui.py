@@ -45,7 +45,15 @@ from cimgen.palette import Palette, labels_to_colors
 from cimgen.runs.detect import image_scores
 from cimgen.runs.edit import palette_of, stored_palette
 from cimgen.runs.manipulate import ManipulationRun
-from cimgen.runs.options import DEFAULT_BLEND, DEFAULT_FEATHER, DEFAULT_RADIUS, MEMORISE_MAX_STEPS, MEMORISE_STEPS
+from cimgen.runs.options import (
+    DEFAULT_BLEND,
+    DEFAULT_FEATHER,
+    DEFAULT_RADIUS,
+    DEFAULT_SHADOWS,
+    MEMORISE_MAX_STEPS,
+    MEMORISE_STEPS,
+    SHADOW_CHOICES,
+)
 
 # gradio reports usage to its makers unless told not to; cimgen runs offline and sends nothing.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -461,6 +469,7 @@ class RunParts:
     finetune: gr.Checkbox
     finetune_steps: gr.Number
     detector: gr.Dropdown
+    shadows: gr.Radio
     run_btn: gr.Button
     out_map: gr.Image
     out_mask: gr.Image
@@ -538,6 +547,10 @@ def _run_panel(detectors: list[tuple[str, str]]) -> RunParts:
         blend = gr.Radio(list(BLEND_MODES), value=DEFAULT_BLEND, label="Blend mode", elem_id="blend")
         radius = gr.Slider(0, 32, value=DEFAULT_RADIUS, step=1, label="Mask dilation (px)")
         feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=0.5, label="Feather (px)")
+        shadows = gr.Radio(
+            list(SHADOW_CHOICES), value=DEFAULT_SHADOWS, elem_id="shadows",
+            label="Removed objects' shadows in the mask (auto: below them on street views, the sun's way seen from above)",
+        )  # fmt: skip
     with gr.Row():
         finetune = gr.Checkbox(False, label="Fine-tune the generator on this scene first (pix2pixHD; slow on CPU)")
         finetune_steps = gr.Number(
@@ -561,7 +574,7 @@ def _run_panel(detectors: list[tuple[str, str]]) -> RunParts:
             out_replay = gr.Textbox(label="Replay from the command line", interactive=False, elem_id="replay")
             out_metrics = gr.JSON(label="Metrics", elem_id="metrics")
     return RunParts(
-        blend, radius, feather, finetune, finetune_steps, detector, run_btn, out_map, out_mask, out_generated,
+        blend, radius, feather, finetune, finetune_steps, detector, shadows, run_btn, out_map, out_mask, out_generated,
         out_slider, out_result, out_heat, out_files, out_replay, out_metrics,
     )  # fmt: skip
 
@@ -641,6 +654,7 @@ def _run_events(cfg: AppConfig, parts: EditorParts, session_state: gr.State, che
         finetune_v,
         steps_v,
         detector_v,
+        shadows_v=DEFAULT_SHADOWS,
         progress=gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ):
         progress(0.05, desc="adding the painted strokes to the edit spec")
@@ -650,6 +664,7 @@ def _run_events(cfg: AppConfig, parts: EditorParts, session_state: gr.State, che
             blend=blend_mode,
             radius=int(radius_v),
             feather=float(feather_v),
+            shadows=shadows_v,
             finetune=bool(finetune_v),
             finetune_steps=int(steps_v) if steps_v else None,
             direction=cfg.direction,
@@ -667,7 +682,9 @@ def _run_events(cfg: AppConfig, parts: EditorParts, session_state: gr.State, che
             raise
         return _run_shown(cfg, session, job, done, detector_v, progress)
 
-    run_inputs = [session_state, parts.editor, parts.generator, r.blend, r.radius, r.feather, r.finetune, r.finetune_steps, r.detector]
+    run_inputs = [
+        session_state, parts.editor, parts.generator, r.blend, r.radius, r.feather, r.finetune, r.finetune_steps, r.detector, r.shadows,
+    ]  # fmt: skip
     r.run_btn.click(
         run,
         run_inputs,

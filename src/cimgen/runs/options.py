@@ -109,6 +109,8 @@ from 0.78-0.84 to 0.75-0.77; a removal should not carry what it removes, so feat
 
 SHADOW_CHOICES = ("auto", *SHADOWS)
 """``ManipulateConfig.shadows``: ``auto`` picks one of ``cimgen.edit.shadow.SHADOWS`` by the palette."""
+DEFAULT_SHADOWS = "auto"
+"""What ``cimgen manipulate``, the batch and the web editor do about the removed objects' shadows unless told."""
 
 
 def shadow_mode(choice: str, street_view: bool) -> str:
@@ -149,7 +151,7 @@ class ManipulateConfig:
     """Blend region given by the user (non-zero = inside); default: changed labels dilated by ``radius``."""
     radius: int = DEFAULT_RADIUS
     """Dilation of the changed labels, in pixels."""
-    shadows: str = "auto"
+    shadows: str = DEFAULT_SHADOWS
     """Whether the mask made from the changed labels also takes in the shadows the removed objects cast
     (``cimgen.edit.shadow``): ``auto`` (``down`` for palettes of street views, whose removals fill row by row;
     ``any`` for maps seen from above), ``any``, ``down`` or ``off``. A mask given with ``mask`` is used as it is."""
