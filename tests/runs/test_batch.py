@@ -218,6 +218,18 @@ def test_a_rerun_skips_finished_scenes_and_makes_new_and_failed_ones(tiny_world,
     assert rows[0]["status"] == "failed" and "was made from other inputs or options than line 2 gives" in rows[0]["error"]
 
 
+def test_a_row_chooses_its_scenes_shadows(tiny_world, tmp_path):
+    """``options: {"shadows": "off"}`` keeps that scene's mask to the changed labels; without it the mask looks for them."""
+    argv = ["--checkpoint", str(shipped_checkpoint()), "--workers", "1"]
+    for name, options in (("off", '{"radius": 4, "shadows": "off"}'), ("auto", '{"radius": 4}')):
+        manifest = _manifest(tmp_path, tiny_world, 1, options=options, name=f"{name}.csv")
+        assert main(["batch", str(manifest), "--out", str(tmp_path / name), *argv]) == 0
+    off = json.loads((tmp_path / "off" / "s0" / "metrics.json").read_text())
+    auto = json.loads((tmp_path / "auto" / "s0" / "metrics.json").read_text())
+    assert off["mask_from"] == "changed labels, dilated" and "shadow" not in off
+    assert "shadow" in auto
+
+
 @pytest.mark.slow
 def test_a_killed_driver_loses_no_finished_scene_and_the_rerun_completes(tiny_world, tmp_path):
     manifest = _manifest(tmp_path, tiny_world, 6, options='{"radius": 4, "finetune": true, "finetune_steps": 2, "finetune_crop": 32}')
@@ -310,6 +322,7 @@ def _err(capsys, manifest: Path, out: Path, *extra: str) -> str:
         (".csv", 'image,out,spec,options\na.png,s0,e.yaml,"{""radius"": 1e9}"\n', "option radius must be an integer"),
         (".csv", 'image,out,spec,options\na.png,s0,e.yaml,"{""radius"": 5000}"\n', "line 2: radius is 5000"),
         (".csv", 'image,out,spec,options\na.png,s0,e.yaml,"{""blend"": ""soft""}"\n', "unknown blend mode 'soft'"),
+        (".csv", 'image,out,spec,options\na.png,s0,e.yaml,"{""shadows"": ""up""}"\n', "shadows is 'up'; choose auto"),
         (".csv", "image,out,edits\na.png,s0,[{op: x}]\n", "line 2: the edits column"),
         (".csv", "", "is empty"),
         (".csv", "image,out,spec\n", "lists no scenes"),

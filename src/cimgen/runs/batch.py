@@ -62,6 +62,7 @@ OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "finetune_steps": (int,),
     "finetune_crop": (int,),
     "match_jpeg": (bool,),
+    "shadows": (str,),
     "tile_size": (int, type(None)),
     "overlap": (int,),
     "map_from": (str,),
