@@ -184,15 +184,22 @@ def plan_edit(
     if mask is None:
         region = edit_mask(labels, edited, radius=radius)
         if shadows != "off":
-            shadow = cast_shadow(image, labels, edited, removed_pixels(labels, edited, owners, edits), down=shadows == "down")
-            info["shadow"] = shadow.info
-            if shadow.mask.any():
-                region |= dilate(shadow.mask, radius)
+            shaded, info["shadow"] = removal_shadow(image, labels, edited, owners, edits, radius=radius, down=shadows == "down")
+            region |= shaded
     else:
         region = user_mask(mask, labels.shape)
         info["changed_pixels_outside_mask"] = int(((labels != edited) & ~region).sum())
     info["edit_seconds"] = round(time.perf_counter() - t0, 3)
     return EditPlan(edited, region, info, owners)
+
+
+def removal_shadow(
+    image: np.ndarray, labels: np.ndarray, edited: np.ndarray, owners: np.ndarray, edits: list | None, *, radius: int, down: bool
+) -> tuple[np.ndarray, dict]:
+    """HxW bool: the shadow the edits' removed objects cast (``cast_shadow`` of their ``removed_pixels``), dilated by
+    ``radius`` as a derived mask is; and how it was found (``Shadow.info``)."""
+    shadow = cast_shadow(image, labels, edited, removed_pixels(labels, edited, owners, edits), down=down)
+    return (dilate(shadow.mask, radius) if shadow.mask.any() else shadow.mask), shadow.info
 
 
 def removed_pixels(labels: np.ndarray, edited: np.ndarray, owners: np.ndarray, edits: list | None) -> np.ndarray:

@@ -47,9 +47,9 @@ from cimgen.edit.ops import (
     ReplaceClass,
     edit_classes,
 )
-from cimgen.edit.pipeline import TILE_MARGIN, removed_pixels
+from cimgen.edit.pipeline import TILE_MARGIN, removal_shadow
 from cimgen.edit.shadow import REACH as SHADOW_REACH
-from cimgen.edit.shadow import SHADOWS, cast_shadow
+from cimgen.edit.shadow import SHADOWS
 from cimgen.edit.tiled import TileBox, generate_tiled, tiles_touching
 from cimgen.errors import CimgenError
 
@@ -368,17 +368,15 @@ def plan_windowed(
 
 
 def _cast_on(p: Patch, edits: list, read_image: WindowReader, radius: int, *, down: bool) -> dict:
-    """Widen patch ``p``'s mask by the shadows of the objects its edits removed (dilated by ``radius``); returns
-    the shadow's info (``cast_shadow``) with the window's box."""
+    """Widen patch ``p``'s mask by the shadows of the objects its edits removed (``removal_shadow``); returns
+    the shadow's info with the window's box."""
     hh, ww = p.labels.shape
     image = read_image(p.y, p.x, hh, ww)
     # a move is read at its point, so in the window's coordinates (a point in another window owns no pixel here)
     local = [replace(e, at=(int(e.at[0]) - p.x, int(e.at[1]) - p.y)) if isinstance(e, MoveObject) else e for e in edits]
-    removed = removed_pixels(p.labels, p.edited, p.owners, local)
-    shadow = cast_shadow(image, p.labels, p.edited, removed, down=down)
-    if shadow.mask.any():
-        p.mask = p.mask | dilate(shadow.mask, radius)
-    return {**shadow.info, "window": [p.x, p.y, p.x + ww, p.y + hh]}
+    shaded, info = removal_shadow(image, p.labels, p.edited, p.owners, local, radius=radius, down=down)
+    p.mask = p.mask | shaded
+    return {**info, "window": [p.x, p.y, p.x + ww, p.y + hh]}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -545,12 +545,7 @@ def manipulate_one(
         "map_colours_snapped": inputs.snap,
         "edits": described if inputs.edits is not None else f"edited map {cfg.edited_map}",
         "radius": cfg.radius if inputs.mask is None else None,
-        "mask_from": cfg.mask
-        or (
-            "changed labels and the removed objects' shadows, dilated"
-            if plan.info.get("shadow", {}).get("found")
-            else "changed labels, dilated"
-        ),
+        "mask_from": cfg.mask or derived_mask_from(plan.info.get("shadow", {}).get("found", False)),
         **({"shadow": plan.info["shadow"]} if "shadow" in plan.info else {}),
     }
     result_raster = None
@@ -582,6 +577,11 @@ def finetuned_steps(renderer: Renderer) -> int | None:
     """The training steps a fine-tuned renderer's checkpoint records."""
     step = (renderer.checkpoint or ({}, {}))[0].get("step")
     return int(step) if step is not None else None
+
+
+def derived_mask_from(shadows_found: bool) -> str:
+    """``metrics.json``'s ``mask_from`` of a mask made from the changed labels (with the shadows, where found)."""
+    return "changed labels and the removed objects' shadows, dilated" if shadows_found else "changed labels, dilated"
 
 
 def edit_render(

@@ -52,7 +52,15 @@ from cimgen.runs.geodata import (
     trace_edits,
     truth_layer,
 )
-from cimgen.runs.manipulate import OUT_HINT, check_vector_options, describe_edit, load_edits, run_checkpoint, tile_progress
+from cimgen.runs.manipulate import (
+    OUT_HINT,
+    check_vector_options,
+    derived_mask_from,
+    describe_edit,
+    load_edits,
+    run_checkpoint,
+    tile_progress,
+)
 from cimgen.runs.options import ManipulateConfig, check_manipulate_config, shadow_mode
 from cimgen.textfiles import json_text
 
@@ -251,9 +259,7 @@ def manipulate_windowed(
         "mask_area_fraction": round(plan.info["mask_pixels"] / (info.width * info.height), 9),
         "changed_label_pixels": plan.info["changed_label_pixels"],
         "edit_windows": plan.info["windows"],
-        "mask_from": "changed labels and the removed objects' shadows, dilated"
-        if any(f.get("found") for f in plan.info.get("shadow", []))
-        else "changed labels, dilated",
+        "mask_from": derived_mask_from(any(f.get("found") for f in plan.info.get("shadow", []))),
         **({"shadow": plan.info["shadow"]} if "shadow" in plan.info else {}),
         "pieces": [
             {
