@@ -1,5 +1,6 @@
 """The paper table's memorised edits drawn again with the same generators: before and after the removed objects'
-shadows joined the mask and street views' bands joined the resampling.
+shadows joined the mask, street views' bands joined the resampling, and groups of pixels without a nearby source
+took a shared offset.
 
 Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits]
 
@@ -7,20 +8,26 @@ A removal's mask made from the changed labels stops at the object, so the shadow
 stays (cimgen.edit.shadow); and on a street view, 16-pixel pieces copied from other rows bring lane markings of
 another depth (cimgen.edit.resample, ``bands``). This takes every edit that benchmarks/paper_table.py memorised under
 ``--table`` (``edits/<row>/<name>``: its fine-tuned generator, its data under ``data/<row>``), plans the same removal
-and draws it three ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
+and draws it four ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
 photo's detail at their sources, the default blend):
 
 - ``before``: the mask of the changed labels, square pieces (the default until 2026-12-05);
 - ``shadows``: the removed objects' shadows taken into the mask (``--shadows auto``), square pieces;
-- ``default``: the shadows, and for the street-view palette whole bands moved along their rows first (today's
-  default; for maps seen from above the same as ``shadows``).
+- ``one source``: the shadows, and for the street-view palette whole bands moved along their rows first; but
+  pixels whose piece found another class, and that no nearby source continues, read the nearest such pixel's source
+  itself (``cimgen.edit.resample.SHARED_TRIES`` 0: the fill until 2026-12-05, which drew a group of such pixels from
+  one source, a flat block);
+- ``default``: as ``one source``, but such pixels move by groups to the nearest place that fits them
+  (``cimgen.edit.resample.shared_offsets``; today's default).
+
+``before`` and ``shadows`` use today's fill.
 
 Each is scored: the seam, the checkerboard, and the inside (faithful beside its ceiling, the judge's recall of the
 edited classes on the original; painted back beside its floor). The generator is the same, so what differs is the
 mask and the sources alone.
 
 Writes ``<out>/redraw_edits.json`` and ``<out>/redraw_edits.md``, and for looking at, ``<out>/<row>-<name>.png``:
-the original and the three edits side by side, cropped around the masks (pictures of ../shared data: never
+the original and the four edits side by side, cropped around the masks (pictures of ../shared data: never
 committed).
 """
 
@@ -29,6 +36,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +46,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paper_table import BUILDING, CAR, checkpoints_of, edit_box, log, shown
 
+from cimgen.edit import resample
 from cimgen.edit.ops import RemoveClass
 from cimgen.edit.pipeline import inside_metrics, manipulation_metrics, plan_edit, render_edit
 from cimgen.errors import CimgenError
@@ -54,12 +64,23 @@ ROWS = {  # as benchmarks/paper_table.py edits them: class, box side, whole obje
     "cityscapes": (CAR, 96, True),
     "cityscapes-more": (CAR, 96, True),
 }
-VARIANTS = ("before", "shadows", "default")
+VARIANTS = ("before", "shadows", "one source", "default")
 """How each edit is drawn again (the module's docstring)."""
 COLUMNS = (
     "| edit | shadow (way, length, px) | bands | mask px | seam | checkerboard | faithful (ceiling) | painted back (floor) |\n"
     "|---|---|---:|---|---|---|---|---|"
 )
+
+
+@contextmanager
+def shared_tries(tries: int) -> Iterator[None]:
+    """``cimgen.edit.resample.SHARED_TRIES`` set to ``tries`` for the block (0: the one-source fill of before)."""
+    saved = resample.SHARED_TRIES
+    resample.SHARED_TRIES = tries
+    try:
+        yield
+    finally:
+        resample.SHARED_TRIES = saved
 
 
 def edits_of(table: Path) -> list[tuple[str, str, Path]]:
@@ -85,15 +106,16 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
         t0 = time.perf_counter()
         shadows = "off" if variant == "before" else shadow_mode(DEFAULTS.shadows, palette.street_view)
         plan = plan_edit(photo, labels, [removal], num_classes=palette.num_classes, radius=DEFAULTS.radius, shadows=shadows)
-        render, codes = edit_render(
-            renderer,
-            photo,
-            labels,
-            plan,
-            DEFAULTS.code_inside,
-            detail_inside=DEFAULTS.detail_inside,
-            bands=palette.street_view and variant == "default",
-        )
+        with shared_tries(0 if variant == "one source" else resample.SHARED_TRIES):
+            render, codes = edit_render(
+                renderer,
+                photo,
+                labels,
+                plan,
+                DEFAULTS.code_inside,
+                detail_inside=DEFAULTS.detail_inside,
+                bands=palette.street_view and variant in ("one source", "default"),
+            )
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0)
         metrics = manipulation_metrics(m)
         try:
@@ -122,7 +144,7 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
 
 
 def table_line(edit: str, scores: dict) -> str:
-    """Three figures per cell: before -> with the shadows -> today's default."""
+    """Four figures per cell: before -> with the shadows -> with one source per group -> today's default."""
     sh = scores["default"]["shadow"] or {}
     found = f"{sh['direction']:g} deg, {sh['length']} px, {sh['pixels']}" if sh.get("found") else f"none ({sh.get('why', 'n/a')})"
 

@@ -6,15 +6,19 @@ import numpy as np
 import pytest
 import torch
 
+from cimgen.edit import resample
 from cimgen.edit.mask import dilate
 from cimgen.edit.resample import (
     BAND_AGREEMENT,
     BAND_SLACK,
     DETAIL_SIGMA,
+    SHARED_TRIES,
     code_sources,
+    fill_withheld,
     identity_sources,
     place,
     removal_clearance,
+    shared_offsets,
     with_source_detail,
     withheld_sources,
 )
@@ -274,3 +278,52 @@ def test_need_keeps_only_places_where_the_piece_lands_on_its_classes():
     assert info["offset"][1] + 8 >= 60 and abs(info["offset"][0]) <= BAND_SLACK
     none = place(labels, np.where(region, 2, edited), region, piece, (8, 8, 16, 16), need=0.5, **kw)
     assert "offset" not in none and "lands 50%" in none["source"]
+
+
+def test_shared_offsets_move_a_group_whole_to_the_nearest_place_it_fits():
+    valid = np.zeros((64, 128), bool)
+    valid[40:60, 10:40] = True  # fits the group whole, 30 px from it
+    valid[40:60, 90:126] = True  # fits too, but farther
+    ys, xs = np.nonzero(np.pad(np.ones((10, 20), bool), ((5, 49), (15, 93))))  # a 10x20 group at rows 5-14, cols 15-34
+    oy, ox, found = shared_offsets(ys, xs, valid, 128)
+    assert found.all() and len(set(zip(oy.tolist(), ox.tolist()))) == 1  # one offset: the group's texture stays whole
+    assert valid[ys + oy, xs + ox].all() and ox[0] < 30  # the near place, not the far one
+    # nowhere to go: none found; a search too short to reach a place: none found
+    assert not shared_offsets(ys, xs, np.zeros_like(valid), 128)[2].any()
+    assert not shared_offsets(ys, xs, valid, 4)[2].any()
+
+
+def test_shared_offsets_split_a_group_that_fits_nowhere_whole():
+    valid = np.zeros((64, 96), bool)
+    valid[40:50, 0:12] = True  # two places, each the size of half the group
+    valid[40:50, 60:72] = True
+    ys, xs = np.nonzero(np.pad(np.ones((10, 24), bool), ((5, 49), (30, 42))))
+    oy, ox, found = shared_offsets(ys, xs, valid, 96)
+    assert found.all() and valid[ys + oy, xs + ox].all()
+    assert 2 <= len(set(zip(oy.tolist(), ox.tolist()))) <= SHARED_TRIES
+
+
+def test_withheld_pixels_no_nearby_source_continues_take_a_shared_offset_not_one_source_each():
+    # ground (0); a one-pixel line of terrain (3) along the top of the region, ground above it, and a field of
+    # terrain 40 rows below: continued or mirrored from the line, a region pixel lands in the region or on ground
+    labels = np.zeros((96, 96), np.int32)
+    labels[29, 10:70] = 3
+    labels[70:92, 10:70] = 3
+    region = np.zeros_like(labels, bool)
+    region[30:44, 20:60] = True
+    edited = np.where(region, 3, labels)
+    s = withheld_sources(region)
+    given = fill_withheld(s, labels, edited, region, 32)
+    assert given == int(region.sum()) and not s.withheld.any()
+    rows, cols = s.rows[region], s.cols[region]
+    assert (labels[rows, cols] == 3).all() and not region[rows, cols].any()
+    # every pixel reads a source of its own (the field's texture moved whole), where one per column came before
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == int(region.sum())
+    assert (rows >= 70).all()
+    old = withheld_sources(region)
+    try:
+        resample.SHARED_TRIES = 0
+        fill_withheld(old, labels, edited, region, 32)
+    finally:
+        resample.SHARED_TRIES = SHARED_TRIES
+    assert len(set(zip(old.rows[region].tolist(), old.cols[region].tolist()))) <= 40

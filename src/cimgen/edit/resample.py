@@ -59,6 +59,11 @@ from: where a map is registered a few pixels off its photo, the ground beside a 
 building, and a generator that memorised the photo draws that part again wherever those codes are copied."""
 REACH = 32
 """How far (pixels) a pixel whose piece's source is of another class looks for the nearest pixel of its class."""
+SHARED_TRIES = 8
+"""Offsets a group of pixels that no nearby source continues may take in turn (``shared_offsets``)."""
+SHARED_NEARNESS = 0.1
+"""How much share of a group landing on its class an offset gives up per ``SEARCH`` pixels of distance: of offsets
+that land about as much of the group, the nearest wins."""
 BAND_AGREEMENT = 0.95
 """Share of a whole band's pixels whose source (on nearly the same rows, ``BAND_SLACK``) must be of their edited
 class, and clear of the removed classes (``CLEARANCE``), for the band to be moved whole (``code_sources(bands=True)``):
@@ -226,7 +231,7 @@ def code_sources(
                 placed[(ty, tx)] = tuple(info["offset"])
                 take(info, ys, xs)
     if reach > 0:
-        out.filled = fill_withheld(out, labels, edited, region, reach)
+        out.filled = fill_withheld(out, labels, edited, region, reach, search=search, clear=clear)
     return out
 
 
@@ -242,12 +247,23 @@ def removal_clearance(labels: np.ndarray, edited: np.ndarray, region: np.ndarray
     return near if near.any() else None
 
 
-def fill_withheld(sources: CodeSources, labels: np.ndarray, edited: np.ndarray, region: np.ndarray, reach: int) -> int:
+def fill_withheld(
+    sources: CodeSources,
+    labels: np.ndarray,
+    edited: np.ndarray,
+    region: np.ndarray,
+    reach: int,
+    *,
+    search: int = SEARCH,
+    clear: np.ndarray | None = None,
+) -> int:
     """Give withheld pixels of ``sources`` the codes of the nearest pixel of their edited class, within ``reach``
     pixels, that reads codes of that class: outside ``region`` (its own) or resampled inside it. The source is that
-    pixel's source continued by the offset between them, else mirrored, else the source itself: the first of
-    them that lies in the image, outside the region and on the class. Changes ``sources`` in place; returns the
-    pixels given a source."""
+    pixel's source continued by the offset between them, else mirrored, the first of them that lies in the image,
+    outside the region and on the class. The pixels where neither is take, group by group (``shared_offsets``), the
+    nearest offset within ``search`` that puts most of the group on its class, outside the region and off ``clear``;
+    the few left after that read the nearest pixel's source itself. Changes ``sources`` in place; returns the pixels
+    given a source."""
     h, w = labels.shape
     given = 0
     resampled = region & ~sources.withheld
@@ -273,10 +289,62 @@ def fill_withheld(sources: CodeSources, labels: np.ndarray, edited: np.ndarray, 
             ok = todo & inside & (labels[cyc, cxc] == c) & ~region[cyc, cxc]
             ry[ok], rx[ok] = cy[ok], cx[ok]
             todo &= ~ok
+        if todo.any():  # one source for many pixels draws a flat block: move whole groups by a shared offset instead
+            valid = (labels == c) & ~region
+            if clear is not None:
+                valid &= ~clear
+            oy, ox, ok = shared_offsets(ys[todo], xs[todo], valid, search)
+            t = np.nonzero(todo)[0][ok]
+            ry[t], rx[t] = ys[t] + oy[ok], xs[t] + ox[ok]
         sources.rows[ys, xs], sources.cols[ys, xs] = ry, rx
         sources.withheld[ys, xs] = False
         given += len(ys)
     return given
+
+
+def shared_offsets(ys: np.ndarray, xs: np.ndarray, valid: np.ndarray, search: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets that move the pixels (ys, xs) onto ``valid`` (HxW bool) by groups, as texture synthesis copies a patch
+    whole: each connected group of the pixels takes the offset within ``search`` pixels that lands the most of them
+    on ``valid``, the nearest of those (less ``SHARED_NEARNESS`` of the share per ``search`` pixels away); the
+    connected groups of its pixels that land elsewhere try again, up to ``SHARED_TRIES`` times. Returns the offsets
+    (dy, dx) per pixel and where one was found."""
+    h, w = valid.shape
+    oy, ox = np.zeros(len(ys), np.int64), np.zeros(len(ys), np.int64)
+    found = np.zeros(len(ys), bool)
+    if not len(ys) or not valid.any():
+        return oy, ox, found
+    target = valid.astype(np.float32)
+    left = np.arange(len(ys))
+    for _ in range(SHARED_TRIES):
+        at = np.zeros((h, w), np.uint8)
+        at[ys[left], xs[left]] = 1
+        n, comp = cv2.connectedComponents(at, connectivity=8)
+        group = comp[ys[left], xs[left]]
+        missed = []
+        for g in range(1, n):
+            mine = left[group == g]
+            py, px = ys[mine], xs[mine]
+            y0, x0 = int(py.min()), int(px.min())
+            tpl = np.zeros((int(py.max()) - y0 + 1, int(px.max()) - x0 + 1), np.float32)
+            tpl[py - y0, px - x0] = 1
+            wy0, wx0 = max(0, y0 - search), max(0, x0 - search)
+            wy1, wx1 = min(h, y0 + tpl.shape[0] + search), min(w, x0 + tpl.shape[1] + search)
+            if wy1 - wy0 < tpl.shape[0] or wx1 - wx0 < tpl.shape[1]:
+                continue
+            hits = cv2.matchTemplate(target[wy0:wy1, wx0:wx1], tpl, cv2.TM_CCORR)  # pixels landing on valid, per offset
+            dy = np.arange(hits.shape[0])[:, None] + wy0 - y0
+            dx = np.arange(hits.shape[1])[None, :] + wx0 - x0
+            score = hits / len(mine) - SHARED_NEARNESS * np.hypot(dy, dx) / search
+            i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+            if hits[i, j] < 0.5:
+                continue
+            land = valid[py + dy[i, 0], px + dx[0, j]]
+            oy[mine[land]], ox[mine[land]], found[mine[land]] = dy[i, 0], dx[0, j], True
+            missed.append(mine[~land])
+        left = np.concatenate(missed) if missed else left[:0]
+        if not len(left):
+            break
+    return oy, ox, found
 
 
 def place(
