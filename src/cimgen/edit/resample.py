@@ -16,9 +16,11 @@ match too), less the image difference over the ring's known pixels, plus a bonus
 neighbour's offset, among the offsets whose source does not touch any edited region. A pixel whose source
 class still differs from its edited class reads instead, within ``reach`` pixels, from the nearest pixel of its
 class that has codes of that class (outside the edit, or resampled): that pixel's source continued by the
-offset between the two, else mirrored, else the source itself, whichever is of the class and outside the
-edit. Pixels with no such pixel in reach are withheld (drawn from the map alone), so no code of another
-class is copied in.
+offset between the two, else mirrored, whichever is of the class and outside the edit. Where neither is, the
+pixels move by connected groups to the nearest place that fits them (``shared_offsets``), so a group keeps a
+texture of its own; read from one source each, they drew a flat block (measured 2026-12-05: the dark block at a
+removed van's foot on Cityscapes aachen_000006, docs/benchmarks.md). Pixels with no such pixel in reach are
+withheld (drawn from the map alone), so no code of another class is copied in.
 
 Measured on the Map2Sat pair (benchmarks/fidelity.py, docs/benchmarks.md): whole-region sources copied
 whatever lay at the best-matching place (a red roof into a road crossing); 16-pixel pieces matched to
