@@ -1,6 +1,6 @@
 """The paper table's memorised edits drawn again with the same generators: before and after the removed objects'
-shadows joined the mask, street views' bands joined the resampling, and groups of pixels without a nearby source
-took a shared offset.
+shadows joined the mask, street views' bands joined the resampling, groups of pixels without a nearby source
+took a shared offset, and the blend's border moved to where the two images agree.
 
 Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits]
 
@@ -8,7 +8,7 @@ A removal's mask made from the changed labels stops at the object, so the shadow
 stays (cimgen.edit.shadow); and on a street view, 16-pixel pieces copied from other rows bring lane markings of
 another depth (cimgen.edit.resample, ``bands``). This takes every edit that benchmarks/paper_table.py memorised under
 ``--table`` (``edits/<row>/<name>``: its fine-tuned generator, its data under ``data/<row>``), plans the same removal
-and draws it four ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
+and draws it five ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
 photo's detail at their sources, the default blend):
 
 - ``before``: the mask of the changed labels, square pieces (the default until 2026-12-05);
@@ -17,17 +17,19 @@ photo's detail at their sources, the default blend):
   pixels whose piece found another class, and that no nearby source continues, read the nearest such pixel's source
   itself (``cimgen.edit.resample.SHARED_TRIES`` 0: the fill until 2026-12-05, which drew a group of such pixels from
   one source, a flat block);
-- ``default``: as ``one source``, but such pixels move by groups to the nearest place that fits them
-  (``cimgen.edit.resample.shared_offsets``; today's default).
+- ``uncut``: as ``one source``, but such pixels move by groups to the nearest place that fits them
+  (``cimgen.edit.resample.shared_offsets``);
+- ``default``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border where the generated image
+  differs from the original (``cimgen.edit.blend.seam_cut``; today's default).
 
-``before`` and ``shadows`` use today's fill.
+``before`` and ``shadows`` use today's fill; the four first are blended in the whole mask.
 
 Each is scored: the seam, the checkerboard, and the inside (faithful beside its ceiling, the judge's recall of the
 edited classes on the original; painted back beside its floor). The generator is the same, so what differs is the
 mask and the sources alone.
 
 Writes ``<out>/redraw_edits.json`` and ``<out>/redraw_edits.md``, and for looking at, ``<out>/<row>-<name>.png``:
-the original and the four edits side by side, cropped around the masks (pictures of ../shared data: never
+the original and the five edits side by side, cropped around the masks (pictures of ../shared data: never
 committed).
 """
 
@@ -64,7 +66,7 @@ ROWS = {  # as benchmarks/paper_table.py edits them: class, box side, whole obje
     "cityscapes": (CAR, 96, True),
     "cityscapes-more": (CAR, 96, True),
 }
-VARIANTS = ("before", "shadows", "one source", "default")
+VARIANTS = ("before", "shadows", "one source", "uncut", "default")
 """How each edit is drawn again (the module's docstring)."""
 COLUMNS = (
     "| edit | shadow (way, length, px) | bands | mask px | seam | checkerboard | faithful (ceiling) | painted back (floor) |\n"
@@ -114,9 +116,10 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
                 plan,
                 DEFAULTS.code_inside,
                 detail_inside=DEFAULTS.detail_inside,
-                bands=palette.street_view and variant in ("one source", "default"),
+                bands=palette.street_view and variant in ("one source", "uncut", "default"),
             )
-        m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0)
+        cut = DEFAULTS.seam_cut if variant == "default" else 0
+        m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0, cut=cut)
         metrics = manipulation_metrics(m)
         try:
             inside = inside_metrics(m)
@@ -144,7 +147,7 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
 
 
 def table_line(edit: str, scores: dict) -> str:
-    """Four figures per cell: before -> with the shadows -> with one source per group -> today's default."""
+    """Five figures per cell: before -> with the shadows -> with one source per group -> uncut -> today's default."""
     sh = scores["default"]["shadow"] or {}
     found = f"{sh['direction']:g} deg, {sh['length']} px, {sh['pixels']}" if sh.get("found") else f"none ({sh.get('why', 'n/a')})"
 

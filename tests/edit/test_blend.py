@@ -19,6 +19,7 @@ from cimgen.edit.blend import (
     blend,
     feather_alpha,
     mode_options,
+    seam_cut,
     seam_report,
     seam_score,
 )
@@ -266,3 +267,55 @@ def test_a_hard_paste_leaves_the_largest_seam_on_a_smooth_image():
     for mode in ("feather", "laplacian", "poisson", "poisson-mixed"):
         assert seams[mode] < seams["hard"] / 3, seams
     assert seams["poisson"] < seams["feather"]
+
+
+def _textured_pair():
+    """A 96x96 original, smooth (a gentle ramp with faint grain); the generated image the same except a 24x24
+    block of another colour (rows and columns 36-60)."""
+    rng = np.random.default_rng(3)
+    ramp = np.linspace(60, 180, 96, dtype=np.float32)
+    original = np.clip(ramp[None, :, None] + rng.normal(0, 2, (96, 96, 3)), 0, 255).astype(np.uint8)
+    generated = original.copy()
+    generated[36:60, 36:60] = (200, 40, 40)
+    return original, generated
+
+
+def test_the_seam_cut_keeps_what_must_be_blended_and_gives_back_where_the_images_agree():
+    original, generated = _textured_pair()
+    mask = np.zeros((96, 96), bool)
+    mask[20:76, 20:76] = True  # the block grown by 16 px: its outer ring agrees with the original
+    keep = np.zeros_like(mask)
+    keep[40:56, 40:56] = True
+    out = seam_cut(original, generated, mask, keep)
+    assert out.dtype == bool and not (out & ~mask).any() and (out | ~keep).all()  # keep <= out <= mask
+    near = np.zeros_like(mask)
+    near[34:62, 34:62] = True
+    assert not (out & ~near).any()  # the ring where the two images agree goes back to the original
+    assert out[36:60, 36:60].mean() > 0.8  # on smooth ground the border follows the differing block (its edge)
+    # as blended, every pixel outside the cut mask is the original's; inside, the block is drawn
+    result = blend(original, generated, out, mode="hard")
+    assert np.array_equal(result[~out], original[~out]) and np.array_equal(result[keep], generated[keep])
+
+
+def test_the_seam_cut_of_a_mask_it_must_keep_whole_or_of_nothing_changes_nothing():
+    original, generated = _textured_pair()
+    mask = np.zeros((96, 96), bool)
+    mask[20:76, 20:76] = True
+    assert np.array_equal(seam_cut(original, generated, mask, mask), mask)
+    assert np.array_equal(seam_cut(original, generated, np.zeros_like(mask), mask), np.zeros_like(mask))
+    two = mask.copy()
+    two[:10, :10] = True  # a second group, kept whole
+    keep = np.zeros_like(mask)
+    keep[:10, :10] = True
+    keep[40:56, 40:56] = True
+    out = seam_cut(original, generated, two, keep)
+    assert out[:10, :10].all() and out[36:60, 36:60].mean() > 0.8 and not (out & ~two).any()
+
+
+def test_bad_seam_cut_inputs():
+    original, generated = _textured_pair()
+    mask = np.zeros((96, 96), bool)
+    with pytest.raises(CimgenError, match="pixels to keep"):
+        seam_cut(original, generated, mask, np.zeros((8, 8), bool))
+    with pytest.raises(CimgenError):
+        seam_cut(original, generated[:8], mask, mask)

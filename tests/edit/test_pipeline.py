@@ -435,3 +435,33 @@ def test_matching_a_jpegs_compression_changes_the_mask_only_and_leaves_it_as_com
     core = cv2.erode(m.mask.astype(np.uint8), np.ones((33, 33), np.uint8)) > 0  # off the blocks the mask's edge crosses
     assert core.any() and moved(before)[core].mean() > 3 * moved(m.result)[core].mean()
     assert moved(m.result)[core].mean() < 2 * moved(photo).mean() + 0.5  # as settled as the photo around it
+
+
+def test_a_derived_mask_gives_up_at_most_cut_pixels_of_its_border_where_the_generated_image_agrees():
+    image, labels = _image(), _labels()
+
+    def like_the_photo(edited: np.ndarray) -> np.ndarray:  # the original, but the replaced block in its new colour
+        return np.where((edited == 3)[..., None], COLOURS[3], image)
+
+    plan = plan_edit(image, labels, [EDIT], num_classes=NUM_CLASSES, radius=5)
+    whole = render_edit(image, labels, plan, like_the_photo, blend_mode="hard")
+    assert np.array_equal(whole.mask, plan.mask) and "seam_cut" not in whole.info
+    m = render_edit(image, labels, plan, like_the_photo, blend_mode="hard", cut=3)
+    assert not (m.mask & ~plan.mask).any() and (m.mask | ~edit_mask(labels, m.edited_labels, radius=2)).all()
+    assert m.mask.sum() < plan.mask.sum() and m.mask[BLOCK].all()
+    assert m.info["seam_cut"] == {
+        "pixels": 3,
+        "mask_pixels_before": int(plan.mask.sum()),
+        "mask_pixels": int(m.mask.sum()),
+        "seconds": m.info["seam_cut"]["seconds"],
+    }
+    assert identical_outside(m.result, image, m.mask) and np.array_equal(m.result, whole.result)  # given back where equal
+    # at most the radius: a cut of 50 keeps the changed labels themselves
+    wide = render_edit(image, labels, plan, like_the_photo, blend_mode="hard", cut=50)
+    assert wide.info["seam_cut"]["pixels"] == 5 and wide.mask[BLOCK].all()
+    # a user's mask is blended as drawn
+    user = plan_edit(image, labels, [EDIT], num_classes=NUM_CLASSES, mask=plan.mask.astype(np.uint8) * 255)
+    drawn = render_edit(image, labels, user, like_the_photo, blend_mode="hard", cut=3)
+    assert np.array_equal(drawn.mask, plan.mask) and "seam_cut" not in drawn.info
+    with pytest.raises(CimgenError, match="seam cut must be 0 or more"):
+        render_edit(image, labels, plan, like_the_photo, cut=-1)

@@ -19,6 +19,7 @@ from cimgen.runs.options import (
     MEMORISE_STEPS,
     OVERLAP_RANGE,
     RADIUS_RANGE,
+    SEAM_CUT_RANGE,
     TILE_SIZE_RANGE,
     WINDOW_LIMIT_RANGE,
     WINDOWS_STEPS,
@@ -142,6 +143,16 @@ FeatherOpt = Annotated[
         "--feather", min=FEATHER_RANGE[0], max=FEATHER_RANGE[1], help="Soft-edge width inside the mask (feather, laplacian), in pixels."
     ),
 ]
+SeamCutOpt = Annotated[
+    int,
+    typer.Option(
+        "--seam-cut",
+        min=SEAM_CUT_RANGE[0],
+        max=SEAM_CUT_RANGE[1],
+        help="Pixels a mask made from the changed labels may give up at its border (at most --radius; 0: none), so that "
+        "the blend's border runs where the generated image and the original look alike. A --mask is blended as drawn.",
+    ),
+]
 FinetuneOpt = Annotated[bool, typer.Option("--finetune", help="Fine-tune the generator on this image and map around the edit first.")]
 FinetuneStepsOpt = Annotated[
     int | None,
@@ -219,7 +230,11 @@ MatchJpegOpt = Annotated[
     ),
 ]
 ScoreInsideOpt = Annotated[
-    bool, typer.Option("--score-inside", help="Also score the inside of the edit in metrics.json (faithful, painted back, each beside what it is read against; 5-30 s).")
+    bool,
+    typer.Option(
+        "--score-inside",
+        help="Also score the inside of the edit in metrics.json (faithful, painted back, each beside what it is read against; 5-30 s).",
+    ),
 ]
 TileSizeOpt = Annotated[
     int,
@@ -300,6 +315,7 @@ def manipulate_cmd(
     shadows: ShadowsOpt = DEFAULTS.shadows,
     blend_mode: BlendOpt = DEFAULTS.blend,
     feather: FeatherOpt = DEFAULTS.feather,
+    seam_cut: SeamCutOpt = DEFAULTS.seam_cut,
     color_tolerance: ManipulateColorToleranceOpt = DEFAULTS.color_tolerance,
     finetune: FinetuneOpt = False,
     finetune_steps: FinetuneStepsOpt = None,
@@ -360,6 +376,7 @@ def manipulate_cmd(
         shadows=shadows,
         blend=blend_mode,
         feather=feather,
+        seam_cut=seam_cut,
         color_tolerance=color_tolerance,
         finetune=finetune,
         finetune_steps=finetune_steps,

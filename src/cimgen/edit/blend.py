@@ -366,6 +366,58 @@ def blend(original: np.ndarray, generated: np.ndarray, mask: np.ndarray, *, mode
     return BLENDS[mode](original, generated, mask, **kwargs)
 
 
+# ----------------------------------------------------------------------------- seam cut
+
+SEAM_CUT = 4
+"""Pixels by which ``seam_cut`` may move a derived mask's border inward (``cimgen manipulate --seam-cut``): a
+derived mask is the changed labels (and the removed objects' shadows) grown by ``DEFAULT_RADIUS`` (8), so 4 keeps
+at least 4 of those pixels around every changed one. Measured 2026-12-05 on the paper table's seven edits and the
+fidelity benchmark's three (docs/benchmarks.md, "A blend border that runs where the two images agree")."""
+
+
+def seam_cut(original: np.ndarray, generated: np.ndarray, mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The part of ``mask`` to blend, whose border runs where ``generated`` and ``original`` look alike.
+
+    A mask grown around an edit by a fixed radius crosses whatever lies there, and where the generated texture
+    differs from the original at its border a person sees the outline of the edit. As in graph-cut texture
+    synthesis and photomontage (Kwatra et al., "Graphcut textures", SIGGRAPH 2003; Agarwala et al., "Interactive
+    digital photomontage", SIGGRAPH 2004), each pixel between ``keep`` and the border of ``mask`` goes to the
+    generated image or the original so that the border costs least: OpenCV's graph-cut seam finder (the
+    stitching module's ``GraphCutSeamFinder``, cost ``COST_COLOR_GRAD``: the two images' colour difference at the
+    border's pixels divided by their gradients there, as a difference inside texture is seen less than on a flat
+    area; the seam score of ``seam_report`` divides by the original's gradient alike), run on each group of the
+    mask's components on its own box. On flat ground the border goes round what differs; in texture it may cut
+    through it, which is why ``keep`` must hold what has to go (measured 2026-12-05 against the cost of colour
+    alone, docs/benchmarks.md).
+
+    Args:
+        original: HxWx3 uint8, the original image.
+        generated: HxWx3 uint8, the generated image.
+        mask: HxW bool, the largest region to blend.
+        keep: HxW bool, the pixels that must be blended (within ``mask``).
+
+    Returns:
+        HxW bool: ``keep``, and the pixels of ``mask`` the cut gives to the generated image.
+    """
+    _check(original, generated, mask)
+    if not isinstance(keep, np.ndarray) or keep.dtype != bool or keep.shape != mask.shape:
+        raise CimgenError("the pixels to keep must be a bool array of the mask's height and width")
+    keep = keep & mask
+    out = mask.copy()
+    finder = cv2.detail_GraphCutSeamFinder("COST_COLOR_GRAD")
+    for y0, x0, gm in _mask_groups(mask, 1):
+        sl = _crop(y0, x0, gm)
+        kept = keep[sl] & gm
+        if not kept.any() or kept.sum() == gm.sum():
+            continue
+        images = [original[sl].astype(np.float32), generated[sl].astype(np.float32)]
+        masks = [cv2.UMat(np.where(kept, 0, 255).astype(np.uint8)), cv2.UMat(np.where(gm, 255, 0).astype(np.uint8))]
+        found = finder.find(images, [(0, 0), (0, 0)], masks)
+        took = np.asarray(found[1].get() if isinstance(found[1], cv2.UMat) else found[1]) > 0
+        out[sl][gm] = (took | kept)[gm]
+    return out
+
+
 # ----------------------------------------------------------------------------- seam score
 
 

@@ -25,6 +25,15 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), disk(radius)) > 0
 
 
+def erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Erode a bool mask by a disk of ``radius`` pixels (0 returns a copy); past the image's edge counts as inside."""
+    if radius < 0:
+        raise CimgenError(f"the erosion radius must be 0 or more, got {radius}")
+    if radius == 0:
+        return mask.copy()
+    return cv2.erode(mask.astype(np.uint8), disk(radius)) > 0
+
+
 def edit_mask(original: np.ndarray, edited: np.ndarray, *, radius: int = DEFAULT_RADIUS) -> np.ndarray:
     """Bool HxW mask of pixels whose label changed, dilated by ``radius``; an empty change is an error."""
     if original.shape != edited.shape:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cimgen.edit.blend import DEFAULT_FEATHER, blend, seam_report
-from cimgen.edit.mask import DEFAULT_RADIUS, dilate, edit_mask, user_mask
+from cimgen.edit.blend import DEFAULT_FEATHER, blend, seam_cut, seam_report
+from cimgen.edit.mask import DEFAULT_RADIUS, dilate, edit_mask, erode, user_mask
 from cimgen.edit.ops import MoveObject, RemoveClass, RemoveFeatures, RemoveObject, ReplaceClass, apply_edits_traced
 from cimgen.edit.shadow import SHADOWS, cast_shadow
 from cimgen.edit.tiled import generate_tiled
@@ -139,6 +139,8 @@ class EditPlan:
     """Timings, and changed pixels outside a user mask."""
     owners: np.ndarray | None = None
     """HxW int32: 1 + the index of the edit that last changed each label (1 for an edited map), 0 where none did."""
+    radius: int | None = None
+    """Pixels the changed labels (and shadows) were grown by to make ``mask``; None for the user's mask."""
 
 
 def plan_edit(
@@ -190,7 +192,7 @@ def plan_edit(
         region = user_mask(mask, labels.shape)
         info["changed_pixels_outside_mask"] = int(((labels != edited) & ~region).sum())
     info["edit_seconds"] = round(time.perf_counter() - t0, 3)
-    return EditPlan(edited, region, info, owners)
+    return EditPlan(edited, region, info, owners, radius if mask is None else None)
 
 
 def removal_shadow(
@@ -234,8 +236,14 @@ def render_edit(
     tile_size: int | None = 0,
     overlap: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cut: int = 0,
 ) -> Manipulation:
-    """Render a planned edit's map (whole, or in the tiles that touch its region) and blend it into ``image``."""
+    """Render a planned edit's map (whole, or in the tiles that touch its region) and blend it into ``image``.
+
+    ``cut`` (pixels, 0: off): a mask the plan derived may give up to that many pixels of its border (at most its
+    radius), where the generated image differs from the original more than further in (``cimgen.edit.blend.seam_cut``),
+    so that the blend's border runs where the two look alike; the mask the result was blended in is the
+    manipulation's ``mask``. A user's mask is blended as drawn."""
     edited, region, info = plan.edited_labels, plan.mask, dict(plan.info)
     t0 = time.perf_counter()
     tiling = tiling_for(labels.shape, tile_size, overlap)
@@ -251,6 +259,10 @@ def render_edit(
         generated, tiles = tiled.generated, list(tiled.tiles)
         info.update(tile_size=size, overlap=ov, tiles_generated=len(tiles), tiles_total=tiled.tiles_total)
     info["generate_seconds"] = round(time.perf_counter() - t0, 3)
+    if cut < 0:
+        raise CimgenError(f"the seam cut must be 0 or more pixels, got {cut}")
+    if cut and plan.radius:
+        region, info["seam_cut"] = cut_region(image, generated, region, min(cut, plan.radius))
     t0 = time.perf_counter()
     options = dict(blend_options or {})
     if blend_mode in ("feather", "laplacian"):
@@ -261,6 +273,16 @@ def render_edit(
     return Manipulation(
         original=image, labels=labels, edited_labels=edited, mask=region, generated=generated, result=result, tiles=tiles, info=info
     )
+
+
+def cut_region(image: np.ndarray, generated: np.ndarray, region: np.ndarray, cut: int) -> tuple[np.ndarray, dict]:
+    """``seam_cut`` of ``region`` keeping it eroded by ``cut`` pixels; and what it did (for ``metrics.json``)."""
+    t0 = time.perf_counter()
+    out = seam_cut(image, generated, region, erode(region, cut))
+    return out, {
+        "pixels": cut, "mask_pixels_before": int(region.sum()), "mask_pixels": int(out.sum()),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }  # fmt: skip
 
 
 def identical_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, rows: int = 512) -> bool:

@@ -47,7 +47,7 @@ from cimgen.edit.ops import (
     ReplaceClass,
     edit_classes,
 )
-from cimgen.edit.pipeline import TILE_MARGIN, removal_shadow
+from cimgen.edit.pipeline import TILE_MARGIN, cut_region, removal_shadow
 from cimgen.edit.shadow import REACH as SHADOW_REACH
 from cimgen.edit.shadow import SHADOWS
 from cimgen.edit.tiled import TileBox, generate_tiled, tiles_touching
@@ -413,6 +413,7 @@ def render_windowed(
     feather: float = DEFAULT_FEATHER,
     blend_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cut: int = 0,
 ) -> Iterator[Piece]:
     """Render the tiles a plan's masks touch and blend them in, one piece (a window of the scene) at a time.
 
@@ -426,6 +427,8 @@ def render_windowed(
         blend_mode, feather, blend_options: as ``cimgen.edit.blend.blend``; the tiles within the
             margin the mode reads around the mask are rendered (``TILE_MARGIN``).
         progress: callable(done, total) over all tiles of all pieces.
+        cut: pixels each window's mask may give up at its border where the generated image differs from the
+            original more than further in (``cimgen.edit.pipeline.cut_region``; 0: off; at most the plan's radius).
 
     Yields:
         ``Piece`` objects, in an order fixed by the plan; they do not overlap.
@@ -465,6 +468,8 @@ def render_windowed(
         options = dict(blend_options or {})
         if blend_mode in ("feather", "laplacian"):
             options.setdefault("feather", feather)
+        if cut:
+            mask, _ = cut_region(original, tiled.generated, mask, cut)
         result = blend(original, tiled.generated, mask, mode=blend_mode, **options)
         core = (ty0 - y0, tx0 - x0, ty1 - y0, tx1 - x0)
         yield Piece(y0, x0, original, labels, edited, mask, owners, tiled.generated, result, list(tiled.tiles), core)

@@ -57,6 +57,7 @@ OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "radius": (int,),
     "blend": (str,),
     "feather": (int, float),
+    "seam_cut": (int,),
     "color_tolerance": (int, float),
     "finetune": (bool,),
     "finetune_steps": (int,),

@@ -521,7 +521,7 @@ def manipulate_one(
     try:
         m = render_edit(
             inputs.image, inputs.labels, plan, render, blend_mode=cfg.blend, feather=cfg.feather,
-            tile_size=tile_size, overlap=cfg.overlap, progress=tick,
+            tile_size=tile_size, overlap=cfg.overlap, progress=tick, cut=cfg.seam_cut,
         )  # fmt: skip
     finally:
         close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cimgen.edit.blend import DEFAULT_FEATHER
+from cimgen.edit.blend import DEFAULT_FEATHER, SEAM_CUT
 from cimgen.edit.mask import DEFAULT_RADIUS
 from cimgen.edit.resample import CODE_INSIDE, DETAIL_INSIDE
 from cimgen.edit.shadow import SHADOWS
@@ -81,6 +81,7 @@ loads no torch; tests/cli/test_defaults.py checks that the two agree."""
 # so a value no library call can take (a radius of 100,000 px, a feather of 1e12) gets one sentence.
 RADIUS_RANGE = (0, 1000)
 FEATHER_RANGE = (0.0, 1000.0)
+SEAM_CUT_RANGE = (0, 1000)
 COLOR_TOLERANCE_RANGE = (0.0, 442.0)
 """442 is just above the largest RGB distance, sqrt(3) * 255."""
 FINETUNE_STEPS_RANGE = (1, 100_000)
@@ -159,6 +160,10 @@ class ManipulateConfig:
     """Blend mode: hard, feather, laplacian, poisson or poisson-mixed."""
     feather: float = DEFAULT_FEATHER
     """Soft-edge width inside the mask, for feather and laplacian."""
+    seam_cut: int = SEAM_CUT
+    """Pixels a mask made from the changed labels may give up at its border (at most ``radius``; 0: none), so that
+    the blend's border runs where the generated image and the original look alike (``cimgen.edit.blend.seam_cut``).
+    A mask given with ``mask`` is blended as drawn."""
     color_tolerance: float = SNAP_TOLERANCE
     """RGB distance within which colour-map colours (and blends of two) snap to the palette."""
     finetune: bool = False
@@ -239,6 +244,7 @@ def check_manipulate_config(cfg: ManipulateConfig) -> None:
     for value, bounds, name in (
         (cfg.radius, RADIUS_RANGE, "radius"),
         (cfg.feather, FEATHER_RANGE, "feather"),
+        (cfg.seam_cut, SEAM_CUT_RANGE, "seam_cut"),
         (cfg.color_tolerance, COLOR_TOLERANCE_RANGE, "color_tolerance"),
         (cfg.finetune_crop, FINETUNE_CROP_RANGE, "finetune_crop"),
         (cfg.finetune_position, (0, 16), "finetune_position"),

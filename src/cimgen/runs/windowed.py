@@ -216,7 +216,7 @@ def manipulate_windowed(
     pieces = list(
         render_windowed(
             plan, read_labels, scene.rgb, renderer.render, num_classes=num_classes, tile_size=tile_size, overlap=cfg.overlap,
-            blend_mode=cfg.blend, feather=cfg.feather, progress=progress,
+            blend_mode=cfg.blend, feather=cfg.feather, progress=progress, cut=min(cfg.seam_cut, cfg.radius),
         )
     )  # fmt: skip
     t2 = time.perf_counter()
@@ -248,6 +248,7 @@ def manipulate_windowed(
     write_sparse_geotiff(out / "mask.tif", info, cores("mask", lambda m: m.astype(np.uint8) * 255), count=1)
     write_sparse_geotiff(out / "generated.tif", info, cores("generated"), count=3)
     described = [describe_edit(e) for e in edits]
+    masked = sum(int(p.core_of(p.mask).sum()) for p in pieces)  # as blended: after the seam cut
     map_source = f"{inputs.vector.notes['vector']} drawn window by window with the class mapping" if inputs.vector else str(inputs.labels)
     metrics = {
         "windowed": True,
@@ -255,8 +256,8 @@ def manipulate_windowed(
         "result": RESULT_FILES[cfg.output],
         "result_format": RESULT_FORMATS[cfg.output],
         "edits": described,
-        "mask_area_pixels": plan.info["mask_pixels"],
-        "mask_area_fraction": round(plan.info["mask_pixels"] / (info.width * info.height), 9),
+        "mask_area_pixels": masked,
+        "mask_area_fraction": round(masked / (info.width * info.height), 9),
         "changed_label_pixels": plan.info["changed_label_pixels"],
         "edit_windows": plan.info["windows"],
         "mask_from": derived_mask_from(any(f.get("found") for f in plan.info.get("shadow", []))),
@@ -277,6 +278,7 @@ def manipulate_windowed(
         "tiles_generated": sum(len(p.tiles) for p in pieces),
         "blend": {"mode": cfg.blend, "feather": cfg.feather},
         "radius": cfg.radius,
+        "seam_cut": min(cfg.seam_cut, cfg.radius),
         "window_limit": cfg.window_limit,
         "checkpoint": str(cfg.checkpoint),
         "seconds": {"edit_and_mask": round(t1 - t0, 2), "generate_and_blend": round(t2 - t1, 2), "write_result": round(t3 - t2, 2)},
