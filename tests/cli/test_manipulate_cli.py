@@ -522,3 +522,20 @@ def test_a_removed_buildings_shadow_joins_the_mask_unless_told_not_to(capsys, ti
     assert masks["auto"].sum() > masks["off"].sum() and not (masks["off"] & ~masks["auto"]).any()
     msg = _err(capsys, [*_base(tiny_ckpt, shaded, map_path, tmp_path / "bad"), "--remove-at", f"{x},{y}", "--shadows", "up"])
     assert "shadows is 'up'; choose auto, off, any, down" in msg and not (tmp_path / "bad").exists()
+
+
+def test_seam_cut_gives_up_part_of_the_masks_border_unless_turned_off(capsys, tiny_world, tiny_ckpt, tmp_path):
+    image_path, map_path = _tile(tiny_world)
+    x, y = _building_point(read_label_map(map_path))
+    runs = {}
+    for name, extra in (("default", []), ("off", ["--seam-cut", "0"]), ("two", ["--seam-cut", "2"])):
+        out = tmp_path / name
+        assert main([*_base(tiny_ckpt, image_path, map_path, out), "--remove-at", f"{x},{y}", *extra]) == 0
+        runs[name] = (json.loads((out / "metrics.json").read_text()), read_image(out / "mask_raw.png")[..., 0] > 0)
+    (default, cut), (off, whole), (two, _) = runs["default"], runs["off"], runs["two"]
+    assert "seam_cut" not in off and default["seam_cut"]["pixels"] == 4 and two["seam_cut"]["pixels"] == 2
+    assert default["seam_cut"]["mask_pixels_before"] == off["mask_area_pixels"] == int(whole.sum())
+    assert default["mask_area_pixels"] == default["seam_cut"]["mask_pixels"] == int(cut.sum()) <= int(whole.sum())
+    assert not (cut & ~whole).any() and default["outside_mask_identical"]
+    msg = _err(capsys, [*_base(tiny_ckpt, image_path, map_path, tmp_path / "bad"), "--remove-at", f"{x},{y}", "--seam-cut", "-1"])
+    assert "--seam-cut" in msg and not (tmp_path / "bad").exists()

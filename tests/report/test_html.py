@@ -193,3 +193,6 @@ def test_the_mask_is_captioned_with_what_it_was_made_from(tmp_path):
     made = {**METRICS, "mask_from": "changed labels and the removed objects' shadows, dilated"}
     page = write_report(tmp_path / "shadows", **a, palette=SYNTH_PALETTE, metrics=made, title="t").read_text()
     assert html.escape("Mask (changed labels and the removed objects' shadows, dilated)") in page
+    cut = {**METRICS, "seam_cut": {"pixels": 4, "mask_pixels_before": 900, "mask_pixels": 800, "seconds": 0.01}}
+    page = write_report(tmp_path / "cut", **a, palette=SYNTH_PALETTE, metrics=cut, title="t").read_text()
+    assert html.escape("Mask (changed labels, dilated; its border moved up to 4 px in, to where") in page

@@ -230,6 +230,18 @@ def test_a_row_chooses_its_scenes_shadows(tiny_world, tmp_path):
     assert "shadow" in auto
 
 
+def test_a_row_chooses_its_scenes_seam_cut(tiny_world, tmp_path):
+    """``options: {"seam_cut": 0}`` blends that scene in the whole mask; without it the border may move in."""
+    argv = ["--checkpoint", str(shipped_checkpoint()), "--workers", "1"]
+    for name, options in (("off", '{"radius": 4, "seam_cut": 0}'), ("two", '{"radius": 4, "seam_cut": 2}')):
+        manifest = _manifest(tmp_path, tiny_world, 1, options=options, name=f"{name}.csv")
+        assert main(["batch", str(manifest), "--out", str(tmp_path / name), *argv]) == 0
+    off = json.loads((tmp_path / "off" / "s0" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "s0" / "metrics.json").read_text())
+    assert "seam_cut" not in off and two["seam_cut"]["pixels"] == 2
+    assert two["seam_cut"]["mask_pixels_before"] == off["mask_area_pixels"] >= two["mask_area_pixels"]
+
+
 @pytest.mark.slow
 def test_a_killed_driver_loses_no_finished_scene_and_the_rerun_completes(tiny_world, tmp_path):
     manifest = _manifest(tmp_path, tiny_world, 6, options='{"radius": 4, "finetune": true, "finetune_steps": 2, "finetune_crop": 32}')

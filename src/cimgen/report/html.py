@@ -94,6 +94,13 @@ class _Arrays(NamedTuple):
     result: np.ndarray
 
 
+def _cut_caption(metrics: dict) -> str:
+    """What the seam cut did to the mask, for its caption ("" where it did nothing)."""
+    cut = metrics.get("seam_cut")
+    pixels = cut.get("pixels") if isinstance(cut, dict) else cut
+    return f"; its border moved up to {pixels} px in, to where the generated image and the original agree" if pixels else ""
+
+
 def write_report(
     out: str | Path,
     *,
@@ -146,7 +153,7 @@ def write_report(
         "map.png": ("Semantic map", labels_to_colors(_nearest_small(m.labels, large), palette)),
         "edited_map.png": ("Edited map", labels_to_colors(_nearest_small(m.edited_labels, large), palette)),
         "mask.png": (
-            f"Mask ({metrics.get('mask_from') or 'changed labels, dilated'})",
+            f"Mask ({metrics.get('mask_from') or 'changed labels, dilated'}{_cut_caption(metrics)})",
             mask_overlay(small(m.original), _nearest_small(m.mask, large)),
         ),
         "generated.png": ("Generated from the edited map", small(m.generated)),
