@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fidelity import (  # the pairs, edits and default treatment of the fidelity benchmark
     DEFAULT_BLEND,
     DEFAULT_INSIDE,
+    DEFAULT_SEAM_CUT,
     DEFAULT_SHADOWS,
     PAIRS,
     pair_compression,
@@ -221,7 +222,7 @@ def run_variant(
     shadows = shadow_mode(DEFAULT_SHADOWS, renderer.palette.street_view)
     plan = plan_edit(photo, labels, [removal(pair, box)], num_classes=renderer.palette.num_classes, radius=8, shadows=shadows)
     render, codes = edit_render(renderer, photo, labels, plan, DEFAULT_INSIDE)
-    forgery = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
+    forgery = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0, cut=DEFAULT_SEAM_CUT)
     if compression is not None:
         match_jpeg(forgery, compression)
     work = out / name

@@ -163,6 +163,8 @@ DEFAULT_MATCH_JPEG = ManipulateConfig(checkpoint="", out="").match_jpeg
 """Whether cimgen manipulate compresses a JPEG image's edit as the file was, by default."""
 DEFAULT_SHADOWS = ManipulateConfig(checkpoint="", out="").shadows
 """cimgen manipulate's ``--shadows`` (``auto``: the removed objects' shadows join the mask; since 2026-12-05)."""
+DEFAULT_SEAM_CUT = ManipulateConfig(checkpoint="", out="").seam_cut
+"""cimgen manipulate's ``--seam-cut`` (pixels the mask may give up at its border; since later on 2026-12-05)."""
 GPU_PRESET = {"variants": "memorise-full-detail-bilinear", "steps": 120, "every": 60}
 """The GPU preset: the default fine-tuning recipe (manipulate --finetune's) alone, at the benchmark's step count, on the whole 600x600 pair."""
 
@@ -283,7 +285,7 @@ def score_edit(
     for treatment in treatments:
         codes_inside, _, own = treatment.partition("-")
         render, codes = edit_render(renderer, photo, labels, plan, codes_inside, detail_inside=own or DEFAULT_DETAIL)
-        m = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0)
+        m = render_edit(photo, labels, plan, render, blend_mode=DEFAULT_BLEND, tile_size=0, cut=DEFAULT_SEAM_CUT)
         if compression is not None:
             match_jpeg(m, compression)
         metrics, inside = manipulation_metrics(m), inside_metrics(m, extractor())

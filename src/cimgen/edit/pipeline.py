@@ -95,6 +95,7 @@ def manipulate(
     tile_size: int | None = 0,
     overlap: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cut: int = 0,
 ) -> Manipulation:
     """Apply ``edits`` to ``labels`` (or take ``edited_labels``), render the edited map and blend it into ``image``.
 
@@ -116,6 +117,8 @@ def manipulate(
             0 renders the whole map at once, None tiles automatically above 2048 pixels a side.
         overlap: tile overlap in pixels (default 128).
         progress: callable(done, total) called as tiles are generated.
+        cut: pixels a derived mask may give up at its border where the generated image differs from the original
+            (``render_edit``; 0: none).
     """
     plan = plan_edit(
         image, labels, edits, num_classes=num_classes, edited_labels=edited_labels, instances=instances, mask=mask, radius=radius,
@@ -123,7 +126,7 @@ def manipulate(
     )  # fmt: skip
     return render_edit(
         image, labels, plan, render, blend_mode=blend_mode, feather=feather, blend_options=blend_options,
-        tile_size=tile_size, overlap=overlap, progress=progress,
+        tile_size=tile_size, overlap=overlap, progress=progress, cut=cut,
     )  # fmt: skip
 
 
