@@ -19,8 +19,8 @@ photo's detail at their sources, the default blend):
   one source, a flat block);
 - ``uncut``: as ``one source``, but such pixels move by groups to the nearest place that fits them
   (``cimgen.edit.resample.shared_offsets``);
-- ``default``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border where the generated image
-  differs from the original (``cimgen.edit.blend.seam_cut``; today's default).
+- ``default``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border, so that the blend's border
+  runs where the generated image and the original differ least (``cimgen.edit.blend.seam_cut``; today's default).
 
 ``before`` and ``shadows`` use today's fill; the four first are blended in the whole mask.
 

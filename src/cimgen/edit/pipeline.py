@@ -117,8 +117,8 @@ def manipulate(
             0 renders the whole map at once, None tiles automatically above 2048 pixels a side.
         overlap: tile overlap in pixels (default 128).
         progress: callable(done, total) called as tiles are generated.
-        cut: pixels a derived mask may give up at its border where the generated image differs from the original
-            (``render_edit``; 0: none).
+        cut: pixels a derived mask may give up at its border so that the blend's border runs where the generated
+            image and the original differ least (``render_edit``; 0: none).
     """
     plan = plan_edit(
         image, labels, edits, num_classes=num_classes, edited_labels=edited_labels, instances=instances, mask=mask, radius=radius,
@@ -244,9 +244,9 @@ def render_edit(
     """Render a planned edit's map (whole, or in the tiles that touch its region) and blend it into ``image``.
 
     ``cut`` (pixels, 0: off): a mask the plan derived may give up to that many pixels of its border (at most its
-    radius), where the generated image differs from the original more than further in (``cimgen.edit.blend.seam_cut``),
-    so that the blend's border runs where the two look alike; the mask the result was blended in is the
-    manipulation's ``mask``. A user's mask is blended as drawn."""
+    radius), so that the blend's border runs where the generated image and the original differ least for their
+    texture (``cimgen.edit.blend.seam_cut``); the mask the result was blended in is the manipulation's ``mask``.
+    A user's mask is blended as drawn."""
     edited, region, info = plan.edited_labels, plan.mask, dict(plan.info)
     t0 = time.perf_counter()
     tiling = tiling_for(labels.shape, tile_size, overlap)

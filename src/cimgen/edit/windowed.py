@@ -427,8 +427,8 @@ def render_windowed(
         blend_mode, feather, blend_options: as ``cimgen.edit.blend.blend``; the tiles within the
             margin the mode reads around the mask are rendered (``TILE_MARGIN``).
         progress: callable(done, total) over all tiles of all pieces.
-        cut: pixels each window's mask may give up at its border where the generated image differs from the
-            original more than further in (``cimgen.edit.pipeline.cut_region``; 0: off; at most the plan's radius).
+        cut: pixels each window's mask may give up at its border so that the blend's border runs where the generated
+            image and the original differ least (``cimgen.edit.pipeline.cut_region``; 0: off; at most the plan's radius).
 
     Yields:
         ``Piece`` objects, in an order fixed by the plan; they do not overlap.
