@@ -310,11 +310,15 @@ def shared_offsets(ys: np.ndarray, xs: np.ndarray, valid: np.ndarray, search: in
     on ``valid``, the nearest of those (less ``SHARED_NEARNESS`` of the share per ``search`` pixels away); the
     connected groups of its pixels that land elsewhere try again, up to ``SHARED_TRIES`` times. Returns the offsets
     (dy, dx) per pixel and where one was found."""
-    h, w = valid.shape
     oy, ox = np.zeros(len(ys), np.int64), np.zeros(len(ys), np.int64)
     found = np.zeros(len(ys), bool)
     if not len(ys) or not valid.any():
         return oy, ox, found
+    # only the pixels' box and ``search`` around it is read: a large scene's full-size copies are not needed
+    cy0, cx0 = max(0, int(ys.min()) - search), max(0, int(xs.min()) - search)
+    valid = valid[cy0 : int(ys.max()) + search + 1, cx0 : int(xs.max()) + search + 1]
+    ys, xs = ys - cy0, xs - cx0
+    h, w = valid.shape
     target = valid.astype(np.float32)
     left = np.arange(len(ys))
     for _ in range(SHARED_TRIES):
