@@ -109,6 +109,8 @@ def test_manipulate_with_a_spec_and_each_blend_mode(capsys, tiny_world, tiny_ckp
         assert metrics["blend"].get("feather", DEFAULT_FEATHER) == DEFAULT_FEATHER == DEFAULT_RADIUS  # the ring the dilation adds
     printed = capsys.readouterr().out
     assert "side by side:" in printed and "wider than --radius" not in printed
+    ratio = json.loads((tmp_path / "poisson-mixed" / "metrics.json").read_text())["seam"]["seam_ratio"]
+    assert f"seam: {ratio:.3f} times the original's own steps across the mask's border" in printed  # a figure a user can read
     # a feather wider than the dilation lets the removed object's rim through: said in one line, and the run goes on
     out = tmp_path / "wide"
     assert main([*_base(tiny_ckpt, image, map_path, out), "--spec", str(tmp_path / "e.yaml"), "--radius", "3", "--feather", "8"]) == 0
@@ -490,7 +492,7 @@ def test_without_steps_the_memorise_recipe_takes_its_steps_from_the_images_size(
             device="cpu", echo=None, progress=False,
         )  # fmt: skip
     total = memorise_steps(*labels.shape)
-    assert total == 240  # a 48x48 tile is far under 600x600
+    assert total == 360  # a 48x48 tile is far under 600x600
     assert (seen["loop"].epochs, seen["loop"].decay_epochs) == (total - total // 4, total // 4)
     assert seen["generator"]["detail_scale"] == 1 and seen["generator"]["detail_smooth"] is True
 

@@ -725,10 +725,13 @@ def run_manipulation(
         m, metrics, used = manipulate_one(cfg, renderer, inputs, tmp, echo=shown, progress=progress)
     if echo:
         suffix = ".tif" if inputs.geo is not None else ".png"
-        ssim = metrics["ssim_outside_mask"]
+        ssim, seam = metrics["ssim_outside_mask"], metrics["seam"]
+        seam_text = "n/a" if seam.get("seam_ratio") is None else (
+            f"{seam['seam_ratio']:.3f} times the original's own steps across the mask's border ({seam['seam']:.2f} grey levels)"
+        )  # fmt: skip
         echo(
             f"mask: {metrics['mask_area_pixels']} pixels ({100 * metrics['mask_area_fraction']:.2f}%); "
-            f"SSIM outside it: {'n/a' if ssim is None else f'{ssim:.3f}'}; seam: {metrics['seam']['seam']}"
+            f"SSIM outside it: {'n/a' if ssim is None else f'{ssim:.3f}'}; seam: {seam_text}"
         )
         if metrics.get("inside", {}).get("faithful") is not None:
             echo(inside_line(metrics["inside"]))
