@@ -99,6 +99,7 @@ def test_finetune_on_one_target_pair(capsys, tiny_world, tmp_path):
 
 def test_finetune_on_a_target_pair_memorises_it_by_default_and_resumes(capsys, tiny_world, tmp_path):
     from cimgen.io.checkpoints import read_config
+    from cimgen.runs.options import memorise_steps
 
     sets = _sets({**TINY_MODEL, "loop": {"batch_size": 1, "checkpoint_every": 1, "tensorboard": False}})
     assert (
@@ -121,6 +122,14 @@ def test_finetune_on_a_target_pair_memorises_it_by_default_and_resumes(capsys, t
     gen = read_config(max((tmp_path / "d" / "checkpoints").iterdir()))["generator"]
     assert (gen["detail_channels"], gen["detail_height"], gen["detail_width"]) == (2, 48, 48)
     assert main(["finetune", "--from", str(tmp_path / "pre"), "--out", str(tmp_path / "d"), "--resume", "--epochs", "2", "--quiet"]) == 0
+    # without --epochs, the recipe's steps for the image's size, as cimgen manipulate --finetune takes them
+    capsys.readouterr()
+    assert main([*pair, "--out", str(tmp_path / "s"), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    steps = memorise_steps(48, 48)
+    shown = yaml.safe_load(printed[printed.index("model:") :].split("\n# ")[0])
+    assert (shown["loop"]["epochs"], shown["loop"]["decay_epochs"]) == (steps - steps // 4, steps // 4)
+    assert f"memorising for {steps} whole-image steps" in printed
     # the recipe before, on request: random crops, no position code
     assert main([*pair, "--recipe", "windows", "--epochs", "1", "--decay-epochs", "0", "--out", str(tmp_path / "w"), "--quiet"]) == 0
     saved = yaml.safe_load((tmp_path / "w" / "config.yaml").read_text())

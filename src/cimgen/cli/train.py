@@ -179,7 +179,8 @@ def finetune_cmd(
 
     With --target-image and --target-map (pix2pixHD), the generator memorises that one pair
     (--recipe memorise, the default, as cimgen manipulate --finetune does: the whole image every
-    step, no flips, an L1 term and a position code added through zero weights); --recipe windows
+    step, no flips, an L1 term and a position code added through zero weights, for the steps it takes
+    for the image's size unless --epochs or --decay-epochs are given); --recipe windows
     trains on random crops of data.crop_size instead. Options given in --config or --set win.
 
     Example: cimgen finetune --from runs/synth-pretrain --data data/small --out runs/small --epochs 100

@@ -2,7 +2,8 @@
 
 The pair is copied into the run folder (``out/target``) so the run records what it learnt; with the
 ``memorise`` recipe the checkpoint gets its position and detail codes (``runs.manipulate.memorising_checkpoint``,
-the one set-up ``cimgen manipulate --finetune`` uses too) and the recipe's data, loss and optimiser options.
+the one set-up ``cimgen manipulate --finetune`` uses too) and the recipe's data, loss and optimiser options, and its
+steps (``runs.options.memorise_steps``) unless the run names its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import image_size, read_image, read_label_map, write_image, write_label_map
 from cimgen.palette import Palette, check_labels
 from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, MEMORISE_OPTIM, memorising_checkpoint
-from cimgen.runs.options import MEMORISE, MEMORISE_MAX_SIDE
+from cimgen.runs.options import MEMORISE, MEMORISE_MAX_SIDE, memorise_steps
 from cimgen.textfiles import json_text
 
 GROWN = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_smooth", "detail_height", "detail_width", "upsample")
@@ -64,7 +65,9 @@ def target_pair_setup(
     """The run's raw options for fine-tuning ``init`` (whose config is ``ckpt_cfg``) on one pair, and, for the
     ``memorise`` recipe, the checkpoint to start from (codes added); None: start from ``init`` as it is.
 
-    Options in ``raw`` (the user's --config and --set) win over the recipe's; the pair's default crop does not.
+    Options in ``raw`` (the user's --config and --set) win over the recipe's; the pair's default crop does not. Memorising
+    takes ``memorise_steps`` steps of the image's size, the last quarter decaying, unless ``raw`` gives ``loop.epochs`` or
+    ``loop.decay_epochs``.
     """
     if "palette" not in ckpt_cfg:
         raise CimgenError(f"{init} has no palette; import it again with --label-nc and --palette")
@@ -82,6 +85,14 @@ def target_pair_setup(
     start = memorising_checkpoint(load_checkpoint(init), position=position, detail=detail, shape=shape)
     mine = {k: v for k, v in MEMORISE_DATA.items() if k not in user_data}
     raw = merge({"loss": MEMORISE_LOSS, "optim": MEMORISE_OPTIM}, merge(raw, {"data": mine}))
+    loop = raw.get("loop", {})
+    if "epochs" not in loop and "decay_epochs" not in loop:  # the recipe's steps, as cimgen manipulate --finetune takes them
+        steps = memorise_steps(*shape)
+        raw = merge(raw, {"loop": {"epochs": steps - steps // 4, "decay_epochs": steps // 4}})
+        say(
+            f"memorising for {steps} whole-image steps, the last {steps // 4} with the learning rate decaying (the recipe's for a "
+            f"{shape[1]}x{shape[0]} image; --epochs and --decay-epochs set others)"
+        )
     return raw, start
 
 
