@@ -40,7 +40,7 @@ Variants:
   memorise-full-detail-bilinear  memorise-full-detail with the resize twin's upsampling turned bilinear for the
                  fine-tune (the same tensors; the twin was pretrained with nearest-neighbour): cimgen's default
                  recipe since 2026-12-05, for the steps cimgen.runs.options.memorise_steps gives the pair (120 for
-                 Map2Sat, 240 for Building2Sat and Cityscapes: pass them with --steps). The recipe also lets the
+                 Map2Sat, 270 for Building2Sat and Cityscapes: pass them with --steps). The recipe also lets the
                  learning rate decay over the last quarter of its steps, which every variant here leaves out
                  (on Building2Sat at 120 steps: lattice peaks of the edit 1.159 with it, 1.162 without)
 
@@ -58,6 +58,7 @@ goes to stdout and, with --write-docs, into docs/benchmarks.md with the command 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -127,7 +128,7 @@ VARIANTS["memorise-l1-100"] = {**VARIANTS["memorise-detail-resize-pre"], "l1": M
 VARIANTS["memorise-full-detail"] = {**VARIANTS["memorise-l1-100"], "detail_scale": 1, "detail_smooth": True}
 # the same with the resize twin's nearest-neighbour upsampling turned bilinear for the fine-tune (the same tensors):
 # cimgen's default recipe since 2026-12-05 (run it with --steps cimgen.runs.options.memorise_steps gives the pair:
-# 120 for Map2Sat, 240 for Building2Sat and Cityscapes)
+# 120 for Map2Sat, 270 for Building2Sat and Cityscapes)
 VARIANTS["memorise-full-detail-bilinear"] = {**VARIANTS["memorise-full-detail"], "upsample": "bilinear"}
 DOCS_MARK = "## Fidelity of forgeries of a real image (benchmarks/fidelity.py)"
 PAIRS = {
@@ -209,7 +210,8 @@ def run_variant(
     shutil.rmtree(run, ignore_errors=True)
     start = {"ssim": round(float(structural_similarity(load_renderer(ck, device=device).render(labels), photo, channel_axis=2)), 4)}
     t0 = time.perf_counter()
-    run_pix2pixhd(cfg, run, init_from="shipped", init_checkpoint=ck, dataset=dataset, echo=None, progress=False)
+    say = functools.partial(print, f"[{name}]", flush=True)  # the run's log lines (a checkpoint every ``every`` steps)
+    run_pix2pixhd(cfg, run, init_from="shipped", init_checkpoint=ck, dataset=dataset, echo=say, progress=False)
     seconds = time.perf_counter() - t0
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if line.strip()]
     step_seconds = {int(s["step"]): float(s["seconds"]) for s in stats if "step" in s and "seconds" in s}

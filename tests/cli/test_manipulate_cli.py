@@ -492,7 +492,7 @@ def test_without_steps_the_memorise_recipe_takes_its_steps_from_the_images_size(
             device="cpu", echo=None, progress=False,
         )  # fmt: skip
     total = memorise_steps(*labels.shape)
-    assert total == 360  # a 48x48 tile is far under 600x600
+    assert total == 270  # a 48x48 tile is far under 600x600
     assert (seen["loop"].epochs, seen["loop"].decay_epochs) == (total - total // 4, total // 4)
     assert seen["generator"]["detail_scale"] == 1 and seen["generator"]["detail_smooth"] is True
 
