@@ -218,26 +218,27 @@ def test_a_rerun_skips_finished_scenes_and_makes_new_and_failed_ones(tiny_world,
     assert rows[0]["status"] == "failed" and "was made from other inputs or options than line 2 gives" in rows[0]["error"]
 
 
+def _one_scene_metrics(tiny_world, tmp_path, **options: str) -> dict[str, dict]:
+    """metrics.json of one scene batched once per named row options (a JSON string each), by name."""
+    argv = ["--checkpoint", str(shipped_checkpoint()), "--workers", "1"]
+    for name, row_options in options.items():
+        manifest = _manifest(tmp_path, tiny_world, 1, options=row_options, name=f"{name}.csv")
+        assert main(["batch", str(manifest), "--out", str(tmp_path / name), *argv]) == 0
+    return {name: json.loads((tmp_path / name / "s0" / "metrics.json").read_text()) for name in options}
+
+
 def test_a_row_chooses_its_scenes_shadows(tiny_world, tmp_path):
     """``options: {"shadows": "off"}`` keeps that scene's mask to the changed labels; without it the mask looks for them."""
-    argv = ["--checkpoint", str(shipped_checkpoint()), "--workers", "1"]
-    for name, options in (("off", '{"radius": 4, "shadows": "off"}'), ("auto", '{"radius": 4}')):
-        manifest = _manifest(tmp_path, tiny_world, 1, options=options, name=f"{name}.csv")
-        assert main(["batch", str(manifest), "--out", str(tmp_path / name), *argv]) == 0
-    off = json.loads((tmp_path / "off" / "s0" / "metrics.json").read_text())
-    auto = json.loads((tmp_path / "auto" / "s0" / "metrics.json").read_text())
+    runs = _one_scene_metrics(tiny_world, tmp_path, off='{"radius": 4, "shadows": "off"}', auto='{"radius": 4}')
+    off, auto = runs["off"], runs["auto"]
     assert off["mask_from"] == "changed labels, dilated" and "shadow" not in off
     assert "shadow" in auto
 
 
 def test_a_row_chooses_its_scenes_seam_cut(tiny_world, tmp_path):
     """``options: {"seam_cut": 0}`` blends that scene in the whole mask; without it the border may move in."""
-    argv = ["--checkpoint", str(shipped_checkpoint()), "--workers", "1"]
-    for name, options in (("off", '{"radius": 4, "seam_cut": 0}'), ("two", '{"radius": 4, "seam_cut": 2}')):
-        manifest = _manifest(tmp_path, tiny_world, 1, options=options, name=f"{name}.csv")
-        assert main(["batch", str(manifest), "--out", str(tmp_path / name), *argv]) == 0
-    off = json.loads((tmp_path / "off" / "s0" / "metrics.json").read_text())
-    two = json.loads((tmp_path / "two" / "s0" / "metrics.json").read_text())
+    runs = _one_scene_metrics(tiny_world, tmp_path, off='{"radius": 4, "seam_cut": 0}', two='{"radius": 4, "seam_cut": 2}')
+    off, two = runs["off"], runs["two"]
     assert "seam_cut" not in off and two["seam_cut"]["pixels"] == 2
     assert two["seam_cut"]["mask_pixels_before"] == off["mask_area_pixels"] >= two["mask_area_pixels"]
 

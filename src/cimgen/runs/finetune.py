@@ -17,7 +17,7 @@ from cimgen.io.checkpoints import load_checkpoint
 from cimgen.io.images import image_size, read_image, read_label_map, write_image, write_label_map
 from cimgen.palette import Palette, check_labels
 from cimgen.runs.manipulate import MEMORISE_DATA, MEMORISE_LOSS, MEMORISE_OPTIM, memorising_checkpoint
-from cimgen.runs.options import MEMORISE, MEMORISE_MAX_SIDE, memorise_steps
+from cimgen.runs.options import MEMORISE, MEMORISE_MAX_SIDE, decay_split, memorise_steps
 from cimgen.textfiles import json_text
 
 GROWN = ("position_frequencies", "context", "detail_channels", "detail_scale", "detail_smooth", "detail_height", "detail_width", "upsample")
@@ -88,9 +88,10 @@ def target_pair_setup(
     loop = raw.get("loop", {})
     if "epochs" not in loop and "decay_epochs" not in loop:  # the recipe's steps, as cimgen manipulate --finetune takes them
         steps = memorise_steps(*shape)
-        raw = merge(raw, {"loop": {"epochs": steps - steps // 4, "decay_epochs": steps // 4}})
+        epochs, decay = decay_split(steps)
+        raw = merge(raw, {"loop": {"epochs": epochs, "decay_epochs": decay}})
         say(
-            f"memorising for {steps} whole-image steps, the last {steps // 4} with the learning rate decaying (the recipe's for a "
+            f"memorising for {steps} whole-image steps, the last {decay} with the learning rate decaying (the recipe's for a "
             f"{shape[1]}x{shape[0]} image; --epochs and --decay-epochs set others)"
         )
     return raw, start

@@ -79,6 +79,7 @@ from cimgen.runs.options import (
     WINDOWS_STEPS,
     ManipulateConfig,
     check_manipulate_config,
+    decay_split,
     memorise_steps,
     shadow_mode,
 )
@@ -416,12 +417,12 @@ def finetune_renderer(
     side = min(min(h, w) for _, _, h, w in windows)
     crop = 0 if memorise else min(crop, side - side % 16)  # memorising: the whole image every step, so position cues stay
     epochs_total = max(1, -(-steps // len(windows)))
-    decay = epochs_total // 4
+    epochs, decay = decay_split(epochs_total)
     overrides = {
         "data": {"root": "(windows of the target image, in memory)", "format": "folders", "crop_size": crop, "flip": False, "palette": ""},
         **({"loss": MEMORISE_LOSS, "optim": MEMORISE_OPTIM} if memorise else {}),
         "loop": {
-            "epochs": epochs_total - decay,
+            "epochs": epochs,
             "decay_epochs": decay,
             "batch_size": 1,
             "checkpoint_every": epochs_total,

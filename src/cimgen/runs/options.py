@@ -35,6 +35,12 @@ steps). The cost: the benchmark's one 270-step Building2Sat fine-tune is further
 edit than the 240-step one (SSIM 0.900 against 0.934), where the paper table's four tiles gained on FID (docs/benchmarks.md)."""
 
 
+def decay_split(steps: int) -> tuple[int, int]:
+    """A fine-tune of ``steps`` as (steps at the initial learning rate, steps with it decaying linearly to zero): the
+    recipes' last quarter decays."""
+    return steps - steps // 4, steps // 4
+
+
 def memorise_steps(height: int, width: int) -> int:
     """The memorise recipe's whole-image steps for a ``height`` x ``width`` image: ``MEMORISE_STEPS`` scaled up by
     ``MEMORISE_BUDGET_PIXELS`` over the image's pixels, between ``MEMORISE_STEPS`` and ``MEMORISE_MAX_STEPS``."""
