@@ -480,6 +480,26 @@ def splice_section(text: str, mark: str, section: str) -> str:
     return text.rstrip() + "\n\n" + section
 
 
+def read_results(path: Path, steps: int, device: str) -> tuple[dict[str, dict], list[dict]]:
+    """The runs in ``path`` (results.jsonl) of ``steps`` steps on ``device``, by variant, and every other run in it."""
+    done: dict[str, dict] = {}
+    others: list[dict] = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            if r["steps"] == steps and r.get("device", "cpu") == device:
+                done[r["variant"]] = r
+            else:
+                others.append(r)
+    return done, others
+
+
+def write_results(path: Path, others: list[dict], done: dict[str, dict]) -> None:
+    """``path`` (results.jsonl) written again: the other runs as they were, then these (a rescore keeps the runs of
+    other step counts; until 2026-12-05 it dropped them)."""
+    path.write_text("".join(json_text(r, indent=None) + "\n" for r in [*others, *done.values()]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -523,12 +543,7 @@ def main() -> None:
         sys.exit(f"the {args.pair} pair is not at {args.shared / need} (it lives in ../shared/data)")
     args.out.mkdir(parents=True, exist_ok=True)
     done_file = args.out / "results.jsonl"
-    done = {}
-    if done_file.exists():
-        for line in done_file.read_text().splitlines():
-            r = json.loads(line)
-            if r["steps"] == args.steps and r.get("device", "cpu") == args.device:
-                done[r["variant"]] = r
+    done, others = read_results(done_file, args.steps, args.device)
     print(f"CPU: {cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     labels, photo = make(args.shared)
     labels = labels.astype(np.int32)
@@ -545,7 +560,7 @@ def main() -> None:
                         checkerboard_report(load_renderer(ck, device=args.device).render(labels), photo)["ratio"], 3
                     )
             print(f"[{name}] trained before; edit scored again: {done[name]['edits']}", flush=True)
-            done_file.write_text("".join(json_text(r, indent=None) + "\n" for r in done.values()))
+            write_results(done_file, others, done)
             continue
         if name in done:
             print(f"[{name}] done before, skipped ({done_file})", flush=True)

@@ -1,6 +1,7 @@
 """The paper table's memorised edits drawn again with the same generators: before and after the removed objects'
 shadows joined the mask, street views' bands joined the resampling, groups of pixels without a nearby source
-took a shared offset, and the blend's border moved to where the two images agree.
+took a shared offset, the blend's border moved to where the two images agree, and a street view's pieces looked
+along their own rows first, further from the other cars, at sources that look like their surroundings.
 
 Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits]
 
@@ -8,7 +9,7 @@ A removal's mask made from the changed labels stops at the object, so the shadow
 stays (cimgen.edit.shadow); and on a street view, 16-pixel pieces copied from other rows bring lane markings of
 another depth (cimgen.edit.resample, ``bands``). This takes every edit that benchmarks/paper_table.py memorised under
 ``--table`` (``edits/<row>/<name>``: its fine-tuned generator, its data under ``data/<row>``), plans the same removal
-and draws it five ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
+and draws it six ways with that one generator, as ``cimgen manipulate`` does otherwise (codes resampled, the
 photo's detail at their sources, the default blend):
 
 - ``before``: the mask of the changed labels, square pieces (the default until 2026-12-05);
@@ -19,17 +20,22 @@ photo's detail at their sources, the default blend):
   one source, a flat block);
 - ``uncut``: as ``one source``, but such pixels move by groups to the nearest place that fits them
   (``cimgen.edit.resample.shared_offsets``);
-- ``default``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border, so that the blend's border
-  runs where the generated image and the original differ least (``cimgen.edit.blend.seam_cut``; today's default).
+- ``pieces``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border, so that the blend's border
+  runs where the generated image and the original differ least (``cimgen.edit.blend.seam_cut``; the default until
+  2026-12-05 evening);
+- ``default``: as ``pieces``, but a street view's pieces first look along their own rows
+  (``cimgen.edit.resample.ROW_AGREEMENT``), keep ``STREET_CLEARANCE`` pixels from the removed classes and weigh
+  their sources' look (``LOOK_WEIGHT``); today's default. For maps seen from above it is ``pieces``.
 
-``before`` and ``shadows`` use today's fill; the four first are blended in the whole mask.
+``before`` and ``shadows`` use today's fill; all but ``default`` place a street view's pieces as ``pieces`` does
+(``square_pieces``); the four first are blended in the whole mask.
 
 Each is scored: the seam, the checkerboard, and the inside (faithful beside its ceiling, the judge's recall of the
 edited classes on the original; painted back beside its floor). The generator is the same, so what differs is the
 mask and the sources alone.
 
 Writes ``<out>/redraw_edits.json`` and ``<out>/redraw_edits.md``, and for looking at, ``<out>/<row>-<name>.png``:
-the original and the five edits side by side, cropped around the masks (pictures of ../shared data: never
+the original and the six edits side by side, cropped around the masks (pictures of ../shared data: never
 committed).
 """
 
@@ -39,7 +45,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +72,24 @@ ROWS = {  # as benchmarks/paper_table.py edits them: class, box side, whole obje
     "cityscapes": (CAR, 96, True),
     "cityscapes-more": (CAR, 96, True),
 }
-VARIANTS = ("before", "shadows", "one source", "uncut", "default")
+VARIANTS = ("before", "shadows", "one source", "uncut", "pieces", "default")
 """How each edit is drawn again (the module's docstring)."""
 COLUMNS = (
     "| edit | shadow (way, length, px) | bands | mask px | seam | checkerboard | faithful (ceiling) | painted back (floor) |\n"
     "|---|---|---:|---|---|---|---|---|"
 )
+
+
+@contextmanager
+def square_pieces() -> Iterator[None]:
+    """A street view's pieces as they were until 2026-12-05 evening: placed anywhere within ``SEARCH`` (no
+    ``ROW_AGREEMENT`` first), ``CLEARANCE`` around the removed classes, and no look (``LOOK_WEIGHT``)."""
+    saved = resample.ROW_AGREEMENT, resample.LOOK_WEIGHT, resample.STREET_CLEARANCE
+    resample.ROW_AGREEMENT, resample.LOOK_WEIGHT, resample.STREET_CLEARANCE = 0.0, 0.0, resample.CLEARANCE
+    try:
+        yield
+    finally:
+        resample.ROW_AGREEMENT, resample.LOOK_WEIGHT, resample.STREET_CLEARANCE = saved
 
 
 @contextmanager
@@ -108,7 +126,10 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
         t0 = time.perf_counter()
         shadows = "off" if variant == "before" else shadow_mode(DEFAULTS.shadows, palette.street_view)
         plan = plan_edit(photo, labels, [removal], num_classes=palette.num_classes, radius=DEFAULTS.radius, shadows=shadows)
-        with shared_tries(0 if variant == "one source" else resample.SHARED_TRIES):
+        with (
+            shared_tries(0 if variant == "one source" else resample.SHARED_TRIES),
+            square_pieces() if variant != "default" else nullcontext(),
+        ):
             render, codes = edit_render(
                 renderer,
                 photo,
@@ -118,7 +139,7 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
                 detail_inside=DEFAULTS.detail_inside,
                 bands=palette.street_view and variant in ("one source", "uncut", "default"),
             )
-        cut = DEFAULTS.seam_cut if variant == "default" else 0
+        cut = DEFAULTS.seam_cut if variant in ("pieces", "default") else 0
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0, cut=cut)
         metrics = manipulation_metrics(m)
         try:
@@ -147,7 +168,8 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
 
 
 def table_line(edit: str, scores: dict) -> str:
-    """Five figures per cell: before -> with the shadows -> with one source per group -> uncut -> today's default."""
+    """Six figures per cell: before -> with the shadows -> with one source per group -> uncut -> cut (the pieces of
+    before) -> today's default."""
     sh = scores["default"]["shadow"] or {}
     found = f"{sh['direction']:g} deg, {sh['length']} px, {sh['pixels']}" if sh.get("found") else f"none ({sh.get('why', 'n/a')})"
 

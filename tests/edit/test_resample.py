@@ -12,7 +12,9 @@ from cimgen.edit.resample import (
     BAND_AGREEMENT,
     BAND_SLACK,
     DETAIL_SIGMA,
+    ROW_AGREEMENT,
     SHARED_TRIES,
+    STREET_CLEARANCE,
     code_sources,
     fill_withheld,
     identity_sources,
@@ -327,3 +329,45 @@ def test_withheld_pixels_no_nearby_source_continues_take_a_shared_offset_not_one
     finally:
         resample.SHARED_TRIES = SHARED_TRIES
     assert len(set(zip(old.rows[region].tolist(), old.cols[region].tolist()))) <= 40
+
+
+def test_a_street_views_pieces_look_along_their_own_rows_first_and_keep_the_street_clearance():
+    """Poles every 30 pixels along the road: no place along the car's rows is 95% road over the band's whole width,
+    but 16-pixel pieces fit between the poles, so they take their sources on their own rows (``ROW_AGREEMENT``);
+    seen from above, they look anywhere first. A street view's clearance is ``STREET_CLEARANCE``."""
+    labels = np.full((96, 192), 1, np.int32)
+    labels[:40] = 2
+    for x in (100, 130, 160):
+        labels[40:, x : x + 4] = 5
+    labels[50:80, 40:72] = 3
+    image = np.where(labels[..., None] == 2, 150, 90).astype(np.uint8).repeat(3, 2)
+    edited = np.where(labels == 3, 1, labels)
+    region = dilate(labels != edited, 4)
+    s = code_sources(labels, edited, region, image=image, bands=True)
+    on_rows = [r for r in s.regions if r.get("rows")]
+    assert on_rows and not [r for r in s.regions if r.get("band")] and s.summary()["row_pieces"] == len(on_rows)
+    assert all(abs(r["offset"][0]) <= BAND_SLACK and not r.get("band") for r in on_rows)
+    same = code_sources(labels, edited, region, image=image, bands=True, clearance=STREET_CLEARANCE)
+    assert np.array_equal(s.rows, same.rows) and np.array_equal(s.cols, same.cols)
+    assert not any(r.get("rows") for r in code_sources(labels, edited, region, image=image).regions)
+    assert 0 < ROW_AGREEMENT < BAND_AGREEMENT
+
+
+def test_a_pieces_source_looks_like_its_surroundings_when_asked():
+    """A stone facade (grey, all one class) with a dark ledge above the piece; the only other place under such a
+    ledge is a blue shop window. By its surroundings the window matches best; weighing the look (``LOOK_WEIGHT``)
+    sends the piece to grey stone."""
+    labels = np.zeros((48, 160), np.int32)
+    image = np.full((48, 160, 3), 128, np.uint8)
+    image[12:14, 64:96] = 20  # the ledge above the piece
+    image[12:14, 8:40] = 20  # and above the window
+    image[16:32, 16:32] = (40, 60, 200)
+    region = np.zeros((48, 160), bool)
+    region[16:32, 72:88] = True
+    piece = np.ones((16, 16), bool)
+    kw = {"filled": image.astype(np.float32) / 255, "known": ~region, "ring": 8, "search": 160, "near": []}
+    plain = place(labels, labels, region, piece, (72, 16, 16, 16), **kw)
+    looked = place(labels, labels, region, piece, (72, 16, 16, 16), look=True, **kw)
+    assert plain["offset"] == [0, -56]  # the window
+    dy, dx = looked["offset"]
+    assert (image[16 + dy : 32 + dy, 72 + dx : 88 + dx] == 128).all()  # grey stone

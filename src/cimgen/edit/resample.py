@@ -73,6 +73,26 @@ the band takes the best-matching such place, or is pieced where there is none. M
 table's Cityscapes fine-tunes: the road bands under removed cars reach 0.98-1.00, bands that cross a facade at an
 angle or a pavement beside a taxi 0.01-0.42, a kerb band 0.80-0.87 (docs/benchmarks.md, "Removed objects' shadows,
 and bands for street views")."""
+ROW_AGREEMENT = 0.9
+"""Share of a piece's pixels whose source on nearly its own rows (``BAND_SLACK``) must be of their edited class, and
+clear of the removed classes, for a piece of a view from the street to take it before it looks anywhere within
+``SEARCH`` (``code_sources(bands=True)``): a shop front's foot, a kerb or a hedge continues along its rows, where a
+source from other rows brings a piece of another height (a mosaic of the shop front's pillars and doors). Measured
+2026-12-05 with a throwaway script on the paper table's fine-tunes (runs/paper-1206; docs/benchmarks.md, "A street
+view's pieces on their own rows, and the look of a source"): at 0.8 aachen_000003's lattice rose to 1.42, at 0.95 its
+removed car was painted back (0.014 against 0.010)."""
+STREET_CLEARANCE = 8
+"""``CLEARANCE`` for a view from the street (``code_sources(bands=True)``): the other parked cars stand on the
+rows a piece now takes its source from first (``ROW_AGREEMENT``), with their shadows and the dark road under them a
+few pixels beyond their labels. With 3, pieces beside them brought them back (aachen_000003, painted back 0.023
+against 0.010); 12 raised its lattice to 1.45."""
+LOOK_WEIGHT = 1.0
+"""Weight of a source's look in a piece's score: the root-mean-square difference (0-1) between the mean colour of the
+source's pixels and that of the known pixels around the piece, class by class (classes with at least ``LOOK_MIN``
+such pixels). The map says where a facade is, not whether it is stone or glass: a piece of a stone facade could take
+its source in a blue shop window (aachen_000005's blue block). 2 raised aachen_000003's lattice to 1.38."""
+LOOK_MIN = 8
+"""Known pixels of a class around a piece that ``LOOK_WEIGHT`` needs before it compares that class."""
 BAND_SLACK = 8
 """Rows a band may move up or down as it moves along its rows: a band under a car rarely has its exact shape on
 exactly its own rows, and 8 rows change the depth, and the size of the markings, little. Measured 2026-12-05 on the
@@ -94,7 +114,8 @@ class CodeSources:
     """Pixels whose piece's source was of another class, given the codes of the nearest pixel of their class."""
 
     def summary(self) -> dict:
-        """For metrics.json: pieces placed and not, the mean agreement, and the share of pixels that read moved codes."""
+        """For metrics.json: pieces placed and not, the bands and the pieces placed along their own rows, the mean
+        agreement, and the share of pixels that read moved codes."""
         moved = (self.rows != np.arange(self.rows.shape[0])[:, None]) | (self.cols != np.arange(self.cols.shape[1])[None, :])
         total = int(moved.sum() + self.withheld.sum())
         placed = [r for r in self.regions if "offset" in r]
@@ -102,6 +123,7 @@ class CodeSources:
             "pieces": len(self.regions),
             "pieces_without_source": len(self.regions) - len(placed),
             "bands": sum(1 for r in self.regions if r.get("band")),
+            "row_pieces": sum(1 for r in self.regions if r.get("rows")),
             "mean_agreement": round(float(np.mean([r["agreement"] for r in placed])), 4) if placed else None,
             "resampled_fraction": round(float(moved.sum() / total), 4) if total else 0.0,
             "withheld_pixels": int(self.withheld.sum()),
@@ -133,7 +155,7 @@ def code_sources(
     search: int = SEARCH,
     patch: int = PATCH,
     reach: int = REACH,
-    clearance: int = CLEARANCE,
+    clearance: int | None = None,
     bands: bool = False,
 ) -> CodeSources:
     """For each ``patch``-square piece of ``region``, the place of ``labels`` whose map best matches ``edited`` there.
@@ -154,16 +176,21 @@ def code_sources(
         reach: how far a pixel whose piece's source is of another class looks for the nearest pixel of its class
             with codes of it (0: such pixels are withheld).
         clearance: pixels around the classes the edit removes (those of ``labels`` that ``edited`` changes in
-            ``region``) that count as matching no class under a piece (0: none); see ``CLEARANCE``.
+            ``region``) that count as matching no class under a piece (0: none; None: ``CLEARANCE``, or
+            ``STREET_CLEARANCE`` with ``bands``).
         bands: a view from the street: each ``patch``-tall band of rows of a part is first tried whole,
             moved along its own rows (give or take ``BAND_SLACK``: the same depth, so lane markings and kerbs keep
             their size and run on) to the best-matching place where at least ``BAND_AGREEMENT`` of its pixels land on
-            their edited class; bands without such a place are pieced.
+            their edited class; bands without such a place are pieced, and each piece first looks along its own rows
+            (``ROW_AGREEMENT``).
+            With ``image``, a view from the street's pieces also weigh their sources' look (``LOOK_WEIGHT``).
     """
     if not (labels.shape == edited.shape == region.shape):
         raise CimgenError("the map, the edited map and the region must have the same size")
     if image is not None and image.shape[:2] != labels.shape:
         raise CimgenError(f"the image is {image.shape[1]}x{image.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}")
+    if clearance is None:
+        clearance = STREET_CLEARANCE if bands else CLEARANCE
     if ring < 0 or search < 1 or patch < 1 or clearance < 0:
         raise CimgenError(
             f"ring and clearance must be 0 or more, search and patch at least 1; got {ring}, {clearance}, {search} and {patch}"
@@ -201,7 +228,7 @@ def code_sources(
                     continue
                 info = place(
                     labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=[], clear=clear,
-                    along_rows=True, need=BAND_AGREEMENT,
+                    along_rows=True, need=BAND_AGREEMENT, look=True,
                 )  # fmt: skip
                 if "offset" not in info:
                     continue
@@ -220,9 +247,13 @@ def code_sources(
                 if not piece.any():
                     continue
                 near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
-                info = place(
-                    labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=near, clear=clear
-                )
+                args = (labels, edited, region, piece, box)
+                kwargs = {"filled": filled, "known": known, "ring": ring, "search": search, "near": near, "clear": clear, "look": bands}
+                info = place(*args, **kwargs, along_rows=True, need=ROW_AGREEMENT) if bands and ROW_AGREEMENT else {}
+                if "offset" in info:  # a street view's piece on its own rows
+                    info["rows"] = True
+                else:
+                    info = place(*args, **kwargs)
                 info["part"] = k
                 out.regions.append(info)
                 ys, xs = np.nonzero(piece)
@@ -368,6 +399,7 @@ def place(
     clear: np.ndarray | None = None,
     along_rows: bool = False,
     need: float = 0.0,
+    look: bool = False,
 ) -> dict:
     """The best source offset (dy, dx) of one piece: ``piece`` is its bool mask within ``box`` (x, y, w, h) of the
     map. Returns its info dict, with ``offset`` and ``agreement`` (the score: map agreement 0-1, less the ring's
@@ -375,7 +407,7 @@ def place(
     bool, ``removal_clearance``) that would lie under the piece count as matching no class. ``along_rows`` looks
     for sources on the piece's own rows, give or take ``BAND_SLACK``, anywhere along them (``search`` then bounds
     nothing). ``need`` (0-1) keeps only the places where at least that share of the piece's own pixels land on their
-    edited class and off ``clear``.
+    edited class and off ``clear``. ``look`` weighs the source's look against the piece's surroundings (``LOOK_WEIGHT``).
 
     The correlations are OpenCV's ``matchTemplate`` (TM_CCORR, and TM_SQDIFF with a mask for the ring)."""
     h, w = labels.shape
@@ -411,6 +443,8 @@ def place(
             filled[sy0:sy1, sx0:sx1], filled[y0:y1, x0:x1], cv2.TM_SQDIFF, mask=np.repeat(around[..., None], 3, 2).astype(np.float32)
         )
         score -= IMAGE_WEIGHT * np.sqrt(np.clip(sq, 0, None) / (3 * around.sum()))
+    if look and filled is not None and LOOK_WEIGHT > 0:
+        score -= LOOK_WEIGHT * look_difference(filled, template, inner, around, (y0, y1, x0, x1), (sy0, sy1, sx0, sx1), score.shape)
     # a source must not touch an edited region (it would copy the codes of what was removed)
     touches = cv2.matchTemplate(region[sy0:sy1, sx0:sx1].astype(np.float32), inner.astype(np.float32), cv2.TM_CCORR)
     score[touches > 0.5] = -np.inf
@@ -431,6 +465,37 @@ def place(
     best = np.unravel_index(np.argmax(score), score.shape)
     info.update(offset=[int(best[0] + sy0 - y0), int(best[1] + sx0 - x0)], agreement=round(float(score[best]), 4))
     return info
+
+
+def look_difference(
+    filled: np.ndarray,
+    template: np.ndarray,
+    inner: np.ndarray,
+    around: np.ndarray,
+    window: tuple[int, int, int, int],
+    area: tuple[int, int, int, int],
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """Per offset of ``place``'s search area, the root-mean-square difference (0-1) between the mean colour of the
+    source's pixels under the piece and the mean colour of the known pixels around it, class by class (``LOOK_WEIGHT``);
+    zeros where no class of the piece has ``LOOK_MIN`` known pixels around it."""
+    y0, y1, x0, x1 = window
+    sy0, sy1, sx0, sx1 = area
+    here, there = filled[y0:y1, x0:x1], filled[sy0:sy1, sx0:sx1]
+    squared = np.zeros(shape, np.float32)
+    counted = 0.0
+    for c in np.unique(template[inner]):
+        seen = around & (template == c)
+        if seen.sum() < LOOK_MIN:
+            continue
+        mine = (inner & (template == c)).astype(np.float32)
+        n = float(mine.sum())
+        target = here[seen].mean(0)
+        for ch in range(filled.shape[2]):  # the mean colour of the source's pixels of the class, per offset
+            mean = cv2.matchTemplate(np.ascontiguousarray(there[..., ch]), mine, cv2.TM_CCORR) / n
+            squared += n * (mean - target[ch]) ** 2
+        counted += filled.shape[2] * n
+    return np.sqrt(squared / counted) if counted else squared
 
 
 DETAIL_SIGMA = 3.0
