@@ -3,7 +3,7 @@ shadows joined the mask, street views' bands joined the resampling, groups of pi
 took a shared offset, the blend's border moved to where the two images agree, and a street view's pieces looked
 along their own rows first, further from the other cars, at sources that look like their surroundings.
 
-Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits]
+Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits] [--rows cityscapes]
 
 A removal's mask made from the changed labels stops at the object, so the shadow it cast (labelled road or lawn)
 stays (cimgen.edit.shadow); and on a street view, 16-pixel pieces copied from other rows bring lane markings of
@@ -137,7 +137,7 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
                 plan,
                 DEFAULTS.code_inside,
                 detail_inside=DEFAULTS.detail_inside,
-                bands=palette.street_view and variant in ("one source", "uncut", "default"),
+                bands=palette.street_view and variant in ("one source", "uncut", "pieces", "default"),
             )
         cut = DEFAULTS.seam_cut if variant in ("pieces", "default") else 0
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0, cut=cut)
@@ -186,11 +186,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", type=Path, required=True, help="an output folder of benchmarks/paper_table.py")
     parser.add_argument("--out", type=Path, default=Path("runs/redraw-edits"))
+    parser.add_argument("--rows", help=f"only these rows, comma-separated (of {', '.join(ROWS)}; default: all)")
     args = parser.parse_args()
-    edits = edits_of(args.table)
+    rows = args.rows.split(",") if args.rows else list(ROWS)
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        sys.exit(f"unknown row '{unknown[0]}'; choose from {', '.join(ROWS)}")
+    edits = [e for e in edits_of(args.table) if e[0] in rows]
     if not edits:
         sys.exit(
-            f"{args.table} holds no memorised edit with its fine-tune (edits/<row>/<name>/finetune); run benchmarks/paper_table.py first"
+            f"{args.table} holds no memorised edit of {', '.join(rows)} with its fine-tune (edits/<row>/<name>/finetune); "
+            "run benchmarks/paper_table.py first"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     log(f"{len(edits)} edits under {args.table}; CPU: {cpu_summary()}")
