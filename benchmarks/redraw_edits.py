@@ -1,7 +1,8 @@
 """The paper table's memorised edits drawn again with the same generators: before and after the removed objects'
 shadows joined the mask, street views' bands joined the resampling, groups of pixels without a nearby source
-took a shared offset, the blend's border moved to where the two images agree, and a street view's pieces looked
-along their own rows first, further from the other cars, at sources that look like their surroundings.
+took a shared offset, and the blend's border moved to where the two images agree; and a street view's pieces
+looking along their own rows first, further from the other cars, at sources that look like their surroundings
+(not the default).
 
 Usage:  .venv/bin/python benchmarks/redraw_edits.py --table runs/paper-1205 [--out runs/redraw-edits] [--rows cityscapes]
 
@@ -20,15 +21,14 @@ photo's detail at their sources, the default blend):
   one source, a flat block);
 - ``uncut``: as ``one source``, but such pixels move by groups to the nearest place that fits them
   (``cimgen.edit.resample.shared_offsets``);
-- ``pieces``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border, so that the blend's border
-  runs where the generated image and the original differ least (``cimgen.edit.blend.seam_cut``; the default until
-  2026-12-05 evening);
-- ``default``: as ``pieces``, but a street view's pieces first look along their own rows
-  (``cimgen.edit.resample.ROW_AGREEMENT``), keep ``STREET_CLEARANCE`` pixels from the removed classes and weigh
-  their sources' look (``LOOK_WEIGHT``); today's default. For maps seen from above it is ``pieces``.
+- ``default``: as ``uncut``, but the mask gives up to ``SEAM_CUT`` pixels of its border, so that the blend's border
+  runs where the generated image and the original differ least (``cimgen.edit.blend.seam_cut``; today's default);
+- ``rows``: as ``default``, but a street view's pieces first look along their own rows
+  (``cimgen.edit.resample.STREET_PIECES``: ``ROW_AGREEMENT``), keep ``STREET_CLEARANCE`` pixels from the removed
+  classes and weigh their sources' look (``LOOK_WEIGHT``); not the default (docs/benchmarks.md). For maps seen
+  from above it is ``default``.
 
-``before`` and ``shadows`` use today's fill; all but ``default`` place a street view's pieces as ``pieces`` does
-(``square_pieces``); the four first are blended in the whole mask.
+``before`` and ``shadows`` use today's fill; the four first are blended in the whole mask.
 
 Each is scored: the seam, the checkerboard, and the inside (faithful beside its ceiling, the judge's recall of the
 edited classes on the original; painted back beside its floor). The generator is the same, so what differs is the
@@ -45,7 +45,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +72,7 @@ ROWS = {  # as benchmarks/paper_table.py edits them: class, box side, whole obje
     "cityscapes": (CAR, 96, True),
     "cityscapes-more": (CAR, 96, True),
 }
-VARIANTS = ("before", "shadows", "one source", "uncut", "pieces", "default")
+VARIANTS = ("before", "shadows", "one source", "uncut", "default", "rows")
 """How each edit is drawn again (the module's docstring)."""
 COLUMNS = (
     "| edit | shadow (way, length, px) | bands | mask px | seam | checkerboard | faithful (ceiling) | painted back (floor) |\n"
@@ -81,15 +81,15 @@ COLUMNS = (
 
 
 @contextmanager
-def square_pieces() -> Iterator[None]:
-    """A street view's pieces as they were until 2026-12-05 evening: placed anywhere within ``SEARCH`` (no
-    ``ROW_AGREEMENT`` first), ``CLEARANCE`` around the removed classes, and no look (``LOOK_WEIGHT``)."""
-    saved = resample.ROW_AGREEMENT, resample.LOOK_WEIGHT, resample.STREET_CLEARANCE
-    resample.ROW_AGREEMENT, resample.LOOK_WEIGHT, resample.STREET_CLEARANCE = 0.0, 0.0, resample.CLEARANCE
+def street_pieces(on: bool) -> Iterator[None]:
+    """``cimgen.edit.resample.STREET_PIECES`` set to ``on`` for the block: a street view's pieces look along their
+    own rows first, keep ``STREET_CLEARANCE`` from the removed classes and weigh their sources' look (off by default)."""
+    saved = resample.STREET_PIECES
+    resample.STREET_PIECES = on
     try:
         yield
     finally:
-        resample.ROW_AGREEMENT, resample.LOOK_WEIGHT, resample.STREET_CLEARANCE = saved
+        resample.STREET_PIECES = saved
 
 
 @contextmanager
@@ -128,7 +128,7 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
         plan = plan_edit(photo, labels, [removal], num_classes=palette.num_classes, radius=DEFAULTS.radius, shadows=shadows)
         with (
             shared_tries(0 if variant == "one source" else resample.SHARED_TRIES),
-            square_pieces() if variant != "default" else nullcontext(),
+            street_pieces(variant == "rows"),
         ):
             render, codes = edit_render(
                 renderer,
@@ -137,9 +137,9 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
                 plan,
                 DEFAULTS.code_inside,
                 detail_inside=DEFAULTS.detail_inside,
-                bands=palette.street_view and variant in ("one source", "uncut", "pieces", "default"),
+                bands=palette.street_view and variant in ("one source", "uncut", "default", "rows"),
             )
-        cut = DEFAULTS.seam_cut if variant in ("pieces", "default") else 0
+        cut = DEFAULTS.seam_cut if variant in ("default", "rows") else 0
         m = render_edit(photo, labels, plan, render, blend_mode=DEFAULTS.blend, feather=DEFAULTS.feather, tile_size=0, cut=cut)
         metrics = manipulation_metrics(m)
         try:
@@ -168,8 +168,8 @@ def redrawn(row: str, name: str, folder: Path, data: Path) -> tuple[dict, list[n
 
 
 def table_line(edit: str, scores: dict) -> str:
-    """Six figures per cell: before -> with the shadows -> with one source per group -> uncut -> cut (the pieces of
-    before) -> today's default."""
+    """Six figures per cell: before -> with the shadows -> with one source per group -> uncut -> today's default ->
+    a street view's pieces on their own rows."""
     sh = scores["default"]["shadow"] or {}
     found = f"{sh['direction']:g} deg, {sh['length']} px, {sh['pixels']}" if sh.get("found") else f"none ({sh.get('why', 'n/a')})"
 

@@ -43,17 +43,16 @@ def test_the_same_generator_draws_the_edit_before_and_with_the_shadow(tmp_path):
     assert [(r, n) for r, n, _ in bench.edits_of(tmp_path)] == [("building2sat", "tile")]
     scores, crops = bench.redrawn("building2sat", "tile", tmp_path / "edits" / "building2sat" / "tile", data)
     assert set(scores) == set(bench.VARIANTS)
-    before, shadows, one, uncut, pieces, default = (scores[v] for v in bench.VARIANTS)
+    before, shadows, one, uncut, default, rows = (scores[v] for v in bench.VARIANTS)
     assert before["shadow"] is None and shadows["shadow"]["found"] and shadows["shadow"]["direction"] == 45.0
     assert shadows["mask_pixels"] > before["mask_pixels"]
     # seen from above, no bands: today's default is the shadows' variant, its mask cut at most SEAM_CUT pixels in
     assert default["bands"] == shadows["bands"] == 0
     assert one["mask_pixels"] == uncut["mask_pixels"] == shadows["mask_pixels"] >= default["mask_pixels"]
     assert bench.resample.SHARED_TRIES > 0  # the one-source variant's setting does not outlive it
-    # seen from above, a street view's pieces change nothing: the pieces of before draw today's default
-    assert {k: v for k, v in pieces.items() if k != "seconds"} == {k: v for k, v in default.items() if k != "seconds"}
-    assert bench.resample.ROW_AGREEMENT > 0 and bench.resample.LOOK_WEIGHT > 0  # square_pieces does not outlive it
-    assert bench.resample.STREET_CLEARANCE > bench.resample.CLEARANCE
+    # seen from above, a street view's pieces change nothing: the rows variant draws today's default
+    assert {k: v for k, v in rows.items() if k != "seconds"} == {k: v for k, v in default.items() if k != "seconds"}
+    assert bench.resample.STREET_PIECES is False  # the rows variant's setting does not outlive it
     for s in scores.values():
         assert 0 <= s["faithful"] <= 1 and s["seam"] > 0 and s["checkerboard"] > 0
     assert len(crops) == 1 + len(bench.VARIANTS) and len({c.shape for c in crops}) == 1

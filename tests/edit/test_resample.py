@@ -331,10 +331,11 @@ def test_withheld_pixels_no_nearby_source_continues_take_a_shared_offset_not_one
     assert len(set(zip(old.rows[region].tolist(), old.cols[region].tolist()))) <= 40
 
 
-def test_a_street_views_pieces_look_along_their_own_rows_first_and_keep_the_street_clearance():
+def test_a_street_views_pieces_look_along_their_own_rows_first_and_keep_the_street_clearance(monkeypatch):
     """Poles every 30 pixels along the road: no place along the car's rows is 95% road over the band's whole width,
     but 16-pixel pieces fit between the poles, so they take their sources on their own rows (``ROW_AGREEMENT``);
-    seen from above, they look anywhere first. A street view's clearance is ``STREET_CLEARANCE``."""
+    seen from above, or with ``STREET_PIECES`` off (the default), they look anywhere first. A street view's clearance is
+    then ``STREET_CLEARANCE``."""
     labels = np.full((96, 192), 1, np.int32)
     labels[:40] = 2
     for x in (100, 130, 160):
@@ -343,6 +344,8 @@ def test_a_street_views_pieces_look_along_their_own_rows_first_and_keep_the_stre
     image = np.where(labels[..., None] == 2, 150, 90).astype(np.uint8).repeat(3, 2)
     edited = np.where(labels == 3, 1, labels)
     region = dilate(labels != edited, 4)
+    assert not any(r.get("rows") for r in code_sources(labels, edited, region, image=image, bands=True).regions)
+    monkeypatch.setattr(resample, "STREET_PIECES", True)
     s = code_sources(labels, edited, region, image=image, bands=True)
     on_rows = [r for r in s.regions if r.get("rows")]
     assert on_rows and not [r for r in s.regions if r.get("band")] and s.summary()["row_pieces"] == len(on_rows)

@@ -73,16 +73,23 @@ the band takes the best-matching such place, or is pieced where there is none. M
 table's Cityscapes fine-tunes: the road bands under removed cars reach 0.98-1.00, bands that cross a facade at an
 angle or a pavement beside a taxi 0.01-0.42, a kerb band 0.80-0.87 (docs/benchmarks.md, "Removed objects' shadows,
 and bands for street views")."""
+STREET_PIECES = False
+"""Whether a street view's pieces (``code_sources(bands=True)``) look along their own rows first (``ROW_AGREEMENT``),
+keep ``STREET_CLEARANCE`` pixels from the removed classes and weigh how their sources look (``LOOK_WEIGHT``). Off:
+measured 2026-12-05 (docs/benchmarks.md, "A street view's pieces on their own rows, and the look of a source"), they
+made aachen_000003's shop-front foot continue its plinth and pillars instead of a mosaic and took away aachen_000005's
+blue block, but lowered faithful on the fidelity benchmark's Cityscapes edit over eight fine-tunes (mean 0.814 to
+0.79) and on aachen_000005 (0.749 to 0.714). ``benchmarks/redraw_edits.py`` draws them as its ``rows`` column."""
 ROW_AGREEMENT = 0.9
 """Share of a piece's pixels whose source on nearly its own rows (``BAND_SLACK``) must be of their edited class, and
 clear of the removed classes, for a piece of a view from the street to take it before it looks anywhere within
-``SEARCH`` (``code_sources(bands=True)``): a shop front's foot, a kerb or a hedge continues along its rows, where a
+``SEARCH`` (``code_sources(bands=True)`` with ``STREET_PIECES``): a shop front's foot, a kerb or a hedge continues along its rows, where a
 source from other rows brings a piece of another height (a mosaic of the shop front's pillars and doors). Measured
 2026-12-05 with a throwaway script on the paper table's fine-tunes (runs/paper-1206; docs/benchmarks.md, "A street
 view's pieces on their own rows, and the look of a source"): at 0.8 aachen_000003's lattice rose to 1.42, at 0.95 its
 removed car was painted back (0.014 against 0.010)."""
 STREET_CLEARANCE = 8
-"""``CLEARANCE`` for a view from the street (``code_sources(bands=True)``): the other parked cars stand on the
+"""``CLEARANCE`` for a view from the street (``code_sources(bands=True)`` with ``STREET_PIECES``): the other parked cars stand on the
 rows a piece now takes its source from first (``ROW_AGREEMENT``), with their shadows and the dark road under them a
 few pixels beyond their labels. With 3, pieces beside them brought them back (aachen_000003, painted back 0.023
 against 0.010); 12 raised its lattice to 1.45."""
@@ -177,20 +184,20 @@ def code_sources(
             with codes of it (0: such pixels are withheld).
         clearance: pixels around the classes the edit removes (those of ``labels`` that ``edited`` changes in
             ``region``) that count as matching no class under a piece (0: none; None: ``CLEARANCE``, or
-            ``STREET_CLEARANCE`` with ``bands``).
+            ``STREET_CLEARANCE`` with ``bands`` and ``STREET_PIECES``).
         bands: a view from the street: each ``patch``-tall band of rows of a part is first tried whole,
             moved along its own rows (give or take ``BAND_SLACK``: the same depth, so lane markings and kerbs keep
             their size and run on) to the best-matching place where at least ``BAND_AGREEMENT`` of its pixels land on
-            their edited class; bands without such a place are pieced, and each piece first looks along its own rows
-            (``ROW_AGREEMENT``).
-            With ``image``, a view from the street's pieces also weigh their sources' look (``LOOK_WEIGHT``).
+            their edited class; bands without such a place are pieced. With ``STREET_PIECES`` (off), each piece
+            first looks along its own rows (``ROW_AGREEMENT``) and, with ``image``, weighs its sources' look
+            (``LOOK_WEIGHT``).
     """
     if not (labels.shape == edited.shape == region.shape):
         raise CimgenError("the map, the edited map and the region must have the same size")
     if image is not None and image.shape[:2] != labels.shape:
         raise CimgenError(f"the image is {image.shape[1]}x{image.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}")
     if clearance is None:
-        clearance = STREET_CLEARANCE if bands else CLEARANCE
+        clearance = STREET_CLEARANCE if bands and STREET_PIECES else CLEARANCE
     if ring < 0 or search < 1 or patch < 1 or clearance < 0:
         raise CimgenError(
             f"ring and clearance must be 0 or more, search and patch at least 1; got {ring}, {clearance}, {search} and {patch}"
@@ -228,7 +235,7 @@ def code_sources(
                     continue
                 info = place(
                     labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=[], clear=clear,
-                    along_rows=True, need=BAND_AGREEMENT, look=True,
+                    along_rows=True, need=BAND_AGREEMENT, look=STREET_PIECES,
                 )  # fmt: skip
                 if "offset" not in info:
                     continue
@@ -248,8 +255,9 @@ def code_sources(
                     continue
                 near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
                 args = (labels, edited, region, piece, box)
-                kwargs = {"filled": filled, "known": known, "ring": ring, "search": search, "near": near, "clear": clear, "look": bands}
-                info = place(*args, **kwargs, along_rows=True, need=ROW_AGREEMENT) if bands and ROW_AGREEMENT else {}
+                street = bands and STREET_PIECES
+                kwargs = {"filled": filled, "known": known, "ring": ring, "search": search, "near": near, "clear": clear, "look": street}
+                info = place(*args, **kwargs, along_rows=True, need=ROW_AGREEMENT) if street else {}
                 if "offset" in info:  # a street view's piece on its own rows
                     info["rows"] = True
                 else:
