@@ -83,15 +83,16 @@ blue block, but lowered faithful on the fidelity benchmark's Cityscapes edit ove
 ROW_AGREEMENT = 0.9
 """Share of a piece's pixels whose source on nearly its own rows (``BAND_SLACK``) must be of their edited class, and
 clear of the removed classes, for a piece of a view from the street to take it before it looks anywhere within
-``SEARCH`` (``code_sources(bands=True)`` with ``STREET_PIECES``): a shop front's foot, a kerb or a hedge continues along its rows, where a
-source from other rows brings a piece of another height (a mosaic of the shop front's pillars and doors). Measured
+``SEARCH`` (``code_sources(bands=True)`` with ``STREET_PIECES``): a shop front's foot, a kerb or a hedge continues
+along its rows, where a source from other rows brings a piece of another height (a mosaic of the shop front's
+pillars and doors). Measured
 2026-12-05 with a throwaway script on the paper table's fine-tunes (runs/paper-1206; docs/benchmarks.md, "A street
 view's pieces on their own rows, and the look of a source"): at 0.8 aachen_000003's lattice rose to 1.42, at 0.95 its
 removed car was painted back (0.014 against 0.010)."""
 STREET_CLEARANCE = 8
-"""``CLEARANCE`` for a view from the street (``code_sources(bands=True)`` with ``STREET_PIECES``): the other parked cars stand on the
-rows a piece now takes its source from first (``ROW_AGREEMENT``), with their shadows and the dark road under them a
-few pixels beyond their labels. With 3, pieces beside them brought them back (aachen_000003, painted back 0.023
+"""``CLEARANCE`` for a view from the street (``code_sources(bands=True)`` with ``STREET_PIECES``): the other parked
+cars stand on the rows a piece then takes its source from first (``ROW_AGREEMENT``), with their shadows and the dark
+road under them a few pixels beyond their labels. With 3, pieces beside them brought them back (aachen_000003, painted back 0.023
 against 0.010); 12 raised its lattice to 1.45."""
 LOOK_WEIGHT = 1.0
 """Weight of a source's look in a piece's score: the root-mean-square difference (0-1) between the mean colour of the
