@@ -79,21 +79,20 @@ keep ``STREET_CLEARANCE`` pixels from the removed classes and weigh how their so
 measured 2026-12-05 (docs/benchmarks.md, "A street view's pieces on their own rows, and the look of a source"), they
 made aachen_000003's shop-front foot continue its plinth and pillars instead of a mosaic and took away aachen_000005's
 blue block, but lowered faithful on the fidelity benchmark's Cityscapes edit over eight fine-tunes (mean 0.814 to
-0.79) and on aachen_000005 (0.749 to 0.714). ``benchmarks/redraw_edits.py`` draws them as its ``rows`` column."""
+0.794) and on aachen_000005 (0.749 to 0.714). ``benchmarks/redraw_edits.py`` draws them as its ``rows`` column."""
 ROW_AGREEMENT = 0.9
 """Share of a piece's pixels whose source on nearly its own rows (``BAND_SLACK``) must be of their edited class, and
 clear of the removed classes, for a piece of a view from the street to take it before it looks anywhere within
 ``SEARCH`` (``code_sources(bands=True)`` with ``STREET_PIECES``): a shop front's foot, a kerb or a hedge continues
 along its rows, where a source from other rows brings a piece of another height (a mosaic of the shop front's
-pillars and doors). Measured
-2026-12-05 with a throwaway script on the paper table's fine-tunes (runs/paper-1206; docs/benchmarks.md, "A street
-view's pieces on their own rows, and the look of a source"): at 0.8 aachen_000003's lattice rose to 1.42, at 0.95 its
-removed car was painted back (0.014 against 0.010)."""
+pillars and doors). Measured 2026-12-05 with a throwaway script on the paper table's fine-tunes (runs/paper-1206;
+docs/benchmarks.md, "A street view's pieces on their own rows, and the look of a source"): at 0.8 aachen_000003's
+lattice rose to 1.42, at 0.95 its removed car was painted back (0.014 against 0.010)."""
 STREET_CLEARANCE = 8
 """``CLEARANCE`` for a view from the street (``code_sources(bands=True)`` with ``STREET_PIECES``): the other parked
 cars stand on the rows a piece then takes its source from first (``ROW_AGREEMENT``), with their shadows and the dark
-road under them a few pixels beyond their labels. With 3, pieces beside them brought them back (aachen_000003, painted back 0.023
-against 0.010); 12 raised its lattice to 1.45."""
+road under them a few pixels beyond their labels. With 3, pieces beside them brought them back (aachen_000003,
+painted back 0.023 against 0.010); 12 raised its lattice to 1.45."""
 LOOK_WEIGHT = 1.0
 """Weight of a source's look in a piece's score: the root-mean-square difference (0-1) between the mean colour of the
 source's pixels and that of the known pixels around the piece, class by class (classes with at least ``LOOK_MIN``
@@ -197,8 +196,9 @@ def code_sources(
         raise CimgenError("the map, the edited map and the region must have the same size")
     if image is not None and image.shape[:2] != labels.shape:
         raise CimgenError(f"the image is {image.shape[1]}x{image.shape[0]} but the map is {labels.shape[1]}x{labels.shape[0]}")
+    street = bands and STREET_PIECES  # pieces on their own rows first, the street clearance, the sources' look
     if clearance is None:
-        clearance = STREET_CLEARANCE if bands and STREET_PIECES else CLEARANCE
+        clearance = STREET_CLEARANCE if street else CLEARANCE
     if ring < 0 or search < 1 or patch < 1 or clearance < 0:
         raise CimgenError(
             f"ring and clearance must be 0 or more, search and patch at least 1; got {ring}, {clearance}, {search} and {patch}"
@@ -236,7 +236,7 @@ def code_sources(
                     continue
                 info = place(
                     labels, edited, region, piece, box, filled=filled, known=known, ring=ring, search=search, near=[], clear=clear,
-                    along_rows=True, need=BAND_AGREEMENT, look=STREET_PIECES,
+                    along_rows=True, need=BAND_AGREEMENT, look=street,
                 )  # fmt: skip
                 if "offset" not in info:
                     continue
@@ -256,7 +256,6 @@ def code_sources(
                     continue
                 near = [placed[t] for t in ((ty - patch, tx), (ty, tx - patch), (ty - patch, tx + patch), (ty + patch, tx)) if t in placed]
                 args = (labels, edited, region, piece, box)
-                street = bands and STREET_PIECES
                 kwargs = {"filled": filled, "known": known, "ring": ring, "search": search, "near": near, "clear": clear, "look": street}
                 info = place(*args, **kwargs, along_rows=True, need=ROW_AGREEMENT) if street else {}
                 if "offset" in info:  # a street view's piece on its own rows
@@ -490,7 +489,8 @@ def look_difference(
     zeros where no class of the piece has ``LOOK_MIN`` known pixels around it."""
     y0, y1, x0, x1 = window
     sy0, sy1, sx0, sx1 = area
-    here, there = filled[y0:y1, x0:x1], filled[sy0:sy1, sx0:sx1]
+    here = filled[y0:y1, x0:x1]
+    there = [np.ascontiguousarray(filled[sy0:sy1, sx0:sx1, ch]) for ch in range(filled.shape[2])]  # once, not per class
     squared = np.zeros(shape, np.float32)
     counted = 0.0
     for c in np.unique(template[inner]):
@@ -500,8 +500,8 @@ def look_difference(
         mine = (inner & (template == c)).astype(np.float32)
         n = float(mine.sum())
         target = here[seen].mean(0)
-        for ch in range(filled.shape[2]):  # the mean colour of the source's pixels of the class, per offset
-            mean = cv2.matchTemplate(np.ascontiguousarray(there[..., ch]), mine, cv2.TM_CCORR) / n
+        for ch, channel in enumerate(there):  # the mean colour of the source's pixels of the class, per offset
+            mean = cv2.matchTemplate(channel, mine, cv2.TM_CCORR) / n
             squared += n * (mean - target[ch]) ** 2
         counted += filled.shape[2] * n
     return np.sqrt(squared / counted) if counted else squared
